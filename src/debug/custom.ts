@@ -1,0 +1,29 @@
+/**
+ * Custom DAP requests and events of the `xpl` debug adapter: how the visualizer (and any other
+ * client) reads the model's state by parts and follows the session. Byte arrays travel as base64.
+ * Request names are `xpl/<name>`; each maps onto one EngineApi method (src/sim/api.ts).
+ */
+import type { EptView, StateSummary, TlbEntryView, TrackerView, WalkView } from '../sim/inspect';
+import type { EventKind } from '../sim/report';
+
+export interface CustomRequests {
+  'xpl/summary': { args: Record<string, never>; result: StateSummary };
+  'xpl/tlb': { args: { vcpu: string }; result: { entries: TlbEntryView[] } };
+  'xpl/walk': { args: { vcpu: string; va: number }; result: WalkView };
+  'xpl/p2m': { args: { dom: string; gfn: number; count: number }; result: { entries: EptView[] } };
+  /** `state` is base64 of one byte per page (PAGE_* bits of src/sim/inspect.ts). */
+  'xpl/bitmap': { args: { fb: string; start: number; count: number }; result: { fb: string; start: number; count: number; pages: number; state: string; lastAnswerLine: number | null } };
+  'xpl/tracker': { args: { fb: string }; result: TrackerView | null };
+  /** `guest` and `screen` are base64 of 32 bpp pixels (0x00RRGGBB little-endian), row-major. */
+  'xpl/screen': { args: { fb: string }; result: { fb: string; width: number; height: number; guest: string; screen: string } };
+  /** Marks for steps [from, to): one per step that had notable events. */
+  'xpl/timeline': { args: { from: number; to: number }; result: { total: number; marks: TimelineMark[] } };
+  /** Time travel to the state after `step` steps; the adapter then sends a `stopped` event (reason `goto`). */
+  'xpl/seek': { args: { step: number }; result: { step: number } };
+}
+
+export interface TimelineMark { step: number; line: number; kinds: EventKind[]; violation?: string }
+
+/** Sent after every stop, so followers can refresh without polling. */
+export interface SteppedEventBody { step: number; line: number | null; done: boolean; events: { kind: EventKind; fn: string; detail: string }[] }
+export const STEPPED_EVENT = 'xpl/stepped';
