@@ -1,0 +1,291 @@
+/**
+ * Dirty bitmaps per framebuffer: one cell per page on a canvas — written since the last answer,
+ * reported, missed, extra — with a fading heat history of recent writes. One pixel per page goes into
+ * an ImageData (a Uint32Array view), put on an offscreen canvas and scaled up without smoothing, so a
+ * 262,144-page framebuffer draws in a few milliseconds.
+ */
+import type { Ctx, ExportData, View } from '../context';
+import { clear, decodeBase64, el, hex } from '../dom';
+import { canvasSvg } from '../export';
+import { mix, opaque, packRgba, toRgba } from '../theme';
+
+// PAGE_* bits of src/sim/inspect.ts (the protocol carries them as bytes).
+export const PAGE_WRITTEN = 1;
+export const PAGE_REPORTED = 2;
+export const PAGE_MISSED = 4;
+export const PAGE_EXTRA = 8;
+export const PAGE_WRITABLE = 16;
+export const PAGE_STALE_SCREEN = 32;
+export const PAGE_DIFFERS = 64;
+
+const HEAT_LEVELS = 16;
+const HEAT_DECAY = 0.7;
+
+/** Columns of the page grid: a power of two near the square root, so rows of pages line up. */
+export function gridColumns(pages: number): number {
+  let c = 1;
+  while (c * c < pages) {
+    c *= 2;
+  }
+  return Math.max(1, c);
+}
+
+/** The colour class of a page: what the grid shows for its state byte. */
+export function pageClass(s: number): 'missed' | 'extra' | 'written' | 'reported' | 'clean' {
+  if (s & PAGE_MISSED) {
+    return 'missed';
+  }
+  if (s & PAGE_EXTRA) {
+    return 'extra';
+  }
+  if (s & PAGE_WRITTEN) {
+    return 'written';
+  }
+  if (s & PAGE_REPORTED) {
+    return 'reported';
+  }
+  return 'clean';
+}
+
+interface FbGrid {
+  fb: string; gfn: number; pages: number; cols: number; rows: number;
+  state: Uint8Array; heat: Float32Array; lastAnswerLine: number | null;
+  wrap: HTMLElement; canvas: HTMLCanvasElement; off: HTMLCanvasElement; image: ImageData | null; legend: HTMLElement;
+  cell: number;
+}
+
+export class BitmapView implements View {
+  readonly id = 'bitmaps' as const;
+  private readonly body: HTMLElement;
+  private grids = new Map<string, FbGrid>();
+  private lut = new Uint32Array(128 * HEAT_LEVELS);
+  /** Last draw time of one grid, ms (read by the bench). */
+  lastDrawMs = 0;
+
+  constructor(private readonly ctx: Ctx, readonly section: HTMLElement) {
+    this.body = section.querySelector('.view-body') as HTMLElement;
+    this.buildLut();
+  }
+
+  private buildLut(): void {
+    const p = this.ctx.palette;
+    const bg = p.background;
+    const base = {
+      clean: opaque(p.clean, bg), written: opaque(p.written, bg), reported: opaque(p.reported, bg),
+      missed: opaque(p.missed, bg), extra: opaque(p.extra, bg),
+    };
+    const heat = opaque(p.heat, bg);
+    for (let s = 0; s < 128; s++) {
+      const cls = pageClass(s);
+      for (let h = 0; h < HEAT_LEVELS; h++) {
+        const c = cls === 'clean' && h > 0 ? mix(base.clean, heat, (h / HEAT_LEVELS) * 0.6) : base[cls];
+        this.lut[s * HEAT_LEVELS + h] = packRgba(c);
+      }
+    }
+  }
+
+  async refresh(): Promise<void> {
+    const fbs = (this.ctx.summary?.domains ?? []).flatMap((d) => d.framebuffers);
+    const results = await Promise.all(fbs.map((f) => this.ctx.rpc.request('bitmap', { fb: f.name, start: 0, count: Math.max(1, f.pages) })));
+    const seen = new Set<string>();
+    const oneStep = this.ctx.previousStep !== null && this.ctx.previousStep + 1 === this.ctx.step;
+    for (let i = 0; i < fbs.length; i++) {
+      const f = fbs[i];
+      const r = results[i];
+      seen.add(f.name);
+      let g = this.grids.get(f.name);
+      const state = decodeBase64(r.state);
+      if (!g || g.pages !== f.pages) {
+        g?.wrap.remove();
+        g = this.makeGrid(f.name, f.gfn, f.pages);
+        this.grids.set(f.name, g);
+      }
+      g.gfn = f.gfn;
+      // Heat: a step forward fades the history and heats what is written now; a jump starts over.
+      if (oneStep) {
+        for (let p = 0; p < g.pages; p++) {
+          g.heat[p] = (state[p] ?? 0) & PAGE_WRITTEN ? 1 : g.heat[p] * HEAT_DECAY;
+        }
+      } else {
+        g.heat.fill(0);
+      }
+      g.state = state;
+      g.lastAnswerLine = r.lastAnswerLine;
+      this.updateLegend(g);
+    }
+    for (const [name, g] of this.grids) {
+      if (!seen.has(name)) {
+        g.wrap.remove();
+        this.grids.delete(name);
+      }
+    }
+    if (fbs.length === 0) {
+      clear(this.body);
+      this.body.append(el('p', { class: 'empty', text: this.ctx.strings.noData }));
+    } else {
+      this.body.querySelector('p.empty')?.remove();
+    }
+    this.repaint();
+  }
+
+  private makeGrid(fb: string, gfn: number, pages: number): FbGrid {
+    const cols = gridColumns(pages);
+    const rows = Math.max(1, Math.ceil(pages / cols));
+    const canvas = el('canvas', { class: 'bitmap', 'data-fb': fb, 'data-pages': pages, 'data-cols': cols, tabindex: 0, 'aria-label': `${this.ctx.strings.bitmaps}: ${fb}` });
+    const off = document.createElement('canvas');
+    off.width = cols;
+    off.height = rows;
+    const legend = el('div', { class: 'legend' });
+    const title = el('div', { class: 'fb-title' }, el('span', { class: 'fb-name', text: fb }), el('span', { class: 'muted', text: ` ${pages} pages at gfn ${hex(gfn)}` }));
+    const wrap = el('div', { class: 'fb-grid' }, title, canvas, legend);
+    this.body.append(wrap);
+    canvas.addEventListener('click', (e) => {
+      const g = this.grids.get(fb);
+      if (!g) {
+        return;
+      }
+      const r = canvas.getBoundingClientRect();
+      const x = Math.floor((e.clientX - r.left) * (canvas.width / r.width) / g.cell);
+      const y = Math.floor((e.clientY - r.top) * (canvas.height / r.height) / g.cell);
+      const page = y * g.cols + x;
+      if (x < g.cols && page >= 0 && page < g.pages) {
+        this.ctx.select({ fb, page, gfn: g.gfn + page });
+      }
+    });
+    return { fb, gfn, pages, cols, rows, state: new Uint8Array(pages), heat: new Float32Array(pages), lastAnswerLine: null, wrap, canvas, off, image: null, legend, cell: 1 };
+  }
+
+  private updateLegend(g: FbGrid): void {
+    const counts = { written: 0, reported: 0, missed: 0, extra: 0 };
+    for (let p = 0; p < g.pages; p++) {
+      const s = g.state[p] ?? 0;
+      if (s & PAGE_WRITTEN) { counts.written++; }
+      if (s & PAGE_REPORTED) { counts.reported++; }
+      if (s & PAGE_MISSED) { counts.missed++; }
+      if (s & PAGE_EXTRA) { counts.extra++; }
+    }
+    clear(g.legend);
+    const s = this.ctx.strings;
+    for (const k of ['written', 'reported', 'missed', 'extra'] as const) {
+      g.legend.append(el('span', { class: `key key-${k}`, 'data-count': counts[k] }, el('span', { class: `swatch swatch-${k}` }), `${s[k]} ${counts[k]}`));
+    }
+    g.legend.append(el('span', { class: 'key' }, el('span', { class: 'swatch swatch-heat' }), s.heat));
+    if (g.lastAnswerLine !== null) {
+      g.legend.append(el('span', { class: 'muted', text: `last answer: line ${g.lastAnswerLine}` }));
+    }
+  }
+
+  repaint(): void {
+    this.buildLut();
+    const width = Math.max(64, this.body.clientWidth - 8);
+    for (const g of this.grids.values()) {
+      this.draw(g, width);
+    }
+  }
+
+  /** Draws one grid: ImageData at one pixel per page, scaled to whole-pixel cells. */
+  draw(g: FbGrid, width: number): void {
+    const t0 = performance.now();
+    const octx = g.off.getContext('2d');
+    const vctx = g.canvas.getContext('2d');
+    if (!octx || !vctx) {
+      return;
+    }
+    if (!g.image) {
+      g.image = octx.createImageData(g.cols, g.rows);
+    }
+    const px = new Uint32Array(g.image.data.buffer);
+    const lut = this.lut;
+    const state = g.state;
+    const heat = g.heat;
+    const n = g.pages;
+    const bgPacked = packRgba(toRgba(this.ctx.palette.background));
+    for (let p = 0; p < n; p++) {
+      const h = heat[p];
+      px[p] = lut[((state[p] & 127) * HEAT_LEVELS) + (h > 0.02 ? Math.min(HEAT_LEVELS - 1, Math.ceil(h * (HEAT_LEVELS - 1))) : 0)];
+    }
+    px.fill(bgPacked, n);
+    octx.putImageData(g.image, 0, 0);
+    const cell = Math.max(1, Math.min(24, Math.floor(width / g.cols)));
+    g.cell = cell;
+    const cw = g.cols * cell;
+    const ch = g.rows * cell;
+    if (g.canvas.width !== cw || g.canvas.height !== ch) {
+      g.canvas.width = cw;
+      g.canvas.height = ch;
+    }
+    g.canvas.dataset.cell = String(cell);
+    vctx.imageSmoothingEnabled = false;
+    vctx.drawImage(g.off, 0, 0, cw, ch);
+    if (cell >= 6) {
+      vctx.strokeStyle = this.ctx.palette.background;
+      vctx.lineWidth = 1;
+      vctx.beginPath();
+      for (let c = 1; c < g.cols; c++) {
+        vctx.moveTo(c * cell + 0.5, 0);
+        vctx.lineTo(c * cell + 0.5, ch);
+      }
+      for (let r = 1; r < g.rows; r++) {
+        vctx.moveTo(0, r * cell + 0.5);
+        vctx.lineTo(cw, r * cell + 0.5);
+      }
+      vctx.stroke();
+    }
+    const sel = this.ctx.selection;
+    if (sel.fb === g.fb && sel.page !== null && sel.page < g.pages) {
+      const x = (sel.page % g.cols) * cell;
+      const y = Math.floor(sel.page / g.cols) * cell;
+      vctx.strokeStyle = this.ctx.palette.focus;
+      vctx.lineWidth = 2;
+      vctx.strokeRect(x - 1, y - 1, cell + 2, cell + 2);
+    }
+    this.lastDrawMs = performance.now() - t0;
+    performance.measure('xpl-bitmap-draw', { start: t0, end: performance.now() });
+  }
+
+  onKey(e: KeyboardEvent): boolean {
+    const sel = this.ctx.selection;
+    const g = sel.fb ? this.grids.get(sel.fb) : this.grids.values().next().value;
+    if (!g) {
+      return false;
+    }
+    const delta: Record<string, number> = { '[': -1, ']': 1, ArrowUp: -g.cols, ArrowDown: g.cols };
+    if (!(e.key in delta)) {
+      return false;
+    }
+    const cur = sel.fb === g.fb && sel.page !== null ? sel.page : 0;
+    const page = Math.max(0, Math.min(g.pages - 1, cur + delta[e.key]));
+    this.ctx.select({ fb: g.fb, page, gfn: g.gfn + page });
+    return true;
+  }
+
+  exportData(): ExportData {
+    const rows: (string | number | boolean)[][] = [];
+    const json: Record<string, unknown> = {};
+    for (const g of this.grids.values()) {
+      const pages: Record<string, number[]> = { written: [], reported: [], missed: [], extra: [] };
+      for (let p = 0; p < g.pages; p++) {
+        const s = g.state[p];
+        if (s) {
+          rows.push([g.fb, p, g.gfn + p, !!(s & PAGE_WRITTEN), !!(s & PAGE_REPORTED), !!(s & PAGE_MISSED), !!(s & PAGE_EXTRA), !!(s & PAGE_WRITABLE), !!(s & PAGE_STALE_SCREEN)]);
+        }
+        for (const [k, bit] of [['written', PAGE_WRITTEN], ['reported', PAGE_REPORTED], ['missed', PAGE_MISSED], ['extra', PAGE_EXTRA]] as const) {
+          if (s & bit) {
+            pages[k].push(p);
+          }
+        }
+      }
+      json[g.fb] = { gfn: g.gfn, pages: g.pages, lastAnswerLine: g.lastAnswerLine, ...pages };
+    }
+    return { name: 'dirty-bitmaps', header: ['fb', 'page', 'gfn', 'written', 'reported', 'missed', 'extra', 'writable', 'staleScreen'], rows, json: { step: this.ctx.step, framebuffers: json } };
+  }
+
+  exportSvg(): SVGSVGElement {
+    return canvasSvg(this.ctx.palette, `${this.ctx.strings.bitmaps} — step ${this.ctx.step}`, [...this.grids.values()].map((g) => ({ canvas: g.canvas, label: g.fb })));
+  }
+
+  /** For the bench and tests: a grid by framebuffer name. */
+  grid(fb: string): FbGrid | undefined {
+    return this.grids.get(fb);
+  }
+}
