@@ -17,10 +17,19 @@ export interface CustomRequests {
   /** `guest` and `screen` are base64 of 32 bpp pixels (0x00RRGGBB little-endian), row-major. */
   'xpl/screen': { args: { fb: string }; result: { fb: string; width: number; height: number; guest: string; screen: string } };
   /** Marks for steps [from, to): one per step that had notable events. */
-  'xpl/timeline': { args: { from: number; to: number }; result: { total: number; marks: TimelineMark[] } };
+  /**
+   * `total` is the highest step known so far (the whole trace's step count once `complete`, i.e. once
+   * the session has reached the end of the trace).
+   */
+  'xpl/timeline': { args: { from: number; to: number }; result: { total: number; complete: boolean; marks: TimelineMark[] } };
   /** Time travel to the state after `step` steps; the adapter then sends a `stopped` event (reason `goto`). */
   'xpl/seek': { args: { step: number }; result: { step: number } };
 }
+
+/** Every custom request name, for clients that want to check what the adapter answers. */
+export const CUSTOM_REQUESTS: readonly (keyof CustomRequests)[] = [
+  'xpl/summary', 'xpl/tlb', 'xpl/walk', 'xpl/p2m', 'xpl/bitmap', 'xpl/tracker', 'xpl/screen', 'xpl/timeline', 'xpl/seek',
+];
 
 export interface TimelineMark { step: number; line: number; kinds: EventKind[]; violation?: string }
 
