@@ -226,7 +226,7 @@ export const trackerSchema = nullable(obj({
 export const screenSchema = obj({ fb: name, width: int(0, 1 << 16), height: int(0, 1 << 16), guest: base64, screen: base64 });
 export type ScreenWire = Infer<typeof screenSchema>;
 
-export const timelineMarkSchema = obj({ step: int(), line: int(), kinds: arr(eventKind, 64), violation: opt(str(64)) });
+export const timelineMarkSchema = obj({ step: int(), line: int(), kinds: arr(eventKind, 64), violation: opt(str(1024)) });
 export type TimelineMark = Infer<typeof timelineMarkSchema>;
 
 export const compareRowSchema = obj({

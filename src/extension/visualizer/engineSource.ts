@@ -1,0 +1,148 @@
+/**
+ * The visualizer's own engine, for a trace opened without the debugger: step, back, play and seek
+ * through time travel (checkpoint + replay). The first pass runs the trace to its end in slices to
+ * learn its length and timeline marks, then goes back to step 0.
+ */
+import * as vscode from 'vscode';
+import type { CustomRequests, SteppedEventBody, TimelineMark } from '../../debug/custom';
+import type { EngineApi } from '../../sim/api';
+import { createEngine } from '../../sim/engine';
+import type { Program, RunOptions } from '../../sim/program';
+import type { StepOutcome } from '../../sim/report';
+import type { SourceInfo } from '../../shared/protocol';
+import type { RequestName, VisualizerSource } from './source';
+
+const SLICE_MS = 20;
+/** The first pass stops learning marks past this many steps (the timeline then grows as you go). */
+const SCAN_LIMIT = 1_000_000;
+
+export function markOf(o: StepOutcome): TimelineMark | null {
+  const notable = o.events.filter((e) => e.kind !== 'tlb-hit' && e.kind !== 'store' && e.kind !== 'load' && e.kind !== 'walk');
+  if (!notable.length && !o.violations.length && o.note === undefined) {
+    return null;
+  }
+  const mark: TimelineMark = { step: o.step, line: o.line, kinds: [...new Set(notable.map((e) => e.kind))] };
+  if (o.violations.length) {
+    mark.violation = o.violations.map((v) => v.id).join(',');
+  }
+  return mark;
+}
+
+function b64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+export class EngineSource implements VisualizerSource {
+  readonly info: SourceInfo;
+  private readonly engine: EngineApi;
+  private readonly marks = new Map<number, TimelineMark>();
+  private maxStep = 0;
+  private last: StepOutcome | null = null;
+  private readonly emitter = new vscode.EventEmitter<SteppedEventBody>();
+  readonly onDidStep = this.emitter.event;
+  private disposed = false;
+  private readonly scanned: Promise<void>;
+
+  constructor(private readonly prog: Program, private readonly options: RunOptions, title: string) {
+    this.info = { mode: 'engine', title };
+    this.engine = createEngine(prog, { checkpointInterval: 1000, ...options });
+    this.engine.recordEvents = true;
+    this.scanned = this.scan();
+  }
+
+  /** Runs to the end once, in slices, recording marks; then back to the start. */
+  private async scan(): Promise<void> {
+    const e = this.engine;
+    try {
+      while (!e.done && !this.disposed && e.stepCount < SCAN_LIMIT) {
+        const r = e.run({ deadline: performance.now() + SLICE_MS, collect: true });
+        for (const o of r.outcomes) {
+          this.note(o);
+        }
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    } catch {
+      // A statement the model cannot run: the timeline ends there; stepping onto it reports the error.
+    }
+    this.maxStep = Math.max(this.maxStep, e.stepCount);
+    e.seek(0);
+    this.last = null;
+  }
+
+  private note(o: StepOutcome): void {
+    this.last = o;
+    this.maxStep = Math.max(this.maxStep, o.step);
+    const m = markOf(o);
+    if (m) {
+      this.marks.set(o.step, m);
+    }
+  }
+
+  private line(): number | null {
+    const i = this.engine.nextIndex;
+    return i === null ? null : this.prog.statements[i]?.pos.line ?? null;
+  }
+
+  /** Goes to the state after `step` steps; the step itself is replayed so its events are known. */
+  private async seek(step: number): Promise<number> {
+    await this.scanned;
+    const e = this.engine;
+    if (step > 0) {
+      e.seek(step - 1);
+      if (e.done) {
+        throw new Error(`step ${step} is past the end of the trace (${e.stepCount} steps)`);
+      }
+      this.note(e.step());
+    } else {
+      e.seek(0);
+      this.last = null;
+    }
+    const o = this.last && this.last.step === e.stepCount ? this.last : null;
+    this.emitter.fire({ step: e.stepCount, line: this.line(), done: e.done, events: (o?.events ?? []).map((x) => ({ kind: x.kind, fn: x.fn, detail: x.detail })) });
+    return e.stepCount;
+  }
+
+  async request<K extends RequestName>(name: K, args: CustomRequests[K]['args']): Promise<CustomRequests[K]['result']> {
+    await this.scanned;
+    const e = this.engine;
+    const a = args as Record<string, never>;
+    const r = (v: unknown): CustomRequests[K]['result'] => v as CustomRequests[K]['result'];
+    switch (name) {
+      case 'xpl/summary': return r(e.summary());
+      case 'xpl/tlb': return r({ entries: e.tlb(a.vcpu) });
+      case 'xpl/walk': return r(e.walk(a.vcpu, a.va));
+      case 'xpl/p2m': return r({ entries: e.p2m(a.dom, a.gfn, Math.min(a.count, 65536)) });
+      case 'xpl/bitmap': {
+        const b = e.bitmap(a.fb, a.start, a.count);
+        return r({ ...b, state: b64(b.state) });
+      }
+      case 'xpl/tracker': return r(e.tracker(a.fb));
+      case 'xpl/screen': {
+        const s = e.screen(a.fb);
+        return r({ ...s, guest: b64(s.guest), screen: b64(s.screen) });
+      }
+      case 'xpl/timeline': {
+        const { from, to } = args as CustomRequests['xpl/timeline']['args'];
+        const marks = [...this.marks.values()].filter((m) => m.step >= from && m.step < to).sort((x, y) => x.step - y.step);
+        return r({ total: Math.max(this.maxStep, e.stepCount), marks });
+      }
+      case 'xpl/seek': return r({ step: await this.seek((args as CustomRequests['xpl/seek']['args']).step) });
+    }
+    throw new Error(`unknown request ${String(name)}`);
+  }
+
+  async program(): Promise<{ program: Program; options: RunOptions }> {
+    return { program: this.prog, options: this.options };
+  }
+
+  /** Announces the starting position (after the first pass). */
+  async start(): Promise<void> {
+    await this.scanned;
+    this.emitter.fire({ step: this.engine.stepCount, line: this.line(), done: this.engine.done, events: [] });
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.emitter.dispose();
+  }
+}
