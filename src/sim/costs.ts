@@ -1,0 +1,79 @@
+/**
+ * Cost counters and the cost table. Each counter is a running total; the table prices each in CPU
+ * cycles. `guestCycles` is what the guest loses (exits, faults, emulations, TLB refills);
+ * `dom0Cycles` what the device model and the hypercalls it makes spend (comparisons, copies, scans,
+ * type changes, the flushes it issues). Defaults and their sources are in docs/costs.md.
+ */
+import { COUNTERS, type CounterName } from './program';
+import type { CostTotals } from './report';
+
+export type CostTable = Record<CounterName, number>;
+
+/**
+ * Defaults, in cycles. Sources (see docs/costs.md for the reasoning):
+ * - vmexits: a VMX exit + entry round trip with minimal handling, ~1,200 cycles on Skylake-class
+ *   cores (the figure commonly measured with a cpuid loop; Agesen et al., USENIX ATC 2012, report
+ *   exit latencies of the same order on earlier parts).
+ * - eptViolations / shadowFaults: the handler on top of the exit: a p2m lookup and type change
+ *   (~1,000) / a guest walk, propagation and shadow_set_l1e (~3,000), from the length of those
+ *   paths in Xen (hvm_hap_nested_page_fault, sh_page_fault).
+ * - ptEmulations: x86_emulate of one PTE write plus sh_validate_guest_entry, ~4,000.
+ * - hypercalls: a dm_op round trip from dom0 (privcmd ioctl, hypercall entry/exit, copy of the
+ *   arguments), ~2,000.
+ * - pteScans: reading one shadow or EPT entry, including the map_domain_page amortised, ~20.
+ * - p2mTypeChanges: p2m_change_type_one under the p2m lock, ~150.
+ * - tlbFlushes: a flush IPI to the domain's dirty CPUs plus the ASID/VPID bump, ~2,000; the refills
+ *   it causes are counted separately.
+ * - tlbRefills: a 4-level page walk after a miss, ~100 (2-D EPT walks cost more; one figure for both).
+ * - pmlDrains: entering the PML flush path, ~500 (each logged gfn is a p2mTypeChange).
+ * - bytesCompared / bytesCopied: memcmp / memcpy throughput of ~8 bytes per cycle in cache, but
+ *   framebuffers stream from memory: 0.5 cycles per byte (measured on this machine's class: ~10 GB/s
+ *   per core at ~3 GHz gives ~0.3; rounded up for the cache misses of a 16 MiB+ buffer).
+ * - rangesetNodesVisited: one linked-list node or tree node visited, a likely cache miss, ~10.
+ */
+export const DEFAULT_COSTS: CostTable = {
+  vmexits: 1200,
+  eptViolations: 1000,
+  shadowFaults: 3000,
+  ptEmulations: 4000,
+  hypercalls: 2000,
+  pteScans: 20,
+  p2mTypeChanges: 150,
+  tlbFlushes: 2000,
+  tlbRefills: 100,
+  pmlDrains: 500,
+  bytesCompared: 0.5,
+  bytesCopied: 0.5,
+  rangesetNodesVisited: 10,
+};
+
+/** Which side pays for each counter. */
+const GUEST_SIDE: ReadonlySet<CounterName> = new Set<CounterName>(['vmexits', 'eptViolations', 'shadowFaults', 'ptEmulations', 'tlbRefills']);
+
+export class Costs {
+  counts: Record<CounterName, number>;
+  table: CostTable;
+  /** Cycles accumulated so far per side (prices can change mid-trace with `costs`). */
+  guestCycles = 0;
+  dom0Cycles = 0;
+  constructor() {
+    this.counts = Object.fromEntries(COUNTERS.map((c) => [c, 0])) as Record<CounterName, number>;
+    this.table = { ...DEFAULT_COSTS };
+  }
+  add(c: CounterName, n = 1): void {
+    this.counts[c] += n;
+    const cycles = n * this.table[c];
+    if (GUEST_SIDE.has(c)) {
+      this.guestCycles += cycles;
+    } else {
+      this.dom0Cycles += cycles;
+    }
+  }
+  totals(): CostTotals {
+    const t = { ...this.counts } as CostTotals;
+    t.guestCycles = Math.round(this.guestCycles);
+    t.dom0Cycles = Math.round(this.dom0Cycles);
+    t.cycles = t.guestCycles + t.dom0Cycles;
+    return t;
+  }
+}

@@ -1,0 +1,692 @@
+/**
+ * The engine: runs a Program on the machine one statement at a time, keeps the report, checks the
+ * `expect`s, and travels in time by checkpoint and deterministic replay.
+ */
+import type { EngineApi, RunResult } from './api';
+import { Machine, StepSink } from './machine';
+import { Executor } from './exec';
+import { SimError, TraceError, type Program, type RunOptions, type Statement, type InvariantId } from './program';
+import type { AnswerRecord, Report, StepOutcome, ViolationRecord } from './report';
+import type { BitmapView, EptView, ScreenView, StateSummary, TlbEntryView, TrackerView, WalkView, WalkLevelView } from './inspect';
+import {
+  PAGE_WRITTEN, PAGE_REPORTED, PAGE_MISSED, PAGE_EXTRA, PAGE_WRITABLE, PAGE_STALE_SCREEN, PAGE_DIFFERS,
+} from './inspect';
+import { deepClone, Hasher, hashValue } from './util';
+import { samePage, PAGE_SIZE } from './pages';
+import { readPte, pteHex, flagsView, vaIndex, P, RW, D } from './pte';
+import { typeName, T, WHY_HV } from './p2m';
+
+interface Loop { start: number; remaining: number }
+
+/** Everything that changes while running: one object, cloned whole for a checkpoint. */
+interface RunState {
+  m: Machine;
+  pc: number;
+  loops: Loop[];
+  steps: number;
+  expectMark: number;
+  passed: number;
+  /** Lengths of the append-only record lists. */
+  nAnswers: number;
+  nViolations: number;
+  nFailed: number;
+  nNotes: number;
+  lastScreen: Map<string, number[]>;
+}
+
+interface Checkpoint { step: number; state: RunState; bytes: number }
+
+const DEFAULT_CHECKPOINT_BUDGET = 1024 * 1024 * 1024;
+
+export class Engine implements EngineApi {
+  recordEvents = false;
+  private s: RunState;
+  private exec: Executor;
+  private answers: AnswerRecord[] = [];
+  private violations: ViolationRecord[] = [];
+  private failed: { line: number; message: string }[] = [];
+  private notes: { line: number; text: string }[] = [];
+  private checkpoints: Checkpoint[] = [];
+  private checkpointBytes = 0;
+  private readonly interval: number;
+  private readonly budget: number;
+
+  constructor(readonly program: Program, readonly options: RunOptions = {}) {
+    const m = new Machine();
+    for (const b of options.inject ?? []) {
+      m.bugs.add(b);
+    }
+    this.s = {
+      m, pc: 0, loops: [], steps: 0, expectMark: 0, passed: 0, nAnswers: 0, nViolations: 0, nFailed: 0, nNotes: 0, lastScreen: new Map(),
+    };
+    this.exec = new Executor(m, options.tracker);
+    this.interval = options.checkpointInterval ?? 0;
+    this.budget = options.checkpointBudgetBytes ?? DEFAULT_CHECKPOINT_BUDGET;
+    this.normalize();
+    this.takeCheckpoint();
+  }
+
+  get stepCount(): number {
+    return this.s.steps;
+  }
+  get nextIndex(): number | null {
+    return this.s.pc < this.program.statements.length ? this.s.pc : null;
+  }
+  get done(): boolean {
+    return this.s.pc >= this.program.statements.length;
+  }
+  /** The machine, read-only for inspection. */
+  get machine(): Machine {
+    return this.s.m;
+  }
+
+  /** Move pc over `repeat`/`end` lines (they are not steps). */
+  private normalize(): void {
+    const st = this.program.statements;
+    for (;;) {
+      const s = st[this.s.pc];
+      if (!s) {
+        return;
+      }
+      if (s.op === 'repeat') {
+        if (s.count <= 0) {
+          this.s.pc = s.end + 1;
+        } else {
+          this.s.loops.push({ start: this.s.pc, remaining: s.count });
+          this.s.pc++;
+        }
+      } else if (s.op === 'end') {
+        const top = this.s.loops[this.s.loops.length - 1];
+        top.remaining--;
+        if (top.remaining > 0) {
+          this.s.pc = top.start + 1;
+        } else {
+          this.s.loops.pop();
+          this.s.pc++;
+        }
+      } else {
+        return;
+      }
+    }
+  }
+
+  private errorAt(stmt: Statement, e: unknown): TraceError {
+    if (e instanceof TraceError) {
+      return e;
+    }
+    if (e instanceof SimError) {
+      const col = (e.arg && stmt.pos.args?.[e.arg]) || stmt.pos.col;
+      return new TraceError(this.program.file, stmt.pos.line, col, e.message);
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    return new TraceError(this.program.file, stmt.pos.line, stmt.pos.col, `internal error while running '${stmt.op}': ${msg}`);
+  }
+
+  step(): StepOutcome {
+    if (this.done) {
+      throw new Error('the trace has finished');
+    }
+    const stmt = this.program.statements[this.s.pc];
+    const m = this.s.m;
+    const sink = m.sink;
+    sink.record = this.recordEvents;
+    sink.line = stmt.pos.line;
+    sink.depth = 0;
+    if (sink.events.length) {
+      sink.events = [];
+    }
+    if (sink.violations.length) {
+      sink.violations = [];
+    }
+    const index = this.s.pc;
+    let res;
+    try {
+      res = this.exec.exec(stmt);
+      m.checkSl1ma();
+    } catch (e) {
+      throw this.errorAt(stmt, e);
+    }
+    this.s.steps++;
+    const out: StepOutcome = { index, line: stmt.pos.line, step: this.s.steps, events: sink.events, violations: sink.violations };
+    if (res.answer) {
+      if (!this.answers.includes(res.answer)) {
+        this.answers.push(res.answer);
+        this.s.nAnswers = this.answers.length;
+      }
+      out.answer = res.answer;
+      if (res.answer.stale) {
+        this.s.lastScreen.set(res.answer.fb, res.answer.stale);
+      }
+    }
+    if (res.note !== undefined) {
+      this.notes.push({ line: stmt.pos.line, text: res.note });
+      this.s.nNotes = this.notes.length;
+      out.note = res.note;
+    }
+    for (const v of sink.violations) {
+      this.violations.push(v);
+    }
+    this.s.nViolations = this.violations.length;
+    if (stmt.op.startsWith('expect')) {
+      const fail = this.checkExpect(stmt);
+      if (fail === null) {
+        this.s.passed++;
+      } else {
+        this.failed.push({ line: stmt.pos.line, message: fail });
+        this.s.nFailed = this.failed.length;
+        out.expectFailure = fail;
+      }
+    }
+    this.s.pc++;
+    this.normalize();
+    if (this.interval > 0 && this.s.steps % this.interval === 0 && this.checkpoints[this.checkpoints.length - 1].step < this.s.steps) {
+      this.takeCheckpoint();
+    }
+    return out;
+  }
+
+  run(opts: { maxSteps?: number; deadline?: number; stop?: (o: StepOutcome) => boolean; collect?: boolean }): RunResult {
+    const outcomes: StepOutcome[] = [];
+    const max = opts.maxSteps ?? Infinity;
+    let n = 0;
+    while (!this.done) {
+      if (n >= max) {
+        return { outcomes, reason: 'budget' };
+      }
+      if (opts.deadline !== undefined && (n & 63) === 0 && n > 0 && performance.now() > opts.deadline) {
+        return { outcomes, reason: 'budget' };
+      }
+      const o = this.step();
+      n++;
+      if (opts.collect) {
+        outcomes.push(o);
+      }
+      if (opts.stop && opts.stop(o)) {
+        return { outcomes, reason: 'stop', stopped: o };
+      }
+    }
+    return { outcomes, reason: 'done' };
+  }
+
+  // ---- expects ---------------------------------------------------------------------------------
+
+  private checkExpect(s: Statement): string | null {
+    switch (s.op) {
+      case 'expect-fb': {
+        const last = [...this.answers].reverse().find((a) => a.fb === s.fb);
+        if (!last) {
+          return `expected an answer for '${s.fb}', but none was made`;
+        }
+        const got = describeAnswer(last);
+        let want: string;
+        if (s.dirty === 'all' || s.dirty === 'enodata') {
+          want = s.dirty;
+        } else if (s.dirty === 'none') {
+          want = 'none';
+        } else {
+          want = [...new Set(s.dirty)].sort((a, b) => a - b).join(',');
+        }
+        return got === want ? null : `expected fb=${s.fb} dirty=${want}, got ${got} (line ${last.line})`;
+      }
+      case 'expect-violation': {
+        const since = this.violations.slice(this.s.expectMark);
+        this.s.expectMark = this.violations.length;
+        const ids = new Set(since.map((v) => v.id));
+        if (s.ids === 'none') {
+          return ids.size === 0 ? null : `expected no violations, got ${[...ids].join(',')}`;
+        }
+        const missing = s.ids.filter((id: InvariantId) => !ids.has(id));
+        return missing.length === 0 ? null : `expected violation ${missing.join(',')}, got ${ids.size ? [...ids].join(',') : 'none'}`;
+      }
+      case 'expect-screen': {
+        const stale = this.s.lastScreen.get(s.fb);
+        if (!stale) {
+          return `expected a refresh of '${s.fb}', but none was made`;
+        }
+        const want = s.stale === 'none' ? [] : [...new Set(s.stale)].sort((a, b) => a - b);
+        const got = stale.join(',') || 'none';
+        return got === (want.join(',') || 'none') ? null : `expected screen of '${s.fb}' stale=${want.join(',') || 'none'}, got ${got}`;
+      }
+      case 'expect-cost': {
+        const t = this.s.m.costs.totals();
+        const v = t[s.counter];
+        if (s.min !== undefined && v < s.min) {
+          return `expected ${s.counter} ≥ ${s.min}, got ${v}`;
+        }
+        if (s.max !== undefined && v > s.max) {
+          return `expected ${s.counter} ≤ ${s.max}, got ${v}`;
+        }
+        return null;
+      }
+      case 'expect-logdirty':
+      case 'expect-ioreq':
+        throw new SimError(`'${s.op.replace('-', ' ')}' is not implemented yet (issue 3)`);
+      default:
+        return null;
+    }
+  }
+
+  // ---- time travel -----------------------------------------------------------------------------
+
+  private takeCheckpoint(): void {
+    const m = this.s.m;
+    const sink = m.sink;
+    m.sink = new StepSink();
+    const state = deepClone(this.s);
+    m.sink = sink;
+    const bytes = m.pages.takeCopies() * PAGE_SIZE + 64 * 1024;
+    this.checkpoints.push({ step: this.s.steps, state, bytes });
+    this.checkpointBytes += bytes;
+    if (this.checkpointBytes > this.budget && this.checkpoints.length > 2) {
+      // Thin: keep the first and every other one after it (the interval doubles).
+      const kept: Checkpoint[] = [this.checkpoints[0]];
+      let carried = 0;
+      for (let i = 1; i < this.checkpoints.length; i++) {
+        if (i % 2 === 0 || i === this.checkpoints.length - 1) {
+          kept.push({ ...this.checkpoints[i], bytes: this.checkpoints[i].bytes + carried });
+          carried = 0;
+        } else {
+          carried += this.checkpoints[i].bytes;
+        }
+      }
+      this.checkpoints = kept;
+      this.checkpointBytes = kept.reduce((a, c) => a + c.bytes, 0);
+    }
+  }
+
+  /** Steps held by checkpoints (for tests and the bench). */
+  checkpointSteps(): number[] {
+    return this.checkpoints.map((c) => c.step);
+  }
+
+  private restore(c: Checkpoint): void {
+    this.s = deepClone(c.state);
+    this.s.m.pages.takeCopies();
+    this.exec = new Executor(this.s.m, this.options.tracker);
+    this.answers.length = this.s.nAnswers;
+    this.violations.length = this.s.nViolations;
+    this.failed.length = this.s.nFailed;
+    this.notes.length = this.s.nNotes;
+    // Checkpoints after this point stay valid (replay is deterministic), so they are kept.
+  }
+
+  seek(step: number): void {
+    if (step < 0) {
+      step = 0;
+    }
+    if (step !== this.s.steps) {
+      if (step < this.s.steps || !this.canRunForwardTo(step)) {
+        let best = this.checkpoints[0];
+        for (const c of this.checkpoints) {
+          if (c.step <= step && c.step > best.step) {
+            best = c;
+          }
+        }
+        if (step < this.s.steps || best.step > this.s.steps) {
+          this.restore(best);
+        }
+      }
+    }
+    const rec = this.recordEvents;
+    this.recordEvents = false;
+    try {
+      while (this.s.steps < step && !this.done) {
+        this.stepReplay();
+      }
+    } finally {
+      this.recordEvents = rec;
+    }
+  }
+  private canRunForwardTo(step: number): boolean {
+    // Running forward from here is cheaper unless a checkpoint sits closer to the target.
+    for (const c of this.checkpoints) {
+      if (c.step > this.s.steps && c.step <= step) {
+        return false;
+      }
+    }
+    return true;
+  }
+  /** Replaying a step already recorded: records are re-created identically, so drop duplicates. */
+  private stepReplay(): void {
+    const haveCk = new Set(this.checkpoints.map((c) => c.step));
+    const before = this.checkpoints.length;
+    this.step();
+    // step() may have appended a checkpoint that already existed.
+    if (this.checkpoints.length > before && haveCk.has(this.s.steps)) {
+      const dup = this.checkpoints.pop()!;
+      this.checkpointBytes -= dup.bytes;
+    }
+    this.checkpoints.sort((a, b) => a.step - b.step);
+  }
+
+  // ---- report ----------------------------------------------------------------------------------
+
+  report(): Report {
+    const doms = [...this.s.m.domains.values()];
+    const trackers = new Set(doms.map((d) => d.tracker));
+    return {
+      trace: this.program.file,
+      tracker: trackers.size === 0 ? (this.options.tracker ?? 'none') : trackers.size === 1 ? doms[0].tracker : 'mixed',
+      steps: this.s.steps,
+      answers: this.answers.map(stripTracker),
+      violations: this.violations.slice(),
+      logdirty: [],
+      ioreq: [],
+      expects: { passed: this.s.passed, failed: this.failed.slice() },
+      costs: this.s.m.costs.totals(),
+      notes: this.notes.slice(),
+    };
+  }
+
+  // ---- inspection ------------------------------------------------------------------------------
+
+  summary(): StateSummary {
+    const m = this.s.m;
+    return {
+      step: this.s.steps,
+      time: m.time,
+      line: this.done ? null : this.program.statements[this.s.pc].pos.line,
+      done: this.done,
+      domains: [...m.domains.values()].map((d) => ({
+        name: d.name, paging: d.paging, memBytes: d.memPages * PAGE_SIZE, tracker: d.tracker, tlb: d.tlbMode, pml: d.pml,
+        vcpus: d.vcpus.map((v) => ({ id: v.id, dom: d.name, index: v.idx, process: displayProcess(v.process), cr3Gfn: m.processes.get(v.process)!.cr3, tlbEntries: v.tlb.size })),
+        framebuffers: d.fbs.map((n) => {
+          const f = m.fbs.get(n)!;
+          return { name: f.name, dom: f.dom, gfn: f.gfn, pages: f.pages, width: f.width, height: f.height, bpp: f.bpp, tracked: d.trackedFb === f.name };
+        }),
+        processes: d.processes.map((n) => {
+          const p = m.processes.get(n)!;
+          return { name: displayProcess(p.name), cr3Gfn: p.cr3, exited: p.exited };
+        }),
+        ptFrames: [...d.ptFrames.keys()].sort((a, b) => a - b),
+        logdirty: d.logdirty,
+      })),
+      costs: m.costs.totals(),
+      violations: this.violations.slice(-200),
+    };
+  }
+
+  private vcpuById(id: string) {
+    const m = this.s.m;
+    const dot = id.lastIndexOf('.');
+    if (dot < 0) {
+      const d = [...m.domains.values()][0];
+      if (!d) {
+        throw new Error('no domain yet');
+      }
+      return m.vcpu(d.name, Number(id));
+    }
+    return m.vcpu(id.slice(0, dot), Number(id.slice(dot + 1)));
+  }
+
+  tlb(vcpu: string): TlbEntryView[] {
+    const m = this.s.m;
+    const v = this.vcpuById(vcpu);
+    const d = m.dom(v.dom);
+    const out: TlbEntryView[] = [];
+    for (const [vpn, e] of [...v.tlb].sort((a, b) => a[0] - b[0])) {
+      let stale: TlbEntryView['stale'] = null;
+      const vers = d.ptVer.get(Math.floor(e.pt / 512));
+      if (vers && vers[e.pt % 512] !== e.ptVer) {
+        stale = 'guest';
+      } else if (d.paging === 'shadow') {
+        const t = d.shTables.get(Math.floor(e.src / 512));
+        if (!t || (t.ver[e.src % 512] !== e.srcVer && t.why[e.src % 512] === WHY_HV)) {
+          stale = 'hypervisor';
+        }
+      } else if (d.p2m.version(e.gfn) !== e.srcVer) {
+        stale = 'hypervisor';
+      }
+      out.push({ va: vpn * PAGE_SIZE, mfn: e.mfn, writable: e.w, dirty: e.d, global: e.g, stale });
+    }
+    return out;
+  }
+
+  walk(vcpu: string, va: number): WalkView {
+    const m = this.s.m;
+    const v = this.vcpuById(vcpu);
+    const d = m.dom(v.dom);
+    const p = m.processes.get(v.process)!;
+    const view: WalkView = { vcpu: v.id, va, guest: [], shadow: [], writable: false };
+    let table = p.cr3;
+    let rw = true;
+    for (let l = 4; l >= 1; l--) {
+      const idx = vaIndex(va, l);
+      const [f, frame] = readPte(m.guestTable(d, table), idx);
+      const lv: WalkLevelView = { level: l as 4 | 3 | 2 | 1, table, index: idx, raw: pteHex(f, frame), flags: flagsView(f), target: frame };
+      if (d.paging === 'shadow') {
+        lv.writeProtected = m.isShadowed(d, table);
+      }
+      view.guest.push(lv);
+      if (!(f & P)) {
+        view.stop = `guest L${l} entry not present`;
+        break;
+      }
+      rw = rw && !!(f & RW);
+      if (l === 1) {
+        view.gfn = frame;
+      }
+      table = frame;
+    }
+    if (d.paging === 'shadow') {
+      const top = d.shHash.get(p.cr3 * 8 + 4);
+      let t = top === undefined ? undefined : d.shTables.get(top);
+      for (let l = 4; l >= 1 && t; l--) {
+        const idx = vaIndex(va, l);
+        const f = t.f[idx];
+        view.shadow.push({ level: l as 4 | 3 | 2 | 1, table: t.smfn, index: idx, raw: pteHex(f, t.e[idx]), flags: flagsView(f), target: t.e[idx] });
+        if (!(f & P)) {
+          break;
+        }
+        if (l === 1) {
+          view.mfn = t.e[idx];
+          view.writable = !!(f & RW);
+        }
+        t = d.shTables.get(t.e[idx]);
+      }
+    } else if (view.gfn !== undefined) {
+      view.ept = this.p2m(d.name, view.gfn, 1)[0];
+      view.mfn = view.ept.mfn ?? undefined;
+      view.writable = rw && view.ept.w;
+    }
+    return view;
+  }
+
+  p2m(dom: string, gfn: number, count: number): EptView[] {
+    const m = this.s.m;
+    const d = m.dom(dom);
+    const out: EptView[] = [];
+    for (let g = gfn; g < gfn + Math.min(count, 4096); g++) {
+      const b = m.backed(d, g);
+      const t = d.p2m.type(g, b);
+      const mfn = b ? m.backingMfn(d, g) : null;
+      const w = d.paging === 'hap' ? m.eptWritable(d, t) : t === T.ram_rw;
+      out.push({ gfn: g, mfn, type: typeName(t), r: t !== T.invalid && t !== T.mmio_dm, w, x: t === T.ram_rw || t === T.ram_logdirty, d: d.p2m.eptD(g), recalc: b && d.p2m.pending(g) });
+    }
+    return out;
+  }
+
+  bitmap(fbName: string, start: number, count: number): BitmapView {
+    const m = this.s.m;
+    const fb = m.fb(fbName);
+    const d = m.dom(fb.dom);
+    const o = m.oracles.get(fb.name)!;
+    const n = Math.max(0, Math.min(count, fb.pages - start));
+    const state = new Uint8Array(n);
+    const last = [...this.answers].reverse().find((a) => a.fb === fb.name) ?? null;
+    const rep = new Set(last ? (last.kind === 'bitmap' ? last.dirty : []) : []);
+    const extra = new Set(last ? last.extra : []);
+    for (let i = 0; i < n; i++) {
+      const p = start + i;
+      let s = 0;
+      if (o.written.has(p)) { s |= PAGE_WRITTEN; }
+      if (last && (last.kind !== 'bitmap' || rep.has(p))) { s |= PAGE_REPORTED; }
+      if (o.missed.has(p)) { s |= PAGE_MISSED; }
+      if (extra.has(p)) { s |= PAGE_EXTRA; }
+      const g = fb.gfn + p;
+      const mfn = m.backingMfn(d, g);
+      if (d.paging === 'shadow' ? m.writableCount(d, mfn) > 0 : d.p2m.type(g, true) === T.ram_rw) { s |= PAGE_WRITABLE; }
+      const cur = m.pages.get(mfn);
+      if (!samePage(o.screen.get(p), cur)) { s |= PAGE_STALE_SCREEN; }
+      if (o.suspects.has(p) && !samePage(o.copy.get(p), cur)) { s |= PAGE_DIFFERS; }
+      state[i] = s;
+    }
+    return { fb: fb.name, start, count: n, pages: fb.pages, state, lastAnswerLine: last ? last.line : null };
+  }
+
+  tracker(fbName: string): TrackerView | null {
+    const m = this.s.m;
+    const fb = m.fb(fbName);
+    const d = m.dom(fb.dom);
+    const last = [...this.answers].reverse().find((a) => a.fb === fb.name) ?? null;
+    const fields: Record<string, string | number | boolean> = { tracked: d.trackedFb === fb.name };
+    if (d.tracker === 'sl1ma' && d.shVram) {
+      const v = d.shVram;
+      fields.begin_pfn = '0x' + v.begin.toString(16);
+      fields.end_pfn = '0x' + v.end.toString(16);
+      fields.last_dirty = v.lastDirty === -1 ? '-1 (idle: write access removed)' : `${(v.lastDirty / 1e9).toFixed(3)} s`;
+      let known = 0;
+      for (const x of v.sl1ma) {
+        if (x !== -1) {
+          known++;
+        }
+      }
+      fields.sl1ma_known = known;
+      const acc: number[] = [];
+      for (let i = 0; i < v.end - v.begin; i++) {
+        if (v.acc[i >> 3] & (1 << (i & 7))) {
+          acc.push(i);
+        }
+      }
+      fields.accumulator = acc.join(',') || 'empty';
+    } else if (d.tracker === 'p2m-type' && d.hapVram) {
+      fields.begin_pfn = '0x' + d.hapVram.begin.toString(16);
+      fields.end_pfn = '0x' + d.hapVram.end.toString(16);
+      fields.pml = d.pmlEnabled;
+      fields.pml_pending = d.vcpus.reduce((a, v) => a + v.pml.length, 0);
+    } else if (d.tracker === 'memcmp') {
+      fields.copy = m.oracles.get(fb.name)!.memcmpCopy ? 'taken' : 'none yet';
+    }
+    return { tracker: d.tracker, fb: fb.name, fields, lastAnswer: last };
+  }
+
+  screen(fbName: string): ScreenView {
+    const m = this.s.m;
+    const fb = m.fb(fbName);
+    const d = m.dom(fb.dom);
+    const o = m.oracles.get(fb.name)!;
+    const bytes = fb.width * fb.height * 4;
+    const guest = new Uint8Array(bytes);
+    const screen = new Uint8Array(bytes);
+    for (let p = 0; p * PAGE_SIZE < bytes; p++) {
+      const n = Math.min(PAGE_SIZE, bytes - p * PAGE_SIZE);
+      guest.set(m.pages.read(m.backingMfn(d, fb.gfn + p)).subarray(0, n), p * PAGE_SIZE);
+      const sp = o.screen.get(p);
+      if (sp) {
+        screen.set(sp.data.subarray(0, n), p * PAGE_SIZE);
+      }
+    }
+    return { fb: fb.name, width: fb.width, height: fb.height, guest, screen };
+  }
+
+  readGuest(dom: string, gfn: number): Uint8Array {
+    const m = this.s.m;
+    const d = m.dom(dom);
+    const mfn = m.backingMfn(d, gfn);
+    return mfn < 0 ? new Uint8Array(PAGE_SIZE) : m.pages.read(mfn).slice();
+  }
+
+  readMachine(mfn: number): Uint8Array {
+    const m = this.s.m;
+    for (const d of m.domains.values()) {
+      const t = d.shTables.get(mfn);
+      if (t) {
+        const out = new Uint8Array(PAGE_SIZE);
+        const dv = new DataView(out.buffer);
+        for (let i = 0; i < 512; i++) {
+          const f = t.f[i];
+          const lo = ((t.e[i] % 0x100000) * 0x1000 + (f & 0xfff)) >>> 0;
+          dv.setUint32(i * 8, lo, true);
+          dv.setUint32(i * 8 + 4, Math.floor(t.e[i] / 0x100000) >>> 0, true);
+        }
+        return out;
+      }
+    }
+    return m.pages.read(mfn).slice();
+  }
+
+  dirtyCount(fbName: string): number {
+    const m = this.s.m;
+    const fb = m.fb(fbName);
+    const d = m.dom(fb.dom);
+    let n = 0;
+    for (let i = 0; i < fb.pages; i++) {
+      const g = fb.gfn + i;
+      const mfn = m.backingMfn(d, g);
+      if (d.tracker === 'sl1ma' && d.shVram) {
+        const v = d.shVram;
+        const sl = v.sl1ma[i];
+        const wc = m.writableCount(d, mfn);
+        const accBit = v.acc[i >> 3] & (1 << (i & 7));
+        let dirty = !!accBit || wc > 1 || (wc === 1 && sl === -1);
+        if (!dirty && wc === 1 && sl !== -1) {
+          const t = d.shTables.get(Math.floor(sl / 512));
+          dirty = !!t && !!(t.f[sl % 512] & D);
+        }
+        if (dirty) {
+          n++;
+        }
+      } else if (d.tracker === 'p2m-type' && d.hapVram) {
+        if (d.p2m.type(g, true) === T.ram_rw) {
+          n++;
+        }
+      } else if (m.oracles.get(fb.name)!.written.has(i)) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  stateHash(): string {
+    const h = new Hasher();
+    const m = this.s.m;
+    hashValue(h, {
+      pc: this.s.pc, loops: this.s.loops, steps: this.s.steps, time: m.time, wc: m.writeCounter, next: m.nextMfn,
+      bugs: [...m.bugs].sort(), costs: m.costs.counts,
+    });
+    m.pages.hashInto(h);
+    for (const d of m.domains.values()) {
+      h.str(d.name);
+      d.p2m.hashInto(h);
+      hashValue(h, {
+        vcpus: d.vcpus.map((v) => ({ p: v.process, tlb: [...v.tlb].sort((a, b) => a[0] - b[0]), pml: v.pml })),
+        sh: [...d.shTables.values()].sort((a, b) => a.smfn - b.smfn).map((t) => [t.smfn, t.gfn, t.level, t.e, t.f]),
+        wc: [...d.wcount].sort((a, b) => a[0] - b[0]),
+        vram: d.shVram, hap: d.hapVram, pt: [...d.ptFrames].sort((a, b) => a[0] - b[0]), pml: d.pmlEnabled,
+      });
+    }
+    for (const [name, o] of m.oracles) {
+      h.str(name);
+      hashValue(h, { w: [...o.written].sort(), s: [...o.suspects].sort(), mi: [...o.missed].sort(), q: [...o.qemuVga].sort() });
+    }
+    return h.hex();
+  }
+}
+
+function describeAnswer(a: AnswerRecord): string {
+  if (a.kind !== 'bitmap') {
+    return a.kind;
+  }
+  return a.dirty.length ? a.dirty.join(',') : 'none';
+}
+function stripTracker(a: AnswerRecord): AnswerRecord {
+  const { tracker: _t, ...rest } = a;
+  return rest;
+}
+function displayProcess(p: string): string {
+  return p.startsWith('kernel:') ? 'kernel' : p;
+}
+
+export function createEngine(program: Program, options: RunOptions = {}): Engine {
+  return new Engine(program, options);
+}

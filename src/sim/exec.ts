@@ -1,0 +1,553 @@
+/** Executing one statement on the machine: what each `.xpt` statement does in Xen's terms. */
+import { Machine, hex, KERNEL_HALF } from './machine';
+import { SimError, type Statement, type TrackerId, type VcpuRef, vaToString } from './program';
+import { Domain, Framebuffer, Process, Vcpu, Backing } from './state';
+import { T, typeCode } from './p2m';
+import { P, RW, US, G, A, D, NX, flagBit, readPte, vaIndex } from './pte';
+import { PAGE_SIZE } from './pages';
+import { newOracle, recordAnswer, drawScreen, screenStale } from './oracle';
+import { shadowTrackDirtyVram, shadowUntrack } from './trackers/sl1ma';
+import { hapTrackDirtyVram, hapUntrack } from './trackers/p2mType';
+import { memcmpPeek } from './trackers/memcmp';
+import type { TrackerAnswer } from './trackers/types';
+import type { AnswerRecord } from './report';
+
+export const TRACKER_PAGING: Record<TrackerId, 'shadow' | 'hap' | 'any'> = {
+  memcmp: 'any', 'dbit-2007': 'shadow', 'linear-2007': 'shadow', sl1ma: 'shadow', 'logdirty-2009': 'hap', 'p2m-type': 'hap', 'multi-fb': 'any',
+};
+const IMPLEMENTED_TRACKERS: ReadonlySet<TrackerId> = new Set<TrackerId>(['memcmp', 'sl1ma', 'p2m-type']);
+
+export interface ExecResult {
+  answer?: AnswerRecord;
+  note?: string;
+}
+
+export class Executor {
+  constructor(readonly m: Machine, readonly trackerOverride?: TrackerId) {}
+
+  vcpu(r: VcpuRef): Vcpu {
+    return this.m.vcpu(r.dom, r.idx);
+  }
+
+  exec(s: Statement): ExecResult {
+    const m = this.m;
+    switch (s.op) {
+      case 'domain': return this.domain(s), {};
+      case 'vram': return this.vram(s), {};
+      case 'p2m': {
+        const d = m.dom(s.dom);
+        for (let g = s.gfn; g < s.gfn + s.pages; g++) {
+          d.p2m.store(g, typeCode(s.type), 1);
+        }
+        m.ev('setup', 'p2m_set_entry', `gfn ${hex(s.gfn)}..${hex(s.gfn + s.pages)} type ${s.type}`);
+        for (const v of d.vcpus) {
+          v.tlb.clear();
+        }
+        if (d.paging === 'shadow') {
+          // sh_unshadow_for_p2m_change: mappings of the changed frames go.
+          for (let g = s.gfn; g < s.gfn + s.pages; g++) {
+            const mfn = m.backingMfn(d, g);
+            if (mfn >= 0) {
+              m.removeAllMappings(d, mfn);
+            }
+          }
+        }
+        return {};
+      }
+      case 'process': {
+        const d = m.dom(s.dom);
+        const k = m.processes.get('kernel:' + d.name);
+        const cr3 = m.allocPtFrame(d, 4);
+        const p = new Process(s.name, d.name, cr3);
+        m.processes.set(s.name, p);
+        d.processes.push(s.name);
+        // Share the kernel half: copy the kernel's upper PML4 entries (plain stores to a fresh frame).
+        if (k) {
+          const src = m.guestTable(d, k.cr3);
+          const dst = m.pages.writable(m.backingMfn(d, cr3));
+          dst.set(src.subarray(256 * 8), 256 * 8);
+        }
+        m.ev('setup', 'guest', `process '${s.name}': PML4 at gfn ${hex(cr3)}`);
+        return {};
+      }
+      case 'inject':
+        if (s.bug === 'none') {
+          m.bugs.clear();
+        } else {
+          m.bugs.add(s.bug);
+        }
+        return {};
+      case 'costs':
+        for (const [k, v] of Object.entries(s.values)) {
+          (m.costs.table as Record<string, number>)[k] = v as number;
+        }
+        return {};
+      case 'map': return this.map(s), {};
+      case 'unmap': {
+        const v = this.vcpu(s.vcpu);
+        const d = m.dom(v.dom);
+        const p = m.processes.get(v.process)!;
+        for (let i = 0; i < s.pages; i++) {
+          const va = s.va + i * PAGE_SIZE;
+          const l1 = m.guestTableFor(v, d, p, va, 1, false);
+          if (l1 === null) {
+            throw new SimError(`${vaToString(va)} is not mapped in process '${p.name}'`, 'va');
+          }
+          m.guestPteWrite(v, d, l1, vaIndex(va, 1), 0, 0);
+        }
+        return {};
+      }
+      case 'pte': {
+        const v = this.vcpu(s.vcpu);
+        const d = m.dom(v.dom);
+        const p = m.processes.get(v.process)!;
+        const l1 = m.guestTableFor(v, d, p, s.va, 1, false);
+        if (l1 === null) {
+          throw new SimError(`${vaToString(s.va)} has no page table in process '${p.name}'`, 'va');
+        }
+        const idx = vaIndex(s.va, 1);
+        const [f, frame] = readPte(m.guestTable(d, l1), idx);
+        let nf = f;
+        for (const n of s.set) {
+          nf |= flagBit(n);
+        }
+        for (const n of s.clear) {
+          nf &= ~flagBit(n);
+        }
+        m.guestPteWrite(v, d, l1, idx, nf, frame);
+        return {};
+      }
+      case 'write': {
+        const v = this.vcpu(s.vcpu);
+        const b = s.byte ?? this.nextByte();
+        m.store(v, s.va, s.len, (buf, off, n) => buf.fill(b, off, off + n));
+        return {};
+      }
+      case 'read': {
+        m.load(this.vcpu(s.vcpu), s.va, s.len);
+        return {};
+      }
+      case 'draw': return this.draw(s), {};
+      case 'blit': return this.blit(s), {};
+      case 'invlpg': {
+        const v = this.vcpu(s.vcpu);
+        const d = m.dom(v.dom);
+        if (d.paging === 'shadow') {
+          // INVLPG is intercepted under shadow paging (sh_invlpg).
+          m.vmexit(v, 'EXIT_REASON_INVLPG');
+        }
+        v.tlb.delete(Math.floor(s.va / PAGE_SIZE));
+        m.ev('invlpg', d.paging === 'shadow' ? 'sh_invlpg' : 'invlpg', vaToString(s.va), { vcpu: v.id, va: s.va });
+        return {};
+      }
+      case 'cr3': {
+        const v = this.vcpu(s.vcpu);
+        const d = m.dom(v.dom);
+        const p = m.processes.get(s.process);
+        if (!p || p.dom !== d.name) {
+          throw new SimError(`process '${s.process}' is not in domain '${d.name}'`, 'process');
+        }
+        if (p.exited) {
+          throw new SimError(`process '${s.process}' has exited`, 'process');
+        }
+        if (d.paging === 'shadow') {
+          m.vmexit(v, 'EXIT_REASON_CR_ACCESS (mov to cr3)');
+          m.ev('cr3', 'sh_update_cr3', `vCPU ${v.id} → '${p.name}' (PML4 gfn ${hex(p.cr3)})`, { vcpu: v.id });
+        } else {
+          m.ev('cr3', 'mov cr3', `vCPU ${v.id} → '${p.name}' (PML4 gfn ${hex(p.cr3)})`, { vcpu: v.id });
+        }
+        v.process = p.name;
+        m.flushVcpuTlb(v, true);
+        return {};
+      }
+      case 'exit': {
+        const p = m.processes.get(s.process);
+        if (!p) {
+          throw new SimError(`unknown process '${s.process}'`, 'process');
+        }
+        if (p.name === 'kernel:' + p.dom) {
+          throw new SimError('the kernel address space cannot exit', 'process');
+        }
+        const d = m.dom(p.dom);
+        for (const v of d.vcpus) {
+          if (v.process === p.name) {
+            throw new SimError(`vCPU ${v.id} is still running in process '${p.name}': switch it away with cr3 first`, 'process');
+          }
+        }
+        p.exited = true;
+        m.ev('setup', 'guest', `process '${p.name}' exits; its page tables are abandoned, not torn down`);
+        return {};
+      }
+      case 'vmexit': {
+        m.vmexit(this.vcpu(s.vcpu), s.reason ?? 'external interrupt');
+        return {};
+      }
+      case 'dma': {
+        const d = m.dom(s.dom);
+        const b = s.byte ?? this.nextByte();
+        let done = 0;
+        while (done < s.len) {
+          const gfn = s.gfn + Math.floor(done / PAGE_SIZE);
+          const n = Math.min(s.len - done, PAGE_SIZE);
+          const mfn = m.p2mLookup(d, gfn).mfn;
+          if (mfn < 0) {
+            throw new SimError(`gfn ${hex(gfn)} has no RAM behind it`, 'gfn');
+          }
+          m.pages.writable(mfn).fill(b, 0, n);
+          m.afterPhysWrite(d, mfn, 0, n, 'dma');
+          done += n;
+        }
+        m.ev('dma', 'qemu dma', `${s.len} bytes at gfn ${hex(s.gfn)}`, { gfn: s.gfn });
+        return {};
+      }
+      case 'peek': {
+        const ans = this.peek(s.fb);
+        return { answer: ans };
+      }
+      case 'refresh': return { answer: this.refresh(s.fb, s.phase) };
+      case 'untrack': {
+        const fb = m.fb(s.fb);
+        const d = m.dom(fb.dom);
+        m.costs.add('hypercalls');
+        const tr = this.trackerOf(d);
+        if (tr === 'sl1ma') {
+          shadowUntrack(m, d);
+        } else if (tr === 'p2m-type') {
+          hapUntrack(m, d);
+        } else {
+          m.oracles.get(fb.name)!.memcmpCopy = null;
+        }
+        return {};
+      }
+      case 'resize': {
+        const fb = m.fb(s.fb);
+        if (s.pages < 1 || s.pages > 262144) {
+          throw new SimError('pages must be 1..262144', 'pages');
+        }
+        const d = m.dom(fb.dom);
+        if (!m.backed(d, fb.gfn + s.pages - 1)) {
+          throw new SimError(`the resized range ends outside the domain's memory`, 'pages');
+        }
+        fb.pages = s.pages;
+        m.ev('setup', 'vga mode switch', `'${fb.name}' is now ${s.pages} pages`);
+        return {};
+      }
+      case 'reclaim': {
+        const d = m.dom(s.dom);
+        if (d.paging !== 'shadow') {
+          m.ev('setup', 'reclaim', 'no shadows under HAP: nothing to do');
+          return {};
+        }
+        if (s.va === undefined) {
+          m.blowTables(d);
+          return {};
+        }
+        const v = d.vcpus[0];
+        const p = m.processes.get(v.process)!;
+        const sl = m.shadowL1For(d, p, s.va);
+        if (!sl) {
+          m.ev('destroy-shadow', '_shadow_prealloc', `no L1 shadow maps ${vaToString(s.va)}`);
+          return {};
+        }
+        m.nest('destroy-shadow', '_shadow_prealloc', `reclaim the L1 shadow mapping ${vaToString(s.va)}`, () => {
+          m.removeShadow(d, sl.t);
+          m.flushDomainTlbs(d, 'guest_flush_tlb_mask', 'after reclaiming shadows');
+        });
+        return {};
+      }
+      case 'flush': {
+        m.flushDomainTlbs(m.dom(s.dom), 'flush_tlb_mask', 'hypervisor flush of every vCPU');
+        return {};
+      }
+      case 'tick':
+        m.time += s.ns;
+        m.ev('tick', 'NOW()', `t = ${(m.time / 1e9).toFixed(3)} s`);
+        return {};
+      case 'note':
+        m.ev('note', 'note', s.text);
+        return { note: s.text };
+      case 'logdirty':
+      case 'ioreq-server':
+      case 'ioreq-map':
+      case 'ioreq-unmap':
+      case 'ioreq-access':
+      case 'rangeset':
+        throw new SimError(`'${s.op.replace('-', ' ')}' is not implemented yet (it belongs to live-migration log-dirty and ioreq servers, issue 3)`);
+      case 'repeat':
+      case 'end':
+      case 'expect-fb':
+      case 'expect-violation':
+      case 'expect-screen':
+      case 'expect-logdirty':
+      case 'expect-ioreq':
+      case 'expect-cost':
+        return {};
+    }
+  }
+
+  nextByte(): number {
+    const b = this.m.writeCounter & 0xff;
+    this.m.writeCounter = b === 255 ? 1 : this.m.writeCounter + 1;
+    return b;
+  }
+
+  trackerOf(d: Domain): TrackerId {
+    return d.tracker;
+  }
+
+  private domain(s: Extract<Statement, { op: 'domain' }>): void {
+    const m = this.m;
+    if (m.domains.has(s.name)) {
+      throw new SimError(`domain '${s.name}' already exists`, '#0');
+    }
+    const tracker: TrackerId = this.trackerOverride ?? s.tracker ?? (s.paging === 'shadow' ? 'sl1ma' : 'p2m-type');
+    const need = TRACKER_PAGING[tracker];
+    if (need !== 'any' && need !== s.paging) {
+      throw new SimError(`tracker '${tracker}' needs ${need} paging, but domain '${s.name}' uses ${s.paging}`, this.trackerOverride ? undefined : 'tracker');
+    }
+    if (!IMPLEMENTED_TRACKERS.has(tracker)) {
+      throw new SimError(`tracker '${tracker}' is not implemented yet (issue 3: every dirty-tracking design)`, 'tracker');
+    }
+    const pages = Math.floor(s.mem / PAGE_SIZE);
+    const base = m.allocFrames(pages);
+    const d = new Domain(s.name, s.paging, pages, tracker, s.tlb, s.paging === 'hap' && s.pml, s.mfns === 'scatter' ? s.seed : null, base);
+    for (let i = 0; i < s.vcpus; i++) {
+      d.vcpus.push(new Vcpu(s.name, i, 'kernel:' + s.name));
+    }
+    m.domains.set(s.name, d);
+    const cr3 = m.allocPtFrame(d, 4);
+    m.processes.set('kernel:' + s.name, new Process('kernel:' + s.name, s.name, cr3));
+    d.processes.push('kernel:' + s.name);
+    m.ev('setup', 'xc_domain_create', `${s.paging} guest '${s.name}': ${pages} pages at mfn ${hex(base)}${s.mfns === 'scatter' ? ' (scattered)' : ''}, tracker ${tracker}`);
+  }
+
+  private vram(s: Extract<Statement, { op: 'vram' }>): void {
+    const m = this.m;
+    const d = m.dom(s.dom);
+    if (m.fbs.has(s.name)) {
+      throw new SimError(`framebuffer '${s.name}' already exists`, '#0');
+    }
+    const width = s.width ?? 1024;
+    const lines = Math.floor((s.pages * PAGE_SIZE) / (width * 4));
+    const height = s.height ?? lines;
+    if (width * height * 4 > s.pages * PAGE_SIZE) {
+      throw new SimError(`${width}x${height} at 32 bpp needs more than ${s.pages} pages`, 'height');
+    }
+    // Frames outside RAM are allocated now, like RAM (contiguous or scattered).
+    let inRam = 0;
+    for (let g = s.gfn; g < s.gfn + s.pages; g++) {
+      if (d.ram.hasGfn(g)) {
+        inRam++;
+      }
+    }
+    if (inRam !== 0 && inRam !== s.pages) {
+      throw new SimError('a framebuffer must lie wholly inside RAM or wholly outside it', 'gfn');
+    }
+    if (inRam === 0) {
+      for (const b of d.vram) {
+        if (s.gfn < b.gfn + b.count && b.gfn < s.gfn + s.pages) {
+          throw new SimError('framebuffer overlaps another one', 'gfn');
+        }
+      }
+      d.vram.push(new Backing(s.gfn, s.pages, m.allocFrames(s.pages), d.scatterSeed === null ? null : d.scatterSeed + d.vram.length + 1));
+    }
+    const fb = new Framebuffer(s.name, d.name, s.gfn, s.pages, width, height, 32);
+    m.fbs.set(s.name, fb);
+    d.fbs.push(s.name);
+    m.oracles.set(s.name, newOracle(m, d, fb));
+    m.ev('setup', 'vga', `framebuffer '${s.name}': gfn ${hex(s.gfn)}..${hex(s.gfn + s.pages)}, ${width}x${height}`);
+  }
+
+  private map(s: Extract<Statement, { op: 'map' }>): void {
+    const m = this.m;
+    const v = this.vcpu(s.vcpu);
+    const d = m.dom(v.dom);
+    const p = m.processes.get(v.process)!;
+    let gfn: number;
+    let pages: number;
+    if (s.fb !== undefined) {
+      const fb = m.fb(s.fb);
+      if (fb.dom !== d.name) {
+        throw new SimError(`framebuffer '${fb.name}' belongs to domain '${fb.dom}'`, 'fb');
+      }
+      gfn = fb.gfn;
+      pages = fb.pages;
+    } else {
+      gfn = s.gfn!;
+      pages = s.pages ?? 1;
+    }
+    if (s.va + pages * PAGE_SIZE > 2 ** 48 || (s.va < KERNEL_HALF && s.va + pages * PAGE_SIZE > KERNEL_HALF)) {
+      throw new SimError('the mapping runs past the end of its half of the address space', 'va');
+    }
+    for (let i = 0; i < pages; i++) {
+      const g = gfn + i;
+      if (!m.backed(d, g) && d.p2m.rawType(g, false) === T.invalid) {
+        throw new SimError(`gfn ${hex(g)} is outside domain '${d.name}' memory`, s.fb ? 'fb' : 'gfn');
+      }
+    }
+    let flags = P;
+    if (!s.ro) {
+      flags |= RW;
+    }
+    if (s.user) {
+      flags |= US;
+    }
+    if (s.global) {
+      flags |= G;
+    }
+    m.nest('setup', 'guest', `map ${pages} page(s) at ${vaToString(s.va)} → gfn ${hex(gfn)}`, () => {
+      for (let i = 0; i < pages; i++) {
+        const va = s.va + i * PAGE_SIZE;
+        const l1 = m.guestTableFor(v, d, p, va, 1, true)!;
+        m.guestPteWrite(v, d, l1, vaIndex(va, 1), flags, gfn + i);
+      }
+    });
+  }
+
+  /** Lowest VA mapping the framebuffer's page 0 writable in v's address space. */
+  fbVa(v: Vcpu, fb: Framebuffer): number {
+    const m = this.m;
+    const d = m.dom(v.dom);
+    const p = m.processes.get(v.process)!;
+    let best = -1;
+    const walk = (table: number, level: number, base: number): void => {
+      const data = m.guestTable(d, table);
+      for (let i = 0; i < 512; i++) {
+        const [f, frame] = readPte(data, i);
+        if (!(f & P)) {
+          continue;
+        }
+        const va = base + i * 2 ** (12 + 9 * (level - 1));
+        if (best >= 0 && va >= best) {
+          return;
+        }
+        if (level === 1) {
+          if (frame === fb.gfn && (f & RW)) {
+            best = va;
+            return;
+          }
+        } else if (d.ptFrames.has(frame)) {
+          walk(frame, level - 1, va);
+        }
+      }
+    };
+    walk(p.cr3, 4, 0);
+    if (best < 0) {
+      throw new SimError(`no writable mapping of framebuffer '${fb.name}' page 0 in vCPU ${v.id}'s address space`, 'fb');
+    }
+    return best;
+  }
+
+  private draw(s: Extract<Statement, { op: 'draw' }>): void {
+    const m = this.m;
+    const v = this.vcpu(s.vcpu);
+    const fb = m.fb(s.fb);
+    const [x, y, w, h] = s.rect;
+    if (x + w > fb.width || y + h > fb.height || w <= 0 || h <= 0) {
+      throw new SimError(`rect ${x},${y},${w},${h} is outside ${fb.width}x${fb.height}`, 'rect');
+    }
+    const base = this.fbVa(v, fb);
+    const c = s.color;
+    const px = [c & 0xff, (c >>> 8) & 0xff, (c >>> 16) & 0xff, 0];
+    m.nest('store', 'guest', `draw ${w}x${h} at ${x},${y} in '${fb.name}'`, () => {
+      for (let row = y; row < y + h; row++) {
+        const va = base + (row * fb.width + x) * 4;
+        m.store(v, va, w * 4, (buf, off, n, done) => {
+          for (let k = 0; k < n; k++) {
+            buf[off + k] = px[(done + k) & 3];
+          }
+        });
+      }
+    });
+  }
+
+  private blit(s: Extract<Statement, { op: 'blit' }>): void {
+    const m = this.m;
+    const v = this.vcpu(s.vcpu);
+    const fb = m.fb(s.fb);
+    const [x, y, w, h] = s.from;
+    const [tx, ty] = s.to;
+    if (x + w > fb.width || y + h > fb.height || tx + w > fb.width || ty + h > fb.height || w <= 0 || h <= 0) {
+      throw new SimError('blit rectangle outside the framebuffer', 'from');
+    }
+    const base = this.fbVa(v, fb);
+    const rows: Uint8Array[] = [];
+    for (let row = 0; row < h; row++) {
+      rows.push(m.load(v, base + ((y + row) * fb.width + x) * 4, w * 4));
+    }
+    for (let row = 0; row < h; row++) {
+      const src = rows[row];
+      m.store(v, base + ((ty + row) * fb.width + tx) * 4, w * 4, (buf, off, n, done) => buf.set(src.subarray(done, done + n), off));
+    }
+    m.ev('store', 'guest', `blit ${w}x${h} from ${x},${y} to ${tx},${ty} in '${fb.name}'`);
+  }
+
+  /** track_dirty_vram for one framebuffer through the domain's tracker, recorded by the oracle. */
+  peek(name: string, fromRefresh = false): AnswerRecord {
+    const m = this.m;
+    const fb = m.fb(name);
+    const d = m.dom(fb.dom);
+    const o = m.oracles.get(fb.name)!;
+    const tr = this.trackerOf(d);
+    let ans: TrackerAnswer;
+    m.sink.depth++;
+    try {
+      if (tr === 'memcmp') {
+        ans = memcmpPeek(m, d, fb, o);
+      } else {
+        m.costs.add('hypercalls');
+        m.ev('hypercall', 'xendevicemodel_track_dirty_vram', `first_pfn ${hex(fb.gfn)} nr ${fb.pages}`);
+        ans = tr === 'sl1ma' ? shadowTrackDirtyVram(m, d, fb) : hapTrackDirtyVram(m, d, fb);
+      }
+    } finally {
+      m.sink.depth--;
+    }
+    const rec = recordAnswer(m, d, fb, o, ans, tr);
+    m.ev('answer', tr, ans.kind === 'bitmap' ? `dirty ${rec.dirty.length ? rec.dirty.join(',') : 'none'}` : ans.kind, { fb: fb.name });
+    if (fromRefresh) {
+      rec.refresh = true;
+    }
+    return rec;
+  }
+
+  refresh(name: string, phase?: 'draw' | 'finish'): AnswerRecord | undefined {
+    const m = this.m;
+    const fb = m.fb(name);
+    const d = m.dom(fb.dom);
+    const o = m.oracles.get(fb.name)!;
+    const bug = m.bugs.has('qemu-reset-after-read');
+    if (phase === 'finish') {
+      if (o.drawPending === null) {
+        throw new SimError(`no 'refresh fb=${name} phase=draw' to finish`, 'phase');
+      }
+      if (bug) {
+        // Pre-2017 QEMU: memory_region_reset_dirty over the drawn span, after drawing.
+        for (let p = 0; p < fb.pages; p++) {
+          o.qemuVga.delete(p);
+        }
+        m.ev('refresh', 'memory_region_reset_dirty', 'reset the VGA bitmap after drawing (pre-2017)');
+      }
+      o.drawPending = null;
+      const rec = o.pendingRecord!;
+      o.pendingRecord = null;
+      rec.stale = screenStale(m, d, fb, o);
+      return rec;
+    }
+    const rec = this.peek(name, true);
+    drawScreen(m, d, fb, o, bug);
+    if (phase === 'draw') {
+      o.drawPending = [];
+      o.pendingRecord = rec;
+      return rec;
+    }
+    if (bug) {
+      for (let p = 0; p < fb.pages; p++) {
+        o.qemuVga.delete(p);
+      }
+    }
+    rec.stale = screenStale(m, d, fb, o);
+    return rec;
+  }
+}
+
+export { A, D, NX };

@@ -1,0 +1,1034 @@
+/**
+ * The machine: guests, their page tables in guest memory, the CPU's TLBs and hardware walks, shadow
+ * paging and HAP. Each method mirrors a Xen function and says which; events carry that name.
+ * Trackers (trackers/), the oracle (oracle.ts) and the engine (engine.ts) build on this.
+ */
+import { SimError, type BugId, type InvariantId, type TrackerId } from './program';
+import type { SimEvent, EventKind, ViolationRecord } from './report';
+import { PageStore, PAGE_SIZE } from './pages';
+import { Costs } from './costs';
+import { T, WHY_GUEST, WHY_HV, isRam } from './p2m';
+import { A, D, G, NX, P, RW, US, readPte, vaIndex, writePte } from './pte';
+import { Domain, Framebuffer, FbOracle, Process, ShadowTable, Vcpu, type TlbEntry } from './state';
+import { shadowVramGetMfn, shadowVramPutMfn } from './trackers/sl1ma';
+import { vaToString } from './program';
+
+export const KERNEL_HALF = 2 ** 47;
+const MAX_RETRIES = 16;
+
+/** Where a fault sends the store: handled inside the model, or a guest fault the model does not run. */
+type Fault =
+  | { kind: 'shadow' }
+  | { kind: 'misconfig'; gfn: number }
+  | { kind: 'ept'; gfn: number; write: boolean }
+  | { kind: 'mmio'; gfn: number };
+
+interface WalkOk {
+  mfn: number; gfn: number; w: boolean; d: boolean; g: boolean; src: number; srcVer: number; pt: number; ptVer: number;
+}
+
+/** The transient output of a step: not model state, reset by the engine before each step. */
+export class StepSink {
+  events: SimEvent[] = [];
+  violations: ViolationRecord[] = [];
+  depth = 0;
+  record = true;
+  line = 0;
+}
+
+export class Machine {
+  pages = new PageStore();
+  nextMfn = 0x1000;
+  domains = new Map<string, Domain>();
+  fbs = new Map<string, Framebuffer>();
+  oracles = new Map<string, FbOracle>();
+  processes = new Map<string, Process>();
+  costs = new Costs();
+  time = 0;
+  writeCounter = 1;
+  bugs = new Set<BugId>();
+  sink = new StepSink();
+  /** Domains whose VRAM tracking state changed this step (the sl1ma invariant is checked for them). */
+  vramTouched = new Map<string, Set<number>>();
+
+  // ---- events and violations -------------------------------------------------------------------
+
+  ev(kind: EventKind, fn: string, detail: string, extra?: Partial<SimEvent>): void {
+    if (this.sink.record) {
+      this.sink.events.push({ kind, fn, depth: this.sink.depth, detail, ...extra });
+    }
+  }
+  /** Run `body` one level deeper in the event tree (a callee of the current function). */
+  nest<R>(kind: EventKind, fn: string, detail: string, body: () => R, extra?: Partial<SimEvent>): R {
+    this.ev(kind, fn, detail, extra);
+    this.sink.depth++;
+    try {
+      return body();
+    } finally {
+      this.sink.depth--;
+    }
+  }
+  violation(id: InvariantId, message: string, extra?: Partial<ViolationRecord>): void {
+    const v: ViolationRecord = { line: this.sink.line, id, message, ...extra };
+    this.sink.violations.push(v);
+    this.ev('violation', id, message);
+  }
+
+  // ---- lookup helpers --------------------------------------------------------------------------
+
+  dom(name: string): Domain {
+    const d = this.domains.get(name);
+    if (!d) {
+      throw new SimError(`unknown domain '${name}'`, 'dom');
+    }
+    return d;
+  }
+  vcpu(dom: string, idx: number): Vcpu {
+    const d = this.dom(dom);
+    const v = d.vcpus[idx];
+    if (!v) {
+      throw new SimError(`domain '${dom}' has no vCPU ${idx}`, 'vcpu');
+    }
+    return v;
+  }
+  fb(name: string): Framebuffer {
+    const f = this.fbs.get(name);
+    if (!f) {
+      throw new SimError(`unknown framebuffer '${name}'`, 'fb');
+    }
+    return f;
+  }
+  allocFrames(n: number): number {
+    const base = this.nextMfn;
+    this.nextMfn += n;
+    return base;
+  }
+  /** Is this gfn backed by frames (RAM or a framebuffer outside RAM)? */
+  backed(d: Domain, gfn: number): boolean {
+    if (d.ram.hasGfn(gfn)) {
+      return true;
+    }
+    for (const b of d.vram) {
+      if (b.hasGfn(gfn)) {
+        return true;
+      }
+    }
+    return false;
+  }
+  /** The frame allocated for gfn (regardless of p2m type); -1 if none. */
+  backingMfn(d: Domain, gfn: number): number {
+    if (d.ram.hasGfn(gfn)) {
+      return d.ram.mfn(gfn);
+    }
+    for (const b of d.vram) {
+      if (b.hasGfn(gfn)) {
+        return b.mfn(gfn);
+      }
+    }
+    return -1;
+  }
+  /** M2P: the gfn a frame of this domain backs; -1 if the frame is not this domain's. */
+  m2p(d: Domain, mfn: number): number {
+    if (d.ram.hasMfn(mfn)) {
+      return d.ram.gfnOf(mfn);
+    }
+    for (const b of d.vram) {
+      if (b.hasMfn(mfn)) {
+        return b.gfnOf(mfn);
+      }
+    }
+    return -1;
+  }
+  /** get_gfn_query: mfn and effective type; mfn -1 when the type has no RAM behind it. */
+  p2mLookup(d: Domain, gfn: number): { mfn: number; t: number } {
+    const b = this.backed(d, gfn);
+    const t = d.p2m.type(gfn, b);
+    if (t === T.invalid || t === T.mmio_dm) {
+      return { mfn: -1, t };
+    }
+    return { mfn: this.backingMfn(d, gfn), t };
+  }
+  /** The framebuffer (and page) a gfn of this domain belongs to, if any. */
+  fbAt(d: Domain, gfn: number): [Framebuffer, number] | null {
+    for (const name of d.fbs) {
+      const f = this.fbs.get(name)!;
+      if (gfn >= f.gfn && gfn < f.gfn + f.pages) {
+        return [f, gfn - f.gfn];
+      }
+    }
+    return null;
+  }
+
+  // ---- guest page tables (in guest memory) -----------------------------------------------------
+
+  guestTable(d: Domain, gfn: number): Uint8Array {
+    return this.pages.read(this.backingMfn(d, gfn));
+  }
+  ptVersions(d: Domain, gfn: number): Uint32Array {
+    let v = d.ptVer.get(gfn);
+    if (!v) {
+      v = new Uint32Array(512);
+      d.ptVer.set(gfn, v);
+    }
+    return v;
+  }
+
+  /** A page-table page for the guest: highest free gfn of RAM, never a framebuffer's. */
+  allocPtFrame(d: Domain, level: number): number {
+    let g = d.nextPtGfn;
+    while (g >= 0 && (d.ptFrames.has(g) || this.fbAt(d, g))) {
+      g--;
+    }
+    if (g < 0) {
+      throw new SimError(`domain '${d.name}' has no free RAM left for page tables`);
+    }
+    d.nextPtGfn = g - 1;
+    d.ptFrames.set(g, level);
+    // A recycled frame must start empty.
+    this.pages.writable(this.backingMfn(d, g)).fill(0);
+    return g;
+  }
+
+  /**
+   * The guest writes one PTE (its own store to a page-table frame). Under shadow paging a shadowed
+   * frame is write-protected: the store faults and is emulated (sh_page_fault → x86_emulate →
+   * sh_validate_guest_entry), updating the shadows. Under HAP it is a plain store.
+   */
+  guestPteWrite(v: Vcpu, d: Domain, tableGfn: number, idx: number, flags: number, frame: number): void {
+    const data = this.pages.writable(this.backingMfn(d, tableGfn));
+    const [oldF, oldFrame] = readPte(data, idx);
+    if (d.paging === 'shadow' && this.isShadowed(d, tableGfn)) {
+      this.vmexit(v, 'EXIT_REASON_EXCEPTION_NMI (#PF on write-protected page table)');
+      this.costs.add('shadowFaults');
+      this.costs.add('ptEmulations');
+      this.nest('emulate', 'sh_page_fault', `emulate PTE write gfn ${hex(tableGfn)}[${idx}]`, () => {
+        writePte(data, idx, flags, frame);
+        this.validateGuestEntry(d, tableGfn, idx);
+      }, { gfn: tableGfn });
+    } else {
+      if (d.paging === 'hap') {
+        this.hapPhysAccess(v, d, tableGfn, true);
+      }
+      writePte(data, idx, flags, frame);
+      this.ev('store', 'guest', `PTE write gfn ${hex(tableGfn)}[${idx}] = ${hex(frame)} ${flagsShort(flags)}`, { gfn: tableGfn });
+    }
+    if (oldF !== flags || oldFrame !== frame) {
+      this.ptVersions(d, tableGfn)[idx]++;
+    }
+  }
+
+  /** The table at `level` for va in process `p`, creating it (and its parents) if asked. */
+  guestTableFor(v: Vcpu, d: Domain, p: Process, va: number, level: number, create: boolean): number | null {
+    let table = p.cr3;
+    for (let l = 4; l > level; l--) {
+      const idx = vaIndex(va, l);
+      const [f, frame] = readPte(this.guestTable(d, table), idx);
+      if (f & P) {
+        table = frame;
+        continue;
+      }
+      if (!create) {
+        return null;
+      }
+      const child = this.allocPtFrame(d, l - 1);
+      const flags = P | RW | US;
+      if (l === 4 && va >= KERNEL_HALF) {
+        // Kernel-half PDPTs are shared by every address space, as real guests do.
+        for (const name of d.processes) {
+          const q = this.processes.get(name)!;
+          this.guestPteWrite(v, d, q.cr3, idx, flags, child);
+        }
+      } else {
+        this.guestPteWrite(v, d, table, idx, flags, child);
+      }
+      table = child;
+    }
+    return table;
+  }
+
+  // ---- TLB ---------------------------------------------------------------------------------
+
+  flushVcpuTlb(v: Vcpu, keepGlobal: boolean): void {
+    if (!keepGlobal) {
+      v.tlb.clear();
+      return;
+    }
+    for (const [k, e] of v.tlb) {
+      if (!e.g) {
+        v.tlb.delete(k);
+      }
+    }
+  }
+  /** guest_flush_tlb_mask / INVEPT: every vCPU of the domain loses its cached translations. */
+  flushDomainTlbs(d: Domain, fn: string, why: string): void {
+    this.costs.add('tlbFlushes');
+    for (const v of d.vcpus) {
+      v.tlb.clear();
+    }
+    this.ev('tlb-flush', fn, why);
+  }
+  /** A VM exit of one vCPU (and re-entry). Under flush-on-exit its TLB is emptied. */
+  vmexit(v: Vcpu, reason: string): void {
+    this.costs.add('vmexits');
+    const d = this.dom(v.dom);
+    this.ev('vmexit', 'vmx_vmexit_handler', reason, { vcpu: v.id });
+    if (d.tlbMode === 'flush-on-exit') {
+      v.tlb.clear();
+    }
+  }
+  /** domain_pause: every vCPU exits. */
+  pauseDomain(d: Domain): void {
+    for (const v of d.vcpus) {
+      this.vmexit(v, 'domain_pause');
+    }
+  }
+
+  // ---- stores and loads ----------------------------------------------------------------------
+
+  /** A store of `len` bytes at va by vCPU v: split at page boundaries; each part goes through the TLB. */
+  store(v: Vcpu, va: number, len: number, fill: (buf: Uint8Array, off: number, n: number, done: number) => void): void {
+    let done = 0;
+    while (done < len) {
+      const a = va + done;
+      const off = a % PAGE_SIZE;
+      const n = Math.min(len - done, PAGE_SIZE - off);
+      const mfn = this.translate(v, a, true);
+      if (mfn >= 0) {
+        const d = this.dom(v.dom);
+        const buf = this.pages.writable(mfn);
+        fill(buf, off, n, done);
+        this.afterPhysWrite(d, mfn, off, n, 'vcpu');
+      }
+      done += n;
+    }
+  }
+  load(v: Vcpu, va: number, len: number): Uint8Array {
+    const out = new Uint8Array(len);
+    let done = 0;
+    while (done < len) {
+      const a = va + done;
+      const off = a % PAGE_SIZE;
+      const n = Math.min(len - done, PAGE_SIZE - off);
+      const mfn = this.translate(v, a, false);
+      if (mfn >= 0) {
+        out.set(this.pages.read(mfn).subarray(off, off + n), done);
+      }
+      done += n;
+    }
+    return out;
+  }
+
+  /** Bookkeeping after guest memory at mfn changed: the oracle, and page-table writes. */
+  afterPhysWrite(d: Domain, mfn: number, off: number, n: number, who: 'vcpu' | 'dma'): void {
+    const gfn = this.m2p(d, mfn);
+    if (gfn < 0) {
+      return;
+    }
+    const hit = this.fbAt(d, gfn);
+    if (hit) {
+      const o = this.oracles.get(hit[0].name)!;
+      if (who === 'vcpu') {
+        o.written.add(hit[1]);
+      } else {
+        o.dma.add(hit[1]);
+        o.qemuVga.add(hit[1]);
+      }
+      o.suspects.add(hit[1]);
+    }
+    if (d.ptFrames.has(gfn)) {
+      const ver = this.ptVersions(d, gfn);
+      for (let i = Math.floor(off / 8); i < Math.ceil((off + n) / 8); i++) {
+        ver[i]++;
+      }
+    }
+  }
+
+  /**
+   * The CPU translating va for an access: TLB first, then the hardware walk; faults go to Xen and
+   * the access is retried, as the hardware does. Returns the mfn accessed, or -1 when the access
+   * was emulated instead of reaching RAM (MMIO, an emulated page-table write).
+   */
+  translate(v: Vcpu, va: number, write: boolean): number {
+    const vpn = Math.floor(va / PAGE_SIZE);
+    const d = this.dom(v.dom);
+    const e = v.tlb.get(vpn);
+    if (e !== undefined && (!write || (e.w && e.d))) {
+      this.checkTlbHit(v, d, va, e, write);
+      if (this.sink.record) {
+        this.ev('tlb-hit', 'tlb', `${vaToString(va)} → mfn ${hex(e.mfn)} w=${+e.w} d=${+e.d}`, { vcpu: v.id, va, mfn: e.mfn });
+      }
+      return e.mfn;
+    }
+    if (e !== undefined && write && e.w && !e.d) {
+      // SDM: a store through an entry caching D=0 re-walks the tables to set D.
+      this.ev('tlb-hit', 'tlb', `${vaToString(va)} cached D=0: re-walk to set D`, { vcpu: v.id, va });
+    } else {
+      this.ev('tlb-miss', 'tlb', `${vaToString(va)}`, { vcpu: v.id, va });
+    }
+    this.costs.add('tlbRefills');
+    for (let i = 0; i < MAX_RETRIES; i++) {
+      const r = d.paging === 'shadow' ? this.shadowHwWalk(v, d, va, write) : this.hapHwWalk(v, d, va, write);
+      if ('kind' in r) {
+        if (r.kind === 'mmio') {
+          this.ev('emulate', 'hvmemul_do_io', `${write ? 'store' : 'load'} to MMIO gfn ${hex(r.gfn)}: emulated by the device model`, { gfn: r.gfn });
+          return -1;
+        }
+        const handled = this.handleFault(v, d, va, write, r);
+        if (handled === 'emulated') {
+          return -1;
+        }
+        continue;
+      }
+      const entry: TlbEntry = { ...r, warned: false };
+      v.tlb.set(vpn, entry);
+      this.ev('tlb-fill', 'tlb', `${vaToString(va)} → mfn ${hex(r.mfn)} w=${+r.w} d=${+r.d}`, { vcpu: v.id, va, mfn: r.mfn, gfn: r.gfn });
+      return r.mfn;
+    }
+    throw new SimError(`access to ${vaToString(va)} keeps faulting (model livelock)`, 'va');
+  }
+
+  /** Invariants on a TLB hit: the guest's own missing invlpg, or a translation Xen made stale. */
+  checkTlbHit(v: Vcpu, d: Domain, va: number, e: TlbEntry, write: boolean): void {
+    if (e.warned) {
+      return;
+    }
+    const ptGfn = Math.floor(e.pt / 512);
+    const vers = d.ptVer.get(ptGfn);
+    if (vers && vers[e.pt % 512] !== e.ptVer) {
+      e.warned = true;
+      this.violation('guest-no-flush', `vCPU ${v.id} used its cached translation of ${vaToString(va)} after the guest changed the PTE without invlpg`, { vcpu: v.id, va: vaToString(va) });
+      return;
+    }
+    if (!write) {
+      return;
+    }
+    let stale = false;
+    let why = '';
+    if (d.paging === 'shadow') {
+      const t = d.shTables.get(Math.floor(e.src / 512));
+      const slot = e.src % 512;
+      if (!t) {
+        stale = true;
+        why = 'its shadow L1 was destroyed';
+      } else if (t.ver[slot] !== e.srcVer && t.why[slot] === WHY_HV) {
+        const f = t.f[slot];
+        if (!(f & P) || t.e[slot] !== e.mfn) {
+          stale = true;
+          why = 'its shadow entry was removed';
+        } else if (!(f & RW)) {
+          stale = true;
+          why = 'Xen removed write access from its shadow entry';
+        } else if (!(f & D)) {
+          stale = true;
+          why = 'Xen cleared D in its shadow entry';
+        }
+      }
+    } else if (d.p2m.version(e.gfn) !== e.srcVer) {
+      stale = true;
+      why = 'Xen re-armed its EPT entry (ram_rw → ram_logdirty)';
+    }
+    if (stale) {
+      const hit = this.fbAt(d, e.gfn);
+      this.violation('stale-tlb', `store to ${vaToString(va)} by vCPU ${v.id} went through a cached translation that Xen had made stale without a flush: ${why}`, {
+        vcpu: v.id, va: vaToString(va), gfn: e.gfn, mfn: e.mfn, fb: hit ? hit[0].name : undefined, pages: hit ? [hit[1]] : undefined,
+      });
+    }
+  }
+
+  // ---- the guest walk (guest_walk_tables, and the HAP hardware walker) -------------------------
+
+  /**
+   * Walk the guest's 4-level tables for va. With `setAd`, set A at every level and D at the leaf on
+   * a write, as the SDM's walker (HAP) and Xen's set_ad_bits (shadow) do.
+   * Returns the leaf or a guest fault message (a fault the model does not run: a trace error).
+   */
+  guestWalk(v: Vcpu, d: Domain, va: number, write: boolean, setAd: boolean):
+    { gfn: number; flags: number; table: number; idx: number; ok: true } | { ok: false; msg: string; hapFault?: Fault } {
+    const p = this.processes.get(v.process)!;
+    let table = p.cr3;
+    let rwAll = true;
+    for (let l = 4; l >= 1; l--) {
+      if (d.paging === 'hap') {
+        const f = this.hapGpaCheck(d, table, false);
+        if (f) {
+          return { ok: false, msg: '', hapFault: f };
+        }
+      }
+      const idx = vaIndex(va, l);
+      const data = this.guestTable(d, table);
+      const [flags, frame] = readPte(data, idx);
+      if (!(flags & P)) {
+        return { ok: false, msg: `guest page fault: ${vaToString(va)} is not mapped (L${l} entry not present in process '${p.name}'); the model does not run the guest's fault handler` };
+      }
+      rwAll = rwAll && !!(flags & RW);
+      if (l === 1 && write && !rwAll) {
+        return { ok: false, msg: `guest page fault: store to read-only mapping ${vaToString(va)} in process '${p.name}'` };
+      }
+      let want = flags | A;
+      if (l === 1 && write) {
+        want |= D;
+      }
+      if (setAd && want !== flags) {
+        if (d.paging === 'hap') {
+          const f = this.hapGpaCheck(d, table, true);
+          if (f) {
+            return { ok: false, msg: '', hapFault: f };
+          }
+          this.hapPhysAccess(v, d, table, true);
+        }
+        writePte(this.pages.writable(this.backingMfn(d, table)), idx, want, frame);
+        this.ev('ad-update', d.paging === 'hap' ? 'cpu page walk' : 'set_ad_bits', `L${l} gfn ${hex(table)}[${idx}] ${l === 1 && write ? 'A,D' : 'A'}`, { gfn: table });
+        if (d.logdirty && d.paging === 'shadow') {
+          // paging_mark_dirty for the page-table frame (issue 3 models the trie).
+        }
+      }
+      if (l === 1) {
+        return { gfn: frame, flags: want, table, idx, ok: true };
+      }
+      table = frame;
+    }
+    throw new Error('unreachable');
+  }
+
+  // ---- HAP ---------------------------------------------------------------------------------
+
+  /** The EPT check of one guest-physical access (what the CPU does; returns the exit, if any). */
+  hapGpaCheck(d: Domain, gfn: number, write: boolean): Fault | null {
+    const b = this.backed(d, gfn);
+    if (b && d.p2m.pending(gfn)) {
+      return { kind: 'misconfig', gfn };
+    }
+    const t = d.p2m.type(gfn, b);
+    if (t === T.invalid || t === T.mmio_dm) {
+      return { kind: 'mmio', gfn };
+    }
+    if (write && !this.eptWritable(d, t)) {
+      return { kind: 'ept', gfn, write };
+    }
+    return null;
+  }
+  /** ept_p2m_type_to_flags: w for each type. logdirty is writable only with PML (4K entries). */
+  eptWritable(d: Domain, t: number): boolean {
+    if (t === T.ram_rw) {
+      return true;
+    }
+    if (t === T.ram_logdirty) {
+      return d.pmlEnabled;
+    }
+    return false;
+  }
+  /** A guest-physical write that passed the EPT check: EPT D, and PML logging when it sets D. */
+  hapPhysAccess(v: Vcpu, d: Domain, gfn: number, write: boolean): void {
+    if (!write || d.p2m.eptD(gfn)) {
+      return;
+    }
+    if (d.pmlEnabled) {
+      if (v.pml.length >= 512) {
+        this.nest('vmexit', 'vmx_vmexit_handler', 'EXIT_REASON_PML_FULL', () => {
+          this.costs.add('vmexits');
+          if (d.tlbMode === 'flush-on-exit') {
+            v.tlb.clear();
+          }
+          this.drainPml(v, d);
+        }, { vcpu: v.id });
+      }
+      v.pml.push(gfn);
+      this.ev('pml-log', 'cpu (PML)', `log gfn ${hex(gfn)} (${v.pml.length}/512)`, { vcpu: v.id, gfn });
+    }
+    d.p2m.setEptD(gfn);
+  }
+  /** ept_vcpu_flush_pml_buffer: each logged gfn logdirty → rw (and paging_mark_pfn_dirty). */
+  drainPml(v: Vcpu, d: Domain): void {
+    this.costs.add('pmlDrains');
+    const logged = v.pml;
+    v.pml = [];
+    this.nest('pml-drain', 'ept_vcpu_flush_pml_buffer', `${logged.length} entries`, () => {
+      for (const gfn of logged) {
+        if (d.p2m.changeTypeOne(gfn, this.backed(d, gfn), T.ram_logdirty, T.ram_rw)) {
+          this.costs.add('p2mTypeChanges');
+          this.ev('p2m-type-change', 'p2m_change_type_one', `gfn ${hex(gfn)} ram_logdirty → ram_rw`, { gfn });
+        }
+      }
+    }, { vcpu: v.id });
+  }
+
+  /** The 2-D hardware walk under HAP: guest tables through EPT, then the final gfn. */
+  hapHwWalk(v: Vcpu, d: Domain, va: number, write: boolean): WalkOk | Fault {
+    const w = this.guestWalk(v, d, va, write, true);
+    if (!w.ok) {
+      if (w.hapFault) {
+        return w.hapFault;
+      }
+      throw new SimError(w.msg, 'va');
+    }
+    const f = this.hapGpaCheck(d, w.gfn, write);
+    if (f) {
+      return f;
+    }
+    this.hapPhysAccess(v, d, w.gfn, write);
+    const t = d.p2m.type(w.gfn, true);
+    const mfn = this.backingMfn(d, w.gfn);
+    this.ev('walk', 'cpu 2-D walk', `${vaToString(va)} → gfn ${hex(w.gfn)} → mfn ${hex(mfn)}`, { vcpu: v.id, va, gfn: w.gfn, mfn });
+    const vers = this.ptVersions(d, w.table);
+    return {
+      mfn, gfn: w.gfn, w: !!(w.flags & RW) && this.eptWritable(d, t), d: !!(w.flags & D) && d.p2m.eptD(w.gfn),
+      g: !!(w.flags & G), src: w.gfn, srcVer: d.p2m.version(w.gfn), pt: w.table * 512 + w.idx, ptVer: vers[w.idx],
+    };
+  }
+
+  // ---- shadow paging -------------------------------------------------------------------------
+
+  isShadowed(d: Domain, gfn: number): boolean {
+    for (let l = 1; l <= 4; l++) {
+      if (d.shHash.has(gfn * 8 + l)) {
+        return true;
+      }
+    }
+    return false;
+  }
+  /** The CPU walking the shadow tables (what the hardware sees under shadow paging). */
+  shadowHwWalk(v: Vcpu, d: Domain, va: number, write: boolean): WalkOk | Fault {
+    const p = this.processes.get(v.process)!;
+    const top = d.shHash.get(p.cr3 * 8 + 4);
+    if (top === undefined) {
+      return { kind: 'shadow' };
+    }
+    let t = d.shTables.get(top)!;
+    for (let l = 4; l > 1; l--) {
+      const idx = vaIndex(va, l);
+      if (!(t.f[idx] & P)) {
+        return { kind: 'shadow' };
+      }
+      t = d.shTables.get(t.e[idx])!;
+    }
+    const slot = vaIndex(va, 1);
+    const f = t.f[slot];
+    if (!(f & P) || (write && !(f & RW))) {
+      return { kind: 'shadow' };
+    }
+    let nf = f | A;
+    if (write) {
+      nf |= D;
+    }
+    if (nf !== f) {
+      t.f[slot] = nf;
+      this.ev('ad-update', 'cpu page walk', `shadow L1e smfn ${hex(t.smfn)}[${slot}] ${write ? 'A,D' : 'A'}`);
+    }
+    const mfn = t.e[slot];
+    // The guest leaf PTE behind this shadow entry (for the guest-no-flush check).
+    const gl1 = t.gfn;
+    const vers = this.ptVersions(d, gl1);
+    return {
+      mfn, gfn: this.m2p(d, mfn), w: !!(nf & RW), d: !!(nf & D), g: !!(nf & G),
+      src: t.smfn * 512 + slot, srcVer: t.ver[slot], pt: gl1 * 512 + slot, ptVer: vers[slot],
+    };
+  }
+
+  handleFault(v: Vcpu, d: Domain, va: number, write: boolean, f: Fault): 'retry' | 'emulated' {
+    switch (f.kind) {
+      case 'misconfig':
+        return this.nest('ept-misconfig', 'ept_handle_misconfig', `gfn ${hex(f.gfn)}: lazy type recalculation`, () => {
+          this.vmexitNoEvent(v);
+          const t = d.p2m.resolve(f.gfn, this.backed(d, f.gfn));
+          this.costs.add('p2mTypeChanges');
+          this.ev('p2m-type-change', 'resolve_misconfig', `gfn ${hex(f.gfn)} → ${typeLabel(t)}`, { gfn: f.gfn });
+          return 'retry' as const;
+        }, { vcpu: v.id, gfn: f.gfn });
+      case 'ept':
+        return this.nest('ept-violation', 'hvm_hap_nested_page_fault', `write to gfn ${hex(f.gfn)}`, () => {
+          this.vmexitNoEvent(v);
+          this.costs.add('eptViolations');
+          const b = this.backed(d, f.gfn);
+          const t = d.p2m.type(f.gfn, b);
+          if (t === T.ram_logdirty) {
+            // paging_mark_pfn_dirty (a no-op unless global log-dirty), then logdirty → rw.
+            d.p2m.changeTypeOne(f.gfn, b, T.ram_logdirty, T.ram_rw);
+            this.costs.add('p2mTypeChanges');
+            this.ev('p2m-type-change', 'p2m_change_type_one', `gfn ${hex(f.gfn)} ram_logdirty → ram_rw`, { gfn: f.gfn });
+            return 'retry' as const;
+          }
+          // p2m_ioreq_server: the write is forwarded to the ioreq server, which emulates it.
+          this.ev('emulate', 'hvm_emulate_one', `write to ${typeLabel(t)} gfn ${hex(f.gfn)} forwarded to the device model`, { gfn: f.gfn });
+          return 'emulated' as const;
+        }, { vcpu: v.id, gfn: f.gfn });
+      case 'shadow':
+        return this.shPageFault(v, d, va, write);
+      case 'mmio':
+        return 'emulated';
+    }
+  }
+  private vmexitNoEvent(v: Vcpu): void {
+    this.costs.add('vmexits');
+    const d = this.dom(v.dom);
+    if (d.tlbMode === 'flush-on-exit') {
+      v.tlb.clear();
+    }
+  }
+
+  /** sh_page_fault: walk the guest tables, build shadows down to L1, propagate the L1 entry. */
+  shPageFault(v: Vcpu, d: Domain, va: number, write: boolean): 'retry' | 'emulated' {
+    return this.nest('shadow-fault', 'sh_page_fault', `${write ? 'write' : 'read'} ${vaToString(va)}`, () => {
+      this.vmexitNoEvent(v);
+      this.costs.add('shadowFaults');
+      const gw = this.guestWalk(v, d, va, write, true);
+      if (!gw.ok) {
+        throw new SimError(gw.msg, 'va');
+      }
+      const p = this.processes.get(v.process)!;
+      // Shadows from the top: sh_make_shadow for each guest table on the path.
+      let table = p.cr3;
+      let st = this.getOrMakeShadow(d, table, 4);
+      for (let l = 4; l > 1; l--) {
+        const idx = vaIndex(va, l);
+        const [, child] = readPte(this.guestTable(d, table), idx);
+        const cs = this.getOrMakeShadow(d, child, l - 1);
+        if (!(st.f[idx] & P) || st.e[idx] !== cs.smfn) {
+          // Entries above L1 get A and D forced on (they may act as L1 entries through the linear map).
+          st.e[idx] = cs.smfn;
+          st.f[idx] = P | RW | US | A | D;
+        }
+        st = cs;
+        table = child;
+      }
+      const slot = vaIndex(va, 1);
+      const target = this.p2mLookup(d, gw.gfn);
+      if (target.mfn >= 0 && d.ptFrames.has(gw.gfn) && write && this.isShadowed(d, gw.gfn)) {
+        // A store to a shadowed page-table frame: emulate it instead of retrying.
+        this.propagateL1(v, d, st, slot, gw.flags, gw.gfn, false);
+        this.costs.add('ptEmulations');
+        this.ev('emulate', 'sh_emulate_write', `store to page-table frame gfn ${hex(gw.gfn)}`, { gfn: gw.gfn });
+        return 'emulated' as const;
+      }
+      this.propagateL1(v, d, st, slot, gw.flags, gw.gfn, write);
+      return 'retry' as const;
+    }, { vcpu: v.id, va });
+  }
+
+  /** Find the shadow of (gfn, level) or make one (sh_make_shadow, which promotes the frame). */
+  getOrMakeShadow(d: Domain, gfn: number, level: number): ShadowTable {
+    const smfn = d.shHash.get(gfn * 8 + level);
+    if (smfn !== undefined) {
+      return d.shTables.get(smfn)!;
+    }
+    const wasShadowed = this.isShadowed(d, gfn);
+    const t = new ShadowTable(this.allocFrames(1), gfn, level);
+    d.shTables.set(t.smfn, t);
+    d.shHash.set(gfn * 8 + level, t.smfn);
+    this.ev('make-shadow', 'sh_make_shadow', `L${level} shadow of gfn ${hex(gfn)} in smfn ${hex(t.smfn)}`, { gfn });
+    if (!wasShadowed) {
+      // shadow_promote: the guest frame becomes write-protected.
+      const mfn = this.backingMfn(d, gfn);
+      if (this.writableCount(d, mfn) > 0) {
+        this.nest('remove-write-access', 'sh_remove_write_access', `page-table frame gfn ${hex(gfn)} is now shadowed`, () => {
+          if (this.removeWriteAccess(d, mfn)) {
+            this.flushDomainTlbs(d, 'guest_flush_tlb_mask', 'after write-protecting a new page table');
+          }
+        });
+      }
+    }
+    return t;
+  }
+
+  /** The page's writable type count (PGT_count_mask): present writable shadow L1 entries. */
+  writableCount(d: Domain, mfn: number): number {
+    return d.wcount.get(mfn) ?? 0;
+  }
+
+  /**
+   * _sh_propagate for an L1 entry: guest A/U/RW/P/NX pass through, guest D does not (a new entry
+   * has D=0); guest D=0 makes it read-only; read-only p2m types, shadowed page tables, and VRAM in
+   * the idle state (unless this is a write fault) strip RW. Then shadow_set_l1e.
+   */
+  propagateL1(v: Vcpu, d: Domain, st: ShadowTable, slot: number, gflags: number, gfn: number, writeFault: boolean): void {
+    const target = this.p2mLookup(d, gfn);
+    let sflags = gflags & (P | A | RW | US | NX | G);
+    let why = '';
+    if (!(gflags & A) || target.mfn < 0) {
+      sflags = 0;
+      why = target.mfn < 0 ? ' (no RAM: not present, emulated on access)' : ' (guest A=0: not present)';
+    }
+    if (sflags & RW) {
+      if (!(gflags & D) && !writeFault) {
+        sflags &= ~RW;
+        why += ' RO: guest D=0';
+      }
+      if (target.t === T.ioreq_server || target.t === T.ram_logdirty) {
+        sflags &= ~RW;
+        why += ` RO: p2m type ${typeLabel(target.t)}`;
+      }
+      if (this.isShadowed(d, gfn) && d.ptFrames.has(gfn)) {
+        sflags &= ~RW;
+        why += ' RO: guest page table';
+      }
+      const vram = d.shVram;
+      if ((sflags & RW) && vram && gfn >= vram.begin && gfn < vram.end && vram.lastDirty === -1) {
+        if (writeFault) {
+          vram.lastDirty = this.time;
+          why += ' (VRAM write fault: last_dirty = now)';
+        } else {
+          sflags &= ~RW;
+          why += ' RO: VRAM idle';
+        }
+      }
+    }
+    this.ev('propagate', '_sh_propagate', `gfn ${hex(gfn)} → mfn ${target.mfn >= 0 ? hex(target.mfn) : '-'} ${flagsShort(sflags)}${why}`, { gfn, mfn: target.mfn });
+    this.shadowSetL1e(d, st, slot, sflags, target.mfn < 0 ? 0 : target.mfn, WHY_GUEST);
+  }
+
+  /**
+   * shadow_set_l1e: take the new entry's reference (writable count, shadow_vram_get_mfn), write it,
+   * then drop the old entry's (shadow_vram_put_mfn, then the writable count).
+   */
+  shadowSetL1e(d: Domain, t: ShadowTable, slot: number, flags: number, mfn: number, why: number): void {
+    const oldF = t.f[slot];
+    const oldMfn = t.e[slot];
+    if (oldF === flags && oldMfn === mfn) {
+      return;
+    }
+    const addr = t.smfn * 512 + slot;
+    if (flags & P) {
+      let list = d.rmap.get(mfn);
+      if (!list) {
+        list = [];
+        d.rmap.set(mfn, list);
+      }
+      list.push(addr);
+      if (flags & RW) {
+        d.wcount.set(mfn, (d.wcount.get(mfn) ?? 0) + 1);
+        shadowVramGetMfn(this, d, mfn, flags, addr);
+      }
+    }
+    t.f[slot] = flags;
+    t.e[slot] = mfn;
+    if ((oldF & P) && (!(flags & P) || oldMfn !== mfn || ((oldF & RW) && !(flags & RW)) || ((oldF & D) && !(flags & D)))) {
+      t.ver[slot]++;
+      t.why[slot] = why;
+    }
+    this.ev('set-l1e', 'shadow_set_l1e', `smfn ${hex(t.smfn)}[${slot}] = ${flags & P ? `mfn ${hex(mfn)} ${flagsShort(flags)}` : 'not present'}`, { mfn });
+    if (oldF & P) {
+      if (oldF & RW) {
+        shadowVramPutMfn(this, d, oldMfn, oldF, addr);
+        const c = (d.wcount.get(oldMfn) ?? 1) - 1;
+        if (c > 0) {
+          d.wcount.set(oldMfn, c);
+        } else {
+          d.wcount.delete(oldMfn);
+        }
+      }
+      const list = d.rmap.get(oldMfn);
+      if (list) {
+        const i = list.indexOf(addr);
+        if (i >= 0) {
+          list.splice(i, 1);
+        }
+        if (list.length === 0) {
+          d.rmap.delete(oldMfn);
+        }
+      }
+    }
+  }
+
+  /** sh_validate_guest_entry: a guest PTE changed; refresh every shadow of that frame's entry. */
+  validateGuestEntry(d: Domain, gfn: number, idx: number): void {
+    const [gflags, frame] = readPte(this.guestTable(d, gfn), idx);
+    for (let l = 1; l <= 4; l++) {
+      const smfn = d.shHash.get(gfn * 8 + l);
+      if (smfn === undefined) {
+        continue;
+      }
+      const st = d.shTables.get(smfn)!;
+      if (l === 1) {
+        this.propagateL1(this.anyVcpu(d), d, st, idx, gflags, frame, false);
+      } else if (st.f[idx] & P) {
+        const child = d.shTables.get(st.e[idx]);
+        if (!(gflags & P) || !child || child.gfn !== frame) {
+          // The guest repointed or removed a higher-level entry: drop the shadow link.
+          st.f[idx] = 0;
+          st.e[idx] = 0;
+          st.ver[idx]++;
+          st.why[idx] = WHY_GUEST;
+          this.ev('set-l1e', 'shadow_set_l' + l + 'e', `smfn ${hex(smfn)}[${idx}] cleared (guest changed its L${l} entry)`);
+        }
+      }
+    }
+  }
+  anyVcpu(d: Domain): Vcpu {
+    return d.vcpus[0];
+  }
+
+  /** sh_remove_write_access: every writable shadow mapping of mfn becomes read-only. Returns "flush needed". */
+  removeWriteAccess(d: Domain, mfn: number): boolean {
+    const list = d.rmap.get(mfn);
+    if (!list) {
+      return false;
+    }
+    let changed = false;
+    for (const a of [...list]) {
+      const t = d.shTables.get(Math.floor(a / 512))!;
+      const slot = a % 512;
+      if (t.f[slot] & RW) {
+        this.shadowSetL1e(d, t, slot, t.f[slot] & ~(RW | D), t.e[slot], WHY_HV);
+        this.costs.add('pteScans');
+        changed = true;
+      }
+    }
+    return changed;
+  }
+  /** sh_remove_all_mappings: every shadow mapping of mfn is removed. Returns "flush needed". */
+  removeAllMappings(d: Domain, mfn: number): boolean {
+    const list = d.rmap.get(mfn);
+    if (!list) {
+      return false;
+    }
+    for (const a of [...list]) {
+      const t = d.shTables.get(Math.floor(a / 512))!;
+      this.shadowSetL1e(d, t, a % 512, 0, 0, WHY_HV);
+      this.costs.add('pteScans');
+    }
+    return true;
+  }
+
+  /** sh_destroy_l1_shadow: put every present entry (vram put included), then free the table. */
+  destroyShadow(d: Domain, t: ShadowTable): void {
+    this.nest('destroy-shadow', t.level === 1 ? 'sh_destroy_l1_shadow' : `sh_destroy_l${t.level}_shadow`, `smfn ${hex(t.smfn)} (gfn ${hex(t.gfn)})`, () => {
+      if (t.level === 1) {
+        for (let slot = 0; slot < 512; slot++) {
+          if (t.f[slot] & P) {
+            this.shadowSetL1e(d, t, slot, 0, 0, WHY_HV);
+          }
+        }
+      }
+      d.shTables.delete(t.smfn);
+      d.shHash.delete(t.gfn * 8 + t.level);
+    });
+  }
+  /** Unhook a shadow from every parent that points to it, then destroy it (sh_remove_shadows). */
+  removeShadow(d: Domain, t: ShadowTable): void {
+    for (const parent of d.shTables.values()) {
+      if (parent.level !== t.level + 1) {
+        continue;
+      }
+      for (let i = 0; i < 512; i++) {
+        if ((parent.f[i] & P) && parent.e[i] === t.smfn) {
+          parent.f[i] = 0;
+          parent.e[i] = 0;
+          parent.ver[i]++;
+          parent.why[i] = WHY_HV;
+        }
+      }
+    }
+    this.destroyShadow(d, t);
+  }
+  /** shadow_blow_tables: every shadow goes (L1s through the put path), then a flush. */
+  blowTables(d: Domain): void {
+    this.nest('destroy-shadow', 'shadow_blow_tables', `${d.shTables.size} shadows`, () => {
+      const tables = [...d.shTables.values()].sort((a, b) => b.level - a.level || a.smfn - b.smfn);
+      for (const t of tables) {
+        this.destroyShadow(d, t);
+      }
+      this.flushDomainTlbs(d, 'guest_flush_tlb_mask', 'after shadow_blow_tables');
+    });
+  }
+
+  /** Record that a VRAM page's sl1ma bookkeeping changed (checked at the end of the step). */
+  touchVram(d: Domain, page: number): void {
+    let s = this.vramTouched.get(d.name);
+    if (!s) {
+      s = new Set();
+      this.vramTouched.set(d.name, s);
+    }
+    s.add(page);
+  }
+
+  /** The `sl1ma` invariant for the pages touched this step (I4 of domain.md). */
+  checkSl1ma(): void {
+    for (const [name, pages] of this.vramTouched) {
+      const d = this.domains.get(name)!;
+      const vram = d.shVram;
+      if (!vram) {
+        continue;
+      }
+      for (const i of pages) {
+        if (i >= vram.end - vram.begin) {
+          continue;
+        }
+        const mfn = this.backingMfn(d, vram.begin + i);
+        const sl = vram.sl1ma[i];
+        if (sl === -1) {
+          continue;
+        }
+        const t = d.shTables.get(Math.floor(sl / 512));
+        const slot = sl % 512;
+        if (!t || !(t.f[slot] & P) || !(t.f[slot] & RW) || t.e[slot] !== mfn) {
+          this.violation('sl1ma', `sl1ma[${i}] remembers smfn ${hex(Math.floor(sl / 512))}[${slot}], which is not a present writable entry mapping the page's frame ${hex(mfn)}`, { pages: [i], mfn });
+        }
+      }
+    }
+    this.vramTouched.clear();
+  }
+
+  /** The `idle-writable` invariant (I5): in the idle state no writable mapping of VRAM may remain. */
+  checkIdleWritable(d: Domain, fb: Framebuffer): void {
+    const bad: number[] = [];
+    for (let i = 0; i < fb.pages; i++) {
+      const mfn = this.backingMfn(d, fb.gfn + i);
+      if (this.writableCount(d, mfn) > 0) {
+        bad.push(i);
+      }
+    }
+    for (const v of d.vcpus) {
+      for (const e of v.tlb.values()) {
+        if (e.w && e.gfn >= fb.gfn && e.gfn < fb.gfn + fb.pages && !bad.includes(e.gfn - fb.gfn)) {
+          bad.push(e.gfn - fb.gfn);
+        }
+      }
+    }
+    if (bad.length > 0) {
+      bad.sort((a, b) => a - b);
+      this.violation('idle-writable', `VRAM of '${fb.name}' is idle (write access removed) but ${bad.length} page(s) still have a writable shadow entry or TLB entry: ${bad.slice(0, 16).join(',')}`, { fb: fb.name, pages: bad });
+    }
+  }
+
+  /** Current shadow L1 entry for va in v's address space, if the shadows reach it. */
+  shadowL1For(d: Domain, p: Process, va: number): { t: ShadowTable; slot: number } | null {
+    const top = d.shHash.get(p.cr3 * 8 + 4);
+    if (top === undefined) {
+      return null;
+    }
+    let t = d.shTables.get(top)!;
+    for (let l = 4; l > 1; l--) {
+      const idx = vaIndex(va, l);
+      if (!(t.f[idx] & P)) {
+        return null;
+      }
+      t = d.shTables.get(t.e[idx])!;
+    }
+    return { t, slot: vaIndex(va, 1) };
+  }
+}
+
+export function hex(n: number): string {
+  return '0x' + n.toString(16);
+}
+export function typeLabel(t: number): string {
+  switch (t) {
+    case T.ram_rw: return 'ram_rw';
+    case T.ram_logdirty: return 'ram_logdirty';
+    case T.mmio_dm: return 'mmio_dm';
+    case T.ioreq_server: return 'ioreq_server';
+    default: return 'invalid';
+  }
+}
+export function flagsShort(f: number): string {
+  const out: string[] = [];
+  if (f & P) { out.push('P'); }
+  if (f & RW) { out.push('RW'); }
+  if (f & US) { out.push('US'); }
+  if (f & A) { out.push('A'); }
+  if (f & D) { out.push('D'); }
+  if (f & G) { out.push('G'); }
+  if (f & NX) { out.push('NX'); }
+  return out.join(',') || '-';
+}
+export { isRam, WHY_HV, WHY_GUEST };
+export type { TrackerId };

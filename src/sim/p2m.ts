@@ -1,0 +1,286 @@
+/**
+ * The p2m: guest frame → machine frame and type, as Xen's EPT-based p2m keeps it
+ * (xen/arch/x86/mm/p2m.c, p2m-ept.c). Types are per gfn; range type changes are lazy
+ * (p2m_change_type_range → ept_invalidate_emt_range marks entries for recalculation and the
+ * "log-dirty" rangeset records the intent); the next access takes an EPT misconfiguration exit and
+ * resolve_misconfig recomputes the type from that rangeset (p2m_recalc_type). Lookups
+ * (ept_get_entry) report the recalculated type, so p2m_change_type_one sees it too.
+ */
+import type { P2mTypeName } from './program';
+import type { Hasher } from './util';
+
+export const enum T {
+  ram_rw = 0,
+  ram_logdirty = 2,
+  mmio_dm = 4,
+  ioreq_server = 15,
+  invalid = 255,
+}
+
+export function typeName(t: number): P2mTypeName | 'invalid' {
+  switch (t) {
+    case T.ram_rw: return 'ram_rw';
+    case T.ram_logdirty: return 'ram_logdirty';
+    case T.mmio_dm: return 'mmio_dm';
+    case T.ioreq_server: return 'ioreq_server';
+    default: return 'invalid';
+  }
+}
+export function typeCode(n: P2mTypeName): T {
+  switch (n) {
+    case 'ram_rw': return T.ram_rw;
+    case 'ram_logdirty': return T.ram_logdirty;
+    case 'mmio_dm': return T.mmio_dm;
+    case 'ioreq_server': return T.ioreq_server;
+  }
+}
+/** P2M_CHANGEABLE_TYPES */
+export function changeable(t: number): boolean {
+  return t === T.ram_rw || t === T.ram_logdirty || t === T.ioreq_server;
+}
+export function isRam(t: number): boolean {
+  return t === T.ram_rw || t === T.ram_logdirty;
+}
+
+/** Why an entry last lost permissions: the stale-TLB check tells hypervisor and guest apart. */
+export const WHY_NONE = 0;
+export const WHY_HV = 1;
+export const WHY_GUEST = 2;
+
+const CHUNK_BITS = 12;
+const CHUNK = 1 << CHUNK_BITS;
+const CMASK = CHUNK - 1;
+
+/** Per 4096 gfns: explicit state. Absent chunk = defaults (type by backing, D set, no recalc). */
+class Chunk {
+  type = new Uint8Array(CHUNK).fill(T.invalid);
+  /** Set if the type byte holds an explicit value (otherwise the backing default applies). */
+  explicit = new Uint8Array(CHUNK);
+  /** EPT D bit (EPT A/D and PML). rw entries are made with A=D=1; logdirty ones with D=0. */
+  d = new Uint8Array(CHUNK).fill(1);
+  /** Recalc stamp: the entry is current w.r.t. range changes with stamp ≤ this. */
+  stamp = new Uint32Array(CHUNK);
+  /** Version, bumped whenever the entry's permissions drop (TLB staleness). */
+  ver = new Uint32Array(CHUNK);
+}
+
+export interface Backing {
+  /** First gfn, count, and the function giving the mfn of gfn (allocation order). */
+  gfn: number;
+  count: number;
+  base: number;
+  /** Null for contiguous frames, else the permutation seed key (see Scatter). */
+  scatter: boolean;
+}
+
+export class P2m {
+  chunks = new Map<number, Chunk>();
+  /** Pending lazy range changes: [s, e) and the stamp they carry. */
+  recalcRanges: { s: number; e: number; stamp: number }[] = [];
+  globalStamp = 0;
+  nextStamp = 1;
+  /** p2m->logdirty_ranges (inclusive ends in Xen; [s, e) here). */
+  logdirtyRanges: { s: number; e: number }[] = [];
+  globalLogdirty = false;
+  /** Number of entries of type ioreq_server (hap_enable_log_dirty refuses while non-zero). */
+  ioreqEntries = 0;
+
+  private chunk(gfn: number, create: boolean): Chunk | undefined {
+    const k = Math.floor(gfn / CHUNK);
+    let c = this.chunks.get(k);
+    if (!c && create) {
+      c = new Chunk();
+      this.chunks.set(k, c);
+    }
+    return c;
+  }
+
+  /** The type stored in the entry (before any pending recalculation). */
+  rawType(gfn: number, backed: boolean): number {
+    const c = this.chunk(gfn, false);
+    if (c && c.explicit[gfn & CMASK]) {
+      return c.type[gfn & CMASK];
+    }
+    return backed ? T.ram_rw : T.invalid;
+  }
+
+  /** Is a lazy recalculation pending on this entry (an EPT misconfiguration on access)? */
+  pending(gfn: number): boolean {
+    const c = this.chunk(gfn, false);
+    const st = c ? c.stamp[gfn & CMASK] : 0;
+    if (this.globalStamp > st) {
+      return true;
+    }
+    for (const r of this.recalcRanges) {
+      if (gfn >= r.s && gfn < r.e && r.stamp > st) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** p2m_is_logdirty_range for one gfn. */
+  inLogdirtyRange(gfn: number): boolean {
+    if (this.globalLogdirty) {
+      return true;
+    }
+    for (const r of this.logdirtyRanges) {
+      if (gfn >= r.s && gfn < r.e) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** p2m_recalc_type */
+  private recalc(t: number, gfn: number, ioreqServerMapped: boolean): number {
+    if (!changeable(t)) {
+      return t;
+    }
+    if (t === T.ioreq_server && ioreqServerMapped) {
+      return t;
+    }
+    return this.inLogdirtyRange(gfn) ? T.ram_logdirty : T.ram_rw;
+  }
+
+  /** ept_get_entry: the effective type (recalculated if pending). */
+  type(gfn: number, backed: boolean, ioreqServerMapped = false): number {
+    const t = this.rawType(gfn, backed);
+    if (t !== T.invalid && this.pending(gfn)) {
+      return this.recalc(t, gfn, ioreqServerMapped);
+    }
+    return t;
+  }
+
+  /** resolve_misconfig: store the recalculated type and clear the pending mark. Returns the new type. */
+  resolve(gfn: number, backed: boolean, ioreqServerMapped = false): number {
+    const t = this.type(gfn, backed, ioreqServerMapped);
+    this.store(gfn, t, WHY_HV);
+    const c = this.chunk(gfn, true)!;
+    c.stamp[gfn & CMASK] = this.nextStamp - 1;
+    return t;
+  }
+
+  /** Write an entry's type (p2m_set_entry); EPT D follows ept_p2m_type_to_flags. */
+  store(gfn: number, t: number, why: number): void {
+    const c = this.chunk(gfn, true)!;
+    const i = gfn & CMASK;
+    const old = c.explicit[i] ? c.type[i] : T.ram_rw;
+    if (old === T.ioreq_server && t !== T.ioreq_server) {
+      this.ioreqEntries--;
+    } else if (old !== T.ioreq_server && t === T.ioreq_server) {
+      this.ioreqEntries++;
+    }
+    c.type[i] = t;
+    c.explicit[i] = 1;
+    c.d[i] = t === T.ram_rw ? 1 : 0;
+    if (losesWrite(old, t) || why === WHY_GUEST) {
+      c.ver[i]++;
+    }
+  }
+
+  /** p2m_change_type_one: succeeds only if the (effective) type is `ot`. */
+  changeTypeOne(gfn: number, backed: boolean, ot: number, nt: number): boolean {
+    const cur = this.type(gfn, backed);
+    if (cur !== ot) {
+      return false;
+    }
+    this.store(gfn, nt, WHY_HV);
+    const c = this.chunk(gfn, true)!;
+    c.stamp[gfn & CMASK] = this.nextStamp - 1;
+    return true;
+  }
+
+  /** p2m_change_type_range: lazy; records the log-dirty rangeset change. */
+  changeTypeRange(s: number, e: number, ot: number, nt: number): void {
+    const stamp = this.nextStamp++;
+    this.recalcRanges = this.recalcRanges.filter((r) => !(r.s >= s && r.e <= e));
+    this.recalcRanges.push({ s, e, stamp });
+    if (ot === T.ram_rw && nt === T.ram_logdirty) {
+      this.logdirtyRanges = addRange(this.logdirtyRanges, s, e);
+    } else if (ot === T.ram_logdirty && nt === T.ram_rw) {
+      this.logdirtyRanges = removeRange(this.logdirtyRanges, s, e);
+    }
+  }
+
+  /** p2m_change_entry_type_global (log-dirty enable/clean/disable): every entry recalculates. */
+  changeTypeGlobal(ot: number, nt: number): void {
+    this.globalStamp = this.nextStamp++;
+    this.recalcRanges = [];
+    if (ot === T.ram_rw && nt === T.ram_logdirty) {
+      this.globalLogdirty = true;
+    } else if (ot === T.ram_logdirty && nt === T.ram_rw) {
+      this.globalLogdirty = false;
+    }
+  }
+
+  eptD(gfn: number): boolean {
+    const c = this.chunk(gfn, false);
+    return c ? c.d[gfn & CMASK] === 1 : true;
+  }
+  setEptD(gfn: number): void {
+    this.chunk(gfn, true)!.d[gfn & CMASK] = 1;
+  }
+  /** Version of the entry (see `ver`). */
+  version(gfn: number): number {
+    const c = this.chunk(gfn, false);
+    return c ? c.ver[gfn & CMASK] : 0;
+  }
+
+  hashInto(h: Hasher): void {
+    const keys = [...this.chunks.keys()].sort((a, b) => a - b);
+    for (const k of keys) {
+      const c = this.chunks.get(k)!;
+      h.num(k);
+      h.bytes(c.type);
+      h.bytes(c.explicit);
+      h.bytes(c.d);
+      h.bytes(new Uint8Array(c.stamp.buffer));
+    }
+    h.num(this.globalStamp);
+    h.word(this.globalLogdirty ? 1 : 0);
+    for (const r of this.recalcRanges) {
+      h.num(r.s); h.num(r.e); h.num(r.stamp);
+    }
+    for (const r of this.logdirtyRanges) {
+      h.num(r.s); h.num(r.e);
+    }
+  }
+}
+
+function losesWrite(old: number, t: number): boolean {
+  return old === T.ram_rw && t !== T.ram_rw;
+}
+
+/** [s,e) range list helpers (sorted, merged). */
+export function addRange(list: { s: number; e: number }[], s: number, e: number): { s: number; e: number }[] {
+  const out: { s: number; e: number }[] = [];
+  let ns = s;
+  let ne = e;
+  for (const r of list) {
+    if (r.e < ns || r.s > ne) {
+      out.push(r);
+    } else {
+      ns = Math.min(ns, r.s);
+      ne = Math.max(ne, r.e);
+    }
+  }
+  out.push({ s: ns, e: ne });
+  return out.sort((a, b) => a.s - b.s);
+}
+export function removeRange(list: { s: number; e: number }[], s: number, e: number): { s: number; e: number }[] {
+  const out: { s: number; e: number }[] = [];
+  for (const r of list) {
+    if (r.e <= s || r.s >= e) {
+      out.push(r);
+      continue;
+    }
+    if (r.s < s) {
+      out.push({ s: r.s, e: s });
+    }
+    if (r.e > e) {
+      out.push({ s: e, e: r.e });
+    }
+  }
+  return out;
+}

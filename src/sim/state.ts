@@ -1,0 +1,170 @@
+/**
+ * The model's state as plain data: a tree with references by number or name, so a checkpoint is a
+ * deep copy (pages are shared copy-on-write). Behaviour lives in machine.ts and the mechanism files.
+ */
+import type { BugId, Paging, TrackerId } from './program';
+import { P2m } from './p2m';
+import { Scatter } from './util';
+import type { Page } from './pages';
+
+/** A cached translation: {va → mfn, writable, dirty} plus what it was filled from. */
+export interface TlbEntry {
+  mfn: number;
+  gfn: number;
+  w: boolean;
+  d: boolean;
+  g: boolean;
+  /** Shadow: the shadow L1e's address (smfn * 512 + slot); HAP: the gfn of the EPT entry. */
+  src: number;
+  /** Version of that entry when the translation was filled. */
+  srcVer: number;
+  /** Guest leaf PTE: table gfn * 512 + index, and its version at fill. */
+  pt: number;
+  ptVer: number;
+  /** A violation was already reported for this entry. */
+  warned: boolean;
+}
+
+export class Vcpu {
+  tlb = new Map<number, TlbEntry>();
+  /** PML buffer: logged gfns (NR_PML_ENTRIES = 512). */
+  pml: number[] = [];
+  constructor(readonly dom: string, readonly idx: number, public process: string) {}
+  get id(): string {
+    return `${this.dom}.${this.idx}`;
+  }
+}
+
+export class Process {
+  exited = false;
+  constructor(readonly name: string, readonly dom: string, readonly cr3: number) {}
+}
+
+export class Framebuffer {
+  constructor(
+    readonly name: string, readonly dom: string, readonly gfn: number, public pages: number,
+    readonly width: number, readonly height: number, readonly bpp: number,
+  ) {}
+}
+
+/** Frames backing a gfn range, allocated from the global allocator at once. */
+export class Backing {
+  scatter: Scatter | null;
+  constructor(readonly gfn: number, readonly count: number, readonly base: number, scatterSeed: number | null) {
+    this.scatter = scatterSeed === null ? null : new Scatter(count, scatterSeed);
+  }
+  mfn(gfn: number): number {
+    const i = gfn - this.gfn;
+    return this.base + (this.scatter ? this.scatter.forward(i) : i);
+  }
+  gfnOf(mfn: number): number {
+    const j = mfn - this.base;
+    return this.gfn + (this.scatter ? this.scatter.inverse(j) : j);
+  }
+  hasGfn(gfn: number): boolean {
+    return gfn >= this.gfn && gfn < this.gfn + this.count;
+  }
+  hasMfn(mfn: number): boolean {
+    return mfn >= this.base && mfn < this.base + this.count;
+  }
+}
+
+/** One shadow page table: a shadow of guest table frame `gfn` at `level`, held in machine frame `smfn`. */
+export class ShadowTable {
+  /** L1: target mfn; upper levels: the child shadow's smfn. */
+  e = new Float64Array(512);
+  f = new Uint16Array(512);
+  /** Bumped whenever an entry loses permissions or changes target (TLB staleness). */
+  ver = new Uint32Array(512);
+  /** Who made the last such change: 1 hypervisor, 2 guest (WHY_* of p2m.ts). */
+  why = new Uint8Array(512);
+  constructor(readonly smfn: number, readonly gfn: number, readonly level: number) {}
+}
+
+/** struct sh_dirty_vram (xen/arch/x86/mm/shadow/private.h). */
+export class ShDirtyVram {
+  /** Machine address of the remembered shadow L1e per page, as smfn * 512 + slot; -1 = INVALID_PADDR. */
+  sl1ma: Float64Array;
+  /** The accumulator: bits found between peeks (dirty_bitmap). */
+  acc: Uint8Array;
+  /** Time (ns) of the last observed dirtiness; -1 = idle, write access removed. */
+  lastDirty = 0;
+  constructor(readonly begin: number, readonly end: number) {
+    this.sl1ma = new Float64Array(end - begin).fill(-1);
+    this.acc = new Uint8Array(Math.ceil((end - begin) / 8));
+  }
+}
+
+/** struct hap_dirty_vram. */
+export class HapDirtyVram {
+  constructor(public begin: number, public end: number) {}
+}
+
+export class Domain {
+  vcpus: Vcpu[] = [];
+  p2m = new P2m();
+  ram: Backing;
+  vram: Backing[] = [];
+  /** Guest page-table frames and their level. */
+  ptFrames = new Map<number, number>();
+  /** Guest PTE versions per table frame (bumped by guest edits; guest-no-flush). */
+  ptVer = new Map<number, Uint32Array>();
+  nextPtGfn: number;
+  fbs: string[] = [];
+  processes: string[] = [];
+  /** Shadow tables by smfn; hash (gfn * 8 + level) → smfn; present L1 entries by target mfn. */
+  shTables = new Map<number, ShadowTable>();
+  shHash = new Map<number, number>();
+  rmap = new Map<number, number[]>();
+  /** Writable type count per mfn (present writable shadow L1 entries). */
+  wcount = new Map<number, number>();
+  shVram: ShDirtyVram | null = null;
+  hapVram: HapDirtyVram | null = null;
+  /** Which framebuffer the one-range trackers currently track. */
+  trackedFb: string | null = null;
+  pmlEnabled = false;
+  /** Global log-dirty mode (live migration) — issue 3. */
+  logdirty = false;
+  constructor(
+    readonly name: string, readonly paging: Paging, readonly memPages: number, public tracker: TrackerId,
+    readonly tlbMode: 'tagged' | 'flush-on-exit', readonly pml: boolean, readonly scatterSeed: number | null,
+    ramBase: number,
+  ) {
+    this.ram = new Backing(0, memPages, ramBase, scatterSeed);
+    this.nextPtGfn = memPages - 1;
+  }
+}
+
+/** The device model's view of one framebuffer, and the oracle's bookkeeping for it. */
+export class FbOracle {
+  /** What a device model redrawing every reported page would hold (page → frozen bytes). */
+  copy = new Map<number, Page | undefined>();
+  /** The screen: only `refresh` writes it. */
+  screen = new Map<number, Page | undefined>();
+  /** Pages stored to by a vCPU since the previous answer. */
+  written = new Set<number>();
+  /** Pages that may differ from `copy` (written, DMA'd, or missed earlier). */
+  suspects = new Set<number>();
+  /** Pages missed at an earlier answer and not reported since. */
+  missed = new Set<number>();
+  /** Pages written by an emulated device since the previous answer (reported by QEMU itself). */
+  dma = new Set<number>();
+  /** QEMU's DIRTY_MEMORY_VGA bits for this framebuffer. */
+  qemuVga = new Set<number>();
+  /** Pages reported to the device model since the screen last drew them. */
+  told = new Set<number>();
+  /** Pages drawn by `refresh phase=draw`, waiting for `phase=finish`. */
+  drawPending: number[] | null = null;
+  /** The answer record of a split refresh, completed by `phase=finish`. */
+  pendingRecord: import('./report').AnswerRecord | null = null;
+  lastAnswerIndex = -1;
+  /** memcmp tracker: qemu-dm's own copy of the framebuffer (null until the first peek). */
+  memcmpCopy: Map<number, Page | undefined> | null = null;
+}
+
+export interface MachineCounters {
+  time: number;
+  writeCounter: number;
+}
+
+export type BugSet = Set<BugId>;

@@ -1,0 +1,96 @@
+/**
+ * HAP dirty-VRAM tracking as Xen has done it since 2012 (xen/arch/x86/mm/hap/hap.c:
+ * hap_track_dirty_vram, p2m.c: p2m_log_dirty_range): the p2m type is the flag. Arming turns the
+ * range ram_rw → ram_logdirty (lazily) and flushes; a write faults (or is logged by PML) and flips
+ * the page back; a peek drains PML under pause, then tests and re-arms each page under the p2m
+ * lock, then the EPT flush (INVEPT) at unlock. The first call and a range change answer all-dirty.
+ */
+import type { Machine } from '../machine';
+import { hex } from '../machine';
+import { T } from '../p2m';
+import { HapDirtyVram, type Domain, type Framebuffer } from '../state';
+import type { TrackerAnswer } from './types';
+
+export function hapTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): TrackerAnswer {
+  const begin = fb.gfn;
+  const end = fb.gfn + fb.pages;
+  const state = d.hapVram;
+  if (!state || state.begin !== begin || state.end !== end) {
+    // Range changed (always on the first call: the state starts as begin = end = 0).
+    const old = state;
+    d.hapVram = new HapDirtyVram(begin, end);
+    d.trackedFb = fb.name;
+    m.pauseDomain(d);
+    if (d.pml && !d.pmlEnabled) {
+      d.pmlEnabled = true;
+      m.ev('setup', 'p2m_enable_hardware_log_dirty', 'PML enabled on every vCPU');
+    }
+    if (old && old.end > old.begin) {
+      d.p2m.changeTypeRange(old.begin, old.end, T.ram_logdirty, T.ram_rw);
+      m.ev('p2m-type-change', 'p2m_change_type_range', `${hex(old.begin)}..${hex(old.end)} ram_logdirty → ram_rw (lazy)`);
+    }
+    d.p2m.changeTypeRange(begin, end, T.ram_rw, T.ram_logdirty);
+    m.costs.add('p2mTypeChanges');
+    m.ev('p2m-type-change', 'p2m_change_type_range', `${hex(begin)}..${hex(end)} ram_rw → ram_logdirty (lazy: entries marked for recalculation)`);
+    // ept_sync_domain: the range change is an EPT change; INVEPT before the guest runs again.
+    m.flushDomainTlbs(d, 'ept_sync_domain', 'INVEPT after arming the range');
+    return { kind: 'all' };
+  }
+  m.pauseDomain(d);
+  if (!m.bugs.has('no-pml-drain')) {
+    if (d.pmlEnabled) {
+      m.nest('pml-drain', 'p2m_flush_hardware_cached_dirty', 'drain every vCPU\'s PML buffer', () => {
+        for (const v of d.vcpus) {
+          m.drainPml(v, d);
+        }
+      });
+    }
+  } else if (d.pmlEnabled) {
+    m.ev('pml-drain', 'hap_track_dirty_vram', 'PML drain skipped (inject no-pml-drain)');
+  }
+  const dirty: number[] = [];
+  let rearmed = 0;
+  const contiguous = m.bugs.has('contiguous-mfn');
+  const base = m.backingMfn(d, begin);
+  for (let i = 0; i < fb.pages; i++) {
+    let gfn = begin + i;
+    if (contiguous) {
+      const real = m.backingMfn(d, gfn);
+      if (real !== base + i) {
+        const g2 = m.m2p(d, base + i);
+        m.violation('wrong-frame', `p2m-type scan of page ${i} used frame ${hex(base + i)} (gfn ${g2 >= 0 ? hex(g2) : 'none'}), but the page is backed by ${hex(real)}`, { fb: fb.name, pages: [i], gfn, mfn: base + i });
+        if (g2 < 0) {
+          continue;
+        }
+        gfn = g2;
+      }
+    }
+    m.costs.add('pteScans');
+    if (d.p2m.changeTypeOne(gfn, m.backed(d, gfn), T.ram_rw, T.ram_logdirty)) {
+      m.costs.add('p2mTypeChanges');
+      rearmed++;
+      dirty.push(i);
+      m.ev('peek-page', 'p2m_log_dirty_range', `page ${i} (gfn ${hex(gfn)}) was ram_rw: dirty, re-armed`, { page: i, gfn });
+    }
+  }
+  if (rearmed > 0) {
+    if (m.bugs.has('skip-flush')) {
+      m.ev('tlb-flush', 'p2m_unlock', 'INVEPT owed after re-arming but skipped (inject skip-flush)');
+    } else {
+      m.flushDomainTlbs(d, 'ept_flush (p2m_unlock)', `INVEPT after re-arming ${rearmed} page(s)`);
+    }
+  }
+  return { kind: 'bitmap', dirty };
+}
+
+/** `untrack`: free the state and put the range back to ram_rw. PML stays enabled. */
+export function hapUntrack(m: Machine, d: Domain): void {
+  const s = d.hapVram;
+  if (s) {
+    d.p2m.changeTypeRange(s.begin, s.end, T.ram_logdirty, T.ram_rw);
+    m.ev('p2m-type-change', 'p2m_change_type_range', `${hex(s.begin)}..${hex(s.end)} ram_logdirty → ram_rw (nr=0)`);
+    m.flushDomainTlbs(d, 'ept_sync_domain', 'INVEPT after the range change');
+  }
+  d.hapVram = null;
+  d.trackedFb = null;
+}

@@ -1,0 +1,196 @@
+/**
+ * Shadow-mode dirty-VRAM tracking as Xen has done it since 2008 (xen/arch/x86/mm/shadow/hvm.c:
+ * shadow_track_dirty_vram, shadow_vram_get_mfn, shadow_vram_put_mfn): one remembered shadow L1e
+ * per page (sl1ma); writable count 0 clean, 1 test-and-clear D, ≥ 2 dirty; D bits of destroyed
+ * entries kept in the accumulator; the first call (and a range change) blows the shadow tables and
+ * answers -ENODATA; after 2 s without dirtiness, write access is removed (last_dirty = -1).
+ */
+import type { Machine } from '../machine';
+import { hex } from '../machine';
+import { D } from '../pte';
+import { ShDirtyVram, type Domain, type Framebuffer } from '../state';
+import type { TrackerAnswer } from './types';
+
+const TWO_SECONDS = 2_000_000_000;
+
+function markAcc(m: Machine, vram: ShDirtyVram, i: number): void {
+  if (m.bugs.has('acc-typo')) {
+    // The typo fixed by cf177e383a: OR in another byte of the accumulator instead of the bit.
+    vram.acc[i >> 3] |= vram.acc[i % 8];
+  } else {
+    vram.acc[i >> 3] |= 1 << (i & 7);
+  }
+}
+
+/** shadow_vram_get_mfn: called by shadow_set_l1e after a present writable entry takes its reference. */
+export function shadowVramGetMfn(m: Machine, d: Domain, mfn: number, _flags: number, sl1a: number): void {
+  const vram = d.shVram;
+  if (!vram) {
+    return;
+  }
+  const gfn = m.m2p(d, mfn);
+  if (gfn < vram.begin || gfn >= vram.end) {
+    return;
+  }
+  const i = gfn - vram.begin;
+  if (m.writableCount(d, mfn) === 1) {
+    vram.sl1ma[i] = sl1a;
+    m.ev('set-l1e', 'shadow_vram_get_mfn', `page ${i}: first writable mapping, sl1ma = smfn ${hex(Math.floor(sl1a / 512))}[${sl1a % 512}]`, { page: i });
+  }
+  m.touchVram(d, i);
+}
+
+/** shadow_vram_put_mfn: called before a writable entry's reference is dropped. */
+export function shadowVramPutMfn(m: Machine, d: Domain, mfn: number, flags: number, sl1a: number): void {
+  const vram = d.shVram;
+  if (!vram) {
+    return;
+  }
+  const gfn = m.m2p(d, mfn);
+  if (gfn < vram.begin || gfn >= vram.end) {
+    return;
+  }
+  const i = gfn - vram.begin;
+  // The reference being dropped is still counted here.
+  const count = m.writableCount(d, mfn);
+  let dirty = false;
+  let why: string;
+  if (count === 1) {
+    if (vram.sl1ma[i] === -1) {
+      dirty = true;
+      why = 'last writable mapping, sl1ma unknown: dirty';
+    } else {
+      vram.sl1ma[i] = -1;
+      dirty = (flags & D) !== 0;
+      why = `last writable mapping: sl1ma invalidated, ${dirty ? 'D set: dirty' : 'D clear'}`;
+    }
+  } else {
+    dirty = true;
+    if (vram.sl1ma[i] === sl1a) {
+      vram.sl1ma[i] = -1;
+      why = 'one of several mappings, the remembered one: dirty, sl1ma invalidated';
+    } else {
+      why = 'one of several mappings: dirty';
+    }
+  }
+  if (dirty) {
+    markAcc(m, vram, i);
+    vram.lastDirty = m.time;
+  }
+  m.ev('set-l1e', 'shadow_vram_put_mfn', `page ${i}: ${why}`, { page: i });
+  m.touchVram(d, i);
+}
+
+/** shadow_track_dirty_vram for the framebuffer's range. */
+export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): TrackerAnswer {
+  const begin = fb.gfn;
+  const nr = fb.pages;
+  const end = begin + nr;
+  let vram = d.shVram;
+  if (vram && (vram.begin !== begin || vram.end !== end)) {
+    m.ev('peek', 'shadow_track_dirty_vram', `stopping tracking VRAM ${hex(vram.begin)} - ${hex(vram.end)}`);
+    d.shVram = vram = null;
+  }
+  if (!vram) {
+    m.blowTables(d);
+    vram = new ShDirtyVram(begin, end);
+    vram.lastDirty = m.time;
+    d.shVram = vram;
+    d.trackedFb = fb.name;
+    m.ev('peek', 'shadow_track_dirty_vram', `tracking VRAM ${hex(begin)} - ${hex(end)}: -ENODATA`);
+    return { kind: 'enodata' };
+  }
+  let flush = false;
+  let out: Uint8Array;
+  if (vram.lastDirty === -1) {
+    // Still completely clean: copy the accumulator (which the scan would also have returned).
+    out = vram.acc.slice();
+    m.ev('peek', 'shadow_track_dirty_vram', 'last_dirty = -1: no scan');
+  } else {
+    const contiguous = m.bugs.has('contiguous-mfn');
+    const base = m.backingMfn(d, begin);
+    for (let i = 0; i < nr; i++) {
+      const gfn = begin + i;
+      let mfn = m.p2mLookup(d, gfn).mfn;
+      if (contiguous && mfn >= 0 && mfn !== base + i) {
+        m.violation('wrong-frame', `sl1ma scan of page ${i} (gfn ${hex(gfn)}) read frame ${hex(base + i)}, but the page is backed by ${hex(mfn)}: the framebuffer is not MFN-contiguous`, { fb: fb.name, pages: [i], gfn, mfn: base + i });
+        mfn = base + i;
+      }
+      let dirty = false;
+      m.costs.add('pteScans');
+      if (mfn < 0) {
+        dirty = true;
+      } else {
+        const count = m.writableCount(d, mfn);
+        const sl1a = vram.sl1ma[i];
+        if (count === 0) {
+          // No guest reference: nothing to track.
+        } else if (count === 1) {
+          if (sl1a === -1) {
+            dirty = true;
+            m.ev('peek-page', 'shadow_track_dirty_vram', `page ${i}: one mapping, unknown: dirty; sh_remove_all_mappings`, { page: i });
+            flush = m.removeAllMappings(d, mfn) || flush;
+          } else {
+            const t = d.shTables.get(Math.floor(sl1a / 512))!;
+            const slot = sl1a % 512;
+            if (t.f[slot] & D) {
+              dirty = true;
+              // l1e_remove_flags: atomic; the TLB may still cache D=1 until the flush.
+              t.f[slot] &= ~D;
+              t.ver[slot]++;
+              t.why[slot] = 1;
+              flush = true;
+              m.ev('peek-page', 'shadow_track_dirty_vram', `page ${i}: D set in smfn ${hex(t.smfn)}[${slot}]: dirty, D cleared`, { page: i });
+            }
+          }
+        } else {
+          dirty = true;
+          m.ev('peek-page', 'shadow_track_dirty_vram', `page ${i}: ${count} writable mappings: dirty`, { page: i });
+        }
+      }
+      if (dirty) {
+        vram.acc[i >> 3] |= 1 << (i & 7);
+        vram.lastDirty = m.time;
+      }
+    }
+    out = vram.acc.slice();
+    vram.acc.fill(0);
+    if (vram.lastDirty + TWO_SECONDS < m.time && !m.bugs.has('no-idle-heuristic')) {
+      m.nest('remove-write-access', 'shadow_track_dirty_vram', 'clean for more than 2 s: remove write access to VRAM', () => {
+        for (let g = begin; g < end; g++) {
+          const mfn = m.p2mLookup(d, g).mfn;
+          if (mfn >= 0) {
+            flush = m.removeWriteAccess(d, mfn) || flush;
+          }
+        }
+      });
+      vram!.lastDirty = -1;
+    }
+  }
+  if (flush) {
+    if (m.bugs.has('skip-flush')) {
+      m.ev('tlb-flush', 'shadow_track_dirty_vram', 'flush owed but skipped (inject skip-flush)');
+    } else {
+      m.flushDomainTlbs(d, 'guest_flush_tlb_mask', 'after clearing D / removing write access');
+    }
+  }
+  if (vram.lastDirty === -1) {
+    m.checkIdleWritable(d, fb);
+  }
+  const dirty: number[] = [];
+  for (let i = 0; i < nr; i++) {
+    if (out[i >> 3] & (1 << (i & 7))) {
+      dirty.push(i);
+    }
+  }
+  return { kind: 'bitmap', dirty };
+}
+
+/** `untrack` (nr = 0): tear the tracker down. */
+export function shadowUntrack(m: Machine, d: Domain): void {
+  if (d.shVram) {
+    m.ev('peek', 'shadow_track_dirty_vram', `nr=0: stopping tracking VRAM ${hex(d.shVram.begin)} - ${hex(d.shVram.end)}`);
+  }
+  d.shVram = null;
+  d.trackedFb = null;
+}
