@@ -1,0 +1,136 @@
+/**
+ * Start-up, launch errors, malformed and out-of-order requests, restart after editing the trace,
+ * and running without debugging.
+ */
+import { describe, it, beforeEach, afterEach } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { INVARIANTS } from '../../src/sim/program';
+import { close, fixture, launch, open, rejects, resume, stack, topLine, within, type Session } from './harness';
+
+describe('debug adapter: launch and robustness', () => {
+  let s: Session;
+  beforeEach(async () => {
+    s = await open();
+  });
+  afterEach(async () => {
+    await close(s);
+  });
+
+  it('advertises the invariants as exception filters and the features it implements', async () => {
+    const r = await within(s.dc.initializeRequest({ adapterID: 'xpl', pathFormat: 'path' }), 'initialize');
+    const caps = r.body ?? {};
+    const filters = (caps.exceptionBreakpointFilters ?? []).map((f) => f.filter);
+    assert.deepEqual(filters, [...INVARIANTS, 'any']);
+    for (const k of ['supportsStepBack', 'supportsGotoTargetsRequest', 'supportsConditionalBreakpoints', 'supportsHitConditionalBreakpoints',
+      'supportsLogPoints', 'supportsFunctionBreakpoints', 'supportsDataBreakpoints', 'supportsExceptionInfoRequest', 'supportsReadMemoryRequest',
+      'supportsRestartRequest', 'supportsConfigurationDoneRequest'] as const) {
+      assert.equal(caps[k], true, k);
+    }
+    assert.notEqual(caps.supportsWriteMemoryRequest, true);
+    assert.notEqual(caps.supportsSetVariable, true);
+  });
+
+  it('fails the launch of a trace with an error with its FILE:LINE:COL message', async () => {
+    const trace = fixture('broken-unknown-statement.xpt');
+    await within(s.dc.initializeRequest({ adapterID: 'xpl', pathFormat: 'path' }), 'initialize');
+    await within(s.dc.configurationDoneRequest(), 'configurationDone');
+    const msg = await rejects(s.dc.launchRequest({ trace } as object), 'launch');
+    assert.match(msg, /broken-unknown-statement\.xpt:3:1: error: .*frobnicate/);
+    // The adapter is still alive and says why it cannot step.
+    const next = await rejects(s.dc.nextRequest({ threadId: 1 }), 'next');
+    assert.match(next, /launch first/);
+  });
+
+  it('rejects launch attributes that are missing or wrong', async () => {
+    await within(s.dc.initializeRequest({ adapterID: 'xpl', pathFormat: 'path' }), 'initialize');
+    await within(s.dc.configurationDoneRequest(), 'configurationDone');
+    assert.match(await rejects(s.dc.launchRequest({} as object), 'launch without trace'), /"trace"/);
+    assert.match(await rejects(s.dc.launchRequest({ trace: fixture('shadow-peek-after-one-store.xpt'), tracker: 'teleport' } as object), 'bad tracker'), /"tracker" must be one of/);
+    assert.match(await rejects(s.dc.launchRequest({ trace: fixture('shadow-peek-after-one-store.xpt'), inject: ['no-such-bug'] } as object), 'bad inject'), /"inject"/);
+    assert.match(await rejects(s.dc.launchRequest({ trace: fixture('no-such-file.xpt') } as object), 'missing file'), /cannot read/);
+  });
+
+  it('answers out-of-order and malformed requests with errors, and keeps working', async () => {
+    assert.match(await rejects(s.dc.stackTraceRequest({ threadId: 1 }), 'stackTrace before launch'), /launch first/);
+    assert.match(await rejects(s.dc.stepBackRequest({ threadId: 1 }), 'stepBack before launch'), /launch first/);
+    assert.match(await rejects(s.dc.customRequest('xpl/summary', {}), 'summary before launch'), /launch first/);
+    const stopped = await launch(s, { trace: fixture('shadow-peek-after-one-store.xpt'), stopOnEntry: true });
+    assert.equal(stopped.body.reason, 'entry');
+    assert.match(await rejects(s.dc.variablesRequest({ variablesReference: 987654 }), 'bad variables reference'), /unknown variables reference/);
+    assert.match(await rejects(s.dc.stepBackRequest({ threadId: 1 }), 'stepBack at start'), /start of the trace/);
+    assert.match(await rejects(s.dc.gotoRequest({ threadId: 1, targetId: 999 }), 'goto nowhere'), /no goto target/);
+    assert.match(await rejects(s.dc.customRequest('xpl/bitmap', { fb: 'lfb', start: -1, count: 2 }), 'negative start'), /whole number/);
+    assert.match(await rejects(s.dc.customRequest('xpl/walk', { va: 4096 }), 'walk without vcpu'), /"vcpu"/);
+    assert.match(await rejects(s.dc.customRequest('frobnicate', {}), 'unknown request'), /unknown request/);
+    assert.match(await rejects(s.dc.customRequest("readMemory", { memoryReference: "bogus", count: 4 }), 'readMemory bogus'), /not a memory reference/);
+    assert.match(await rejects(s.dc.evaluateRequest({ expression: 'dirtyCount(' }), 'bad expression'), /ends too early|expected/);
+    assert.match(await rejects(s.dc.pauseRequest({ threadId: 1 }), 'pause while stopped'), /not running/);
+    assert.match(await rejects(s.dc.launchRequest({ trace: fixture('shadow-peek-after-one-store.xpt') } as object), 'second launch'), /already launched/);
+    // Still alive and in the same place.
+    const frames = await stack(s, stopped);
+    assert.equal(frames[0].line, 2);
+  });
+
+  it('stops on entry at the first statement, not at the comment above it', async () => {
+    const stopped = await launch(s, { trace: fixture('shadow-peek-after-one-store.xpt'), stopOnEntry: true });
+    assert.equal(stopped.body.reason, 'entry');
+    const frames = await stack(s, stopped);
+    assert.equal(frames[0].line, 2);
+    assert.match(frames[0].name, /^domain g paging=shadow/);
+    assert.equal(frames[0].source?.path, fixture('shadow-peek-after-one-store.xpt'));
+  });
+
+  it('restart re-reads an edited trace', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xpl-debug-'));
+    const trace = path.join(dir, 'edited.xpt');
+    const original = fs.readFileSync(fixture('shadow-peek-after-one-store.xpt'), 'utf8');
+    fs.writeFileSync(trace, original);
+    try {
+      const first = await launch(s, { trace, stopOnEntry: true });
+      assert.equal(await topLine(s, first), 2);
+      // Two lines of comments pushed in at the top: every statement moves down by two.
+      fs.writeFileSync(trace, '# edited\n# while debugging\n' + original.replace('note "the store', 'note "EDITED the store'));
+      const stopped = s.dc.waitForEvent('stopped');
+      await within(s.dc.restartRequest({ arguments: { trace, stopOnEntry: true } as DebugProtocolLaunch }), 'restart');
+      const again = await within(stopped, 'stop after restart');
+      assert.equal(again.body.reason, 'entry');
+      assert.equal(await topLine(s, again as StoppedEvent), 4);
+      const end = await resume(s, 'continue', again.body.threadId);
+      assert.equal(end.body.reason, 'end');
+      assert.ok(s.outputs.some((o) => o.body.output.includes('EDITED the store') && o.body.line === 10), 'the edited note, at its new line');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('restart of a trace edited into an error fails with its position and keeps the old session', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xpl-debug-'));
+    const trace = path.join(dir, 'broken-later.xpt');
+    fs.writeFileSync(trace, fs.readFileSync(fixture('shadow-peek-after-one-store.xpt'), 'utf8'));
+    try {
+      const first = await launch(s, { trace, stopOnEntry: true });
+      fs.writeFileSync(trace, 'domain g paging=shadow mem=16M vcpus=1\nwrite vcpu=g.0 va=oops\n');
+      const msg = await rejects(s.dc.restartRequest({ arguments: { trace } as DebugProtocolLaunch }), 'restart');
+      assert.match(msg, /broken-later\.xpt:2:\d+: error:/);
+      assert.equal(await topLine(s, first), 2);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs without debugging to the end and terminates, printing notes', async () => {
+    const terminated = s.dc.waitForEvent('terminated');
+    await within(s.dc.initializeRequest({ adapterID: 'xpl', pathFormat: 'path' }), 'initialize');
+    await within(s.dc.configurationDoneRequest(), 'configurationDone');
+    await within(s.dc.launchRequest({ trace: fixture('shadow-peek-after-one-store.xpt'), noDebug: true } as object), 'launch');
+    await within(terminated, 'terminated');
+    assert.ok(s.outputs.some((o) => o.body.output.includes('set D in the shadow L1e')));
+    assert.ok(s.outputs.some((o) => /end of trace: 8 steps, 0 violation\(s\), expects 1 passed, 0 failed/.test(o.body.output)));
+  });
+});
+
+type DebugProtocolLaunch = { [key: string]: unknown };
+type StoppedEvent = Parameters<typeof topLine>[1];

@@ -1,0 +1,187 @@
+/**
+ * Stepping (over statements, into their hypervisor paths, out), time travel (step back, reverse
+ * continue, goto, xpl/seek) and pause of a long run.
+ */
+import { describe, it, beforeEach, afterEach } from 'node:test';
+import * as assert from 'node:assert/strict';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import {
+  close, custom, evaluate, fixture, launch, open, resume, scopes, stack, topLine, vars, within, type Session,
+} from './harness';
+import type { StateSummary } from '../../src/sim/inspect';
+
+const ONE = fixture('shadow-peek-after-one-store.xpt');
+const LOOP = fixture('repeat-store-and-peek.xpt');
+const LONG = fixture('long-loop-of-stores.xpt');
+
+/** Every scope's variables, one level deep, as name → value: what the Variables view shows. */
+async function snapshot(s: Session, stopped: DebugProtocol.StoppedEvent): Promise<string> {
+  const frames = await stack(s, stopped);
+  const out: string[] = [`line ${frames[0].line}`];
+  for (const sc of await scopes(s, frames[0].id)) {
+    for (const v of await vars(s, sc.variablesReference)) {
+      out.push(`${sc.name} / ${v.name} = ${v.value}`);
+      if (v.variablesReference && !/p2m/.test(sc.name)) {
+        for (const c of await vars(s, v.variablesReference, 0, 64)) {
+          out.push(`${sc.name} / ${v.name} / ${c.name} = ${c.value}`);
+        }
+      }
+    }
+  }
+  const summary = await custom<StateSummary>(s, 'xpl/summary', {});
+  out.push(JSON.stringify(summary));
+  return out.join('\n');
+}
+
+describe('debug adapter: stepping and time travel', () => {
+  let s: Session;
+  beforeEach(async () => {
+    s = await open();
+  });
+  afterEach(async () => {
+    await close(s);
+  });
+
+  it('next executes one statement at a time, skipping comments and blank lines', async () => {
+    let stopped = await launch(s, { trace: ONE, stopOnEntry: true });
+    const seen = [await topLine(s, stopped)];
+    for (let i = 0; i < 4; i++) {
+      stopped = await resume(s, 'next', stopped.body.threadId);
+      assert.equal(stopped.body.reason, 'step');
+      seen.push(await topLine(s, stopped));
+    }
+    assert.deepEqual(seen, [2, 3, 5, 6, 7]);
+  });
+
+  it('step in walks a store\'s hypervisor path one event at a time, then comes out after the statement', async () => {
+    const at = await launch(s, { trace: ONE, breakpoints: [{ line: 7 }] });
+    let stopped = await resume(s, 'stepIn', at.body.threadId);
+    const names: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      const frames = await stack(s, stopped);
+      if (frames[0].line !== 7) {
+        break;
+      }
+      assert.match(frames[frames.length - 1].name, /write vcpu=g\.0 va=0x10002000.*state shown is after it/);
+      names.push(frames.slice(0, -1).map((f) => f.name.split(' — ')[0]).join(' < '));
+      stopped = await resume(s, 'stepIn', stopped.body.threadId);
+    }
+    assert.equal(await topLine(s, stopped), 8, 'after the last event, step in comes out at the next statement');
+    assert.ok(names.length >= 3, `several events: ${names.join(' | ')}`);
+    assert.ok(names.some((n) => /sh_page_fault/.test(n)), `the shadow fault handler is on the path: ${names.join(' | ')}`);
+    assert.ok(names.some((n) => / < /.test(n)), `some event is nested under another: ${names.join(' | ')}`);
+  });
+
+  it('step in on a peek goes through the pages it examines; step out leaves the statement', async () => {
+    const at = await launch(s, { trace: ONE, breakpoints: [{ line: 9 }] });
+    let stopped = await resume(s, 'stepIn', at.body.threadId);
+    const tops: string[] = [];
+    for (let i = 0; i < 200 && (await topLine(s, stopped)) === 9; i++) {
+      tops.push((await stack(s, stopped))[0].name);
+      stopped = await resume(s, 'stepIn', stopped.body.threadId);
+    }
+    assert.ok(tops.length >= 16, `one sub-step per framebuffer page at least: ${tops.length}`);
+    // Back before the peek, into its first event, and out of it again.
+    const back = await resume(s, 'stepBack', stopped.body.threadId);
+    assert.equal(await topLine(s, back), 9);
+    const inside = await resume(s, 'stepIn', back.body.threadId);
+    assert.equal((await stack(s, inside))[0].name, tops[0]);
+    const out = await resume(s, 'stepOut', inside.body.threadId);
+    assert.equal(await topLine(s, out), 10);
+  });
+
+  it('next then step back restores exactly the same Variables and state', async () => {
+    const at = await launch(s, { trace: ONE, breakpoints: [{ line: 7 }] });
+    const before = await snapshot(s, at);
+    const after = await resume(s, 'next', at.body.threadId);
+    assert.notEqual(await snapshot(s, after), before, 'the store changed something');
+    const back = await resume(s, 'stepBack', after.body.threadId);
+    assert.equal(back.body.reason, 'step');
+    assert.equal(await snapshot(s, back), before);
+  });
+
+  it('step back with checkpoints off replays from the start to the same state', async () => {
+    const at = await launch(s, { trace: LOOP, breakpoints: [{ line: 8, hitCondition: '4' }], checkpointInterval: 0 });
+    const before = await snapshot(s, at);
+    const fwd = await resume(s, 'next', at.body.threadId);
+    const back = await resume(s, 'stepBack', fwd.body.threadId);
+    assert.equal(await snapshot(s, back), before);
+  });
+
+  it('reverse continue goes back to the previous breakpoint hit', async () => {
+    const first = await launch(s, { trace: LOOP, breakpoints: [{ line: 8 }] });
+    assert.equal((await evaluate(s, 'step')).result, '5');
+    await resume(s, 'continue', first.body.threadId);
+    const third = await resume(s, 'continue', first.body.threadId);
+    assert.equal((await evaluate(s, 'step')).result, '9');
+    const rev = await resume(s, 'reverseContinue', third.body.threadId);
+    assert.equal(rev.body.reason, 'breakpoint');
+    assert.equal(await topLine(s, rev), 8);
+    assert.equal((await evaluate(s, 'step')).result, '7');
+    const rev2 = await resume(s, 'reverseContinue', rev.body.threadId);
+    assert.equal((await evaluate(s, 'step')).result, '5');
+    const start = await resume(s, 'reverseContinue', rev2.body.threadId);
+    assert.equal(start.body.reason, 'entry');
+    assert.equal((await evaluate(s, 'step')).result, '0');
+  });
+
+  it('reverse continue finds an earlier invariant violation', async () => {
+    const end = await launch(s, { trace: fixture('skip-flush-loses-update.xpt') });
+    assert.equal(end.body.reason, 'end');
+    await within(s.dc.setExceptionBreakpointsRequest({ filters: ['stale-tlb'] }), 'filters');
+    const rev = await resume(s, 'reverseContinue', end.body.threadId);
+    assert.equal(rev.body.reason, 'exception');
+    assert.equal(rev.body.text, 'stale-tlb');
+    assert.equal(await topLine(s, rev), 10);
+  });
+
+  it('goto travels in time to a later line and back to an earlier one', async () => {
+    const entry = await launch(s, { trace: LOOP, stopOnEntry: true });
+    const later = (await within(s.dc.gotoTargetsRequest({ source: { path: LOOP }, line: 10 }), 'gotoTargets')).body.targets;
+    assert.equal(later.length, 1);
+    let stopped = s.dc.waitForEvent('stopped');
+    await within(s.dc.gotoRequest({ threadId: entry.body.threadId ?? 1, targetId: later[0].id }), 'goto');
+    let ev = await within(stopped, 'goto stop') as DebugProtocol.StoppedEvent;
+    assert.equal(ev.body.reason, 'goto');
+    assert.equal(await topLine(s, ev), 10);
+    assert.equal((await evaluate(s, 'step')).result, '14');
+    const earlier = (await within(s.dc.gotoTargetsRequest({ source: { path: LOOP }, line: 5 }), 'gotoTargets')).body.targets;
+    stopped = s.dc.waitForEvent('stopped');
+    await within(s.dc.gotoRequest({ threadId: ev.body.threadId ?? 1, targetId: earlier[0].id }), 'goto');
+    ev = await within(stopped, 'goto stop') as DebugProtocol.StoppedEvent;
+    assert.equal(await topLine(s, ev), 5);
+    assert.equal((await evaluate(s, 'step')).result, '3');
+  });
+
+  it('xpl/seek travels to a step and announces it', async () => {
+    const entry = await launch(s, { trace: LOOP, stopOnEntry: true });
+    const stopped = s.dc.waitForEvent('stopped');
+    const r = await custom<{ step: number }>(s, 'xpl/seek', { step: 6 });
+    assert.equal(r.step, 6);
+    const ev = await within(stopped, 'seek stop') as DebugProtocol.StoppedEvent;
+    assert.equal(ev.body.reason, 'goto');
+    assert.equal(await topLine(s, ev), 8);
+    const last = s.custom[s.custom.length - 1];
+    assert.deepEqual([last.body.step, last.body.line, last.body.done], [6, 8, false]);
+    assert.equal(entry.body.reason, 'entry');
+  });
+
+  it('pause stops a long continue promptly, and the adapter answers while the model runs', async () => {
+    const entry = await launch(s, { trace: LONG, stopOnEntry: true });
+    await within(s.dc.continueRequest({ threadId: entry.body.threadId ?? 1 }), 'continue');
+    // Requests are answered between slices of the run.
+    const threads = await within(s.dc.threadsRequest(), 'threads while running');
+    assert.ok(threads.body.threads.length >= 1);
+    await new Promise((r) => setTimeout(r, 200));
+    const stopped = s.dc.waitForEvent('stopped');
+    await within(s.dc.pauseRequest({ threadId: 1 }), 'pause');
+    const ev = await within(stopped, 'pause stop') as DebugProtocol.StoppedEvent;
+    assert.equal(ev.body.reason, 'pause');
+    const step = Number((await evaluate(s, 'step')).result.split(' ')[0]);
+    assert.ok(step > 4 && step < 5_000_004, `paused in the middle (step ${step})`);
+    assert.equal((await evaluate(s, 'done')).result, 'false');
+    // And it can go on.
+    const more = await resume(s, 'next', ev.body.threadId);
+    assert.equal(await topLine(s, more), 6);
+  });
+});
