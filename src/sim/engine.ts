@@ -149,9 +149,8 @@ export class Engine implements EngineApi {
     this.s.steps++;
     const out: StepOutcome = { index, line: stmt.pos.line, step: this.s.steps, events: sink.events, violations: sink.violations };
     if (res.answer) {
-      if (!this.answers.includes(res.answer)) {
-        this.answers.push(res.answer);
-        this.s.nAnswers = this.answers.length;
+      if (!res.finished) {
+        this.s.nAnswers = put(this.answers, this.s.nAnswers, res.answer);
       }
       out.answer = res.answer;
       if (res.answer.stale) {
@@ -159,21 +158,18 @@ export class Engine implements EngineApi {
       }
     }
     if (res.note !== undefined) {
-      this.notes.push({ line: stmt.pos.line, text: res.note });
-      this.s.nNotes = this.notes.length;
+      this.s.nNotes = put(this.notes, this.s.nNotes, { line: stmt.pos.line, text: res.note });
       out.note = res.note;
     }
     for (const v of sink.violations) {
-      this.violations.push(v);
+      this.s.nViolations = put(this.violations, this.s.nViolations, v);
     }
-    this.s.nViolations = this.violations.length;
     if (stmt.op.startsWith('expect')) {
       const fail = this.checkExpect(stmt);
       if (fail === null) {
         this.s.passed++;
       } else {
-        this.failed.push({ line: stmt.pos.line, message: fail });
-        this.s.nFailed = this.failed.length;
+        this.s.nFailed = put(this.failed, this.s.nFailed, { line: stmt.pos.line, message: fail });
         out.expectFailure = fail;
       }
     }
@@ -208,12 +204,21 @@ export class Engine implements EngineApi {
     return { outcomes, reason: 'done' };
   }
 
+  private lastAnswer(fb: string): AnswerRecord | null {
+    for (let i = this.s.nAnswers - 1; i >= 0; i--) {
+      if (this.answers[i].fb === fb) {
+        return this.answers[i];
+      }
+    }
+    return null;
+  }
+
   // ---- expects ---------------------------------------------------------------------------------
 
   private checkExpect(s: Statement): string | null {
     switch (s.op) {
       case 'expect-fb': {
-        const last = [...this.answers].reverse().find((a) => a.fb === s.fb);
+        const last = this.lastAnswer(s.fb);
         if (!last) {
           return `expected an answer for '${s.fb}', but none was made`;
         }
@@ -229,8 +234,8 @@ export class Engine implements EngineApi {
         return got === want ? null : `expected fb=${s.fb} dirty=${want}, got ${got} (line ${last.line})`;
       }
       case 'expect-violation': {
-        const since = this.violations.slice(this.s.expectMark);
-        this.s.expectMark = this.violations.length;
+        const since = this.violations.slice(this.s.expectMark, this.s.nViolations);
+        this.s.expectMark = this.s.nViolations;
         const ids = new Set(since.map((v) => v.id));
         if (s.ids === 'none') {
           return ids.size === 0 ? null : `expected no violations, got ${[...ids].join(',')}`;
@@ -294,6 +299,17 @@ export class Engine implements EngineApi {
     }
   }
 
+  /** Bench hooks: the cost of one checkpoint, and of restoring the newest one. */
+  takeCheckpointForBench(): void {
+    this.takeCheckpoint();
+    this.checkpoints.pop();
+  }
+  restoreLatestForBench(): void {
+    const c = this.checkpoints[this.checkpoints.length - 1];
+    this.restore(c);
+    this.seek(c.step);
+  }
+
   /** Steps held by checkpoints (for tests and the bench). */
   checkpointSteps(): number[] {
     return this.checkpoints.map((c) => c.step);
@@ -303,10 +319,7 @@ export class Engine implements EngineApi {
     this.s = deepClone(c.state);
     this.s.m.pages.takeCopies();
     this.exec = new Executor(this.s.m, this.options.tracker);
-    this.answers.length = this.s.nAnswers;
-    this.violations.length = this.s.nViolations;
-    this.failed.length = this.s.nFailed;
-    this.notes.length = this.s.nNotes;
+    // The record lists keep their history: replay re-creates identical records in place.
     // Checkpoints after this point stay valid (replay is deterministic), so they are kept.
   }
 
@@ -368,13 +381,13 @@ export class Engine implements EngineApi {
       trace: this.program.file,
       tracker: trackers.size === 0 ? (this.options.tracker ?? 'none') : trackers.size === 1 ? doms[0].tracker : 'mixed',
       steps: this.s.steps,
-      answers: this.answers.map(stripTracker),
-      violations: this.violations.slice(),
+      answers: this.answers.slice(0, this.s.nAnswers).map(stripTracker),
+      violations: this.violations.slice(0, this.s.nViolations),
       logdirty: [],
       ioreq: [],
-      expects: { passed: this.s.passed, failed: this.failed.slice() },
+      expects: { passed: this.s.passed, failed: this.failed.slice(0, this.s.nFailed) },
       costs: this.s.m.costs.totals(),
-      notes: this.notes.slice(),
+      notes: this.notes.slice(0, this.s.nNotes),
     };
   }
 
@@ -402,7 +415,7 @@ export class Engine implements EngineApi {
         logdirty: d.logdirty,
       })),
       costs: m.costs.totals(),
-      violations: this.violations.slice(-200),
+      violations: this.violations.slice(Math.max(0, this.s.nViolations - 200), this.s.nViolations),
     };
   }
 
@@ -513,7 +526,7 @@ export class Engine implements EngineApi {
     const o = m.oracles.get(fb.name)!;
     const n = Math.max(0, Math.min(count, fb.pages - start));
     const state = new Uint8Array(n);
-    const last = [...this.answers].reverse().find((a) => a.fb === fb.name) ?? null;
+    const last = this.lastAnswer(fb.name);
     const rep = new Set(last ? (last.kind === 'bitmap' ? last.dirty : []) : []);
     const extra = new Set(last ? last.extra : []);
     for (let i = 0; i < n; i++) {
@@ -538,7 +551,7 @@ export class Engine implements EngineApi {
     const m = this.s.m;
     const fb = m.fb(fbName);
     const d = m.dom(fb.dom);
-    const last = [...this.answers].reverse().find((a) => a.fb === fb.name) ?? null;
+    const last = this.lastAnswer(fb.name);
     const fields: Record<string, string | number | boolean> = { tracked: d.trackedFb === fb.name };
     if (d.tracker === 'sl1ma' && d.shVram) {
       const v = d.shVram;
@@ -671,6 +684,16 @@ export class Engine implements EngineApi {
     }
     return h.hex();
   }
+}
+
+/** Put a record at position n of a history list (replacing a replayed one); returns n + 1. */
+function put<T>(list: T[], n: number, item: T): number {
+  if (n < list.length) {
+    list[n] = item;
+  } else {
+    list.push(item);
+  }
+  return n + 1;
 }
 
 function describeAnswer(a: AnswerRecord): string {

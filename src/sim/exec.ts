@@ -19,6 +19,8 @@ const IMPLEMENTED_TRACKERS: ReadonlySet<TrackerId> = new Set<TrackerId>(['memcmp
 
 export interface ExecResult {
   answer?: AnswerRecord;
+  /** The answer was recorded by an earlier step (`refresh phase=draw`) and is completed now. */
+  finished?: boolean;
   note?: string;
 }
 
@@ -204,7 +206,7 @@ export class Executor {
         const ans = this.peek(s.fb);
         return { answer: ans };
       }
-      case 'refresh': return { answer: this.refresh(s.fb, s.phase) };
+      case 'refresh': return { answer: this.refresh(s.fb, s.phase), finished: s.phase === 'finish' };
       case 'untrack': {
         const fb = m.fb(s.fb);
         const d = m.dom(fb.dom);
