@@ -208,6 +208,7 @@ export class XplDebugSession extends DebugSession {
   private exFilters = new Map<string, Expr | undefined>();
 
   private marks = new Map<number, TimelineMark>();
+  private conditionErrors = new Set<string>();
   private maxStep = 0;
   private threadIds = new Map<string, number>();
   private vars = new Handles<VarContainer>();
@@ -589,6 +590,8 @@ export class XplDebugSession extends DebugSession {
     this.running = false;
     this.pauseRequested = false;
     this.marks.clear();
+    this.conditionErrors.clear();
+    this.doneSeen = false;
     this.maxStep = 0;
     for (const bp of [...this.lineBps.values()].flat()) {
       bp.hits = 0;
@@ -888,7 +891,7 @@ export class XplDebugSession extends DebugSession {
       try {
         d.last = this.engine ? this.readData(d.dataId) : '';
       } catch {
-        d.last = 'unreadable';
+        d.last = 'absent';
       }
     }
   }
@@ -899,9 +902,6 @@ export class XplDebugSession extends DebugSession {
       if (known) {
         response.body = { dataId: known.dataId, description: known.description, accessTypes: ['write'], canPersist: true };
       } else if (/^(s?pte|p2m|bit|tlb):/.test(args.name)) {
-        if (this.engine) {
-          this.readData(args.name);
-        }
         response.body = { dataId: args.name, description: this.describeData(args.name), accessTypes: ['write'], canPersist: true };
       } else {
         response.body = { dataId: null, description: `'${args.name}' cannot be watched (PTE flags, p2m types, bitmap pages and TLB entries can)` };
@@ -922,7 +922,12 @@ export class XplDebugSession extends DebugSession {
           if (!/^(s?pte|p2m|bit|tlb):/.test(d.dataId)) {
             throw new UserError(`'${d.dataId}' is not a data breakpoint target`);
           }
-          const last = this.engine ? this.readData(d.dataId) : '';
+          let last = '';
+          try {
+            last = this.engine ? this.readData(d.dataId) : '';
+          } catch {
+            last = 'absent';
+          }
           this.dataBps.push({
             id, dataId: d.dataId, last, hits: 0,
             condition: d.condition ? parseExpr(d.condition) : undefined,
@@ -949,9 +954,13 @@ export class XplDebugSession extends DebugSession {
     try {
       return truthy(evalExpr(c, this.env(extra)));
     } catch (e) {
-      // A condition that cannot be evaluated stops, so the user sees why.
-      this.sendEvent(new OutputEvent(`breakpoint condition: ${message(e)}\n`, 'stderr'));
-      return true;
+      // Not true (yet): e.g. the vCPU or framebuffer it names is declared later. Say so once.
+      const why = message(e);
+      if (!this.conditionErrors.has(why)) {
+        this.conditionErrors.add(why);
+        this.output(`breakpoint condition is false where it cannot be evaluated: ${why}\n`, 'console');
+      }
+      return false;
     }
   }
 
@@ -1040,7 +1049,7 @@ export class XplDebugSession extends DebugSession {
       try {
         now = this.readData(d.dataId);
       } catch {
-        now = 'unreadable';
+        now = 'absent';
       }
       const before = dataValues ? dataValues.get(d.id) ?? now : d.last;
       if (dataValues) {
@@ -1302,7 +1311,7 @@ export class XplDebugSession extends DebugSession {
             try {
               dataValues.set(d.id, this.readData(d.dataId));
             } catch {
-              dataValues.set(d.id, 'unreadable');
+              dataValues.set(d.id, 'absent');
             }
           }
         }
@@ -1460,12 +1469,24 @@ export class XplDebugSession extends DebugSession {
   protected override stepBackRequest(response: DebugProtocol.StepBackResponse, _args: DebugProtocol.StepBackArguments): void {
     this.guard(response, () => {
       const engine = this.mustBeStopped();
-      if (this.sub && this.sub.event > 0) {
-        this.sendResponse(response);
-        this.stopAt({ reason: 'step', description: 'Step back', event: this.sub.event - 1 });
-        return;
+      if (this.sub) {
+        // The mirror of `next`: the previous event at the same depth or shallower.
+        const { outcome, event } = this.sub;
+        const depth = outcome.events[event].depth;
+        let prev = -1;
+        for (let i = event - 1; i >= 0; i--) {
+          if (outcome.events[i].depth <= depth) {
+            prev = i;
+            break;
+          }
+        }
+        if (prev >= 0) {
+          this.sendResponse(response);
+          this.stopAt({ reason: 'step', description: 'Step back', event: prev });
+          return;
+        }
       }
-      const target = this.sub ? engine.stepCount - 1 : engine.stepCount - 1;
+      const target = engine.stepCount - 1;
       if (target < 0) {
         throw new UserError('already at the start of the trace');
       }

@@ -80,14 +80,53 @@ describe('debug adapter: stepping and time travel', () => {
       tops.push((await stack(s, stopped))[0].name);
       stopped = await resume(s, 'stepIn', stopped.body.threadId);
     }
-    assert.ok(tops.length >= 16, `one sub-step per framebuffer page at least: ${tops.length}`);
-    // Back before the peek, into its first event, and out of it again.
+    assert.equal(await topLine(s, stopped), 10);
+    // sl1ma looks at the pages it remembers a shadow L1e for: page 2, whose D it tests and clears.
+    assert.deepEqual(tops.map((n) => n.split(' — ')[0]), [
+      'xendevicemodel_track_dirty_vram', 'shadow_track_dirty_vram', 'guest_flush_tlb_mask', 'sl1ma',
+    ]);
+    assert.match(tops[1], /page 2: D set .*dirty, D cleared/);
+    assert.match(tops[3], /dirty 2/);
+    // Back before the peek, into its first event, out to the answer, out of the statement.
     const back = await resume(s, 'stepBack', stopped.body.threadId);
     assert.equal(await topLine(s, back), 9);
     const inside = await resume(s, 'stepIn', back.body.threadId);
     assert.equal((await stack(s, inside))[0].name, tops[0]);
-    const out = await resume(s, 'stepOut', inside.body.threadId);
+    const answer = await resume(s, 'stepOut', inside.body.threadId);
+    assert.equal((await stack(s, answer))[0].name, tops[3]);
+    const out = await resume(s, 'stepOut', answer.body.threadId);
     assert.equal(await topLine(s, out), 10);
+  });
+
+  it('step back inside a statement walks its events backwards, then leaves before it', async () => {
+    const at = await launch(s, { trace: ONE, breakpoints: [{ line: 7 }] });
+    const first = await resume(s, 'stepIn', at.body.threadId);
+    const firstName = (await stack(s, first))[0].name;
+    const second = await resume(s, 'stepIn', first.body.threadId);
+    assert.notEqual((await stack(s, second))[0].name, firstName);
+    const back = await resume(s, 'stepBack', second.body.threadId);
+    assert.equal((await stack(s, back))[0].name, firstName);
+    const before = await resume(s, 'stepBack', back.body.threadId);
+    const frames = await stack(s, before);
+    assert.equal(frames.length, 1);
+    assert.match(frames[0].name, /^write vcpu=g\.0 va=0x10002000 byte=0xab  \[next: step 5\]/);
+  });
+
+  it('next inside a statement steps over an event\'s children', async () => {
+    const at = await launch(s, { trace: ONE, breakpoints: [{ line: 7 }] });
+    const miss = await resume(s, 'stepIn', at.body.threadId);
+    assert.match((await stack(s, miss))[0].name, /^tlb — 0x10002000/);
+    const fault = await resume(s, 'next', miss.body.threadId);
+    assert.match((await stack(s, fault))[0].name, /^sh_page_fault — write 0x10002000/);
+    const over = await resume(s, 'next', fault.body.threadId);
+    assert.match((await stack(s, over))[0].name, /^cpu page walk — shadow L1e/);
+    // Back to the fault and into it: its first child, with the fault handler as the caller frame.
+    const fault2 = await resume(s, 'stepBack', over.body.threadId);
+    assert.match((await stack(s, fault2))[0].name, /^sh_page_fault/);
+    const inner = await resume(s, 'stepIn', fault2.body.threadId);
+    const frames = (await stack(s, inner)).map((f) => f.name.split(' — ')[0]);
+    assert.deepEqual(frames.slice(0, 2), ['set_ad_bits', 'sh_page_fault']);
+    assert.equal(frames.length, 3);
   });
 
   it('next then step back restores exactly the same Variables and state', async () => {
@@ -160,9 +199,9 @@ describe('debug adapter: stepping and time travel', () => {
     assert.equal(r.step, 6);
     const ev = await within(stopped, 'seek stop') as DebugProtocol.StoppedEvent;
     assert.equal(ev.body.reason, 'goto');
-    assert.equal(await topLine(s, ev), 8);
+    assert.equal(await topLine(s, ev), 7);
     const last = s.custom[s.custom.length - 1];
-    assert.deepEqual([last.body.step, last.body.line, last.body.done], [6, 8, false]);
+    assert.deepEqual([last.body.step, last.body.line, last.body.done], [6, 7, false]);
     assert.equal(entry.body.reason, 'entry');
   });
 
