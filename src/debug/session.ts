@@ -50,6 +50,8 @@ const SLICE_MS = 20;
 /** Thread id of the hypervisor and device model (statements no vCPU performs). */
 const MACHINE_THREAD = 1;
 const FRAMES_PER_THREAD = 1024;
+/** Timeline marks kept for the visualizer (about 100 bytes each). */
+const MAX_MARKS = 500_000;
 const EVENT_KINDS: readonly EventKind[] = [
   'tlb-hit', 'tlb-miss', 'tlb-fill', 'walk', 'ad-update', 'store', 'load', 'vmexit', 'shadow-fault', 'propagate',
   'set-l1e', 'make-shadow', 'destroy-shadow', 'emulate', 'remove-write-access', 'ept-violation', 'ept-misconfig',
@@ -653,6 +655,7 @@ export class XplDebugSession extends DebugSession {
     this.pauseRequested = true;
     this.running = false;
     this.sendResponse(response);
+    this.shutdown();
   }
 
   protected override terminateRequest(response: DebugProtocol.TerminateResponse, _args: DebugProtocol.TerminateArguments): void {
@@ -971,7 +974,7 @@ export class XplDebugSession extends DebugSession {
       this.maxStep = o.step;
     }
     const notable = o.events.filter((e) => e.kind !== 'tlb-hit' && e.kind !== 'store' && e.kind !== 'load' && e.kind !== 'walk');
-    if (notable.length || o.violations.length || o.note !== undefined) {
+    if ((notable.length || o.violations.length || o.note !== undefined) && (this.marks.size < MAX_MARKS || this.marks.has(o.step))) {
       const kinds = [...new Set(notable.map((e) => e.kind))];
       const mark: TimelineMark = { step: o.step, line: o.line, kinds };
       if (o.violations.length) {

@@ -165,4 +165,35 @@ describe('debug adapter: breakpoints', () => {
       '10: written reported writable stale-screen differs → reported writable stale-screen', // the second peek
     ]);
   });
+
+  it('breaks when a p2m entry\'s type changes: arming, then the EPT violation', async () => {
+    const entry = await launch(s, { trace: HAP, stopOnEntry: true });
+    await within(s.dc.setDataBreakpointsRequest({ breakpoints: [{ dataId: 'p2m:h:0x803' }] }), 'setDataBreakpoints');
+    const seen: string[] = [];
+    let stop = entry;
+    for (let i = 0; i < 10; i++) {
+      stop = await resume(s, 'continue', stop.body.threadId);
+      if (stop.body.reason !== 'data breakpoint') {
+        break;
+      }
+      seen.push(`${await topLine(s, stop)}: ${(stop.body.description ?? '').replace(/^p2m type of gfn 0x803 in h changed: /, '')}`);
+    }
+    assert.deepEqual(seen, [
+      '4: absent → ram_rw', // the domain's RAM
+      '7: ram_rw → ram_logdirty', // the first peek arms the range
+      '8: ram_logdirty → ram_rw', // the store's EPT violation
+      '9: ram_rw → ram_logdirty', // the second peek re-arms it
+    ]);
+  });
+
+  it('breaks when a TLB entry appears and when the tracker\'s flush drops it', async () => {
+    const entry = await launch(s, { trace: ONE, stopOnEntry: true });
+    await within(s.dc.setDataBreakpointsRequest({ breakpoints: [{ dataId: 'tlb:g.0:0x10002000' }] }), 'setDataBreakpoints');
+    const filled = await resume(s, 'continue', entry.body.threadId);
+    assert.equal(await topLine(s, filled), 8);
+    assert.match(filled.body.description ?? '', /TLB entry for 0x10002000 on g\.0 changed: absent → mfn 0x[0-9a-f]+ W D/);
+    const flushed = await resume(s, 'continue', filled.body.threadId);
+    assert.equal(await topLine(s, flushed), 10);
+    assert.match(flushed.body.description ?? '', /→ absent$/);
+  });
 });

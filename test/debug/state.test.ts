@@ -148,4 +148,27 @@ describe('debug adapter: model state', () => {
     const info = (await within(s.dc.dataBreakpointInfoRequest({ variablesReference: lfb.variablesReference, name: 'gfn 0x803' }), 'dataBreakpointInfo')).body;
     assert.equal(info.dataId, 'p2m:h:0x803');
   });
+
+  it('reads a shadow page-table frame (machine memory): the shadow L1e points at the framebuffer\'s machine frame', async () => {
+    await afterStore(s);
+    const pte = await evaluate(s, 'pte 0x10002000');
+    const m = /shadow L1e: 0x[0-9a-f]+ [A-Z ]+→ mfn (0x[0-9a-f]+) \(table mfn (0x[0-9a-f]+)\[(\d+)\]\)/.exec(pte.result);
+    assert.ok(m, pte.result);
+    const r = await within(s.dc.customRequest('readMemory', { memoryReference: `m:${m[2]}`, offset: Number(m[3]) * 8, count: 8 }), 'readMemory');
+    const raw = Buffer.from((r.body as { data: string }).data, 'base64').readBigUInt64LE(0);
+    assert.equal((raw >> 12n) & 0xfffffffffn, BigInt(m[1]));
+    assert.equal(raw & 0x3n, 0x3n, 'present and writable');
+    const translated = await evaluate(s, 'translate 0x10002000');
+    assert.ok(translated.result.includes(`mfn ${m[1]}`), translated.result);
+  });
+
+  it('says when the timeline is complete', async () => {
+    const end = await launch(s, { trace: ONE });
+    assert.equal(end.body.reason, 'end');
+    const tl = await custom<{ total: number; complete: boolean; marks: TimelineMark[] }>(s, 'xpl/timeline', { from: 0, to: 100 });
+    assert.deepEqual([tl.total, tl.complete], [8, true]);
+    assert.deepEqual(tl.marks.filter((m) => m.kinds.includes('answer')).map((m) => m.line), [6, 9]);
+    const note = tl.marks.find((m) => m.line === 8);
+    assert.ok(note?.kinds.includes('note'));
+  });
 });

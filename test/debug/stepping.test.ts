@@ -109,7 +109,7 @@ describe('debug adapter: stepping and time travel', () => {
     const before = await resume(s, 'stepBack', back.body.threadId);
     const frames = await stack(s, before);
     assert.equal(frames.length, 1);
-    assert.match(frames[0].name, /^write vcpu=g\.0 va=0x10002000 byte=0xab  \[next: step 5\]/);
+    assert.match(frames[0].name, /^write vcpu=g\.0 va=0x10002000 byte=0xab {2}\[next: step 5\]/);
   });
 
   it('next inside a statement steps over an event\'s children', async () => {
