@@ -4,7 +4,7 @@
  * state. Selection, zoom, collapsed views and the active view persist with setState.
  */
 import './visualizer.css';
-import type { HostEvent, SourceInfo, ThemeKind } from '../src/shared/protocol';
+import type { HostEvent, SourceInfo, SteppedMessage, ThemeKind } from '../src/shared/protocol';
 import { EMPTY_SELECTION, VIEW_IDS, type Ctx, type Selection, type View, type ViewId } from './context';
 import { clear, el, vaText } from './dom';
 import { svgText, svgToPng, toCsv } from './export';
@@ -81,7 +81,7 @@ class App {
   private refreshing = false;
   private refreshAgain = false;
   private readonly ui: {
-    title: HTMLElement; stepLabel: HTMLElement; play: HTMLButtonElement; notice: HTMLElement; status: HTMLElement; help: HTMLElement; main: HTMLElement;
+    title: HTMLElement; stepLabel: HTMLElement; play: HTMLButtonElement; notice: HTMLElement; events: HTMLElement; status: HTMLElement; help: HTMLElement; main: HTMLElement;
     buttons: HTMLButtonElement[];
   };
 
@@ -102,6 +102,7 @@ class App {
     this.ui = this.buildChrome();
     this.buildViews(persisted);
     this.bindKeys();
+    document.body.dataset.selection = JSON.stringify(this.ctx.selection);
     new MutationObserver(() => this.onTheme()).observe(document.body, { attributes: true, attributeFilter: ['class'] });
     new ResizeObserver(() => this.repaintAll()).observe(this.ui.main);
     this.rpc.send({ type: 'ready' });
@@ -125,11 +126,12 @@ class App {
     const stepLabel = el('span', { class: 'step-label', 'aria-live': 'polite' });
     const header = el('header', { class: 'toolbar' }, title, el('span', { class: 'controls' }, first, back, play, fwd, last), stepLabel, el('span', { class: 'spacer' }), help);
     const notice = el('p', { class: 'notice' });
+    const events = el('div', { class: 'step-events', 'aria-live': 'polite' });
     const main = el('main', { class: 'views' });
     const status = el('div', { class: 'status', role: 'status' });
     const helpBox = el('div', { class: 'help', role: 'dialog', 'aria-label': s.shortcuts, hidden: true });
-    document.body.append(header, notice, main, status, helpBox);
-    return { title, stepLabel, play, notice, status, help: helpBox, main, buttons: [first, back, play, fwd, last] };
+    document.body.append(header, notice, events, main, status, helpBox);
+    return { title, stepLabel, play, notice, events, status, help: helpBox, main, buttons: [first, back, play, fwd, last] };
   }
 
   private buildViews(persisted: Persisted | null): void {
@@ -217,9 +219,32 @@ class App {
         this.line = e.line;
         this.done = e.done;
         this.ctx.total = Math.max(this.ctx.total, e.step);
+        this.showEvents(e);
         void this.refreshAll();
         break;
       }
+    }
+  }
+
+  /** What the step just taken did: notes first (trace text, shown as text), then the events by function. */
+  private showEvents(e: SteppedMessage): void {
+    const box = this.ui.events;
+    clear(box);
+    const notes = e.events.filter((x) => x.kind === 'note');
+    for (const n of notes) {
+      box.append(el('div', { class: 'note', text: n.detail }));
+    }
+    const rest = e.events.filter((x) => x.kind !== 'note' && x.kind !== 'tlb-hit' && x.kind !== 'store' && x.kind !== 'load');
+    if (rest.length) {
+      const seen = new Map<string, number>();
+      for (const x of rest) {
+        seen.set(x.fn, (seen.get(x.fn) ?? 0) + 1);
+      }
+      box.append(el('div', { class: 'fns muted' }, ...[...seen].map(([fn, n]) => el('code', { class: 'fn', text: n > 1 ? `${fn}×${n}` : fn }))));
+    }
+    const v = e.events.filter((x) => x.kind === 'violation');
+    for (const x of v.slice(0, 3)) {
+      box.append(el('div', { class: 'violation error', text: x.detail }));
     }
   }
 
@@ -230,6 +255,7 @@ class App {
     this.ctx.previousStep = null;
     this.ctx.total = 0;
     (this.byId.get('timeline') as TimelineView).reset();
+    clear(this.ui.events);
     this.ui.title.textContent = src.title;
     this.ui.title.title = src.title;
     document.body.dataset.mode = src.mode;

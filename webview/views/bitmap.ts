@@ -4,6 +4,7 @@
  * an ImageData (a Uint32Array view), put on an offscreen canvas and scaled up without smoothing, so a
  * 262,144-page framebuffer draws in a few milliseconds.
  */
+import type { Result } from '../../src/shared/protocol';
 import type { Ctx, ExportData, View } from '../context';
 import { clear, decodeBase64, el, hex } from '../dom';
 import { canvasSvg } from '../export';
@@ -52,7 +53,9 @@ interface FbGrid {
   state: Uint8Array; heat: Float32Array; lastAnswerLine: number | null;
   wrap: HTMLElement; canvas: HTMLCanvasElement; off: HTMLCanvasElement; image: ImageData | null; legend: HTMLElement;
   cell: number;
+  tracker: TrackerInfo;
 }
+type TrackerInfo = Result<'tracker'>;
 
 export class BitmapView implements View {
   readonly id = 'bitmaps' as const;
@@ -86,7 +89,10 @@ export class BitmapView implements View {
 
   async refresh(): Promise<void> {
     const fbs = (this.ctx.summary?.domains ?? []).flatMap((d) => d.framebuffers);
-    const results = await Promise.all(fbs.map((f) => this.ctx.rpc.request('bitmap', { fb: f.name, start: 0, count: Math.max(1, f.pages) })));
+    const [results, trackers] = await Promise.all([
+      Promise.all(fbs.map((f) => this.ctx.rpc.request('bitmap', { fb: f.name, start: 0, count: Math.max(1, f.pages) }))),
+      Promise.all(fbs.map((f) => this.ctx.rpc.request('tracker', { fb: f.name }).catch(() => null))),
+    ]);
     const seen = new Set<string>();
     const oneStep = this.ctx.previousStep !== null && this.ctx.previousStep + 1 === this.ctx.step;
     for (let i = 0; i < fbs.length; i++) {
@@ -111,6 +117,7 @@ export class BitmapView implements View {
       }
       g.state = state;
       g.lastAnswerLine = r.lastAnswerLine;
+      g.tracker = trackers[i];
       this.updateLegend(g);
     }
     for (const [name, g] of this.grids) {
@@ -152,7 +159,7 @@ export class BitmapView implements View {
         this.ctx.select({ fb, page, gfn: g.gfn + page });
       }
     });
-    return { fb, gfn, pages, cols, rows, state: new Uint8Array(pages), heat: new Float32Array(pages), lastAnswerLine: null, wrap, canvas, off, image: null, legend, cell: 1 };
+    return { fb, gfn, pages, cols, rows, state: new Uint8Array(pages), heat: new Float32Array(pages), lastAnswerLine: null, wrap, canvas, off, image: null, legend, cell: 1, tracker: null };
   }
 
   private updateLegend(g: FbGrid): void {
@@ -172,6 +179,10 @@ export class BitmapView implements View {
     g.legend.append(el('span', { class: 'key' }, el('span', { class: 'swatch swatch-heat' }), s.heat));
     if (g.lastAnswerLine !== null) {
       g.legend.append(el('span', { class: 'muted', text: `last answer: line ${g.lastAnswerLine}` }));
+    }
+    if (g.tracker) {
+      const fields = Object.entries(g.tracker.fields).map(([k, v]) => `${k}=${String(v)}`).join(' ');
+      g.legend.append(el('span', { class: 'tracker-fields muted mono', text: `${g.tracker.tracker}${fields ? ': ' + fields : ''}` }));
     }
   }
 

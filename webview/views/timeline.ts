@@ -9,7 +9,7 @@ import type { Ctx, ExportData, View } from '../context';
 import { svgEl } from '../export';
 import type { Palette } from '../theme';
 
-export const LANES = ['flush', 'vmexit', 'fault', 'peek', 'violation'] as const;
+export const LANES = ['flush', 'vmexit', 'fault', 'peek', 'violation', 'note'] as const;
 export type Lane = (typeof LANES)[number];
 
 const LANE_OF: Partial<Record<EventKindName, Lane>> = {
@@ -17,7 +17,7 @@ const LANE_OF: Partial<Record<EventKindName, Lane>> = {
   vmexit: 'vmexit', 'ept-violation': 'vmexit', 'ept-misconfig': 'vmexit', hypercall: 'vmexit',
   'shadow-fault': 'fault', emulate: 'fault', 'remove-write-access': 'fault', 'p2m-type-change': 'fault',
   peek: 'peek', 'peek-page': 'peek', answer: 'peek', logdirty: 'peek', refresh: 'peek', 'pml-drain': 'peek',
-  violation: 'violation',
+  violation: 'violation', note: 'note',
 };
 
 export function lanesOf(m: TimelineMark): Lane[] {
@@ -95,7 +95,7 @@ export class TimelineView implements View {
     }
     // Steps are drawn as [step-1, step): the mark of step n sits before the cursor at n.
     const x = scaleLinear().domain([0, total]).range([M.left, width - M.right]);
-    const colour: Record<Lane, string> = { flush: p.flush, vmexit: p.vmexit, fault: p.fault, peek: p.peek, violation: p.violation };
+    const colour: Record<Lane, string> = { flush: p.flush, vmexit: p.vmexit, fault: p.fault, peek: p.peek, violation: p.violation, note: p.other };
     LANES.forEach((lane, i) => {
       svg.append('text').attr('class', 'lane-label').attr('x', 4).attr('y', M.top + i * LANE_H + LANE_H - 3)
         .attr('fill', p.muted).attr('font-size', 10).attr('font-family', 'sans-serif').text(lane);
@@ -114,12 +114,12 @@ export class TimelineView implements View {
         }
       }
     }
-    const w = Math.max(2, Math.floor(x(1) - x(0)));
+    const w = Math.max(2, Math.floor(x(1) - x(0)) - 1);
     const g = svg.append('g').attr('class', 'marks');
     for (const c of cols.values()) {
       const i = LANES.indexOf(c.lane);
       g.append('rect').attr('class', `mark lane-${c.lane}`).attr('data-step', c.step).attr('data-lane', c.lane).attr('data-count', c.count)
-        .attr('x', c.px).attr('y', M.top + i * LANE_H + 1).attr('width', Math.min(w, 8)).attr('height', LANE_H - 2).attr('fill', colour[c.lane]);
+        .attr('x', c.px).attr('y', M.top + i * LANE_H + 1).attr('width', w).attr('height', LANE_H - 2).attr('fill', colour[c.lane]);
     }
     const axis = axisBottom(x).ticks(Math.min(10, total)).tickSizeOuter(0);
     const ag = svg.append('g').attr('class', 'axis').attr('transform', `translate(0,${M.top + LANES.length * LANE_H + 2})`).call(axis);
@@ -134,7 +134,8 @@ export class TimelineView implements View {
     if (!live) {
       return;
     }
-    const toStep = (px: number): number => Math.max(0, Math.min(total, Math.round(x.invert(px))));
+    // A click inside step n's slot (n-1, n] goes to n: the state after that step ran.
+    const toStep = (px: number): number => Math.max(0, Math.min(total, Math.ceil(x.invert(px) - 1e-9)));
     const brush = brushX<unknown>().extent([[M.left, M.top], [width - M.right, M.top + LANES.length * LANE_H]])
       .on('end', (ev: D3BrushEvent<unknown>) => {
         if (!ev.sourceEvent) {

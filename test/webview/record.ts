@@ -1,0 +1,148 @@
+/**
+ * Records the protocol answers for a fixture trace by running the real engine, as the visualizer's
+ * host would: `XPL_RECORD=1 node out/test/webview/record.js` rewrites test/fixtures/webview/*.json.
+ * (Guarded by the variable so that `node --test out/test/` loading this file does nothing.)
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createEngine } from '../../src/sim/engine';
+import { TRACKERS, type Program } from '../../src/sim/program';
+import type { StepOutcome } from '../../src/sim/report';
+import { parseTrace } from '../../src/trace/index';
+import type { CompareRow, TimelineMark } from '../../src/shared/protocol';
+import { requestKey, type P2mRun, type RecordedStep, type Recording } from './fixture';
+
+const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/webview');
+
+function markOf(o: StepOutcome): TimelineMark | null {
+  const notable = o.events.filter((e) => e.kind !== 'tlb-hit' && e.kind !== 'store' && e.kind !== 'load' && e.kind !== 'walk');
+  if (!notable.length && !o.violations.length && o.note === undefined) {
+    return null;
+  }
+  const mark: TimelineMark = { step: o.step, line: o.line, kinds: [...new Set(notable.map((e) => e.kind))] };
+  if (o.violations.length) {
+    mark.violation = o.violations.map((v) => v.id).join(',');
+  }
+  return mark;
+}
+
+function compare(program: Program): CompareRow[] {
+  const rows: CompareRow[] = [];
+  for (const tracker of TRACKERS) {
+    try {
+      const e = createEngine(program, { tracker, checkpointInterval: 0 });
+      e.run({});
+      const r = e.report();
+      rows.push({
+        tracker, costs: { ...r.costs }, answers: r.answers.length, missed: r.answers.reduce((n, a) => n + a.missed.length, 0),
+        extra: r.answers.reduce((n, a) => n + a.extra.length, 0), violations: r.violations.length,
+      });
+    } catch (err) {
+      rows.push({ tracker, costs: {}, answers: 0, missed: 0, extra: 0, violations: 0, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  return rows;
+}
+
+export function record(traceFile: string, extraVas: [string, number][]): Recording {
+  const text = fs.readFileSync(path.join(FIXTURES, traceFile), 'utf8');
+  const program = parseTrace(text, traceFile);
+  const engine = createEngine(program, { checkpointInterval: 4 });
+  engine.recordEvents = true;
+  const blobs: unknown[] = [];
+  const blobIndex = new Map<string, number>();
+  const blob = (v: unknown): number => {
+    const j = JSON.stringify(v);
+    let i = blobIndex.get(j);
+    if (i === undefined) {
+      i = blobs.length;
+      blobs.push(v);
+      blobIndex.set(j, i);
+    }
+    return i;
+  };
+  const b64 = (u: Uint8Array): string => Buffer.from(u.buffer, u.byteOffset, u.byteLength).toString('base64');
+  const steps: RecordedStep[] = [];
+  const marks: TimelineMark[] = [];
+  const line = (): number | null => (engine.nextIndex === null ? null : program.statements[engine.nextIndex]?.pos.line ?? null);
+  const snapshot = (o: StepOutcome | null): void => {
+    const responses: Record<string, number> = {};
+    const put = (method: string, args: unknown, v: unknown): void => {
+      responses[requestKey(method, args)] = blob(v);
+    };
+    const s = engine.summary();
+    put('summary', {}, s);
+    const vas = new Set<string>();
+    const p2m: Record<string, P2mRun[]> = {};
+    for (const d of s.domains) {
+      for (const v of d.vcpus) {
+        const entries = engine.tlb(v.id);
+        put('tlb', { vcpu: v.id }, { entries });
+        for (const e of entries) {
+          vas.add(JSON.stringify([v.id, e.va]));
+        }
+      }
+      for (const f of d.framebuffers) {
+        const b = engine.bitmap(f.name, 0, Math.max(1, f.pages));
+        put('bitmap', { fb: f.name, start: 0, count: Math.max(1, f.pages) }, { ...b, state: b64(b.state) });
+        const sc = engine.screen(f.name);
+        put('screen', { fb: f.name }, { ...sc, guest: b64(sc.guest), screen: b64(sc.screen) });
+        put('tracker', { fb: f.name }, engine.tracker(f.name));
+      }
+      const frames = Math.max(d.memBytes / 4096, ...d.framebuffers.map((f) => f.gfn + f.pages));
+      const runs: P2mRun[] = [];
+      for (let g = 0; g < frames; g += 65536) {
+        for (const e of engine.p2m(d.name, g, Math.min(65536, frames - g))) {
+          const last = runs[runs.length - 1];
+          if (last && last[2] === e.type && last[0] + last[1] === e.gfn && (last[3] === null ? e.mfn === null : e.mfn === last[3] + last[1])
+            && last[4] === e.r && last[5] === e.w && last[6] === e.x && last[7] === e.d) {
+            last[1]++;
+          } else {
+            runs.push([e.gfn, 1, e.type, e.mfn, e.r, e.w, e.x, e.d]);
+          }
+        }
+      }
+      p2m[d.name] = runs;
+    }
+    for (const [vcpu, va] of extraVas) {
+      vas.add(JSON.stringify([vcpu, va]));
+    }
+    for (const j of vas) {
+      const [vcpu, va] = JSON.parse(j) as [string, number];
+      try {
+        put('walk', { vcpu, va }, engine.walk(vcpu, va));
+      } catch {
+        // not walkable yet (vCPU or domain not declared)
+      }
+    }
+    steps.push({
+      stepped: { type: 'stepped', step: engine.stepCount, line: line(), done: engine.done, events: (o?.events ?? []).map((e) => ({ kind: e.kind, fn: e.fn, detail: e.detail })) },
+      responses, p2m,
+    });
+  };
+  snapshot(null);
+  while (!engine.done) {
+    const o = engine.step();
+    const m = markOf(o);
+    if (m) {
+      marks.push(m);
+    }
+    snapshot(o);
+  }
+  return {
+    trace: traceFile, source: { mode: 'engine', title: traceFile }, total: engine.stepCount, marks, compare: compare(program), steps, blobs,
+  };
+}
+
+if (process.env.XPL_RECORD === '1') {
+  const jobs: [string, [string, number][]][] = [
+    ['shadow-skip-flush-stale-screen.xpt', [['xp.0', 0x10005000], ['xp.0', 0x10000000]]],
+    ['hap-arming-makes-logdirty.xpt', [['h.0', 0x20003000]]],
+  ];
+  for (const [trace, vas] of jobs) {
+    const rec = record(trace, vas);
+    const out = path.join(FIXTURES, trace.replace(/\.xpt$/, '.json'));
+    fs.writeFileSync(out, JSON.stringify(rec) + '\n');
+    console.log(`${out}: ${rec.steps.length} steps, ${rec.blobs.length} distinct answers, ${fs.statSync(out).size} bytes`);
+  }
+}

@@ -1,0 +1,244 @@
+/// <reference lib="dom" />
+/**
+ * The visualizer in real Chromium, fed by a fake host replaying a recorded session of
+ * shadow-skip-flush-stale-screen.xpt (sl1ma with the final TLB flush skipped: a lost update).
+ * Assertions are on what is drawn: pixels of canvases, rows of tables, marks of the timeline.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser } from 'playwright-core';
+import {
+  cellCentre, FakeHost, hexRgb, launch, loadRecording, openVisualizer, pixel, seekAndWait, startServer, THEMES, type Server,
+} from './harness';
+
+const SHADOW = 'shadow-skip-flush-stale-screen.json';
+/** Step after line 14's refresh: page 0 missed (stale TLB), page 5 reported. */
+const AFTER_LOST_UPDATE = 11;
+
+function near(actual: number[], expected: number[], tol = 2): boolean {
+  return expected.every((v, i) => Math.abs(v - actual[i]) <= tol);
+}
+
+describe('visualizer webview in Chromium', { timeout: 180_000 }, () => {
+  let browser: Browser;
+  let server: Server;
+  before(async () => {
+    server = await startServer();
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('colours the dirty bitmap by page: the missed page red, the reported page blue, the rest clean', async () => {
+    const host = new FakeHost(loadRecording(SHADOW));
+    const { page, errors, cspViolations } = await openVisualizer(browser, server, host, { atStep: AFTER_LOST_UPDATE });
+    const dark = THEMES.dark.vars;
+    const missed = await cellCentre(page, 'vga', 0);
+    const reported = await cellCentre(page, 'vga', 5);
+    const clean = await cellCentre(page, 'vga', 9);
+    assert.ok(near(await pixel(page, missed.sel, missed.x, missed.y), hexRgb(dark['--vscode-charts-red'])), 'page 0 (missed) is drawn in the theme red');
+    assert.ok(near(await pixel(page, reported.sel, reported.x, reported.y), hexRgb(dark['--vscode-charts-blue'])), 'page 5 (reported) is drawn in the theme blue');
+    assert.ok(near(await pixel(page, clean.sel, clean.x, clean.y), hexRgb(dark['--vscode-input-background'])), 'page 9 is clean');
+    const counts = await page.$$eval('.view-bitmaps .legend .key[data-count]', (ks) => ks.map((k) => k.textContent + '=' + (k as HTMLElement).dataset.count));
+    assert.ok(counts.includes('missed 1=1'), counts.join(', '));
+    assert.ok(counts.includes('reported 1=1'), counts.join(', '));
+    assert.match(await page.textContent('.view-bitmaps .tracker-fields') ?? '', /^sl1ma/);
+    const requested = host.requests('bitmap').map((m) => m.args);
+    assert.deepEqual(requested[requested.length - 1], { fb: 'vga', start: 0, count: 16 }, 'the webview asks for the framebuffer it shows');
+    assert.deepEqual(await cspViolations(), []);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  it('lists each vCPU\'s TLB with writable and dirty bits and marks the entries Xen made stale', async () => {
+    const host = new FakeHost(loadRecording(SHADOW));
+    const { page } = await openVisualizer(browser, server, host, { atStep: AFTER_LOST_UPDATE });
+    const rows = await page.$$eval('table.tlb[data-vcpu="xp.0"] tbody tr', (trs) => trs.map((tr) => ({
+      va: (tr as HTMLElement).dataset.va, stale: tr.classList.contains('stale-hypervisor'), cells: Array.from(tr.querySelectorAll('td')).map((td) => td.textContent),
+    })));
+    assert.deepEqual(rows.map((r) => r.va), ['0x10000000', '0x10005000']);
+    assert.ok(rows.every((r) => r.stale), 'both of xp.0\'s entries were made stale by the peek without a flush');
+    assert.deepEqual(rows[0].cells.slice(2, 4), ['W', 'D'], 'cached writable and dirty');
+    assert.equal(rows[0].cells[5], 'stale (hypervisor)');
+    await seekAndWait(page, host, 12);
+    const xp1 = await page.$$eval('table.tlb[data-vcpu="xp.1"] tbody tr', (trs) => trs.map((tr) => [(tr as HTMLElement).dataset.va, tr.classList.contains('stale'), tr.querySelectorAll('td')[2].textContent]));
+    assert.deepEqual(xp1, [['0x10002000', false, '-']], 'xp.1 read the page: a fresh read-only entry');
+    await page.close();
+  });
+
+  it('puts flushes, faults, peeks and violations on the timeline and seeks where it is clicked', async () => {
+    const host = new FakeHost(loadRecording(SHADOW));
+    const { page } = await openVisualizer(browser, server, host, { atStep: 0 });
+    const marks = await page.$$eval('svg.timeline rect.mark', (rs) => rs.map((r) => `${r.getAttribute('data-lane')}@${r.getAttribute('data-step')}`));
+    for (const m of ['flush@6', 'flush@8', 'flush@11', 'fault@7', 'fault@10', 'peek@6', 'peek@11', 'violation@9', 'violation@11', 'note@4']) {
+      assert.ok(marks.includes(m), `${m} in ${marks.join(' ')}`);
+    }
+    assert.ok(!marks.includes('violation@8'), 'no violation at step 8');
+    // Click the violation at step 9: the webview asks the host to seek there.
+    const box = await page.$eval('svg.timeline rect.mark[data-lane="violation"][data-step="9"]', (r) => {
+      const b = r.getBoundingClientRect();
+      return { x: b.right - 1, y: b.top + b.height / 2 };
+    });
+    await page.mouse.click(box.x, box.y);
+    await page.waitForFunction(() => document.body.dataset.renderedStep === '9');
+    const seeks = host.requests('seek').map((m) => m.args?.step);
+    assert.equal(seeks[seeks.length - 1], 9);
+    assert.equal(await page.$eval('svg.timeline line.cursor', (l) => l.getAttribute('data-step')), '9');
+    await page.close();
+  });
+
+  it('shows the stale region of the screen: the device model kept red where the guest drew green', async () => {
+    const host = new FakeHost(loadRecording(SHADOW));
+    const { page } = await openVisualizer(browser, server, host, { atStep: AFTER_LOST_UPDATE });
+    assert.equal(await page.$eval('.screen-row[data-fb="vga"] .stale-count', (e) => (e as HTMLElement).dataset.stale), '1');
+    const guest = await pixel(page, 'canvas.screen-guest[data-fb="vga"]', 5, 2);
+    const screen = await pixel(page, 'canvas.screen-dm[data-fb="vga"]', 5, 2);
+    assert.deepEqual(guest.slice(0, 3), [0, 255, 0], 'the guest drew green');
+    assert.deepEqual(screen.slice(0, 3), [255, 0, 0], 'the screen still shows the red of the previous frame');
+    // Page 0 = pixels 0..1023 = rows 0..7 of a 128-pixel line: overlaid; row 8 (page 1) is not.
+    const inStale = await pixel(page, 'canvas.screen-stale[data-fb="vga"]', 64, 7);
+    const outside = await pixel(page, 'canvas.screen-stale[data-fb="vga"]', 64, 8);
+    assert.ok(inStale[3] > 100, `stale overlay drawn on page 0 (alpha ${inStale[3]})`);
+    assert.equal(outside[3], 0, 'nothing drawn over page 1');
+    assert.ok(near(inStale.slice(0, 3), hexRgb(THEMES.dark.vars['--vscode-charts-red']), 3), 'in the theme\'s error colour');
+    await page.close();
+  });
+
+  it('walks a VA through guest and shadow tables, marks write-protected frames and what the step changed', async () => {
+    const host = new FakeHost(loadRecording(SHADOW));
+    const { page } = await openVisualizer(browser, server, host, { atStep: 9 });
+    await page.click('table.tlb[data-vcpu="xp.0"] tr[data-va="0x10000000"]');
+    await page.waitForSelector('table.walk-guest tbody tr');
+    const guest = await page.$$eval('table.walk-guest tbody tr', (trs) => trs.map((tr) => [tr.getAttribute('data-level'), tr.classList.contains('write-protected')]));
+    assert.deepEqual(guest, [['4', true], ['3', true], ['2', true], ['1', true]], 'every frame of the guest\'s walk holds a page table, write-protected by Xen');
+    assert.equal(await page.$$eval('table.walk-shadow tbody tr', (t) => t.length), 4);
+    // Select the page that the next step writes for the first time: its shadow L1e gets made.
+    await page.fill('.va-input', '0x10005000');
+    await page.press('.va-input', 'Enter');
+    await page.waitForFunction(() => document.querySelector('.walk-summary')?.textContent?.includes('0x10005000'));
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('ArrowRight');
+    await page.waitForFunction(() => document.body.dataset.renderedStep === '10');
+    await page.waitForSelector('table.walk tr.changed');
+    const changed = await page.$$eval('table.walk tr.changed', (trs) => trs.map((tr) => `${tr.closest('table')?.classList.contains('walk-guest') ? 'guest' : 'shadow'} L${tr.getAttribute('data-level')}`));
+    assert.ok(changed.includes('guest L1'), `guest L1 gained A and D: ${changed.join(', ')}`);
+    assert.ok(changed.includes('shadow L1'), `the shadow L1e was propagated: ${changed.join(', ')}`);
+    await page.close();
+  });
+
+  it('shows trace text containing markup as text everywhere', async () => {
+    const host = new FakeHost(loadRecording(SHADOW), { title: '<img src=x onerror="document.body.dataset.pwned=1">.xpt' });
+    const { page, cspViolations } = await openVisualizer(browser, server, host, { atStep: 4 });
+    assert.equal(await page.textContent('.step-events .note'), '<img src=x onerror=alert(1)> is text, not markup');
+    assert.equal(await page.textContent('.source-title'), '<img src=x onerror="document.body.dataset.pwned=1">.xpt');
+    assert.equal(await page.$$eval('img', (i) => i.length), 0, 'no element made from trace text');
+    assert.equal(await page.evaluate(() => document.body.dataset.pwned), undefined);
+    assert.deepEqual(await cspViolations(), []);
+    await page.close();
+  });
+
+  it('rejects hostile or malformed host messages without acting on them', async () => {
+    const host = new FakeHost(loadRecording(SHADOW));
+    const { page } = await openVisualizer(browser, server, host, { atStep: 3 });
+    const before = await page.textContent('.step-label');
+    await host.post({ type: 'stepped', step: -1, line: null, done: false, events: [] });
+    await host.post({ type: 'stepped', step: 5, line: 9, done: false, events: [{ kind: 'rm -rf', fn: 'x', detail: '' }] });
+    await host.post({ type: 'eval', code: 'document.body.dataset.pwned = 1' });
+    await host.post({ type: 'init', source: { mode: 'root', title: 'x' }, theme: 'dark', strings: {} });
+    await host.post({ type: 'response', inReplyTo: 999, ok: true });
+    await page.waitForFunction(() => document.body.dataset.rejected === '4');
+    assert.equal(await page.textContent('.step-label'), before, 'the step did not move');
+    // A response whose result does not match the method's schema is refused, and reported.
+    host.overrides.set('bitmap {"fb":"vga","start":0,"count":16}', { fb: 'vga', start: 0, count: 16, pages: 16, state: '<script>', lastAnswerLine: null });
+    host.step = 4;
+    await host.post(host.rec.steps[4].stepped);
+    await page.waitForFunction(() => document.body.dataset.rejected === '5');
+    assert.match(await page.textContent('.status') ?? '', /bad bitmap result/);
+    assert.equal(await page.evaluate(() => document.body.dataset.pwned), undefined);
+    await page.close();
+  });
+
+  it('has a key for every action and a shortcuts view', async () => {
+    const host = new FakeHost(loadRecording(SHADOW));
+    const { page } = await openVisualizer(browser, server, host, { atStep: 5 });
+    await page.keyboard.press('ArrowRight');
+    await page.waitForFunction(() => document.body.dataset.renderedStep === '6');
+    await page.keyboard.press('k');
+    await page.waitForFunction(() => document.body.dataset.renderedStep === '5');
+    await page.keyboard.press('Shift+ArrowRight');
+    await page.waitForFunction(() => document.body.dataset.renderedStep === '6');
+    await page.keyboard.press('End');
+    await page.waitForFunction(() => document.body.dataset.renderedStep === '13');
+    await page.keyboard.press('Home');
+    await page.waitForFunction(() => document.body.dataset.renderedStep === '0');
+    assert.deepEqual(host.requests('seek').map((m) => m.args?.step), [6, 5, 6, 13, 0]);
+    await page.keyboard.press('?');
+    const keys = await page.$$eval('.help .shortcuts kbd', (k) => k.map((e) => e.textContent));
+    assert.ok(keys.length >= 12 && keys.includes('Space') && keys.includes('?'), keys.join(' | '));
+    await page.keyboard.press('Escape');
+    assert.equal(await page.$eval('.help', (h) => (h as HTMLElement).hidden), true);
+    await page.keyboard.press('3');
+    assert.equal(await page.$eval('section.view.active', (s) => (s as HTMLElement).dataset.view), 'bitmaps');
+    await page.close();
+  });
+
+  it('exports the active view as CSV, JSON, SVG and PNG through the host', async () => {
+    const host = new FakeHost(loadRecording(SHADOW));
+    const exported: Record<string, unknown>[] = [];
+    host.onExport = (a) => exported.push(a);
+    const { page } = await openVisualizer(browser, server, host, { atStep: AFTER_LOST_UPDATE });
+    await page.click('.view-bitmaps .export-csv');
+    await page.keyboard.press('Shift+J');
+    await page.keyboard.press('Shift+S');
+    await page.keyboard.press('Shift+P');
+    await page.waitForFunction(() => document.querySelector('.status')?.textContent?.includes('.png'));
+    assert.deepEqual(exported.map((e) => e.format), ['csv', 'json', 'svg', 'png']);
+    assert.equal(exported[0].suggestedName, 'dirty-bitmaps-step-11.csv');
+    const csv = String(exported[0].data).split('\r\n');
+    assert.equal(csv[0], 'fb,page,gfn,written,reported,missed,extra,writable,staleScreen');
+    assert.ok(csv.includes('vga,0,2048,false,false,true,false,true,true'), csv.join('\n'));
+    const json = JSON.parse(String(exported[1].data)) as { framebuffers: { vga: { missed: number[]; reported: number[] } } };
+    assert.deepEqual(json.framebuffers.vga.missed, [0]);
+    assert.deepEqual(json.framebuffers.vga.reported, [5]);
+    assert.match(String(exported[2].data), /^<\?xml[^]*<svg[^]*<image/);
+    const png = Buffer.from(String(exported[3].data), 'base64');
+    assert.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'a PNG');
+    await page.close();
+  });
+
+  it('keeps the selection with setState and restores it in a new page (panel serializer)', async () => {
+    const host = new FakeHost(loadRecording(SHADOW));
+    const { page } = await openVisualizer(browser, server, host, { atStep: AFTER_LOST_UPDATE });
+    const c = await cellCentre(page, 'vga', 5);
+    const box = await page.$eval(c.sel, (e) => e.getBoundingClientRect().toJSON() as DOMRect);
+    await page.mouse.click(box.x + c.x, box.y + c.y);
+    await page.waitForFunction(() => (window as unknown as { __state?: { selection: { page: number } } }).__state?.selection.page === 5);
+    const state = await page.evaluate(() => (window as unknown as { __state: unknown }).__state);
+    await page.close();
+    const host2 = new FakeHost(loadRecording(SHADOW));
+    const again = await openVisualizer(browser, server, host2, { atStep: AFTER_LOST_UPDATE, state });
+    const sel = JSON.parse(await again.page.evaluate(() => document.body.dataset.selection ?? 'null')) as { fb: string; page: number; gfn: number };
+    assert.deepEqual([sel.fb, sel.page, sel.gfn], ['vga', 5, 0x805]);
+    // The selected cell is outlined in the focus colour.
+    const cell = Number(await again.page.$eval(c.sel, (e) => (e as HTMLElement).dataset.cell));
+    const edge = await pixel(again.page, c.sel, c.x, c.y - Math.floor(cell / 2) - 1);
+    assert.ok(near(edge.slice(0, 3), hexRgb(THEMES.dark.vars['--vscode-focusBorder']), 3), `outline ${edge}`);
+    await again.page.close();
+  });
+
+  it('charts costs over steps and the tracker comparison', async () => {
+    const host = new FakeHost(loadRecording(SHADOW));
+    const { page } = await openVisualizer(browser, server, host, { atStep: 6 });
+    await seekAndWait(page, host, 7);
+    await seekAndWait(page, host, 8);
+    const series = await page.$$eval('svg.costs-chart path.series', (p) => p.map((e) => e.getAttribute('data-counter')));
+    assert.ok(series.includes('shadowFaults') && series.includes('hypercalls'), series.join(','));
+    await page.keyboard.press('c');
+    await page.waitForSelector('svg.compare-chart rect.bar');
+    const bars = await page.$$eval('svg.compare-chart rect.bar', (r) => r.map((e) => e.getAttribute('data-tracker')));
+    assert.deepEqual(bars.sort(), ['memcmp', 'sl1ma']);
+    await page.close();
+  });
+});
