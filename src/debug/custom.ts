@@ -21,7 +21,7 @@ export interface CustomRequests {
    * `total` is the highest step known so far (the whole trace's step count once `complete`, i.e. once
    * the session has reached the end of the trace).
    */
-  'xpl/timeline': { args: { from: number; to: number }; result: { total: number; complete: boolean; marks: TimelineMark[] } };
+  'xpl/timeline': { args: { from: number; to: number }; result: { total: number; complete?: boolean; marks: TimelineMark[] } };
   /** Time travel to the state after `step` steps; the adapter then sends a `stopped` event (reason `goto`). */
   'xpl/seek': { args: { step: number }; result: { step: number } };
 }

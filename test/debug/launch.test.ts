@@ -74,6 +74,39 @@ describe('debug adapter: launch and robustness', () => {
     assert.equal(frames[0].line, 2);
   });
 
+  it('survives every request sent with missing, null or wrongly typed arguments', async () => {
+    await launch(s, { trace: fixture('shadow-peek-after-one-store.xpt'), stopOnEntry: true });
+    const commands = ['setBreakpoints', 'setFunctionBreakpoints', 'setExceptionBreakpoints', 'dataBreakpointInfo', 'setDataBreakpoints',
+      'continue', 'next', 'stepIn', 'stepOut', 'stepBack', 'reverseContinue', 'goto', 'gotoTargets', 'pause', 'stackTrace', 'scopes',
+      'variables', 'evaluate', 'readMemory', 'exceptionInfo', 'breakpointLocations', 'restart', 'xpl/summary', 'xpl/tlb', 'xpl/walk',
+      'xpl/p2m', 'xpl/bitmap', 'xpl/tracker', 'xpl/screen', 'xpl/timeline', 'xpl/seek'];
+    const garbage: unknown[] = [{}, { threadId: 'x', frameId: -1, variablesReference: 'a', expression: 7, memoryReference: 12, count: -5, source: 3,
+      breakpoints: 'no', filters: [7], targetId: null, line: 'ten', fb: 4, vcpu: [], va: 'x', dom: {}, gfn: -1, step: 1e12, name: null, dataId: 5 }];
+    for (const c of commands) {
+      for (const a of garbage) {
+        await within(s.dc.customRequest(c, a).then(() => undefined, () => undefined), c);
+      }
+    }
+    const threads = await within(s.dc.threadsRequest(), 'threads after garbage');
+    assert.ok(threads.body.threads.length >= 1);
+    const r = await within(s.dc.evaluateRequest({ expression: 'step' }), 'evaluate after garbage');
+    assert.match(r.body.result, /^\d+/);
+  });
+
+  it('stops with the FILE:LINE:COL error of a statement the model cannot carry out, and refuses to run past it', async () => {
+    const stopped = await launch(s, { trace: fixture('store-to-unmapped-va.xpt') });
+    assert.equal(stopped.body.reason, 'exception');
+    assert.match(stopped.body.text ?? '', /store-to-unmapped-va\.xpt:5:16: error: guest page fault: 0x40000000 is not mapped/);
+    assert.equal(await topLine(s, stopped), 5);
+    const info = (await within(s.dc.exceptionInfoRequest({ threadId: stopped.body.threadId ?? 1 }), 'exceptionInfo')).body;
+    assert.equal(info.exceptionId, 'trace-error');
+    assert.ok(s.outputs.some((o) => o.body.category === 'stderr' && o.body.line === 5 && /guest page fault/.test(o.body.output)));
+    assert.match(await rejects(s.dc.continueRequest({ threadId: 1 }), 'continue past the error'), /stopped at an error/);
+    const back = await resume(s, 'stepBack', stopped.body.threadId);
+    assert.equal(await topLine(s, back), 4);
+    assert.ok(s.outputs.some((o) => o.body.output.includes('about to store')));
+  });
+
   it('stops on entry at the first statement, not at the comment above it', async () => {
     const stopped = await launch(s, { trace: fixture('shadow-peek-after-one-store.xpt'), stopOnEntry: true });
     assert.equal(stopped.body.reason, 'entry');
