@@ -115,12 +115,12 @@ class App {
       b.addEventListener('click', action);
       return b;
     };
-    const first = btn('⏮', `${s.first} (Home)`, () => void this.seek(0));
+    const first = btn('|◀', `${s.first} (Home)`, () => void this.seek(0));
     const back = btn('◀', `${s.stepBack} (←)`, () => void this.seek(Math.max(0, this.ctx.step - 1)));
     const play = btn('▶▶', `${s.play} (Space)`, () => this.togglePlay());
     play.classList.add('play');
     const fwd = btn('▶', `${s.stepForward} (→)`, () => void this.stepForward());
-    const last = btn('⏭', `${s.last} (End)`, () => void this.seek(this.ctx.total));
+    const last = btn('▶|', `${s.last} (End)`, () => void this.seek(this.ctx.total));
     const help = btn('?', `${s.shortcuts} (?)`, () => this.toggleHelp());
     const title = el('span', { class: 'source-title' });
     const stepLabel = el('span', { class: 'step-label', 'aria-live': 'polite' });

@@ -1,5 +1,5 @@
 /** Costs: counters over time (a line per counter that moved) and the `xpl compare` table as a chart. */
-import { axisBottom, axisLeft, line, max, scaleBand, scaleLinear, select } from 'd3';
+import { axisBottom, axisLeft, line, max, scaleBand, scaleLinear, scaleSymlog, select } from 'd3';
 import type { CompareRow, Costs } from '../../src/shared/protocol';
 import type { Ctx, ExportData, View } from '../context';
 import { clear, el } from '../dom';
@@ -72,9 +72,10 @@ export class CostsView implements View {
       return;
     }
     const x = scaleLinear().domain([0, Math.max(1, this.ctx.total, this.series[this.series.length - 1].step)]).range([M.left, width - M.right]);
-    const y = scaleLinear().domain([0, max(this.series, (s) => max(keys, (k) => s.costs[k] ?? 0)) ?? 1]).nice().range([H - M.bottom, M.top]);
+    // Symmetric log: counters differ by orders of magnitude (bytes copied vs. flushes).
+    const y = scaleSymlog().domain([0, max(this.series, (s) => max(keys, (k) => s.costs[k] ?? 0)) ?? 1]).range([H - M.bottom, M.top]);
     const ax = svg.append('g').attr('transform', `translate(0,${H - M.bottom})`).call(axisBottom(x).ticks(8));
-    const ay = svg.append('g').attr('transform', `translate(${M.left},0)`).call(axisLeft(y).ticks(4));
+    const ay = svg.append('g').attr('transform', `translate(${M.left},0)`).call(axisLeft(y).ticks(4, '~s'));
     for (const a of [ax, ay]) {
       a.selectAll('text').attr('fill', p.muted);
       a.selectAll('line,path').attr('stroke', p.border);

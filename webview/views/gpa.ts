@@ -240,6 +240,7 @@ export class GpaView implements View {
     const lo = Math.max(0, Math.floor(x.invert(0)));
     const hi = Math.min(frames, Math.ceil(x.invert(this.width)));
     this.info.textContent = `${d.name}: gfn ${hex(lo)}–${hex(hi)} (${hi - lo} frames)` + (sel !== null ? ` · selected gfn ${hex(sel)} (${frameKind(d, this.pt, sel)})` : '') + (hi - lo > P2M_WINDOW ? ' · zoom in for p2m types' : '');
+    c.dataset.domain = `${x.invert(0)},${x.invert(this.width)}`;
     c.dataset.lo = String(lo);
     c.dataset.hi = String(hi);
   }

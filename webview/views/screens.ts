@@ -29,6 +29,20 @@ export function stalePages(guest: Uint8Array, screen: Uint8Array): number[] {
   return out;
 }
 
+/** Consecutive runs [first, last] of a sorted page list. */
+function runs(pages: number[]): [number, number][] {
+  const out: [number, number][] = [];
+  for (const p of pages) {
+    const last = out[out.length - 1];
+    if (last && last[1] + 1 === p) {
+      last[1] = p;
+    } else {
+      out.push([p, p]);
+    }
+  }
+  return out;
+}
+
 interface Shown { fb: string; width: number; height: number; stale: number[]; guest: HTMLCanvasElement; screen: HTMLCanvasElement; overlay: HTMLCanvasElement; pixels: { guest: Uint8Array; screen: Uint8Array } }
 
 export class ScreensView implements View {
@@ -101,7 +115,14 @@ export class ScreensView implements View {
 
   repaint(): void {
     const err = toRgba(this.ctx.palette.stale);
+    const avail = Math.max(100, this.body.clientWidth - 40);
     for (const s of this.shown) {
+      // Small screens are scaled up by whole pixels (CSS size only; the canvases keep their pixels).
+      const scale = Math.max(1, Math.min(4, Math.floor(avail / 2 / s.width)));
+      for (const c of [s.guest, s.screen, s.overlay]) {
+        c.style.width = `${s.width * scale}px`;
+        c.style.height = `${s.height * scale}px`;
+      }
       this.paint(s.guest, s.pixels.guest, s.width, s.height);
       this.paint(s.screen, s.pixels.screen, s.width, s.height);
       const g = s.overlay.getContext('2d');
@@ -121,6 +142,16 @@ export class ScreensView implements View {
           g.fillRect(x0, y, x1 - x0, 1);
         }
       }
+      // Outline each stale run of pages in the foreground colour, so the region shows whatever the pixels are.
+      g.strokeStyle = this.ctx.palette.foreground;
+      g.setLineDash([3, 2]);
+      g.lineWidth = 1;
+      for (const [a, b] of runs(s.stale)) {
+        const y0 = Math.floor((a * 1024) / s.width);
+        const y1 = Math.min(s.height, Math.ceil(((b + 1) * 1024) / s.width));
+        g.strokeRect(0.5, y0 + 0.5, s.width - 1, Math.max(1, y1 - y0) - 1);
+      }
+      g.setLineDash([]);
     }
   }
 
