@@ -41,10 +41,12 @@ export interface XplLaunchArguments extends DebugProtocol.LaunchRequestArguments
   inject?: string | string[];
   /** Stop before the first statement. */
   stopOnEntry?: boolean;
-  /** Steps between checkpoints for step back (0 disables them; time travel then replays from the start). */
+  /** Steps between checkpoints for step back (default 1000; 0 disables them: time travel then replays from the start). */
   checkpointInterval?: number;
 }
 
+/** Steps between checkpoints when the launch does not say (the engine's own default is none). */
+const DEFAULT_CHECKPOINT_INTERVAL = 1000;
 /** Longest time the model runs before the adapter yields to the event loop. */
 const SLICE_MS = 20;
 /** Thread id of the hypervisor and device model (statements no vCPU performs). */
@@ -52,6 +54,8 @@ const MACHINE_THREAD = 1;
 const FRAMES_PER_THREAD = 1024;
 /** Timeline marks kept for the visualizer (about 100 bytes each). */
 const MAX_MARKS = 500_000;
+/** Events every store or load has: not worth a timeline mark. */
+const ROUTINE_EVENTS: ReadonlySet<EventKind> = new Set<EventKind>(['tlb-hit', 'store', 'load', 'walk']);
 const EVENT_KINDS: readonly EventKind[] = [
   'tlb-hit', 'tlb-miss', 'tlb-fill', 'walk', 'ad-update', 'store', 'load', 'vmexit', 'shadow-fault', 'propagate',
   'set-l1e', 'make-shadow', 'destroy-shadow', 'emulate', 'remove-write-access', 'ept-violation', 'ept-misconfig',
@@ -574,9 +578,7 @@ export class XplDebugSession extends DebugSession {
     if (args.inject !== undefined) {
       options.inject = (typeof args.inject === 'string' ? [args.inject] : args.inject) as BugId[];
     }
-    if (args.checkpointInterval !== undefined) {
-      options.checkpointInterval = args.checkpointInterval;
-    }
+    options.checkpointInterval = args.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL;
     const engine = createEngine(program, options);
     engine.recordEvents = true;
     this.generation++;
@@ -973,9 +975,15 @@ export class XplDebugSession extends DebugSession {
     if (o.step > this.maxStep) {
       this.maxStep = o.step;
     }
-    const notable = o.events.filter((e) => e.kind !== 'tlb-hit' && e.kind !== 'store' && e.kind !== 'load' && e.kind !== 'walk');
-    if ((notable.length || o.violations.length || o.note !== undefined) && (this.marks.size < MAX_MARKS || this.marks.has(o.step))) {
-      const kinds = [...new Set(notable.map((e) => e.kind))];
+    let notable = false;
+    for (const e of o.events) {
+      if (!ROUTINE_EVENTS.has(e.kind)) {
+        notable = true;
+        break;
+      }
+    }
+    if ((notable || o.violations.length || o.note !== undefined) && (this.marks.size < MAX_MARKS || this.marks.has(o.step))) {
+      const kinds = [...new Set(o.events.filter((e) => !ROUTINE_EVENTS.has(e.kind)).map((e) => e.kind))];
       const mark: TimelineMark = { step: o.step, line: o.line, kinds };
       if (o.violations.length) {
         mark.violation = o.violations.map((v) => v.id).join(',');
@@ -1077,7 +1085,11 @@ export class XplDebugSession extends DebugSession {
       return null;
     }
     const line = this.program?.statements[engine.nextIndex]?.pos.line;
-    const bps = (this.lineBps.get(this.traceKey) ?? []).filter((b) => b.line === line);
+    const all = this.lineBps.get(this.traceKey);
+    if (!all || all.length === 0) {
+      return null;
+    }
+    const bps = all.filter((b) => b.line === line);
     const hits: number[] = [];
     for (const bp of bps) {
       if (!this.condOk(bp.condition)) {
