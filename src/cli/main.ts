@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { BUGS, TRACKERS, TraceError, type BugId, type TrackerId } from '../sim/program';
 import { jsonlToText, readTraceFile, scanBytes, textToJsonl } from '../trace/index';
-import { MAX_FILE_BYTES } from '../trace/lexer';
+import { MAX_FILE_BYTES, oneLine } from '../trace/lexer';
 import { suggest } from '../trace/parser';
 import { USAGE, overview, topicHelp, unknownTopic } from './help';
 import { runProgram, type RunFlags } from './run';
@@ -131,7 +131,7 @@ function cmdCheck(args: string[], io: Io): number {
     } catch (e) {
       if (e instanceof TraceError) {
         io.out(`ERROR ${file}\n`);
-        io.err(e.message + '\n');
+        io.err(oneLine(e.message) + '\n');
         worst = 2;
         continue;
       }
@@ -226,17 +226,17 @@ export function main(argv: string[], io: Io): number {
     }
   } catch (e) {
     if (e instanceof TraceError) {
-      io.err(e.message + '\n');
+      io.err(oneLine(e.message) + '\n');
       return 2;
     }
     if (e instanceof UsageError) {
-      io.err(`xpl: ${e.message}\n`);
+      io.err(`xpl: ${oneLine(e.message)}\n`);
       return 2;
     }
     if (process.env['XPL_DEBUG'] === '1') {
       io.err((e instanceof Error ? e.stack ?? e.message : String(e)) + '\n');
     } else {
-      const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+      const msg = oneLine((e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '');
       io.err(`xpl: internal error: ${msg} (set XPL_DEBUG=1 for details)\n`);
     }
     return 2;

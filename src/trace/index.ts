@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import { TraceError, type Program } from '../sim/program';
-import { LexError, LINE_TOO_LONG, MAX_FILE_BYTES, MAX_LINE_BYTES, lexLine, lineSpans } from './lexer';
+import { LexError, LINE_TOO_LONG, oneLine, MAX_FILE_BYTES, MAX_LINE_BYTES, lexLine, lineSpans } from './lexer';
 import { jsonToRaw, jsonlLinesToText, lexedToRaw, readJsonLine, textLinesToJsonl } from './jsonl';
 import { Checker, type RawStmt } from './parser';
 import { STATEMENTS } from './keywords';
@@ -59,7 +59,7 @@ function checkAll(text: string, file: string, finish: boolean): Checker {
   const checker = new Checker(file);
   for (const r of rawStatements(text, isJsonlTrace(text, file))) {
     if (r instanceof LexError) {
-      throw new TraceError(file, r.line, r.col, r.message);
+      throw new TraceError(file, r.line, r.col, oneLine(r.message));
     }
     if (r) {
       checker.add(r);
@@ -90,7 +90,7 @@ export function diagnoseTrace(text: string, file: string, maxErrors = 200): Trac
         return out;
       }
       if (r instanceof LexError) {
-        out.push(new TraceError(file, r.line, r.col, r.message));
+        out.push(new TraceError(file, r.line, r.col, oneLine(r.message)));
         continue;
       }
       if (!r) {
@@ -122,7 +122,7 @@ function lexToTrace(file: string, f: () => string): string {
     return f();
   } catch (e) {
     if (e instanceof LexError) {
-      throw new TraceError(file, e.line, e.col, e.message);
+      throw new TraceError(file, e.line, e.col, oneLine(e.message));
     }
     throw e;
   }

@@ -228,10 +228,11 @@ export function jsonToRaw(members: JMember[], line: number): RawStmt | null {
       if (m.key !== 'op' && m.key !== 'text' && !m.key.startsWith('#')) {
         throw new LexError(line, m.value.col, `unexpected member "${m.key}" in a comment line`);
       }
-      if (m.key === 'text' && m.value.t !== 'string') {
-        throw new LexError(line, m.value.col, `"text" must be a string`);
+      if (m.key === 'text' && (m.value.t !== 'string' || !COMMENT_LINE.test(m.value.v))) {
+        throw new LexError(line, m.value.col, `"text" of a comment line must be blank or a # comment on one line`);
       }
     }
+    checkLayout(members, line, 0);
     return null;
   }
   const raw: RawStmt = { line, col: op.value.col, keyword: op.value.v, words: [], pairs: [] };
@@ -280,7 +281,71 @@ export function jsonToRaw(members: JMember[], line: number): RawStmt | null {
     const p: RawPair = { key: m.key, value, keyCol: v.col, valueCol: v.col, json: true };
     raw.pairs.push(p);
   }
+  checkLayout(members, line, raw.words.length + raw.pairs.length, raw);
   return raw;
+}
+
+// eslint-disable-next-line no-control-regex
+const COMMENT_LINE = /^[ \t]*(#[^\u0000-\u0008\u000a-\u001f\u007f\ufeff]*)?$/;
+const BLANKS = /^[ \t]*$/;
+
+/**
+ * The layout members must describe a line that reads back as the same statement: white space only
+ * where white space goes, a separator between tokens, every token once in `#order`.
+ */
+function checkLayout(members: JMember[], line: number, tokens: number, raw?: RawStmt): void {
+  const bad = (m: JMember, why: string): never => {
+    throw new LexError(line, m.value.col, `bad layout member "${m.key}": ${why}`);
+  };
+  for (const m of members) {
+    if (!m.key.startsWith('#')) {
+      continue;
+    }
+    const v = m.value;
+    switch (m.key) {
+      case '#indent':
+        if (v.t !== 'string' || !BLANKS.test(v.v)) {
+          bad(m, 'spaces and tabs only');
+        }
+        break;
+      case '#ws':
+        if (v.t !== 'array' || v.items.length !== tokens + 1 || v.items.some((it, i) => it.t !== 'string' || !BLANKS.test(it.v) || (i < tokens && it.v === ''))) {
+          bad(m, `an array of ${tokens + 1} white-space strings, all but the last non-empty`);
+        }
+        break;
+      case '#order': {
+        const keys = raw?.pairs.map((p) => p.key) ?? [];
+        const words = raw?.words.length ?? 0;
+        const seen = new Set<string>();
+        const okItem = (it: JValue): boolean => {
+          const id = it.t === 'string' ? `k:${it.v}` : it.t === 'number' ? `a:${it.raw}` : '';
+          const valid = it.t === 'string' ? keys.includes(it.v) : it.t === 'number' && /^[0-9]+$/.test(it.raw) && Number(it.raw) < words;
+          if (!valid || seen.has(id)) {
+            return false;
+          }
+          seen.add(id);
+          return true;
+        };
+        if (v.t !== 'array' || v.items.length !== tokens || !v.items.every(okItem)) {
+          bad(m, 'each key name and each index into "args" exactly once');
+        }
+        break;
+      }
+      case '#comment':
+        if (v.t !== 'string' || !COMMENT_LINE.test('#' + v.v)) {
+          bad(m, 'one line of text');
+        }
+        break;
+      case '#cr':
+      case '#noeol':
+        if (v.t !== 'bool') {
+          bad(m, 'true or false');
+        }
+        break;
+      default:
+        bad(m, 'unknown (layout members are #indent, #ws, #order, #comment, #cr, #noeol)');
+    }
+  }
 }
 
 /** A lexed text line as a raw statement (null for a blank or comment-only line). Throws LexError. */

@@ -263,6 +263,19 @@ export function lexLine(text: string, start: number, end: number, line: number, 
   return out;
 }
 
+/**
+ * A message safe to print as one line: control characters (which JSON strings can carry) escaped,
+ * and at most 400 characters.
+ */
+export function oneLine(message: string): string {
+  // eslint-disable-next-line no-control-regex
+  let s = message.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  if (s.length > 400) {
+    s = s.slice(0, 399) + '…';
+  }
+  return s;
+}
+
 /** Column (1-based, code points) of UTF-16 offset `idx` in `s`. */
 export function columnOf(s: string, idx: number): number {
   let col = 1;

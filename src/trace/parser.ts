@@ -8,6 +8,7 @@ import {
   type BugId, type CounterName, type InvariantId, type IoreqKind, type P2mTypeName, type Paging,
   type PteFlagName, type Statement, type Stmt, type SrcPos, type TrackerId, type VcpuRef, type Va48,
 } from '../sim/program';
+import { oneLine } from './lexer';
 import {
   formsOf, KEYWORDS, TRACKER_DOCS, type KeySpec, type NameKind, type StatementSpec,
 } from './keywords';
@@ -245,7 +246,7 @@ export class Checker {
   constructor(readonly file: string) {}
 
   private err(col: number, message: string): TraceError {
-    return new TraceError(this.file, this.line, col, message);
+    return new TraceError(this.file, this.line, col, oneLine(message));
   }
 
   /** Check one statement and append it. Throws TraceError. */

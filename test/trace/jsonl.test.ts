@@ -144,6 +144,24 @@ describe('JSON Lines reading', () => {
     assert.throws(() => parseTrace(head + '["tick"]', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.col === 1 && /must be an object/.test(e.detail));
     assert.throws(() => parseTrace(head + '{"args":["5ms"]}', 'h.jsonl'), (e: unknown) => e instanceof TraceError && /missing "op"/.test(e.detail));
   });
+  it('keeps errors on one line even when JSON strings hold newlines', () => {
+    assert.throws(() => parseTrace('{"op":"domain","args":["a\\nb"],"paging":"hap","mem":"1M","vcpus":1}', 'h.jsonl'),
+      (e: unknown) => e instanceof TraceError && !e.message.includes('\n') && /bad domain name 'a\\nb'/.test(e.detail));
+  });
+  it('refuses layout members that would change the statement when converted back', () => {
+    const cases: [string, RegExp][] = [
+      ['{"op":"#","text":"tick 1ns"}', /"text" of a comment line must be blank or a # comment/],
+      ['{"op":"#","text":"# a\\nflush dom=g"}', /"text" of a comment line/],
+      ['{"op":"tick","args":["1ns"],"#indent":"x"}', /bad layout member "#indent"/],
+      ['{"op":"tick","args":["1ns"],"#ws":["",""]}', /bad layout member "#ws"/],
+      ['{"op":"flush","dom":"g","#order":["dom","dom"]}', /bad layout member "#order"/],
+      ['{"op":"tick","args":["1ns"],"#comment":"a\\nb"}', /bad layout member "#comment"/],
+      ['{"op":"tick","args":["1ns"],"#colour":1}', /bad layout member "#colour": unknown/],
+    ];
+    for (const [line, re] of cases) {
+      assert.throws(() => parseTrace(head + line, 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.line === 2 && re.test(e.detail), line);
+    }
+  });
   it('refuses a text trace given to jsonlToText and JSON Lines given to textToJsonl', () => {
     assert.throws(() => textToJsonl(head, 'h.xpt.jsonl'), TraceError);
     assert.throws(() => jsonlToText('tick 1ns\n', 'h.xpt'), TraceError);
