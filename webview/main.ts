@@ -309,6 +309,7 @@ class App {
     const t0 = performance.now();
     try {
       const summary = await this.rpc.request('summary', {});
+      performance.measure('xpl-refresh-summary', { start: t0, end: performance.now() });
       this.ctx.summary = summary;
       if (summary.step !== this.ctx.step) {
         this.ctx.previousStep = summary.step === this.ctx.step + 1 ? this.ctx.step : null;
@@ -323,11 +324,17 @@ class App {
       // The timeline first: it knows how many steps there are.
       const timeline = this.byId.get('timeline');
       if (timeline) {
+        const t = performance.now();
         await timeline.refresh().catch((e: unknown) => this.report(e));
+        performance.measure('xpl-refresh-timeline', { start: t, end: performance.now() });
       }
       this.updateStepLabel();
       const open = this.views.filter((v) => v.id !== 'timeline' && !v.section.classList.contains('collapsed'));
-      const results = await Promise.allSettled(open.map((v) => v.refresh()));
+      const results = await Promise.allSettled(open.map(async (v) => {
+        const t = performance.now();
+        await v.refresh();
+        performance.measure(`xpl-refresh-${v.id}`, { start: t, end: performance.now() });
+      }));
       for (const r of results) {
         if (r.status === 'rejected') {
           this.report(r.reason);
