@@ -57,7 +57,7 @@ export function compareChart(rows: readonly CompareRow[], s: CompareStrings): st
   const ly = ok.length * (barH + 8) + 18;
   const legend = `<rect x="${labelW}" y="${ly - 10}" width="12" height="12" class="guest"/><text x="${labelW + 16}" y="${ly}" class="label">${esc(s.guestCycles)}</text>` +
     `<rect x="${labelW + 130}" y="${ly - 10}" width="12" height="12" class="dom0"/><text x="${labelW + 146}" y="${ly}" class="label">${esc(s.dom0Cycles)}</text>`;
-  return `<svg class="chart" role="img" aria-label="${esc(s.chart)}" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}">${bars.join('')}${legend}</svg>`;
+  return `<svg class="chart" role="img" aria-label="${esc(s.chart)}" viewBox="0 0 ${width} ${height}">${bars.join('')}${legend}</svg>`;
 }
 
 const THEMED_CSS = `
@@ -67,6 +67,7 @@ th, td { border: 1px solid var(--vscode-panel-border, #ccc); padding: 3px 8px; t
 th[scope=row], thead th { text-align: left; }
 tr.bad th[scope=row] { color: var(--vscode-errorForeground, #c00); }
 td.error { color: var(--vscode-errorForeground, #c00); text-align: left; }
+.chart { max-width: 640px; width: 100%; height: auto; }
 .chart .guest { fill: var(--vscode-charts-blue, #3b7dd8); }
 .chart .dom0 { fill: var(--vscode-charts-orange, #e08a2c); }
 .chart text { fill: var(--vscode-foreground, #222); font-size: 12px; }

