@@ -31,6 +31,8 @@ export const LIMITS = {
   dmaLen: 1024 * 1024,
   /** Expanded entries of one page/gfn list (`dirty=0..1048576`). */
   listEntries: 1 << 20,
+  /** Expanded entries of all lists of a trace together (bounds the parser's memory). */
+  listEntriesTotal: 1 << 22,
   /** Guest frame numbers are below 2^40 (52-bit guest physical addresses). */
   gfnLimit: 2 ** 40,
 } as const;
@@ -241,6 +243,7 @@ export class Checker {
   private multipliers: number[] = [1];
   private steps = 0;
   private loopWork = 0;
+  private listTotal = 0;
   private line = 0;
 
   constructor(readonly file: string) {}
@@ -542,7 +545,7 @@ export class Checker {
   // ---------------------------------------------------------------- lists
 
   private pageList(p: RawPair, limit: number, what: string): number[] {
-    const set = new Set<number>();
+    const spans: [number, number][] = [];
     let off = 0;
     let total = 0;
     for (const item of p.value.split(',')) {
@@ -552,35 +555,45 @@ export class Checker {
         fail(col, `empty item in list ${quote(p.value)} (lists are a,b,c without spaces)`);
       }
       const dots = item.indexOf('..');
+      let s: number;
+      let e: number;
       if (dots >= 0) {
-        const s = num(item.slice(0, dots), col, `${what} range start`, 0, Number.MAX_SAFE_INTEGER);
-        const e = num(item.slice(dots + 2), itemCol(p, off - item.length - 1 + dots + 2), `${what} range end`, 0, Number.MAX_SAFE_INTEGER);
+        s = num(item.slice(0, dots), col, `${what} range start`, 0, Number.MAX_SAFE_INTEGER);
+        e = num(item.slice(dots + 2), itemCol(p, off - item.length - 1 + dots + 2), `${what} range end`, 0, Number.MAX_SAFE_INTEGER);
         if (e <= s) {
           fail(col, `empty range ${quote(item)}: ranges are START..END with END exclusive and greater than START`);
         }
         if (e > limit) {
           fail(col, `${what} ${e - 1} is out of range (at most ${limit - 1})`);
         }
-        total += e - s;
-        if (total > LIMITS.listEntries) {
-          fail(col, `list is too long (more than ${LIMITS.listEntries} entries)`);
-        }
-        for (let v = s; v < e; v++) {
-          set.add(v);
-        }
       } else {
-        const v = num(item, col, what, 0, Number.MAX_SAFE_INTEGER);
-        if (v >= limit) {
-          fail(col, `${what} ${v} is out of range (at most ${limit - 1})`);
+        s = num(item, col, what, 0, Number.MAX_SAFE_INTEGER);
+        if (s >= limit) {
+          fail(col, `${what} ${s} is out of range (at most ${limit - 1})`);
         }
-        total += 1;
-        if (total > LIMITS.listEntries) {
-          fail(col, `list is too long (more than ${LIMITS.listEntries} entries)`);
-        }
-        set.add(v);
+        e = s + 1;
       }
+      total += e - s;
+      if (total > LIMITS.listEntries) {
+        fail(col, `list is too long (more than ${LIMITS.listEntries} entries)`);
+      }
+      if (this.listTotal + total > LIMITS.listEntriesTotal) {
+        fail(p.valueCol, `the lists of this trace expand to more than ${LIMITS.listEntriesTotal} numbers in total (the parser's bound)`);
+      }
+      spans.push([s, e]);
     }
-    return [...set].sort((a, b) => a - b);
+    // merge the spans (sorted, overlaps and duplicates removed), then expand
+    spans.sort((a, b) => a[0] - b[0]);
+    const out: number[] = [];
+    let next = -1;
+    for (const [s, e] of spans) {
+      for (let v = Math.max(s, next); v < e; v++) {
+        out.push(v);
+      }
+      next = Math.max(next, e);
+    }
+    this.listTotal += out.length;
+    return out;
   }
 
   private enumList<T extends string>(p: RawPair, values: readonly T[], what: string): T[] {
@@ -660,10 +673,10 @@ export class Checker {
         if (this.fbs.size >= LIMITS.framebuffers) {
           fail(raw.col, `too many framebuffers: at most ${LIMITS.framebuffers}`);
         }
-        const info = this.dom(need('dom'));
-        const f: FbInfo = { name, dom: info.name, resized: false };
+        const f: FbInfo = { name, dom: need('dom').value, resized: false };
         this.fbs.set(name, f);
         this.fbLines.set(name, { line: raw.line });
+        const info = this.dom(need('dom'));
         info.fbs.push(name);
         const gp = need('gfn');
         const gfn = num(gp.value, gp.valueCol, 'gfn', 0, LIMITS.gfnLimit - 1);
@@ -712,8 +725,8 @@ export class Checker {
         if (this.processes.size >= LIMITS.processes) {
           fail(raw.col, `too many processes: at most ${LIMITS.processes}`);
         }
+        this.processes.set(name, { dom: need('dom').value, line: raw.line });
         const info = this.dom(need('dom'));
-        this.processes.set(name, { dom: info.name, line: raw.line });
         return { op: 'process', name, dom: info.name };
       }
       case 'inject': {
@@ -919,8 +932,8 @@ export class Checker {
         return { op: 'tick', ns: duration(word0.text, word0.col) };
       case 'ioreq server': {
         const name = this.declare('ioreq-server', word0);
+        this.servers.set(name, { dom: need('dom').value, line: raw.line });
         const info = this.dom(need('dom'));
-        this.servers.set(name, { dom: info.name, line: raw.line });
         const limit = n('limit', 1, 1 << 20) ?? 256;
         return { op: 'ioreq-server', name, dom: info.name, limit };
       }

@@ -174,6 +174,10 @@ describe('diagnostics for the editor', () => {
     const errs = diagnoseTrace(text, 'd.xpt');
     assert.deepEqual(errs.map((e) => `${e.line}:${e.col}`), ['2:6', '3:11', '4:17']);
   });
+  it('keeps a declaration whose domain is wrong, so its uses are not errors too', () => {
+    const errs = diagnoseTrace('domain g paging=hap mem=64M vcpus=1\nvram lfb dom=h gfn=0 pages=4\npeek fb=lfb\nprocess p dom=x\ncr3 vcpu=0 process=p\n', 'd.xpt');
+    assert.deepEqual(errs.map((e) => `${e.line}:${e.col}`), ['2:14', '4:15', '5:20']);
+  });
   it('reports an unclosed repeat and keeps repeat/end balanced after a bad repeat', () => {
     const errs = diagnoseTrace('repeat x\n  tick 1ns\nend\nrepeat 2\n', 'd.xpt');
     assert.deepEqual(errs.map((e) => `${e.line}:${e.col}`), ['1:8', '4:1']);

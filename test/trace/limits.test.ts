@@ -54,6 +54,13 @@ describe('limits', () => {
   it('refuses a repeat count over 10^8 when it is read', () => {
     assertError('repeat 100000001\n  tick 1ns\nend', '1:8', /repeat count 100000001 is too large \(at most 10\^8\)/);
   });
+  it('bounds the numbers all lists of a trace expand to (2^22), and one list (2^20)', () => {
+    const line = 'expect logdirty dom=g dirty=0..1048576';
+    const head = 'domain g paging=hap mem=1T vcpus=1\n';
+    ok(head + Array.from({ length: 4 }, () => line).join('\n'));
+    assertError(head + Array.from({ length: 5 }, () => line).join('\n'), '6:29', /expand to more than 4194304 numbers in total/);
+    assertError(head + 'expect logdirty dom=g dirty=0..1048577', '2:29', /list is too long \(more than 1048576 entries\)/);
+  });
   it('bounds loop iterations even with empty bodies', () => {
     assertError('repeat 100000000\n  repeat 2\n  end\nend', '1:1', /more than 10\^8 iterations/);
   });
