@@ -271,7 +271,23 @@ export class XplDebugSession extends DebugSession {
 
   private source(): Source {
     const file = this.launchArgs?.trace ?? '';
-    return new Source(path.basename(file), file);
+    const full = file.includes('://') || path.isAbsolute(file) ? file : path.resolve(file);
+    return new Source(path.basename(file), full);
+  }
+
+  /** The column of the argument an event is about (its va= or fb=), else the statement's. */
+  private eventCol(stmt: Statement, kind: { va?: number; fb?: string; gfn?: number }): number {
+    const args = stmt.pos.args ?? {};
+    if (kind.va !== undefined && args.va !== undefined) {
+      return args.va;
+    }
+    if (kind.fb !== undefined && args.fb !== undefined) {
+      return args.fb;
+    }
+    if (kind.gfn !== undefined && args.gfn !== undefined) {
+      return args.gfn;
+    }
+    return stmt.pos.col;
   }
 
   private stmtText(s: Statement): string {
@@ -1689,7 +1705,7 @@ export class XplDebugSession extends DebugSession {
         }
         chain.forEach((i, k) => {
           const e = evs[i];
-          frames.push(new StackFrame(base + k, `${e.fn} — ${e.detail}`, src, outcome.line, stmt.pos.col));
+          frames.push(new StackFrame(base + k, `${e.fn} — ${e.detail}`, src, outcome.line, this.eventCol(stmt, e)));
         });
         frames.push(new StackFrame(base + chain.length, `${this.stmtText(stmt)}  [step ${outcome.step}; state shown is after it]`, src, stmt.pos.line, stmt.pos.col));
         for (const r of this.enclosingRepeats(outcome.index)) {

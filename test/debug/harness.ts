@@ -14,7 +14,7 @@ export const ADAPTER = path.join(ROOT, 'dist', 'debugAdapter.js');
 export const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'debug');
 export const fixture = (name: string): string => path.join(FIXTURES, name);
 
-const LIMIT_MS = 15000;
+const LIMIT_MS = 60000;
 
 export function within<T>(p: Promise<T>, what = 'request', ms = LIMIT_MS): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

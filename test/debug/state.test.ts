@@ -171,4 +171,24 @@ describe('debug adapter: model state', () => {
     const note = tl.marks.find((m) => m.line === 8);
     assert.ok(note?.kinds.includes('note'));
   });
+
+  it('shows each vCPU\'s own TLB when its thread is selected', async () => {
+    const stopped = await launch(s, { trace: fixture('eight-stores-then-peek.xpt'), breakpoints: [{ line: 11 }] });
+    const threads = (await within(s.dc.threadsRequest(), 'threads')).body.threads;
+    assert.deepEqual(threads.map((t) => t.name), ['Xen + device model', 'vCPU g.0 (kernel)', 'vCPU g.1 (kernel)']);
+    const g0 = threads[1].id;
+    assert.notEqual(stopped.body.threadId, g0, 'line 11 is g.1\'s store');
+    const idle = (await within(s.dc.stackTraceRequest({ threadId: g0 }), 'stackTrace g.0')).body.stackFrames;
+    assert.equal(idle.length, 1);
+    assert.match(idle[0].name, /vCPU g\.0: not running this statement/);
+    const sc = (await scopes(s, idle[0].id))[0];
+    assert.equal(sc.name, 'vCPU g.0');
+    const tlb = named(await vars(s, sc.variablesReference), 'TLB');
+    assert.equal(tlb.indexedVariables, 4);
+    const entries = await vars(s, tlb.variablesReference, 0, 4);
+    assert.deepEqual(entries.map((e) => e.name), ['[0x10000000]', '[0x10001000]', '[0x10002000]', '[0x10003000]']);
+    assert.match((await evaluate(s, 'tlb', idle[0].id)).result, /^TLB of g\.0: 4 entries/);
+    const active = (await stack(s, stopped))[0];
+    assert.match((await evaluate(s, 'tlb', active.id)).result, /^TLB of g\.1: 1 entries/);
+  });
 });

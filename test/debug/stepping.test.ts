@@ -115,7 +115,10 @@ describe('debug adapter: stepping and time travel', () => {
   it('next inside a statement steps over an event\'s children', async () => {
     const at = await launch(s, { trace: ONE, breakpoints: [{ line: 7 }] });
     const miss = await resume(s, 'stepIn', at.body.threadId);
-    assert.match((await stack(s, miss))[0].name, /^tlb — 0x10002000/);
+    const missFrames = await stack(s, miss);
+    assert.match(missFrames[0].name, /^tlb — 0x10002000/);
+    assert.deepEqual([missFrames[0].line, missFrames[0].column], [7, 16], 'the event points at the va= argument');
+    assert.deepEqual([missFrames[1].line, missFrames[1].column], [7, 1]);
     const fault = await resume(s, 'next', miss.body.threadId);
     assert.match((await stack(s, fault))[0].name, /^sh_page_fault — write 0x10002000/);
     const over = await resume(s, 'next', fault.body.threadId);
