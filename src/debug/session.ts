@@ -291,8 +291,9 @@ export class XplDebugSession extends DebugSession {
   }
 
   private stmtText(s: Statement): string {
+    // The line as written (a JSON Lines trace shows its JSON), without a trailing comment.
     const raw = (this.lines[s.pos.line - 1] ?? s.op).trim();
-    const text = raw.startsWith('{') ? s.op : raw;
+    const text = raw.startsWith('{') ? raw : raw.replace(/\s+#[^"]*$/, '');
     return text.length > 100 ? text.slice(0, 99) + '…' : text;
   }
 

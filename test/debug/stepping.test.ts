@@ -51,6 +51,26 @@ describe('debug adapter: stepping and time travel', () => {
       seen.push(await topLine(s, stopped));
     }
     assert.deepEqual(seen, [2, 3, 5, 6, 7]);
+    // The frame shows the statement as written, without its comment.
+    stopped = await resume(s, 'stepBack', stopped.body.threadId);
+    assert.equal((await stack(s, stopped))[0].name, 'peek fb=lfb  [next: step 4]');
+  });
+
+  it('debugs the JSON Lines form of a trace: its lines, breakpoints and statements', async () => {
+    const trace = fixture('shadow-peek-after-one-store.xpt.jsonl');
+    const stopped = await launch(s, { trace, breakpoints: [{ line: 1 }, { line: 6 }] });
+    assert.equal(stopped.body.reason, 'breakpoint');
+    const frames = await stack(s, stopped);
+    assert.equal(frames[0].line, 2, 'the comment line moved down to the domain');
+    const write = await resume(s, 'continue', stopped.body.threadId);
+    const top = (await stack(s, write))[0];
+    assert.equal(top.line, 6);
+    assert.match(top.name, /^\{"op":"write","vcpu":"g\.0","va":"0x10002000","byte":"0xab"\}/);
+    const inside = await resume(s, 'stepIn', write.body.threadId);
+    assert.match((await stack(s, inside))[0].name, /^tlb — 0x10002000/);
+    const end = await resume(s, 'continue', inside.body.threadId);
+    assert.equal(end.body.reason, 'end');
+    assert.ok(s.outputs.some((o) => /expects 1 passed, 0 failed/.test(o.body.output)));
   });
 
   it('step in walks a store\'s hypervisor path one event at a time, then comes out after the statement', async () => {
