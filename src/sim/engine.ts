@@ -12,7 +12,8 @@ import {
   PAGE_WRITTEN, PAGE_REPORTED, PAGE_MISSED, PAGE_EXTRA, PAGE_WRITABLE, PAGE_STALE_SCREEN, PAGE_DIFFERS,
 } from './inspect';
 import { deepClone, Hasher, hashValue } from './util';
-import { samePage, PAGE_SIZE } from './pages';
+import { PAGE_SIZE } from './pages';
+import { differsFromCopy, differsFromScreen } from './oracle';
 import { readPte, pteHex, flagsView, vaIndex, P, RW, D } from './pte';
 import { typeName, T, WHY_HV } from './p2m';
 
@@ -34,7 +35,7 @@ interface RunState {
   lastScreen: Map<string, number[]>;
 }
 
-interface Checkpoint { step: number; state: RunState; bytes: number }
+interface Checkpoint { step: number; state: RunState; logPos: number; bytes: number }
 
 const DEFAULT_CHECKPOINT_BUDGET = 1024 * 1024 * 1024;
 
@@ -279,8 +280,8 @@ export class Engine implements EngineApi {
     m.sink = new StepSink();
     const state = deepClone(this.s);
     m.sink = sink;
-    const bytes = m.pages.takeCopies() * PAGE_SIZE + 64 * 1024;
-    this.checkpoints.push({ step: this.s.steps, state, bytes });
+    const bytes = 64 * 1024;
+    this.checkpoints.push({ step: this.s.steps, state, logPos: m.pages.position, bytes });
     this.checkpointBytes += bytes;
     if (this.checkpointBytes > this.budget && this.checkpoints.length > 2) {
       // Thin: keep the first and every other one after it (the interval doubles).
@@ -317,7 +318,7 @@ export class Engine implements EngineApi {
 
   private restore(c: Checkpoint): void {
     this.s = deepClone(c.state);
-    this.s.m.pages.takeCopies();
+    this.s.m.pages.moveTo(c.logPos);
     this.exec = new Executor(this.s.m, this.options.tracker);
     // The record lists keep their history: replay re-creates identical records in place.
     // Checkpoints after this point stay valid (replay is deterministic), so they are kept.
@@ -539,9 +540,8 @@ export class Engine implements EngineApi {
       const g = fb.gfn + p;
       const mfn = m.backingMfn(d, g);
       if (d.paging === 'shadow' ? m.writableCount(d, mfn) > 0 : d.p2m.type(g, true) === T.ram_rw) { s |= PAGE_WRITABLE; }
-      const cur = m.pages.get(mfn);
-      if (!samePage(o.screen.get(p), cur)) { s |= PAGE_STALE_SCREEN; }
-      if (o.suspects.has(p) && !samePage(o.copy.get(p), cur)) { s |= PAGE_DIFFERS; }
+      if (differsFromScreen(m, d, fb, o, p)) { s |= PAGE_STALE_SCREEN; }
+      if (o.suspects.has(p) && differsFromCopy(m, d, fb, o, p)) { s |= PAGE_DIFFERS; }
       state[i] = s;
     }
     return { fb: fb.name, start, count: n, pages: fb.pages, state, lastAnswerLine: last ? last.line : null };
@@ -594,10 +594,8 @@ export class Engine implements EngineApi {
     for (let p = 0; p * PAGE_SIZE < bytes; p++) {
       const n = Math.min(PAGE_SIZE, bytes - p * PAGE_SIZE);
       guest.set(m.pages.read(m.backingMfn(d, fb.gfn + p)).subarray(0, n), p * PAGE_SIZE);
-      const sp = o.screen.get(p);
-      if (sp) {
-        screen.set(sp.data.subarray(0, n), p * PAGE_SIZE);
-      }
+      const mfn = m.backingMfn(d, fb.gfn + p);
+      screen.set(m.pages.bytesAt(mfn, o.screen.get(p) ?? o.screenAll).subarray(0, n), p * PAGE_SIZE);
     }
     return { fb: fb.name, width: fb.width, height: fb.height, guest, screen };
   }

@@ -41,7 +41,9 @@ export class Executor {
         for (let g = s.gfn; g < s.gfn + s.pages; g++) {
           d.p2m.store(g, typeCode(s.type), 1);
         }
-        m.ev('setup', 'p2m_set_entry', `gfn ${hex(s.gfn)}..${hex(s.gfn + s.pages)} type ${s.type}`);
+        if (m.sink.record) {
+          m.ev('setup', 'p2m_set_entry', `gfn ${hex(s.gfn)}..${hex(s.gfn + s.pages)} type ${s.type}`);
+        }
         for (const v of d.vcpus) {
           v.tlb.clear();
         }
@@ -66,10 +68,11 @@ export class Executor {
         // Share the kernel half: copy the kernel's upper PML4 entries (plain stores to a fresh frame).
         if (k) {
           const src = m.guestTable(d, k.cr3);
-          const dst = m.pages.writable(m.backingMfn(d, cr3));
-          dst.set(src.subarray(256 * 8), 256 * 8);
+          m.pages.write(m.backingMfn(d, cr3), 256 * 8, 256 * 8, src.slice(256 * 8));
         }
-        m.ev('setup', 'guest', `process '${s.name}': PML4 at gfn ${hex(cr3)}`);
+        if (m.sink.record) {
+          m.ev('setup', 'guest', `process '${s.name}': PML4 at gfn ${hex(cr3)}`);
+        }
         return {};
       }
       case 'inject':
@@ -122,7 +125,7 @@ export class Executor {
       case 'write': {
         const v = this.vcpu(s.vcpu);
         const b = s.byte ?? this.nextByte();
-        m.store(v, s.va, s.len, (buf, off, n) => buf.fill(b, off, off + n));
+        m.store(v, s.va, s.len, () => b);
         return {};
       }
       case 'read': {
@@ -139,7 +142,9 @@ export class Executor {
           m.vmexit(v, 'EXIT_REASON_INVLPG');
         }
         v.tlb.delete(Math.floor(s.va / PAGE_SIZE));
-        m.ev('invlpg', d.paging === 'shadow' ? 'sh_invlpg' : 'invlpg', vaToString(s.va), { vcpu: v.id, va: s.va });
+        if (m.sink.record) {
+          m.ev('invlpg', d.paging === 'shadow' ? 'sh_invlpg' : 'invlpg', vaToString(s.va), { vcpu: v.id, va: s.va });
+        }
         return {};
       }
       case 'cr3': {
@@ -154,9 +159,13 @@ export class Executor {
         }
         if (d.paging === 'shadow') {
           m.vmexit(v, 'EXIT_REASON_CR_ACCESS (mov to cr3)');
-          m.ev('cr3', 'sh_update_cr3', `vCPU ${v.id} → '${p.name}' (PML4 gfn ${hex(p.cr3)})`, { vcpu: v.id });
+          if (m.sink.record) {
+            m.ev('cr3', 'sh_update_cr3', `vCPU ${v.id} → '${p.name}' (PML4 gfn ${hex(p.cr3)})`, { vcpu: v.id });
+          }
         } else {
-          m.ev('cr3', 'mov cr3', `vCPU ${v.id} → '${p.name}' (PML4 gfn ${hex(p.cr3)})`, { vcpu: v.id });
+          if (m.sink.record) {
+            m.ev('cr3', 'mov cr3', `vCPU ${v.id} → '${p.name}' (PML4 gfn ${hex(p.cr3)})`, { vcpu: v.id });
+          }
         }
         v.process = p.name;
         m.flushVcpuTlb(v, true);
@@ -177,7 +186,9 @@ export class Executor {
           }
         }
         p.exited = true;
-        m.ev('setup', 'guest', `process '${p.name}' exits; its page tables are abandoned, not torn down`);
+        if (m.sink.record) {
+          m.ev('setup', 'guest', `process '${p.name}' exits; its page tables are abandoned, not torn down`);
+        }
         return {};
       }
       case 'vmexit': {
@@ -195,11 +206,13 @@ export class Executor {
           if (mfn < 0) {
             throw new SimError(`gfn ${hex(gfn)} has no RAM behind it`, 'gfn');
           }
-          m.pages.writable(mfn).fill(b, 0, n);
+          m.pages.write(mfn, 0, n, b);
           m.afterPhysWrite(d, mfn, 0, n, 'dma');
           done += n;
         }
-        m.ev('dma', 'qemu dma', `${s.len} bytes at gfn ${hex(s.gfn)}`, { gfn: s.gfn });
+        if (m.sink.record) {
+          m.ev('dma', 'qemu dma', `${s.len} bytes at gfn ${hex(s.gfn)}`, { gfn: s.gfn });
+        }
         return {};
       }
       case 'peek': {
@@ -231,13 +244,17 @@ export class Executor {
           throw new SimError(`the resized range ends outside the domain's memory`, 'pages');
         }
         fb.pages = s.pages;
-        m.ev('setup', 'vga mode switch', `'${fb.name}' is now ${s.pages} pages`);
+        if (m.sink.record) {
+          m.ev('setup', 'vga mode switch', `'${fb.name}' is now ${s.pages} pages`);
+        }
         return {};
       }
       case 'reclaim': {
         const d = m.dom(s.dom);
         if (d.paging !== 'shadow') {
-          m.ev('setup', 'reclaim', 'no shadows under HAP: nothing to do');
+          if (m.sink.record) {
+            m.ev('setup', 'reclaim', 'no shadows under HAP: nothing to do');
+          }
           return {};
         }
         if (s.va === undefined) {
@@ -248,7 +265,9 @@ export class Executor {
         const p = m.processes.get(v.process)!;
         const sl = m.shadowL1For(d, p, s.va);
         if (!sl) {
-          m.ev('destroy-shadow', '_shadow_prealloc', `no L1 shadow maps ${vaToString(s.va)}`);
+          if (m.sink.record) {
+            m.ev('destroy-shadow', '_shadow_prealloc', `no L1 shadow maps ${vaToString(s.va)}`);
+          }
           return {};
         }
         m.nest('destroy-shadow', '_shadow_prealloc', `reclaim the L1 shadow mapping ${vaToString(s.va)}`, () => {
@@ -263,10 +282,14 @@ export class Executor {
       }
       case 'tick':
         m.time += s.ns;
-        m.ev('tick', 'NOW()', `t = ${(m.time / 1e9).toFixed(3)} s`);
+        if (m.sink.record) {
+          m.ev('tick', 'NOW()', `t = ${(m.time / 1e9).toFixed(3)} s`);
+        }
         return {};
       case 'note':
-        m.ev('note', 'note', s.text);
+        if (m.sink.record) {
+          m.ev('note', 'note', s.text);
+        }
         return { note: s.text };
       case 'logdirty':
       case 'ioreq-server':
@@ -320,7 +343,9 @@ export class Executor {
     const cr3 = m.allocPtFrame(d, 4);
     m.processes.set('kernel:' + s.name, new Process('kernel:' + s.name, s.name, cr3));
     d.processes.push('kernel:' + s.name);
-    m.ev('setup', 'xc_domain_create', `${s.paging} guest '${s.name}': ${pages} pages at mfn ${hex(base)}${s.mfns === 'scatter' ? ' (scattered)' : ''}, tracker ${tracker}`);
+    if (m.sink.record) {
+      m.ev('setup', 'xc_domain_create', `${s.paging} guest '${s.name}': ${pages} pages at mfn ${hex(base)}${s.mfns === 'scatter' ? ' (scattered)' : ''}, tracker ${tracker}`);
+    }
   }
 
   private vram(s: Extract<Statement, { op: 'vram' }>): void {
@@ -357,7 +382,9 @@ export class Executor {
     m.fbs.set(s.name, fb);
     d.fbs.push(s.name);
     m.oracles.set(s.name, newOracle(m, d, fb));
-    m.ev('setup', 'vga', `framebuffer '${s.name}': gfn ${hex(s.gfn)}..${hex(s.gfn + s.pages)}, ${width}x${height}`);
+    if (m.sink.record) {
+      m.ev('setup', 'vga', `framebuffer '${s.name}': gfn ${hex(s.gfn)}..${hex(s.gfn + s.pages)}, ${width}x${height}`);
+    }
   }
 
   private map(s: Extract<Statement, { op: 'map' }>): void {
@@ -454,10 +481,12 @@ export class Executor {
     m.nest('store', 'guest', `draw ${w}x${h} at ${x},${y} in '${fb.name}'`, () => {
       for (let row = y; row < y + h; row++) {
         const va = base + (row * fb.width + x) * 4;
-        m.store(v, va, w * 4, (buf, off, n, done) => {
+        m.store(v, va, w * 4, (n, done) => {
+          const out = new Uint8Array(n);
           for (let k = 0; k < n; k++) {
-            buf[off + k] = px[(done + k) & 3];
+            out[k] = px[(done + k) & 3];
           }
+          return out;
         });
       }
     });
@@ -479,9 +508,11 @@ export class Executor {
     }
     for (let row = 0; row < h; row++) {
       const src = rows[row];
-      m.store(v, base + ((ty + row) * fb.width + tx) * 4, w * 4, (buf, off, n, done) => buf.set(src.subarray(done, done + n), off));
+      m.store(v, base + ((ty + row) * fb.width + tx) * 4, w * 4, (n, done) => src.subarray(done, done + n));
     }
-    m.ev('store', 'guest', `blit ${w}x${h} from ${x},${y} to ${tx},${ty} in '${fb.name}'`);
+    if (m.sink.record) {
+      m.ev('store', 'guest', `blit ${w}x${h} from ${x},${y} to ${tx},${ty} in '${fb.name}'`);
+    }
   }
 
   /** track_dirty_vram for one framebuffer through the domain's tracker, recorded by the oracle. */
@@ -498,14 +529,18 @@ export class Executor {
         ans = memcmpPeek(m, d, fb, o);
       } else {
         m.costs.add('hypercalls');
-        m.ev('hypercall', 'xendevicemodel_track_dirty_vram', `first_pfn ${hex(fb.gfn)} nr ${fb.pages}`);
+        if (m.sink.record) {
+          m.ev('hypercall', 'xendevicemodel_track_dirty_vram', `first_pfn ${hex(fb.gfn)} nr ${fb.pages}`);
+        }
         ans = tr === 'sl1ma' ? shadowTrackDirtyVram(m, d, fb) : hapTrackDirtyVram(m, d, fb);
       }
     } finally {
       m.sink.depth--;
     }
     const rec = recordAnswer(m, d, fb, o, ans, tr);
-    m.ev('answer', tr, ans.kind === 'bitmap' ? `dirty ${rec.dirty.length ? rec.dirty.join(',') : 'none'}` : ans.kind, { fb: fb.name });
+    if (m.sink.record) {
+      m.ev('answer', tr, ans.kind === 'bitmap' ? `dirty ${rec.dirty.length ? rec.dirty.join(',') : 'none'}` : ans.kind, { fb: fb.name });
+    }
     if (fromRefresh) {
       rec.refresh = true;
     }
@@ -527,7 +562,9 @@ export class Executor {
         for (let p = 0; p < fb.pages; p++) {
           o.qemuVga.delete(p);
         }
-        m.ev('refresh', 'memory_region_reset_dirty', 'reset the VGA bitmap after drawing (pre-2017)');
+        if (m.sink.record) {
+          m.ev('refresh', 'memory_region_reset_dirty', 'reset the VGA bitmap after drawing (pre-2017)');
+        }
       }
       o.drawPending = null;
       const rec = o.pendingRecord!;

@@ -14,6 +14,7 @@ import { shadowVramGetMfn, shadowVramPutMfn } from './trackers/sl1ma';
 import { vaToString } from './program';
 
 export const KERNEL_HALF = 2 ** 47;
+const PTE_SCRATCH = new Uint8Array(8);
 const MAX_RETRIES = 16;
 
 /** Where a fault sends the store: handled inside the model, or a guest fault the model does not run. */
@@ -60,7 +61,9 @@ export class Machine {
   }
   /** Run `body` one level deeper in the event tree (a callee of the current function). */
   nest<R>(kind: EventKind, fn: string, detail: string, body: () => R, extra?: Partial<SimEvent>): R {
-    this.ev(kind, fn, detail, extra);
+    if (this.sink.record) {
+      this.ev(kind, fn, detail, extra);
+    }
     this.sink.depth++;
     try {
       return body();
@@ -71,7 +74,9 @@ export class Machine {
   violation(id: InvariantId, message: string, extra?: Partial<ViolationRecord>): void {
     const v: ViolationRecord = { line: this.sink.line, id, message, ...extra };
     this.sink.violations.push(v);
-    this.ev('violation', id, message);
+    if (this.sink.record) {
+      this.ev('violation', id, message);
+    }
   }
 
   // ---- lookup helpers --------------------------------------------------------------------------
@@ -185,7 +190,7 @@ export class Machine {
     d.nextPtGfn = g - 1;
     d.ptFrames.set(g, level);
     // A recycled frame must start empty.
-    this.pages.writable(this.backingMfn(d, g)).fill(0);
+    this.pages.write(this.backingMfn(d, g), 0, PAGE_SIZE, 0);
     return g;
   }
 
@@ -195,26 +200,34 @@ export class Machine {
    * sh_validate_guest_entry), updating the shadows. Under HAP it is a plain store.
    */
   guestPteWrite(v: Vcpu, d: Domain, tableGfn: number, idx: number, flags: number, frame: number): void {
-    const data = this.pages.writable(this.backingMfn(d, tableGfn));
-    const [oldF, oldFrame] = readPte(data, idx);
+    const tableMfn = this.backingMfn(d, tableGfn);
+    const [oldF, oldFrame] = readPte(this.pages.read(tableMfn), idx);
     if (d.paging === 'shadow' && this.isShadowed(d, tableGfn)) {
       this.vmexit(v, 'EXIT_REASON_EXCEPTION_NMI (#PF on write-protected page table)');
       this.costs.add('shadowFaults');
       this.costs.add('ptEmulations');
       this.nest('emulate', 'sh_page_fault', `emulate PTE write gfn ${hex(tableGfn)}[${idx}]`, () => {
-        writePte(data, idx, flags, frame);
+        this.writePteAt(tableMfn, idx, flags, frame);
         this.validateGuestEntry(d, tableGfn, idx);
       }, { gfn: tableGfn });
     } else {
       if (d.paging === 'hap') {
         this.hapPhysAccess(v, d, tableGfn, true);
       }
-      writePte(data, idx, flags, frame);
-      this.ev('store', 'guest', `PTE write gfn ${hex(tableGfn)}[${idx}] = ${hex(frame)} ${flagsShort(flags)}`, { gfn: tableGfn });
+      this.writePteAt(tableMfn, idx, flags, frame);
+      if (this.sink.record) {
+        this.ev('store', 'guest', `PTE write gfn ${hex(tableGfn)}[${idx}] = ${hex(frame)} ${flagsShort(flags)}`, { gfn: tableGfn });
+      }
     }
     if (oldF !== flags || oldFrame !== frame) {
       this.ptVersions(d, tableGfn)[idx]++;
     }
+  }
+
+  /** Write one 8-byte entry into a table frame (through the page store's log). */
+  writePteAt(mfn: number, idx: number, flags: number, frame: number): void {
+    writePte(PTE_SCRATCH, 0, flags, frame);
+    this.pages.write(mfn, idx * 8, 8, PTE_SCRATCH);
   }
 
   /** The table at `level` for va in process `p`, creating it (and its parents) if asked. */
@@ -265,13 +278,17 @@ export class Machine {
     for (const v of d.vcpus) {
       v.tlb.clear();
     }
-    this.ev('tlb-flush', fn, why);
+    if (this.sink.record) {
+      this.ev('tlb-flush', fn, why);
+    }
   }
   /** A VM exit of one vCPU (and re-entry). Under flush-on-exit its TLB is emptied. */
   vmexit(v: Vcpu, reason: string): void {
     this.costs.add('vmexits');
     const d = this.dom(v.dom);
-    this.ev('vmexit', 'vmx_vmexit_handler', reason, { vcpu: v.id });
+    if (this.sink.record) {
+      this.ev('vmexit', 'vmx_vmexit_handler', reason, { vcpu: v.id });
+    }
     if (d.tlbMode === 'flush-on-exit') {
       v.tlb.clear();
     }
@@ -286,7 +303,7 @@ export class Machine {
   // ---- stores and loads ----------------------------------------------------------------------
 
   /** A store of `len` bytes at va by vCPU v: split at page boundaries; each part goes through the TLB. */
-  store(v: Vcpu, va: number, len: number, fill: (buf: Uint8Array, off: number, n: number, done: number) => void): void {
+  store(v: Vcpu, va: number, len: number, bytes: (n: number, done: number) => Uint8Array | number): void {
     let done = 0;
     while (done < len) {
       const a = va + done;
@@ -295,8 +312,7 @@ export class Machine {
       const mfn = this.translate(v, a, true);
       if (mfn >= 0) {
         const d = this.dom(v.dom);
-        const buf = this.pages.writable(mfn);
-        fill(buf, off, n, done);
+        this.pages.write(mfn, off, n, bytes(n, done));
         this.afterPhysWrite(d, mfn, off, n, 'vcpu');
       }
       done += n;
@@ -355,22 +371,30 @@ export class Machine {
     if (e !== undefined && (!write || (e.w && e.d))) {
       this.checkTlbHit(v, d, va, e, write);
       if (this.sink.record) {
-        this.ev('tlb-hit', 'tlb', `${vaToString(va)} → mfn ${hex(e.mfn)} w=${+e.w} d=${+e.d}`, { vcpu: v.id, va, mfn: e.mfn });
+        if (this.sink.record) {
+          this.ev('tlb-hit', 'tlb', `${vaToString(va)} → mfn ${hex(e.mfn)} w=${+e.w} d=${+e.d}`, { vcpu: v.id, va, mfn: e.mfn });
+        }
       }
       return e.mfn;
     }
     if (e !== undefined && write && e.w && !e.d) {
       // SDM: a store through an entry caching D=0 re-walks the tables to set D.
-      this.ev('tlb-hit', 'tlb', `${vaToString(va)} cached D=0: re-walk to set D`, { vcpu: v.id, va });
+      if (this.sink.record) {
+        this.ev('tlb-hit', 'tlb', `${vaToString(va)} cached D=0: re-walk to set D`, { vcpu: v.id, va });
+      }
     } else {
-      this.ev('tlb-miss', 'tlb', `${vaToString(va)}`, { vcpu: v.id, va });
+      if (this.sink.record) {
+        this.ev('tlb-miss', 'tlb', `${vaToString(va)}`, { vcpu: v.id, va });
+      }
     }
     this.costs.add('tlbRefills');
     for (let i = 0; i < MAX_RETRIES; i++) {
       const r = d.paging === 'shadow' ? this.shadowHwWalk(v, d, va, write) : this.hapHwWalk(v, d, va, write);
       if ('kind' in r) {
         if (r.kind === 'mmio') {
-          this.ev('emulate', 'hvmemul_do_io', `${write ? 'store' : 'load'} to MMIO gfn ${hex(r.gfn)}: emulated by the device model`, { gfn: r.gfn });
+          if (this.sink.record) {
+            this.ev('emulate', 'hvmemul_do_io', `${write ? 'store' : 'load'} to MMIO gfn ${hex(r.gfn)}: emulated by the device model`, { gfn: r.gfn });
+          }
           return -1;
         }
         const handled = this.handleFault(v, d, va, write, r);
@@ -381,7 +405,9 @@ export class Machine {
       }
       const entry: TlbEntry = { ...r, warned: false };
       v.tlb.set(vpn, entry);
-      this.ev('tlb-fill', 'tlb', `${vaToString(va)} → mfn ${hex(r.mfn)} w=${+r.w} d=${+r.d}`, { vcpu: v.id, va, mfn: r.mfn, gfn: r.gfn });
+      if (this.sink.record) {
+        this.ev('tlb-fill', 'tlb', `${vaToString(va)} → mfn ${hex(r.mfn)} w=${+r.w} d=${+r.d}`, { vcpu: v.id, va, mfn: r.mfn, gfn: r.gfn });
+      }
       return r.mfn;
     }
     throw new SimError(`access to ${vaToString(va)} keeps faulting (model livelock)`, 'va');
@@ -476,8 +502,10 @@ export class Machine {
           }
           this.hapPhysAccess(v, d, table, true);
         }
-        writePte(this.pages.writable(this.backingMfn(d, table)), idx, want, frame);
-        this.ev('ad-update', d.paging === 'hap' ? 'cpu page walk' : 'set_ad_bits', `L${l} gfn ${hex(table)}[${idx}] ${l === 1 && write ? 'A,D' : 'A'}`, { gfn: table });
+        this.writePteAt(this.backingMfn(d, table), idx, want, frame);
+        if (this.sink.record) {
+          this.ev('ad-update', d.paging === 'hap' ? 'cpu page walk' : 'set_ad_bits', `L${l} gfn ${hex(table)}[${idx}] ${l === 1 && write ? 'A,D' : 'A'}`, { gfn: table });
+        }
         if (d.logdirty && d.paging === 'shadow') {
           // paging_mark_dirty for the page-table frame (issue 3 models the trie).
         }
@@ -533,7 +561,9 @@ export class Machine {
         }, { vcpu: v.id });
       }
       v.pml.push(gfn);
-      this.ev('pml-log', 'cpu (PML)', `log gfn ${hex(gfn)} (${v.pml.length}/512)`, { vcpu: v.id, gfn });
+      if (this.sink.record) {
+        this.ev('pml-log', 'cpu (PML)', `log gfn ${hex(gfn)} (${v.pml.length}/512)`, { vcpu: v.id, gfn });
+      }
     }
     d.p2m.setEptD(gfn);
   }
@@ -546,7 +576,9 @@ export class Machine {
       for (const gfn of logged) {
         if (d.p2m.changeTypeOne(gfn, this.backed(d, gfn), T.ram_logdirty, T.ram_rw)) {
           this.costs.add('p2mTypeChanges');
-          this.ev('p2m-type-change', 'p2m_change_type_one', `gfn ${hex(gfn)} ram_logdirty → ram_rw`, { gfn });
+          if (this.sink.record) {
+            this.ev('p2m-type-change', 'p2m_change_type_one', `gfn ${hex(gfn)} ram_logdirty → ram_rw`, { gfn });
+          }
         }
       }
     }, { vcpu: v.id });
@@ -568,7 +600,9 @@ export class Machine {
     this.hapPhysAccess(v, d, w.gfn, write);
     const t = d.p2m.type(w.gfn, true);
     const mfn = this.backingMfn(d, w.gfn);
-    this.ev('walk', 'cpu 2-D walk', `${vaToString(va)} → gfn ${hex(w.gfn)} → mfn ${hex(mfn)}`, { vcpu: v.id, va, gfn: w.gfn, mfn });
+    if (this.sink.record) {
+      this.ev('walk', 'cpu 2-D walk', `${vaToString(va)} → gfn ${hex(w.gfn)} → mfn ${hex(mfn)}`, { vcpu: v.id, va, gfn: w.gfn, mfn });
+    }
     const vers = this.ptVersions(d, w.table);
     return {
       mfn, gfn: w.gfn, w: !!(w.flags & RW) && this.eptWritable(d, t), d: !!(w.flags & D) && d.p2m.eptD(w.gfn),
@@ -612,7 +646,9 @@ export class Machine {
     }
     if (nf !== f) {
       t.f[slot] = nf;
-      this.ev('ad-update', 'cpu page walk', `shadow L1e smfn ${hex(t.smfn)}[${slot}] ${write ? 'A,D' : 'A'}`);
+      if (this.sink.record) {
+        this.ev('ad-update', 'cpu page walk', `shadow L1e smfn ${hex(t.smfn)}[${slot}] ${write ? 'A,D' : 'A'}`);
+      }
     }
     const mfn = t.e[slot];
     // The guest leaf PTE behind this shadow entry (for the guest-no-flush check).
@@ -631,7 +667,9 @@ export class Machine {
           this.vmexitNoEvent(v);
           const t = d.p2m.resolve(f.gfn, this.backed(d, f.gfn));
           this.costs.add('p2mTypeChanges');
-          this.ev('p2m-type-change', 'resolve_misconfig', `gfn ${hex(f.gfn)} → ${typeLabel(t)}`, { gfn: f.gfn });
+          if (this.sink.record) {
+            this.ev('p2m-type-change', 'resolve_misconfig', `gfn ${hex(f.gfn)} → ${typeLabel(t)}`, { gfn: f.gfn });
+          }
           return 'retry' as const;
         }, { vcpu: v.id, gfn: f.gfn });
       case 'ept':
@@ -644,11 +682,15 @@ export class Machine {
             // paging_mark_pfn_dirty (a no-op unless global log-dirty), then logdirty → rw.
             d.p2m.changeTypeOne(f.gfn, b, T.ram_logdirty, T.ram_rw);
             this.costs.add('p2mTypeChanges');
-            this.ev('p2m-type-change', 'p2m_change_type_one', `gfn ${hex(f.gfn)} ram_logdirty → ram_rw`, { gfn: f.gfn });
+            if (this.sink.record) {
+              this.ev('p2m-type-change', 'p2m_change_type_one', `gfn ${hex(f.gfn)} ram_logdirty → ram_rw`, { gfn: f.gfn });
+            }
             return 'retry' as const;
           }
           // p2m_ioreq_server: the write is forwarded to the ioreq server, which emulates it.
-          this.ev('emulate', 'hvm_emulate_one', `write to ${typeLabel(t)} gfn ${hex(f.gfn)} forwarded to the device model`, { gfn: f.gfn });
+          if (this.sink.record) {
+            this.ev('emulate', 'hvm_emulate_one', `write to ${typeLabel(t)} gfn ${hex(f.gfn)} forwarded to the device model`, { gfn: f.gfn });
+          }
           return 'emulated' as const;
         }, { vcpu: v.id, gfn: f.gfn });
       case 'shadow':
@@ -696,7 +738,9 @@ export class Machine {
         // A store to a shadowed page-table frame: emulate it instead of retrying.
         this.propagateL1(v, d, st, slot, gw.flags, gw.gfn, false);
         this.costs.add('ptEmulations');
-        this.ev('emulate', 'sh_emulate_write', `store to page-table frame gfn ${hex(gw.gfn)}`, { gfn: gw.gfn });
+        if (this.sink.record) {
+          this.ev('emulate', 'sh_emulate_write', `store to page-table frame gfn ${hex(gw.gfn)}`, { gfn: gw.gfn });
+        }
         return 'emulated' as const;
       }
       this.propagateL1(v, d, st, slot, gw.flags, gw.gfn, write);
@@ -714,7 +758,9 @@ export class Machine {
     const t = new ShadowTable(this.allocFrames(1), gfn, level);
     d.shTables.set(t.smfn, t);
     d.shHash.set(gfn * 8 + level, t.smfn);
-    this.ev('make-shadow', 'sh_make_shadow', `L${level} shadow of gfn ${hex(gfn)} in smfn ${hex(t.smfn)}`, { gfn });
+    if (this.sink.record) {
+      this.ev('make-shadow', 'sh_make_shadow', `L${level} shadow of gfn ${hex(gfn)} in smfn ${hex(t.smfn)}`, { gfn });
+    }
     if (!wasShadowed) {
       // shadow_promote: the guest frame becomes write-protected.
       const mfn = this.backingMfn(d, gfn);
@@ -771,7 +817,9 @@ export class Machine {
         }
       }
     }
-    this.ev('propagate', '_sh_propagate', `gfn ${hex(gfn)} → mfn ${target.mfn >= 0 ? hex(target.mfn) : '-'} ${flagsShort(sflags)}${why}`, { gfn, mfn: target.mfn });
+    if (this.sink.record) {
+      this.ev('propagate', '_sh_propagate', `gfn ${hex(gfn)} → mfn ${target.mfn >= 0 ? hex(target.mfn) : '-'} ${flagsShort(sflags)}${why}`, { gfn, mfn: target.mfn });
+    }
     this.shadowSetL1e(d, st, slot, sflags, target.mfn < 0 ? 0 : target.mfn, WHY_GUEST);
   }
 
@@ -804,7 +852,9 @@ export class Machine {
       t.ver[slot]++;
       t.why[slot] = why;
     }
-    this.ev('set-l1e', 'shadow_set_l1e', `smfn ${hex(t.smfn)}[${slot}] = ${flags & P ? `mfn ${hex(mfn)} ${flagsShort(flags)}` : 'not present'}`, { mfn });
+    if (this.sink.record) {
+      this.ev('set-l1e', 'shadow_set_l1e', `smfn ${hex(t.smfn)}[${slot}] = ${flags & P ? `mfn ${hex(mfn)} ${flagsShort(flags)}` : 'not present'}`, { mfn });
+    }
     if (oldF & P) {
       if (oldF & RW) {
         shadowVramPutMfn(this, d, oldMfn, oldF, addr);
@@ -847,7 +897,9 @@ export class Machine {
           st.e[idx] = 0;
           st.ver[idx]++;
           st.why[idx] = WHY_GUEST;
-          this.ev('set-l1e', 'shadow_set_l' + l + 'e', `smfn ${hex(smfn)}[${idx}] cleared (guest changed its L${l} entry)`);
+          if (this.sink.record) {
+            this.ev('set-l1e', 'shadow_set_l' + l + 'e', `smfn ${hex(smfn)}[${idx}] cleared (guest changed its L${l} entry)`);
+          }
         }
       }
     }

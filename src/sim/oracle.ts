@@ -5,20 +5,25 @@
  */
 import type { Machine } from './machine';
 import type { AnswerRecord } from './report';
-import { samePage } from './pages';
 import { FbOracle, type Domain, type Framebuffer } from './state';
 import type { TrackerAnswer } from './trackers/types';
 
 export function newOracle(m: Machine, d: Domain, fb: Framebuffer): FbOracle {
   const o = new FbOracle();
-  for (let i = 0; i < fb.pages; i++) {
-    const p = m.pages.share(m.backingMfn(d, fb.gfn + i));
-    if (p) {
-      o.copy.set(i, p);
-      o.screen.set(i, p);
-    }
-  }
+  o.copyAll = m.pages.position;
+  o.screenAll = m.pages.position;
+  void d;
+  void fb;
   return o;
+}
+
+/** Does page p of the framebuffer differ from the device model's copy? */
+export function differsFromCopy(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle, p: number): boolean {
+  return m.pages.changedSince(m.backingMfn(d, fb.gfn + p), o.copy.get(p) ?? o.copyAll);
+}
+/** Does page p differ between guest memory and the screen? */
+export function differsFromScreen(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle, p: number): boolean {
+  return m.pages.changedSince(m.backingMfn(d, fb.gfn + p), o.screen.get(p) ?? o.screenAll);
 }
 
 /** Record an answer: compute changed/missed/late/extra against the copy, then update the copy. */
@@ -30,8 +35,7 @@ export function recordAnswer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle
     if (p >= fb.pages) {
       continue;
     }
-    const cur = m.pages.get(m.backingMfn(d, fb.gfn + p));
-    if (!samePage(o.copy.get(p), cur)) {
+    if (differsFromCopy(m, d, fb, o, p)) {
       changed.push(p);
     }
   }
@@ -51,15 +55,18 @@ export function recordAnswer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle
   const writtenSet = new Set(written);
   const extra = ans.kind === 'bitmap' ? [...reported].filter((p) => !writtenSet.has(p)).sort((a, b) => a - b) : [];
   // Update the device model's copy with every reported page (and the DMA'd ones QEMU knows of).
-  const update = all ? rangeOf(fb.pages) : [...reported, ...o.dma];
-  for (const p of update) {
-    const page = m.pages.share(m.backingMfn(d, fb.gfn + p));
-    if (page) {
-      o.copy.set(p, page);
-    } else {
-      o.copy.delete(p);
+  const now = m.pages.position;
+  if (all) {
+    o.copy.clear();
+    o.copyAll = now;
+    for (let p = 0; p < fb.pages; p++) {
+      o.told.add(p);
     }
-    o.told.add(p);
+  } else {
+    for (const p of [...reported, ...o.dma]) {
+      o.copy.set(p, now);
+      o.told.add(p);
+    }
   }
   // QEMU's VGA bitmap receives the bits (xen_sync_dirty_bitmap → memory_region_set_dirty).
   if (all) {
@@ -103,17 +110,15 @@ export function drawScreen(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle, 
   if (!resetAfter) {
     o.qemuVga.clear();
   }
+  const now = m.pages.position;
   for (const p of snapshot) {
-    const page = m.pages.share(m.backingMfn(d, fb.gfn + p));
-    if (page) {
-      o.screen.set(p, page);
-    } else {
-      o.screen.delete(p);
-    }
+    o.screen.set(p, now);
     o.told.delete(p);
-    m.costs.add('bytesCopied', 4096);
   }
-  m.ev('refresh', 'vga_draw_graphic', `drew ${snapshot.length} dirty page(s): ${listPages(snapshot)}`, { fb: fb.name });
+  m.costs.add('bytesCopied', 4096 * snapshot.length);
+  if (m.sink.record) {
+    m.ev('refresh', 'vga_draw_graphic', `drew ${snapshot.length} dirty page(s): ${listPages(snapshot)}`, { fb: fb.name });
+  }
   return snapshot;
 }
 
@@ -121,8 +126,7 @@ export function drawScreen(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle, 
 export function screenStale(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle): number[] {
   const stale: number[] = [];
   for (let p = 0; p < fb.pages; p++) {
-    const cur = m.pages.get(m.backingMfn(d, fb.gfn + p));
-    if (!samePage(o.screen.get(p), cur)) {
+    if (differsFromScreen(m, d, fb, o, p)) {
       stale.push(p);
     }
   }
@@ -138,11 +142,4 @@ export function listPages(p: number[]): string {
     return p.slice(0, 16).join(',') + `,… (${p.length})`;
   }
   return p.join(',') || 'none';
-}
-function rangeOf(n: number): number[] {
-  const a = new Array<number>(n);
-  for (let i = 0; i < n; i++) {
-    a[i] = i;
-  }
-  return a;
 }

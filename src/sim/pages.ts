@@ -1,82 +1,226 @@
 /**
- * Machine memory: one store of 4 KiB frames for every byte the model holds (guest RAM, VRAM),
- * allocated on first write, shared copy-on-write. A `Page` is frozen as soon as anything else keeps
- * a reference to it (a checkpoint, the device model's copy, the screen); a write to a frozen page
- * replaces it in the store by a private copy. So a checkpoint costs what changed since the
- * previous one, and comparing a page with the device model's copy is a pointer test until the
- * guest writes it.
+ * Machine memory: every byte the model holds (guest RAM, VRAM), in 4 KiB frames allocated on first
+ * write, plus a write log. Every write goes through `write()`, which records the bytes it replaced
+ * and the bytes it wrote. The log gives, without copying pages:
+ * - time travel: `moveTo(pos)` undoes or redoes records, so a checkpoint is just a log position
+ *   (plus the small structured state), and replaying from it re-creates identical records;
+ * - "has this page changed since position p?" by comparing only the bytes written since p — the
+ *   oracle's device-model copy, the screen and qemu-dm's memcmp copy are positions, not copies.
  */
 import type { Hasher } from './util';
 
 export const PAGE_SIZE = 4096;
 export const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
 
-export class Page {
-  frozen = false;
-  constructor(readonly data: Uint8Array) {}
-  /** Sharing a page freezes it: both holders then see immutable bytes. */
-  cloneShared(): Page {
-    this.frozen = true;
-    return this;
-  }
-  hashInto(h: Hasher): void {
-    h.bytes(this.data);
-  }
-}
+const scratchOld = new Uint8Array(PAGE_SIZE);
+const scratchSeen = new Uint8Array(PAGE_SIZE);
 
 export class PageStore {
-  pages = new Map<number, Page>();
-  /** Frames whose bytes changed since the last `takeDirty()` (the checkpoint delta). */
-  private copies = 0;
+  private live = new Map<number, Uint8Array>();
+  private recMfn = new Float64Array(4096);
+  private recOff = new Uint16Array(4096);
+  private recLen = new Uint16Array(4096);
+  private recHeap = new Float64Array(4096);
+  private heap = new Uint8Array(1 << 16);
+  private heapTop = 0;
+  /** Records known (the log's length) and records applied (the position in time). */
+  private n = 0;
+  private pos = 0;
+  /** Record indices per frame, ascending. */
+  private perPage = new Map<number, number[]>();
 
-  get(mfn: number): Page | undefined {
-    return this.pages.get(mfn);
-  }
-  /** Bytes of a frame for reading (the shared zero page if never written). */
-  read(mfn: number): Uint8Array {
-    const p = this.pages.get(mfn);
-    return p ? p.data : ZERO_PAGE;
-  }
-  /** Bytes of a frame for writing: allocated or un-shared as needed. */
-  writable(mfn: number): Uint8Array {
-    let p = this.pages.get(mfn);
-    if (p === undefined) {
-      p = new Page(new Uint8Array(PAGE_SIZE));
-      this.pages.set(mfn, p);
-      this.copies++;
-    } else if (p.frozen) {
-      p = new Page(p.data.slice());
-      this.pages.set(mfn, p);
-      this.copies++;
-    }
-    return p.data;
-  }
-  /** A frozen reference to the current bytes (undefined = zero page). */
-  share(mfn: number): Page | undefined {
-    const p = this.pages.get(mfn);
-    if (p) {
-      p.frozen = true;
-    }
-    return p;
-  }
-  /** Pages allocated or copied since the last call: the bytes a checkpoint newly holds. */
-  takeCopies(): number {
-    const c = this.copies;
-    this.copies = 0;
-    return c;
-  }
+  /** Shared by every checkpoint: its state in time is the log position, not a copy. */
   cloneShared(): PageStore {
-    const s = new PageStore();
-    for (const [k, p] of this.pages) {
-      p.frozen = true;
-      s.pages.set(k, p);
-    }
-    return s;
+    return this;
   }
+
+  get position(): number {
+    return this.pos;
+  }
+  get records(): number {
+    return this.n;
+  }
+  get bytesHeld(): number {
+    return this.heapTop + this.n * 28 + this.live.size * PAGE_SIZE;
+  }
+
+  read(mfn: number): Uint8Array {
+    return this.live.get(mfn) ?? ZERO_PAGE;
+  }
+  /** Frames ever written (allocated). */
+  frames(): IterableIterator<number> {
+    return this.live.keys();
+  }
+
+  /** Write `len` bytes at off: `src` bytes, or a fill byte. */
+  write(mfn: number, off: number, len: number, src: Uint8Array | number): void {
+    let page = this.live.get(mfn);
+    if (page === undefined) {
+      page = new Uint8Array(PAGE_SIZE);
+      this.live.set(mfn, page);
+    }
+    const i = this.pos;
+    const heap = this.heap;
+    if (i < this.n && this.recMfn[i] === mfn && this.recOff[i] === off && this.recLen[i] === len) {
+      // Replaying a step already in the log (deterministic): apply, don't record again.
+      const h = this.recHeap[i] + len;
+      for (let b = 0; b < len; b++) {
+        page[off + b] = heap[h + b];
+      }
+      this.pos++;
+      return;
+    }
+    if (i < this.n) {
+      this.truncate(i);
+    }
+    if (i >= this.recMfn.length) {
+      this.growRecords();
+    }
+    if (this.heapTop + 2 * len > this.heap.length) {
+      this.growHeap(2 * len);
+    }
+    const h = this.heapTop;
+    const hp = this.heap;
+    if (typeof src === 'number') {
+      for (let b = 0; b < len; b++) {
+        hp[h + b] = page[off + b];
+        page[off + b] = src;
+        hp[h + len + b] = src;
+      }
+    } else {
+      for (let b = 0; b < len; b++) {
+        hp[h + b] = page[off + b];
+        page[off + b] = src[b];
+        hp[h + len + b] = src[b];
+      }
+    }
+    this.heapTop = h + 2 * len;
+    this.recMfn[i] = mfn;
+    this.recOff[i] = off;
+    this.recLen[i] = len;
+    this.recHeap[i] = h;
+    let list = this.perPage.get(mfn);
+    if (list === undefined) {
+      list = [];
+      this.perPage.set(mfn, list);
+    }
+    list.push(i);
+    this.n = i + 1;
+    this.pos = i + 1;
+  }
+
+  /** Undo or redo records until the position is `target`. */
+  moveTo(target: number): void {
+    if (target > this.n) {
+      throw new Error(`log position ${target} beyond ${this.n}`);
+    }
+    while (this.pos > target) {
+      const i = --this.pos;
+      const page = this.live.get(this.recMfn[i])!;
+      const h = this.recHeap[i];
+      page.set(this.heap.subarray(h, h + this.recLen[i]), this.recOff[i]);
+    }
+    while (this.pos < target) {
+      const i = this.pos++;
+      const page = this.live.get(this.recMfn[i])!;
+      const h = this.recHeap[i] + this.recLen[i];
+      page.set(this.heap.subarray(h, h + this.recLen[i]), this.recOff[i]);
+    }
+  }
+
+  /** Has the frame's content changed between log position p0 and now? (Bytes, not writes.) */
+  changedSince(mfn: number, p0: number): boolean {
+    const list = this.perPage.get(mfn);
+    if (list === undefined || p0 >= this.pos) {
+      return false;
+    }
+    let k = lowerBound(list, p0);
+    if (k >= list.length || list[k] >= this.pos) {
+      return false;
+    }
+    const page = this.live.get(mfn)!;
+    const touched: number[] = [];
+    for (; k < list.length && list[k] < this.pos; k++) {
+      const i = list[k];
+      const off = this.recOff[i];
+      const len = this.recLen[i];
+      const h = this.recHeap[i];
+      for (let b = 0; b < len; b++) {
+        if (!scratchSeen[off + b]) {
+          scratchSeen[off + b] = 1;
+          scratchOld[off + b] = this.heap[h + b];
+          touched.push(off + b);
+        }
+      }
+    }
+    let changed = false;
+    for (const b of touched) {
+      if (scratchOld[b] !== page[b]) {
+        changed = true;
+      }
+      scratchSeen[b] = 0;
+    }
+    return changed;
+  }
+
+  /** The frame's bytes as they were at log position p0. */
+  bytesAt(mfn: number, p0: number): Uint8Array {
+    const out = this.read(mfn).slice();
+    const list = this.perPage.get(mfn);
+    if (list === undefined) {
+      return out;
+    }
+    for (let k = list.length - 1; k >= 0; k--) {
+      const i = list[k];
+      if (i >= this.pos) {
+        continue;
+      }
+      if (i < p0) {
+        break;
+      }
+      const h = this.recHeap[i];
+      out.set(this.heap.subarray(h, h + this.recLen[i]), this.recOff[i]);
+    }
+    return out;
+  }
+
+  private truncate(at: number): void {
+    this.n = at;
+    this.heapTop = at < this.recHeap.length ? this.recHeap[at] : this.heapTop;
+    for (const [mfn, list] of this.perPage) {
+      const k = lowerBound(list, at);
+      list.length = k;
+      if (k === 0) {
+        this.perPage.delete(mfn);
+      }
+    }
+  }
+  private growRecords(): void {
+    const cap = this.recMfn.length * 2;
+    const grow = <A extends Float64Array | Uint16Array>(a: A, ctor: new (n: number) => A): A => {
+      const b = new ctor(cap);
+      b.set(a);
+      return b;
+    };
+    this.recMfn = grow(this.recMfn, Float64Array);
+    this.recOff = grow(this.recOff, Uint16Array);
+    this.recLen = grow(this.recLen, Uint16Array);
+    this.recHeap = grow(this.recHeap, Float64Array);
+  }
+  private growHeap(need: number): void {
+    let cap = this.heap.length * 2;
+    while (cap < this.heapTop + need) {
+      cap *= 2;
+    }
+    const b = new Uint8Array(cap);
+    b.set(this.heap.subarray(0, this.heapTop));
+    this.heap = b;
+  }
+
   hashInto(h: Hasher): void {
-    const keys = [...this.pages.keys()].sort((a, b) => a - b);
+    const keys = [...this.live.keys()].sort((a, b) => a - b);
     for (const k of keys) {
-      const d = this.pages.get(k)!.data;
+      const d = this.live.get(k)!;
       let zero = true;
       for (let i = 0; i < d.length; i++) {
         if (d[i] !== 0) {
@@ -92,12 +236,16 @@ export class PageStore {
   }
 }
 
-/** Equal bytes? Pointer equality first, then a native comparison. */
-export function samePage(a: Page | undefined, b: Page | undefined): boolean {
-  if (a === b) {
-    return true;
+function lowerBound(a: number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid] < x) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
   }
-  const da = a ? a.data : ZERO_PAGE;
-  const db = b ? b.data : ZERO_PAGE;
-  return Buffer.compare(da, db) === 0;
+  return lo;
 }

@@ -5,7 +5,6 @@
 import type { BugId, Paging, TrackerId } from './program';
 import { P2m } from './p2m';
 import { Scatter } from './util';
-import type { Page } from './pages';
 
 /** A cached translation: {va → mfn, writable, dirty} plus what it was filled from. */
 export interface TlbEntry {
@@ -32,6 +31,15 @@ export class Vcpu {
   constructor(readonly dom: string, readonly idx: number, public process: string) {}
   get id(): string {
     return `${this.dom}.${this.idx}`;
+  }
+  /** Checkpoint copy: TLB entries are small flat records, copied in one tight loop. */
+  cloneShared(): Vcpu {
+    const v = new Vcpu(this.dom, this.idx, this.process);
+    for (const [k, e] of this.tlb) {
+      v.tlb.set(k, { mfn: e.mfn, gfn: e.gfn, w: e.w, d: e.d, g: e.g, src: e.src, srcVer: e.srcVer, pt: e.pt, ptVer: e.ptVer, warned: e.warned });
+    }
+    v.pml = this.pml.slice();
+    return v;
   }
 }
 
@@ -137,10 +145,15 @@ export class Domain {
 
 /** The device model's view of one framebuffer, and the oracle's bookkeeping for it. */
 export class FbOracle {
-  /** What a device model redrawing every reported page would hold (page → frozen bytes). */
-  copy = new Map<number, Page | undefined>();
-  /** The screen: only `refresh` writes it. */
-  screen = new Map<number, Page | undefined>();
+  /**
+   * What a device model redrawing every reported page would hold, as the page-store log position at
+   * which each page was last copied (`copyAll` for pages without their own entry).
+   */
+  copy = new Map<number, number>();
+  copyAll = 0;
+  /** The screen, likewise: only `refresh` writes it. */
+  screen = new Map<number, number>();
+  screenAll = 0;
   /** Pages stored to by a vCPU since the previous answer. */
   written = new Set<number>();
   /** Pages that may differ from `copy` (written, DMA'd, or missed earlier). */
@@ -159,7 +172,8 @@ export class FbOracle {
   pendingRecord: import('./report').AnswerRecord | null = null;
   lastAnswerIndex = -1;
   /** memcmp tracker: qemu-dm's own copy of the framebuffer (null until the first peek). */
-  memcmpCopy: Map<number, Page | undefined> | null = null;
+  memcmpCopy: Map<number, number> | null = null;
+  memcmpAll = 0;
 }
 
 export interface MachineCounters {

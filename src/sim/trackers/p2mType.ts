@@ -23,15 +23,21 @@ export function hapTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Track
     m.pauseDomain(d);
     if (d.pml && !d.pmlEnabled) {
       d.pmlEnabled = true;
-      m.ev('setup', 'p2m_enable_hardware_log_dirty', 'PML enabled on every vCPU');
+      if (m.sink.record) {
+        m.ev('setup', 'p2m_enable_hardware_log_dirty', 'PML enabled on every vCPU');
+      }
     }
     if (old && old.end > old.begin) {
       d.p2m.changeTypeRange(old.begin, old.end, T.ram_logdirty, T.ram_rw);
-      m.ev('p2m-type-change', 'p2m_change_type_range', `${hex(old.begin)}..${hex(old.end)} ram_logdirty → ram_rw (lazy)`);
+      if (m.sink.record) {
+        m.ev('p2m-type-change', 'p2m_change_type_range', `${hex(old.begin)}..${hex(old.end)} ram_logdirty → ram_rw (lazy)`);
+      }
     }
     d.p2m.changeTypeRange(begin, end, T.ram_rw, T.ram_logdirty);
     m.costs.add('p2mTypeChanges');
-    m.ev('p2m-type-change', 'p2m_change_type_range', `${hex(begin)}..${hex(end)} ram_rw → ram_logdirty (lazy: entries marked for recalculation)`);
+    if (m.sink.record) {
+      m.ev('p2m-type-change', 'p2m_change_type_range', `${hex(begin)}..${hex(end)} ram_rw → ram_logdirty (lazy: entries marked for recalculation)`);
+    }
     // ept_sync_domain: the range change is an EPT change; INVEPT before the guest runs again.
     m.flushDomainTlbs(d, 'ept_sync_domain', 'INVEPT after arming the range');
     return { kind: 'all' };
@@ -46,7 +52,9 @@ export function hapTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Track
       });
     }
   } else if (d.pmlEnabled) {
-    m.ev('pml-drain', 'hap_track_dirty_vram', 'PML drain skipped (inject no-pml-drain)');
+    if (m.sink.record) {
+      m.ev('pml-drain', 'hap_track_dirty_vram', 'PML drain skipped (inject no-pml-drain)');
+    }
   }
   const dirty: number[] = [];
   let rearmed = 0;
@@ -70,12 +78,16 @@ export function hapTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Track
       m.costs.add('p2mTypeChanges');
       rearmed++;
       dirty.push(i);
-      m.ev('peek-page', 'p2m_log_dirty_range', `page ${i} (gfn ${hex(gfn)}) was ram_rw: dirty, re-armed`, { page: i, gfn });
+      if (m.sink.record) {
+        m.ev('peek-page', 'p2m_log_dirty_range', `page ${i} (gfn ${hex(gfn)}) was ram_rw: dirty, re-armed`, { page: i, gfn });
+      }
     }
   }
   if (rearmed > 0) {
     if (m.bugs.has('skip-flush')) {
-      m.ev('tlb-flush', 'p2m_unlock', 'INVEPT owed after re-arming but skipped (inject skip-flush)');
+      if (m.sink.record) {
+        m.ev('tlb-flush', 'p2m_unlock', 'INVEPT owed after re-arming but skipped (inject skip-flush)');
+      }
     } else {
       m.flushDomainTlbs(d, 'ept_flush (p2m_unlock)', `INVEPT after re-arming ${rearmed} page(s)`);
     }
@@ -88,7 +100,9 @@ export function hapUntrack(m: Machine, d: Domain): void {
   const s = d.hapVram;
   if (s) {
     d.p2m.changeTypeRange(s.begin, s.end, T.ram_logdirty, T.ram_rw);
-    m.ev('p2m-type-change', 'p2m_change_type_range', `${hex(s.begin)}..${hex(s.end)} ram_logdirty → ram_rw (nr=0)`);
+    if (m.sink.record) {
+      m.ev('p2m-type-change', 'p2m_change_type_range', `${hex(s.begin)}..${hex(s.end)} ram_logdirty → ram_rw (nr=0)`);
+    }
     m.flushDomainTlbs(d, 'ept_sync_domain', 'INVEPT after the range change');
   }
   d.hapVram = null;

@@ -35,7 +35,9 @@ export function shadowVramGetMfn(m: Machine, d: Domain, mfn: number, _flags: num
   const i = gfn - vram.begin;
   if (m.writableCount(d, mfn) === 1) {
     vram.sl1ma[i] = sl1a;
-    m.ev('set-l1e', 'shadow_vram_get_mfn', `page ${i}: first writable mapping, sl1ma = smfn ${hex(Math.floor(sl1a / 512))}[${sl1a % 512}]`, { page: i });
+    if (m.sink.record) {
+      m.ev('set-l1e', 'shadow_vram_get_mfn', `page ${i}: first writable mapping, sl1ma = smfn ${hex(Math.floor(sl1a / 512))}[${sl1a % 512}]`, { page: i });
+    }
   }
   m.touchVram(d, i);
 }
@@ -77,7 +79,9 @@ export function shadowVramPutMfn(m: Machine, d: Domain, mfn: number, flags: numb
     markAcc(m, vram, i);
     vram.lastDirty = m.time;
   }
-  m.ev('set-l1e', 'shadow_vram_put_mfn', `page ${i}: ${why}`, { page: i });
+  if (m.sink.record) {
+    m.ev('set-l1e', 'shadow_vram_put_mfn', `page ${i}: ${why}`, { page: i });
+  }
   m.touchVram(d, i);
 }
 
@@ -88,7 +92,9 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
   const end = begin + nr;
   let vram = d.shVram;
   if (vram && (vram.begin !== begin || vram.end !== end)) {
-    m.ev('peek', 'shadow_track_dirty_vram', `stopping tracking VRAM ${hex(vram.begin)} - ${hex(vram.end)}`);
+    if (m.sink.record) {
+      m.ev('peek', 'shadow_track_dirty_vram', `stopping tracking VRAM ${hex(vram.begin)} - ${hex(vram.end)}`);
+    }
     d.shVram = vram = null;
   }
   if (!vram) {
@@ -97,7 +103,9 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
     vram.lastDirty = m.time;
     d.shVram = vram;
     d.trackedFb = fb.name;
-    m.ev('peek', 'shadow_track_dirty_vram', `tracking VRAM ${hex(begin)} - ${hex(end)}: -ENODATA`);
+    if (m.sink.record) {
+      m.ev('peek', 'shadow_track_dirty_vram', `tracking VRAM ${hex(begin)} - ${hex(end)}: -ENODATA`);
+    }
     return { kind: 'enodata' };
   }
   let flush = false;
@@ -105,7 +113,9 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
   if (vram.lastDirty === -1) {
     // Still completely clean: copy the accumulator (which the scan would also have returned).
     out = vram.acc.slice();
-    m.ev('peek', 'shadow_track_dirty_vram', 'last_dirty = -1: no scan');
+    if (m.sink.record) {
+      m.ev('peek', 'shadow_track_dirty_vram', 'last_dirty = -1: no scan');
+    }
   } else {
     const contiguous = m.bugs.has('contiguous-mfn');
     const base = m.backingMfn(d, begin);
@@ -128,7 +138,9 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
         } else if (count === 1) {
           if (sl1a === -1) {
             dirty = true;
-            m.ev('peek-page', 'shadow_track_dirty_vram', `page ${i}: one mapping, unknown: dirty; sh_remove_all_mappings`, { page: i });
+            if (m.sink.record) {
+              m.ev('peek-page', 'shadow_track_dirty_vram', `page ${i}: one mapping, unknown: dirty; sh_remove_all_mappings`, { page: i });
+            }
             flush = m.removeAllMappings(d, mfn) || flush;
           } else {
             const t = d.shTables.get(Math.floor(sl1a / 512))!;
@@ -140,12 +152,16 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
               t.ver[slot]++;
               t.why[slot] = 1;
               flush = true;
-              m.ev('peek-page', 'shadow_track_dirty_vram', `page ${i}: D set in smfn ${hex(t.smfn)}[${slot}]: dirty, D cleared`, { page: i });
+              if (m.sink.record) {
+                m.ev('peek-page', 'shadow_track_dirty_vram', `page ${i}: D set in smfn ${hex(t.smfn)}[${slot}]: dirty, D cleared`, { page: i });
+              }
             }
           }
         } else {
           dirty = true;
-          m.ev('peek-page', 'shadow_track_dirty_vram', `page ${i}: ${count} writable mappings: dirty`, { page: i });
+          if (m.sink.record) {
+            m.ev('peek-page', 'shadow_track_dirty_vram', `page ${i}: ${count} writable mappings: dirty`, { page: i });
+          }
         }
       }
       if (dirty) {
@@ -169,7 +185,9 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
   }
   if (flush) {
     if (m.bugs.has('skip-flush')) {
-      m.ev('tlb-flush', 'shadow_track_dirty_vram', 'flush owed but skipped (inject skip-flush)');
+      if (m.sink.record) {
+        m.ev('tlb-flush', 'shadow_track_dirty_vram', 'flush owed but skipped (inject skip-flush)');
+      }
     } else {
       m.flushDomainTlbs(d, 'guest_flush_tlb_mask', 'after clearing D / removing write access');
     }
@@ -189,7 +207,9 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
 /** `untrack` (nr = 0): tear the tracker down. */
 export function shadowUntrack(m: Machine, d: Domain): void {
   if (d.shVram) {
-    m.ev('peek', 'shadow_track_dirty_vram', `nr=0: stopping tracking VRAM ${hex(d.shVram.begin)} - ${hex(d.shVram.end)}`);
+    if (m.sink.record) {
+      m.ev('peek', 'shadow_track_dirty_vram', `nr=0: stopping tracking VRAM ${hex(d.shVram.begin)} - ${hex(d.shVram.end)}`);
+    }
   }
   d.shVram = null;
   d.trackedFb = null;
