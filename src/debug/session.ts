@@ -657,12 +657,22 @@ export class XplDebugSession extends DebugSession {
   protected override restartRequest(response: DebugProtocol.RestartResponse, args: DebugProtocol.RestartArguments): void {
     this.guard(response, async () => {
       this.mustEngine();
-      const next = args.arguments && 'trace' in args.arguments ? this.validateLaunch(args.arguments) : this.launchArgs;
+      const next = args?.arguments && 'trace' in args.arguments ? this.validateLaunch(args.arguments) : this.launchArgs;
       if (!next) {
         throw new UserError('nothing to restart');
       }
-      this.pauseRequested = true;
-      await this.load(next);
+      // Abandon a run in progress at once (it must not report a pause of the old model).
+      const wasRunning = this.running;
+      this.generation++;
+      this.running = false;
+      try {
+        await this.load(next);
+      } catch (e) {
+        if (wasRunning) {
+          this.stopAt({ reason: 'pause', description: 'Paused: the restart failed', event: null });
+        }
+        throw e;
+      }
       this.sendResponse(response);
       this.sendEvent(new InvalidatedEvent(['all']));
       this.begin(next);

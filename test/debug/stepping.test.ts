@@ -246,4 +246,29 @@ describe('debug adapter: stepping and time travel', () => {
     const more = await resume(s, 'next', ev.body.threadId);
     assert.equal(await topLine(s, more), 6);
   });
+
+  it('step out of a repeat body runs the remaining iterations and stops after end', async () => {
+    const inLoop = await launch(s, { trace: LOOP, breakpoints: [{ line: 7 }] });
+    assert.equal((await evaluate(s, 'step')).result, '4');
+    const frames = await stack(s, inLoop);
+    assert.deepEqual(frames.map((f) => f.line), [7, 6], 'the repeat encloses the statement');
+    await within(s.dc.setBreakpointsRequest({ source: { path: LOOP }, breakpoints: [] }), 'clear breakpoints');
+    const out = await resume(s, 'stepOut', inLoop.body.threadId);
+    assert.equal(out.body.reason, 'step');
+    assert.equal(await topLine(s, out), 10);
+    assert.equal((await evaluate(s, 'step')).result, '14');
+  });
+
+  it('restart while a long continue runs starts over', async () => {
+    const entry = await launch(s, { trace: LONG, stopOnEntry: true });
+    await within(s.dc.continueRequest({ threadId: entry.body.threadId ?? 1 }), 'continue');
+    await new Promise((r) => setTimeout(r, 100));
+    const stopped = s.dc.waitForEvent('stopped');
+    await within(s.dc.restartRequest({}), 'restart');
+    const ev = await within(stopped, 'stop after restart') as DebugProtocol.StoppedEvent;
+    assert.equal(ev.body.reason, 'entry');
+    assert.equal((await evaluate(s, 'step')).result, '0');
+    assert.equal(await topLine(s, ev), 2);
+  });
 });
+
