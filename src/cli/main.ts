@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { BUGS, TRACKERS, TraceError, type BugId, type TrackerId } from '../sim/program';
-import { jsonlToText, readTraceFile, scanBytes, textToJsonl } from '../trace/index';
+import { convertTraceBytes, readTraceFile } from '../trace/index';
 import { MAX_FILE_BYTES, oneLine } from '../trace/lexer';
 import { suggest } from '../trace/parser';
 import { USAGE, overview, topicHelp, unknownTopic } from './help';
@@ -169,20 +169,26 @@ function cmdConvert(args: string[], io: Io): number {
   if (size > MAX_FILE_BYTES) {
     throw new TraceError(inFile, 1, 1, 'the file is larger than 1 GiB (the limit)');
   }
-  const buf = fs.readFileSync(inFile);
-  const problem = scanBytes(buf);
-  if (problem) {
-    throw new TraceError(inFile, problem.line, problem.col, problem.message);
-  }
-  const text = buf.toString('utf8');
-  const out = isJsonlName(inFile) ? jsonlToText(text, inFile) : textToJsonl(text, inFile);
+  const chunks = convertTraceBytes(fs.readFileSync(inFile), inFile, !isJsonlName(inFile));
+  const first = chunks.next(); // checks the whole trace before OUT is touched
+  let fd: number;
   try {
-    fs.writeFileSync(outFile, out, { flag: p.force ? 'w' : 'wx' });
+    fd = fs.openSync(outFile, p.force ? 'w' : 'wx');
   } catch (e) {
     if (e && typeof e === 'object' && (e as { code?: unknown }).code === 'EEXIST') {
       throw new UsageError(`${outFile} exists; use --force to overwrite it`);
     }
     throw new UsageError(`cannot write ${outFile}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  try {
+    if (!first.done) {
+      fs.writeSync(fd, first.value);
+    }
+    for (const c of chunks) {
+      fs.writeSync(fd, c);
+    }
+  } finally {
+    fs.closeSync(fd);
   }
   io.err(`wrote ${outFile}\n`);
   return 0;

@@ -5,8 +5,8 @@
 import * as fs from 'fs';
 import { TraceError, type Program } from '../sim/program';
 import { LexError, LINE_TOO_LONG, oneLine, MAX_FILE_BYTES, MAX_LINE_BYTES, lexLine, lineSpans } from './lexer';
-import { jsonToRaw, jsonlLinesToText, lexedToRaw, readJsonLine, textLinesToJsonl } from './jsonl';
-import { Checker, type RawStmt } from './parser';
+import { jsonToLine, jsonToRaw, jsonlLinesToText, lexedToRaw, lineToJson, readJsonLine, textLinesToJsonl } from './jsonl';
+import { Checker, type ParserBounds, type RawStmt } from './parser';
 import { STATEMENTS } from './keywords';
 
 export { TraceError };
@@ -31,19 +31,75 @@ export function isJsonlTrace(text: string, file: string): boolean {
   return false;
 }
 
-/** Raw statements of a text, line by line; `onError` decides whether to go on (diagnostics) or throw. */
-function* rawStatements(text: string, jsonl: boolean): Generator<RawStmt | LexError | null> {
+function isJsonlBytes(b: Buffer, file: string): boolean {
+  if (file.endsWith('.jsonl')) {
+    return true;
+  }
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i];
+    if (c === 32 || c === 9 || c === 10 || c === 13) {
+      continue;
+    }
+    return c === 123;
+  }
+  return false;
+}
+
+/** One source line: its text (without terminator), or the problem that keeps it from being read. */
+interface SrcLine { line: number; text: string; cr: boolean; noEol: boolean; problem?: LexError }
+
+/** The lines of a string. */
+function* textLines(text: string): Generator<SrcLine> {
   for (const span of lineSpans(text)) {
-    if (span.tooLong) {
-      yield new LexError(span.line, 1, LINE_TOO_LONG);
+    yield span.tooLong
+      ? { line: span.line, text: '', cr: span.cr, noEol: span.noEol, problem: new LexError(span.line, 1, LINE_TOO_LONG) }
+      : { line: span.line, text: text.slice(span.start, span.end), cr: span.cr, noEol: span.noEol };
+  }
+}
+
+/**
+ * The lines of a UTF-8 buffer, decoded one at a time (a file may be larger than the longest string
+ * the runtime can hold). Over-long lines and invalid UTF-8 are found on the bytes.
+ */
+function* byteLines(b: Buffer): Generator<SrcLine> {
+  let line = 1;
+  let start = 0;
+  while (start < b.length) {
+    let nl = b.indexOf(10, start);
+    const noEol = nl < 0;
+    if (nl < 0) {
+      nl = b.length;
+    }
+    let end = nl;
+    const cr = !noEol && end > start && b[end - 1] === 13;
+    if (cr) {
+      end--;
+    }
+    if (end - start > MAX_LINE_BYTES) {
+      yield { line, text: '', cr, noEol, problem: new LexError(line, 1, LINE_TOO_LONG) };
+    } else {
+      const bad = firstInvalidUtf8(b, start, end);
+      yield bad !== undefined
+        ? { line, text: '', cr, noEol, problem: new LexError(line, bad.col, `invalid UTF-8 (byte 0x${(b[bad.offset] ?? 0).toString(16).padStart(2, '0')}): the trace must be UTF-8 text`) }
+        : { line, text: b.toString('utf8', start, end), cr, noEol };
+    }
+    start = nl + 1;
+    line++;
+  }
+}
+
+/** Raw statements of some lines (null for blank and comment lines, LexError for a bad line). */
+function* rawStatements(lines: Iterable<SrcLine>, jsonl: boolean): Generator<RawStmt | LexError | null> {
+  for (const l of lines) {
+    if (l.problem) {
+      yield l.problem;
       continue;
     }
     try {
       if (jsonl) {
-        const lineText = text.slice(span.start, span.end);
-        yield lineText.trim() === '' ? null : jsonToRaw(readJsonLine(lineText, span.line), span.line);
+        yield l.text.trim() === '' ? null : jsonToRaw(readJsonLine(l.text, l.line), l.line);
       } else {
-        yield lexedToRaw(lexLine(text, span.start, span.end, span.line, span.cr));
+        yield lexedToRaw(lexLine(l.text, 0, l.text.length, l.line, l.cr));
       }
     } catch (e) {
       if (e instanceof LexError) {
@@ -55,9 +111,9 @@ function* rawStatements(text: string, jsonl: boolean): Generator<RawStmt | LexEr
   }
 }
 
-function checkAll(text: string, file: string, finish: boolean): Checker {
-  const checker = new Checker(file);
-  for (const r of rawStatements(text, isJsonlTrace(text, file))) {
+function checkLines(lines: Iterable<SrcLine>, jsonl: boolean, file: string, bounds?: ParserBounds): Checker {
+  const checker = new Checker(file, bounds);
+  for (const r of rawStatements(lines, jsonl)) {
     if (r instanceof LexError) {
       throw new TraceError(file, r.line, r.col, oneLine(r.message));
     }
@@ -65,10 +121,12 @@ function checkAll(text: string, file: string, finish: boolean): Checker {
       checker.add(r);
     }
   }
-  if (finish) {
-    checker.finish();
-  }
+  checker.finish();
   return checker;
+}
+
+function checkAll(text: string, file: string, bounds?: ParserBounds): Checker {
+  return checkLines(textLines(text), isJsonlTrace(text, file), file, bounds);
 }
 
 /**
@@ -76,8 +134,13 @@ function checkAll(text: string, file: string, finish: boolean): Checker {
  * (`FILE:LINE:COL: error: MESSAGE`) on the first error.
  */
 export function parseTrace(text: string, file: string): Program {
-  const checker = checkAll(text, file, true);
+  const checker = checkAll(text, file);
   return { file, statements: checker.statements };
+}
+
+/** parseTrace with the parser's own memory bounds lowered (tests of those bounds). */
+export function parseTraceBounded(text: string, file: string, bounds: ParserBounds): Program {
+  return { file, statements: checkAll(text, file, bounds).statements };
 }
 
 /** Every independent error that can be found (continuing with the next line). Never throws. */
@@ -85,7 +148,7 @@ export function diagnoseTrace(text: string, file: string, maxErrors = 200): Trac
   const out: TraceError[] = [];
   try {
     const checker = new Checker(file);
-    for (const r of rawStatements(text, isJsonlTrace(text, file))) {
+    for (const r of rawStatements(textLines(text), isJsonlTrace(text, file))) {
       if (out.length >= maxErrors) {
         return out;
       }
@@ -133,14 +196,14 @@ export function textToJsonl(text: string, file: string): string {
   if (isJsonlTrace(text, file) && !file.endsWith('.xpt')) {
     throw new TraceError(file, 1, 1, 'this trace is already JSON Lines');
   }
-  checkAll(text, file.endsWith('.jsonl') ? file.slice(0, -6) : file, true);
+  checkAll(text, file.endsWith('.jsonl') ? file.slice(0, -6) : file);
   return lexToTrace(file, () => textLinesToJsonl(text));
 }
 
 /** JSON Lines trace → text. Throws TraceError. */
 export function jsonlToText(text: string, file: string): string {
   const jfile = file.endsWith('.jsonl') ? file : file + '.jsonl';
-  checkAll(text, jfile, true);
+  checkAll(text, jfile);
   return lexToTrace(file, () => jsonlLinesToText(text, STRING_WORDS));
 }
 
@@ -167,49 +230,48 @@ export function readTraceFile(path: string): Program {
   return parseTraceBytes(buf, path);
 }
 
-/** Parse bytes: find the first over-long line or invalid UTF-8 before decoding everything. */
+/** Parse the bytes of a trace file, line by line. Throws TraceError. */
 export function parseTraceBytes(buf: Uint8Array, file: string): Program {
-  const problem = scanBytes(buf);
-  if (problem) {
-    // report an earlier error in the good prefix first
-    const prefix = Buffer.from(buf.buffer, buf.byteOffset, problem.lineStart).toString('utf8');
-    checkAll(prefix, file, false);
-    throw new TraceError(file, problem.line, problem.col, problem.message);
-  }
-  const text = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('utf8');
-  return parseTrace(text, file);
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  const checker = checkLines(byteLines(b), isJsonlBytes(b, file), file);
+  return { file, statements: checker.statements };
 }
 
-interface ByteProblem { line: number; col: number; lineStart: number; message: string }
-
-/** The first line over 1 MiB or the first invalid UTF-8 sequence, with its line and column. */
-export function scanBytes(buf: Uint8Array): ByteProblem | undefined {
+/**
+ * Convert a trace file's bytes between text and JSON Lines (JSON Lines when `toJsonl`), after
+ * checking the whole trace; yields the output in chunks (it may be longer than the longest string).
+ * Throws TraceError.
+ */
+export function* convertTraceBytes(buf: Uint8Array, file: string, toJsonl: boolean): Generator<string> {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  let line = 1;
-  let start = 0;
-  while (start <= b.length) {
-    let nl = b.indexOf(10, start);
-    if (nl < 0) {
-      nl = b.length;
-    }
-    let end = nl;
-    if (end > start && b[end - 1] === 13) {
-      end--;
-    }
-    if (end - start > MAX_LINE_BYTES) {
-      return { line, col: 1, lineStart: start, message: LINE_TOO_LONG };
-    }
-    const bad = firstInvalidUtf8(b, start, end);
-    if (bad !== undefined) {
-      return { line, col: bad.col, lineStart: start, message: `invalid UTF-8 (byte 0x${(b[bad.offset] ?? 0).toString(16).padStart(2, '0')}): the trace must be UTF-8 text` };
-    }
-    if (nl >= b.length) {
-      break;
-    }
-    start = nl + 1;
-    line++;
+  const jsonl = isJsonlBytes(b, file);
+  if (jsonl === toJsonl) {
+    throw new TraceError(file, 1, 1, toJsonl ? 'this trace is already JSON Lines' : 'this trace is not JSON Lines');
   }
-  return undefined;
+  checkLines(byteLines(b), jsonl, file);
+  let chunk = '';
+  try {
+    for (const l of byteLines(b)) {
+      if (toJsonl) {
+        chunk += lineToJson(l.text, lexLine(l.text, 0, l.text.length, l.line, l.cr), l.noEol) + '\n';
+      } else if (l.text.trim() === '') {
+        chunk += '\n';
+      } else {
+        const r = jsonToLine(readJsonLine(l.text, l.line), l.line, STRING_WORDS);
+        chunk += r.text + (r.cr ? '\r' : '') + (r.noEol ? '' : '\n');
+      }
+      if (chunk.length > 1 << 20) {
+        yield chunk;
+        chunk = '';
+      }
+    }
+  } catch (e) {
+    if (e instanceof LexError) {
+      throw new TraceError(file, e.line, e.col, oneLine(e.message));
+    }
+    throw e;
+  }
+  yield chunk;
 }
 
 function firstInvalidUtf8(b: Buffer, start: number, end: number): { offset: number; col: number } | undefined {

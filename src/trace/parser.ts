@@ -31,6 +31,11 @@ export const LIMITS = {
   dmaLen: 1024 * 1024,
   /** Expanded entries of one page/gfn list (`dirty=0..1048576`). */
   listEntries: 1 << 20,
+  /**
+   * Statements held in one Program (the parser's bound, below the spec's limits: about 250 bytes each,
+   * so a 1 GiB file of short lines would not fit in memory). Long workloads use `repeat`.
+   */
+  statements: 1 << 21,
   /** Expanded entries of all lists of a trace together (bounds the parser's memory). */
   listEntriesTotal: 1 << 22,
   /** Guest frame numbers are below 2^40 (52-bit guest physical addresses). */
@@ -45,6 +50,26 @@ interface DomInfo { name: string; line: number; paging?: Paging; memPages?: numb
 interface FbInfo { name: string; dom: string; gfn?: number; pages?: number; width?: number; height?: number; resized: boolean }
 interface Decl { dom: string; line: number }
 interface OpenRepeat { index: number; line: number; col: number; count: number }
+
+/** Per-form lookups computed once. */
+interface FormInfo { flags: readonly { name: string }[]; ordered: StatementSpec['positional']; keys: Map<string, KeySpec>; keyNames: string[] }
+const FORM_INFO = new WeakMap<StatementSpec, FormInfo>();
+function formInfo(spec: StatementSpec): FormInfo {
+  let f = FORM_INFO.get(spec);
+  if (!f) {
+    f = {
+      flags: spec.positional.filter((p) => p.kind === 'flag'),
+      ordered: spec.positional.filter((p) => p.kind !== 'flag'),
+      keys: new Map(spec.keys.map((k) => [k.name, k])),
+      keyNames: spec.keys.map((k) => k.name),
+    };
+    FORM_INFO.set(spec, f);
+  }
+  return f;
+}
+
+/** The parser's own bounds on memory (below the spec's limits); see LIMITS. */
+export interface ParserBounds { statements?: number; listEntriesTotal?: number }
 
 class Fail extends Error {
   constructor(readonly col: number, message: string) {
@@ -110,7 +135,15 @@ function numberError(text: string, what: string): string {
   return `bad number ${quote(text)} for ${what} (expected decimal or 0x hex, '_' between digits)`;
 }
 
+const SMALL_DEC = /^[0-9]{1,15}$/;
+const SMALL_HEX = /^0x[0-9a-fA-F]{1,12}$/;
+
 function num(text: string, col: number, what: string, min: number, max: number): number {
+  // fast path for the common spellings (exact: below 2^53)
+  const fast = SMALL_DEC.test(text) ? Number(text) : SMALL_HEX.test(text) ? parseInt(text.slice(2), 16) : undefined;
+  if (fast !== undefined && fast >= min && fast <= max) {
+    return fast;
+  }
   const v = parseUnsigned(text);
   if (v === undefined) {
     if (text.length > 80 && NUM_RE.test(text.slice(0, 80))) {
@@ -171,6 +204,12 @@ function duration(text: string, col: number): number {
 }
 
 function va(text: string, col: number): Va48 {
+  if (SMALL_HEX.test(text) || SMALL_DEC.test(text)) {
+    const n = text.startsWith('0x') ? parseInt(text.slice(2), 16) : Number(text);
+    if (n < 2 ** 47) {
+      return n;
+    }
+  }
   const v = parseUnsigned(text);
   if (v === undefined) {
     fail(col, numberError(text, 'virtual address'));
@@ -246,7 +285,14 @@ export class Checker {
   private listTotal = 0;
   private line = 0;
 
-  constructor(readonly file: string) {}
+  private readonly maxStatements: number;
+  private readonly maxListTotal: number;
+
+  /** `bounds` lowers the parser's own bounds (not the spec's limits), for tests. */
+  constructor(readonly file: string, bounds: ParserBounds = {}) {
+    this.maxStatements = bounds.statements ?? LIMITS.statements;
+    this.maxListTotal = bounds.listEntriesTotal ?? LIMITS.listEntriesTotal;
+  }
 
   private err(col: number, message: string): TraceError {
     return new TraceError(this.file, this.line, col, oneLine(message));
@@ -326,8 +372,9 @@ export class Checker {
     // positional words: flags anywhere, others in order
     const flags = new Set<string>();
     const positional: RawWord[] = [];
-    const flagSpecs = spec.positional.filter((p) => p.kind === 'flag');
-    const ordered = spec.positional.filter((p) => p.kind !== 'flag');
+    const info = formInfo(spec);
+    const flagSpecs = info.flags;
+    const ordered = info.ordered;
     for (const w of words) {
       const flag = flagSpecs.find((f) => f.name === w.text);
       if (flag && (!w.quoted || w.json)) {
@@ -365,9 +412,9 @@ export class Checker {
     // keys
     const pairs = new Map<string, RawPair>();
     for (const p of raw.pairs) {
-      const ks = spec.keys.find((k) => k.name === p.key);
+      const ks = info.keys.get(p.key);
       if (!ks) {
-        const names = spec.keys.map((k) => k.name);
+        const names = info.keyNames;
         const lower = p.key.toLowerCase();
         const hint = names.includes(lower) ? ` (keys are lower case: '${lower}')` : suggest(p.key, names);
         fail(p.keyCol, `unknown key ${quote(p.key)} for '${spec.id}'${hint}${hint ? '' : names.length ? ` (keys: ${names.join(', ')})` : ' (it takes no keys)'}`);
@@ -385,19 +432,22 @@ export class Checker {
     }
     // enum values, in text order
     for (const p of raw.pairs) {
-      const ks = spec.keys.find((k) => k.name === p.key) as KeySpec;
+      const ks = info.keys.get(p.key) as KeySpec;
       if (ks.kind === 'enum' && ks.values && !ks.values.includes(p.value)) {
         fail(p.valueCol, `bad value ${quote(p.value)} for ${p.key}= (expected ${ks.values.join(', ')})${suggest(p.value, ks.values)}`);
       }
     }
 
-    const stmt = this.build(spec, positional, flags, pairs, raw);
-    const full = { ...stmt, pos } as Statement;
+    const full = this.build(spec, positional, flags, pairs, raw) as Statement;
+    full.pos = pos;
     this.account(spec, full, raw);
   }
 
   private account(spec: StatementSpec, st: Statement, raw: RawStmt): void {
     const index = this.statements.length;
+    if (index >= this.maxStatements) {
+      fail(raw.col, `the trace has more than ${this.maxStatements} statements (the parser's bound; write long workloads with repeat)`);
+    }
     if (st.op === 'repeat') {
       const outer = this.multipliers[this.multipliers.length - 1] ?? 1;
       this.repeats.push({ index, line: raw.line, col: raw.col, count: st.count });
@@ -508,7 +558,7 @@ export class Checker {
           ? `vCPU ${quote(text)} refers to no domain: declare a domain first`
           : `bare vCPU number ${quote(text)} is ambiguous with ${this.domains.size} domains declared: write DOMAIN.N`);
       }
-      info = [...this.domains.values()][0] as DomInfo;
+      info = this.domains.values().next().value as DomInfo;
       idxText = text;
       idxCol = p.valueCol;
     } else {
@@ -577,8 +627,8 @@ export class Checker {
       if (total > LIMITS.listEntries) {
         fail(col, `list is too long (more than ${LIMITS.listEntries} entries)`);
       }
-      if (this.listTotal + total > LIMITS.listEntriesTotal) {
-        fail(p.valueCol, `the lists of this trace expand to more than ${LIMITS.listEntriesTotal} numbers in total (the parser's bound)`);
+      if (this.listTotal + total > this.maxListTotal) {
+        fail(p.valueCol, `the lists of this trace expand to more than ${this.maxListTotal} numbers in total (the parser's bound)`);
       }
       spans.push([s, e]);
     }

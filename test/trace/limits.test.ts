@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseTrace, readTraceFile, TraceError } from '../../src/trace/index';
+import { LIMITS, parseTrace, parseTraceBounded, readTraceFile, TraceError } from '../../src/trace/index';
 import { assertError, ok } from './util';
 
 const MiB = 1024 * 1024;
@@ -60,6 +60,13 @@ describe('limits', () => {
     ok(head + Array.from({ length: 4 }, () => line).join('\n'));
     assertError(head + Array.from({ length: 5 }, () => line).join('\n'), '6:29', /expand to more than 4194304 numbers in total/);
     assertError(head + 'expect logdirty dom=g dirty=0..1048577', '2:29', /list is too long \(more than 1048576 entries\)/);
+  });
+  it('refuses more statements than one Program holds, at the first one over', () => {
+    assert.equal(LIMITS.statements, 2 ** 21);
+    const bounds = { statements: 1000 };
+    assert.equal(parseTraceBounded('tick 1ns\n'.repeat(1000), 't.xpt', bounds).statements.length, 1000);
+    assert.throws(() => parseTraceBounded('# lesson\n' + 'tick 1ns\n'.repeat(1001), 't.xpt', bounds),
+      (e: unknown) => e instanceof TraceError && e.line === 1002 && e.col === 1 && /more than 1000 statements \(the parser's bound/.test(e.detail));
   });
   it('bounds loop iterations even with empty bodies', () => {
     assertError('repeat 100000000\n  repeat 2\n  end\nend', '1:1', /more than 10\^8 iterations/);
