@@ -1,7 +1,7 @@
 /**
  * The rangeset of the 2015 series "Refactor ioreq server for better performance" (seeds/004,
  * patch 3/3 "Refactor rangeset structure for better performance"): the same algorithms over a
- * red-black tree ordered by range start, as Xen's `xen/common/rbtree.c` (Linux's) would give it.
+ * red-black tree ordered by range start, as Xen's `xen/lib/rbtree.c` (Linux's) would give it.
  * The patch was never merged; this is the model's version of it.
  *
  * The tree is the textbook one (Cormen et al., "Introduction to Algorithms", ch. 13): a nil
