@@ -1617,20 +1617,29 @@ export class XplDebugSession extends DebugSession {
       };
       const ahead = async (): Promise<boolean> => {
         this.travel(start, false);
-        while (!engine.done) {
-          if (gen !== this.generation || this.pauseRequested) {
-            return false;
+        try {
+          while (!engine.done) {
+            if (gen !== this.generation || this.pauseRequested) {
+              return false;
+            }
+            const r = engine.run({ deadline: performance.now() + SLICE_MS, stop: (o) => { this.noteOutcome(o, true); return engine.nextIndex === index; } });
+            if (r.reason === 'stop') {
+              return true;
+            }
+            await yieldTurn();
           }
-          const r = engine.run({ deadline: performance.now() + SLICE_MS, stop: (o) => { this.noteOutcome(o, true); return engine.nextIndex === index; } });
-          if (r.reason === 'stop') {
-            return true;
-          }
-          await yieldTurn();
+        } catch {
+          // The search ran into a statement the model cannot carry out: the line is not reachable ahead.
         }
         return false;
       };
       const ok = backFirst ? (await back()) || (await ahead()) : (await ahead()) || (await back());
       if (gen !== this.generation) {
+        return;
+      }
+      if (!ok && this.pauseRequested) {
+        this.travel(start, false);
+        this.stopAt({ reason: 'pause', description: 'Paused; stayed where the jump started', event: null });
         return;
       }
       if (!ok) {
@@ -2239,6 +2248,43 @@ export class XplDebugSession extends DebugSession {
     });
   }
 
+  /**
+   * Run forward in slices until `step` steps have executed (no breakpoints). Resolves true there;
+   * otherwise goes back to where it started and rejects with the reason.
+   */
+  private async seekAhead(step: number): Promise<boolean> {
+    const engine = this.mustEngine();
+    const gen = this.beginRun();
+    const start = engine.stepCount;
+    this.travel(start, false);
+    try {
+      while (engine.stepCount < step && !engine.done) {
+        await yieldTurn();
+        if (gen !== this.generation) {
+          return false;
+        }
+        if (this.pauseRequested) {
+          throw new UserError(`paused at step ${engine.stepCount} before reaching step ${step}`);
+        }
+        engine.run({ maxSteps: step - engine.stepCount, deadline: performance.now() + SLICE_MS, stop: (o) => { this.noteOutcome(o, true); return false; } });
+      }
+    } catch (e) {
+      if (gen === this.generation) {
+        this.travel(start, false);
+        this.stopAt({ reason: 'goto', description: 'Stayed where the seek started', event: null });
+      }
+      throw e;
+    }
+    if (engine.stepCount !== step) {
+      const total = engine.stepCount;
+      this.travel(start, false);
+      this.stopAt({ reason: 'goto', description: 'Stayed where the seek started', event: null });
+      throw new UserError(`step ${step} is past the end of the trace (${total} steps)`);
+    }
+    this.resetDataValues();
+    return true;
+  }
+
   // ---------------------------------------------------------------- custom requests (visualizer)
 
   protected override customRequest(command: string, response: DebugProtocol.Response, args: unknown): void {
@@ -2287,17 +2333,21 @@ export class XplDebugSession extends DebugSession {
         }
         case 'xpl/seek': {
           const step = int('step');
-          const before = engine.stepCount;
-          this.travel(step, false);
-          if (engine.stepCount !== step) {
-            const at = engine.stepCount;
-            this.travel(before, false);
-            throw new UserError(`step ${step} is past the end of the trace (${at} steps)`);
+          const known = Math.max(this.maxStep, engine.stepCount);
+          if (step <= known) {
+            this.travel(step, false);
+            this.resetDataValues();
+            reply('xpl/seek', { step });
+            this.stopAt({ reason: 'goto', description: `Travelled to step ${step}`, event: null });
+            return;
           }
-          this.resetDataValues();
-          reply('xpl/seek', { step });
-          this.stopAt({ reason: 'goto', description: `Travelled to step ${step}`, event: null });
-          return;
+          // Never executed yet: run there in slices, as a continue would.
+          return this.seekAhead(step).then((reached) => {
+            if (reached) {
+              reply('xpl/seek', { step });
+              this.stopAt({ reason: 'goto', description: `Travelled to step ${step}`, event: null });
+            }
+          });
         }
       }
       throw new UserError(`unknown request '${command}'`);

@@ -6,7 +6,7 @@ import { describe, it, beforeEach, afterEach } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import {
-  close, custom, evaluate, fixture, launch, open, resume, scopes, stack, topLine, vars, within, type Session,
+  close, custom, evaluate, fixture, launch, open, rejects, resume, scopes, stack, topLine, vars, within, type Session,
 } from './harness';
 import type { StateSummary } from '../../src/sim/inspect';
 
@@ -225,6 +225,16 @@ describe('debug adapter: stepping and time travel', () => {
     assert.equal(await topLine(s, ev), 7);
     const last = s.custom[s.custom.length - 1];
     assert.deepEqual([last.body.step, last.body.line, last.body.done], [6, 7, false]);
+    // Past the end: an error, and the position does not change.
+    const stayed = s.dc.waitForEvent('stopped');
+    assert.match(await rejects(s.dc.customRequest('xpl/seek', { step: 1000 }), 'seek past the end'), /past the end of the trace \(16 steps\)/);
+    await within(stayed, 'stopped where it was');
+    assert.equal((await evaluate(s, 'step')).result, '6');
+    // Back to a step already seen, then ahead again.
+    await custom(s, 'xpl/seek', { step: 2 });
+    assert.equal((await evaluate(s, 'step')).result, '2');
+    await custom(s, 'xpl/seek', { step: 16 });
+    assert.equal((await evaluate(s, 'done')).result, 'true');
     assert.equal(entry.body.reason, 'entry');
   });
 
