@@ -6,7 +6,7 @@ import type { EngineApi, RunResult } from './api';
 import { Machine, StepSink } from './machine';
 import { Executor } from './exec';
 import { SimError, TraceError, type Program, type RunOptions, type Statement, type InvariantId } from './program';
-import type { AnswerRecord, Report, StepOutcome, ViolationRecord } from './report';
+import type { AnswerRecord, IoreqRecord, LogdirtyRecord, Report, StepOutcome, ViolationRecord } from './report';
 import type { BitmapView, EptView, ScreenView, StateSummary, TlbEntryView, TrackerView, WalkView, WalkLevelView } from './inspect';
 import {
   PAGE_WRITTEN, PAGE_REPORTED, PAGE_MISSED, PAGE_EXTRA, PAGE_WRITABLE, PAGE_STALE_SCREEN, PAGE_DIFFERS,
@@ -32,6 +32,8 @@ interface RunState {
   nViolations: number;
   nFailed: number;
   nNotes: number;
+  nLogdirty: number;
+  nIoreq: number;
   lastScreen: Map<string, number[]>;
 }
 
@@ -47,6 +49,8 @@ export class Engine implements EngineApi {
   private violations: ViolationRecord[] = [];
   private failed: { line: number; message: string }[] = [];
   private notes: { line: number; text: string }[] = [];
+  private logdirty: LogdirtyRecord[] = [];
+  private ioreq: IoreqRecord[] = [];
   private checkpoints: Checkpoint[] = [];
   private checkpointBytes = 0;
   private readonly interval: number;
@@ -58,7 +62,7 @@ export class Engine implements EngineApi {
       m.bugs.add(b);
     }
     this.s = {
-      m, pc: 0, loops: [], steps: 0, expectMark: 0, passed: 0, nAnswers: 0, nViolations: 0, nFailed: 0, nNotes: 0, lastScreen: new Map(),
+      m, pc: 0, loops: [], steps: 0, expectMark: 0, passed: 0, nAnswers: 0, nViolations: 0, nFailed: 0, nNotes: 0, nLogdirty: 0, nIoreq: 0, lastScreen: new Map(),
     };
     this.exec = new Executor(m, options.tracker);
     this.interval = options.checkpointInterval ?? 0;
@@ -157,6 +161,12 @@ export class Engine implements EngineApi {
       if (res.answer.stale) {
         this.s.lastScreen.set(res.answer.fb, res.answer.stale);
       }
+    }
+    if (res.ioreq) {
+      this.s.nIoreq = put(this.ioreq, this.s.nIoreq, res.ioreq);
+    }
+    if (res.logdirty) {
+      this.s.nLogdirty = put(this.logdirty, this.s.nLogdirty, res.logdirty);
     }
     if (res.note !== undefined) {
       this.s.nNotes = put(this.notes, this.s.nNotes, { line: stmt.pos.line, text: res.note });
@@ -264,9 +274,34 @@ export class Engine implements EngineApi {
         }
         return null;
       }
-      case 'expect-logdirty':
-      case 'expect-ioreq':
-        throw new SimError(`'${s.op.replace('-', ' ')}' is not implemented yet (issue 3)`);
+      case 'expect-logdirty': {
+        let last: LogdirtyRecord | null = null;
+        for (let i = this.s.nLogdirty - 1; i >= 0; i--) {
+          if (this.logdirty[i].dom === s.dom) {
+            last = this.logdirty[i];
+            break;
+          }
+        }
+        if (!last) {
+          return `expected a logdirty peek or clean of '${s.dom}', but none was made`;
+        }
+        const want = s.dirty === 'none' ? 'none' : [...new Set(s.dirty)].sort((a, b) => a - b).join(',');
+        const got = last.dirty.join(',') || 'none';
+        return got === want ? null : `expected logdirty dom=${s.dom} dirty=${want}, got ${got} (line ${last.line})`;
+      }
+      case 'expect-ioreq': {
+        let last: IoreqRecord | null = null;
+        for (let i = this.s.nIoreq - 1; i >= 0; i--) {
+          if (this.ioreq[i].op === 'access') {
+            last = this.ioreq[i];
+            break;
+          }
+        }
+        if (!last) {
+          return 'expected an ioreq access, but none was made';
+        }
+        return last.server === s.server ? null : `expected ioreq server=${s.server ?? 'none'}, got ${last.server ?? 'none'} (line ${last.line})`;
+      }
       default:
         return null;
     }
@@ -384,8 +419,8 @@ export class Engine implements EngineApi {
       steps: this.s.steps,
       answers: this.answers.slice(0, this.s.nAnswers).map(stripTracker),
       violations: this.violations.slice(0, this.s.nViolations),
-      logdirty: [],
-      ioreq: [],
+      logdirty: this.logdirty.slice(0, this.s.nLogdirty),
+      ioreq: this.ioreq.slice(0, this.s.nIoreq),
       expects: { passed: this.s.passed, failed: this.failed.slice(0, this.s.nFailed) },
       costs: this.s.m.costs.totals(),
       notes: this.notes.slice(0, this.s.nNotes),
@@ -675,6 +710,12 @@ export class Engine implements EngineApi {
         wc: [...d.wcount].sort((a, b) => a[0] - b[0]),
         vram: d.shVram, hap: d.hapVram, pt: [...d.ptFrames].sort((a, b) => a[0] - b[0]), pml: d.pmlEnabled,
       });
+    }
+    m.ioreq.hashInto(h);
+    for (const d of m.domains.values()) {
+      if (d.trie) {
+        d.trie.hashInto(h);
+      }
     }
     for (const [name, o] of m.oracles) {
       h.str(name);

@@ -9,18 +9,25 @@ import { newOracle, recordAnswer, drawScreen, screenStale } from './oracle';
 import { shadowTrackDirtyVram, shadowUntrack } from './trackers/sl1ma';
 import { hapTrackDirtyVram, hapUntrack } from './trackers/p2mType';
 import { memcmpPeek } from './trackers/memcmp';
+import { dbit2007Peek } from './trackers/dbit2007';
+import { linear2007Peek } from './trackers/linear2007';
+import { logdirty2009Peek } from './trackers/logdirty2009';
+import { multiFbPeek, multiFbUntrack } from './trackers/multiFb';
+import { logdirtyOp } from './migration';
+import type { IoreqRecord, LogdirtyRecord } from './report';
 import type { TrackerAnswer } from './trackers/types';
 import type { AnswerRecord } from './report';
 
 export const TRACKER_PAGING: Record<TrackerId, 'shadow' | 'hap' | 'any'> = {
   memcmp: 'any', 'dbit-2007': 'shadow', 'linear-2007': 'shadow', sl1ma: 'shadow', 'logdirty-2009': 'hap', 'p2m-type': 'hap', 'multi-fb': 'any',
 };
-const IMPLEMENTED_TRACKERS: ReadonlySet<TrackerId> = new Set<TrackerId>(['memcmp', 'sl1ma', 'p2m-type']);
 
 export interface ExecResult {
   answer?: AnswerRecord;
   /** The answer was recorded by an earlier step (`refresh phase=draw`) and is completed now. */
   finished?: boolean;
+  logdirty?: LogdirtyRecord;
+  ioreq?: IoreqRecord;
   note?: string;
 }
 
@@ -208,6 +215,10 @@ export class Executor {
           }
           m.pages.write(mfn, 0, n, b);
           m.afterPhysWrite(d, mfn, 0, n, 'dma');
+          if (d.logdirty) {
+            // XEN_DMOP_modified_memory: QEMU reports its own writes only while migrating.
+            m.markPfnDirty(d, gfn);
+          }
           done += n;
         }
         if (m.sink.record) {
@@ -224,14 +235,7 @@ export class Executor {
         const fb = m.fb(s.fb);
         const d = m.dom(fb.dom);
         m.costs.add('hypercalls');
-        const tr = this.trackerOf(d);
-        if (tr === 'sl1ma') {
-          shadowUntrack(m, d);
-        } else if (tr === 'p2m-type') {
-          hapUntrack(m, d);
-        } else {
-          m.oracles.get(fb.name)!.memcmpCopy = null;
-        }
+        this.untrack(d, fb);
         return {};
       }
       case 'resize': {
@@ -291,13 +295,44 @@ export class Executor {
           m.ev('note', 'note', s.text);
         }
         return { note: s.text };
-      case 'logdirty':
-      case 'ioreq-server':
+      case 'logdirty': {
+        const rec = logdirtyOp(m, m.dom(s.dom), s.action);
+        return rec ? { logdirty: rec } : {};
+      }
+      case 'ioreq-server': {
+        m.dom(s.dom);
+        m.costs.add('hypercalls');
+        const r = m.ioreq.createServer(s.name, s.dom, s.limit);
+        if (r.result !== 'ok') {
+          throw new SimError(`domain '${s.dom}' already has the most ioreq servers Xen allows (8): -ENOSPC`, '#1');
+        }
+        m.ev('ioreq', 'ioreq_server_create', `server '${s.name}' (id ${r.id}) for domain '${s.dom}', ${s.limit} ranges per rangeset`);
+        return {};
+      }
       case 'ioreq-map':
-      case 'ioreq-unmap':
-      case 'ioreq-access':
+      case 'ioreq-unmap': {
+        if (!m.ioreq.server(s.server)) {
+          throw new SimError(`unknown ioreq server '${s.server}'`, '#1');
+        }
+        m.costs.add('hypercalls');
+        const fn = s.op === 'ioreq-map' ? 'map' : 'unmap';
+        const r = fn === 'map' ? m.ioreq.map(s.server, s.kind, s.start, s.end - 1) : m.ioreq.unmap(s.server, s.kind, s.start, s.end - 1);
+        m.costs.add('rangesetNodesVisited', r.nodesVisited);
+        m.ev('ioreq', fn === 'map' ? 'ioreq_server_map_io_range' : 'ioreq_server_unmap_io_range', `${s.kind} ${s.start.toString(16)}..${s.end.toString(16)} on '${s.server}': ${r.result} (${r.nodesVisited} nodes visited)`);
+        this.checkRangesets();
+        return { ioreq: { line: m.sink.line, op: fn, server: s.server, result: r.result } };
+      }
+      case 'ioreq-access': {
+        m.dom(s.dom);
+        const r = m.ioreq.select(s.dom, s.kind, s.addr, s.size);
+        m.costs.add('rangesetNodesVisited', r.nodesVisited);
+        m.ev('ioreq', 'ioreq_server_select', `${s.kind} access at 0x${s.addr.toString(16)} size ${s.size}: ${r.server ?? 'no server (default handling)'} (${r.nodesVisited} nodes visited)`);
+        return { ioreq: { line: m.sink.line, op: 'access', server: r.server } };
+      }
       case 'rangeset':
-        throw new SimError(`'${s.op.replace('-', ' ')}' is not implemented yet (it belongs to live-migration log-dirty and ioreq servers, issue 3)`);
+        m.ioreq.setImpl(s.impl);
+        m.ev('setup', 'rangeset', `later ioreq statements use the ${s.impl === 'list' ? "sorted linked list (Xen's rangeset.c)" : 'balanced tree proposed in 2015'}`);
+        return {};
       case 'repeat':
       case 'end':
       case 'expect-fb':
@@ -307,6 +342,14 @@ export class Executor {
       case 'expect-ioreq':
       case 'expect-cost':
         return {};
+    }
+  }
+
+  /** The `rangeset` invariant over every ioreq server's rangesets. */
+  checkRangesets(): void {
+    const msg = this.m.ioreq.checkInvariant();
+    if (msg) {
+      this.m.violation('rangeset', msg);
     }
   }
 
@@ -329,9 +372,6 @@ export class Executor {
     const need = TRACKER_PAGING[tracker];
     if (need !== 'any' && need !== s.paging) {
       throw new SimError(`tracker '${tracker}' needs ${need} paging, but domain '${s.name}' uses ${s.paging}`, this.trackerOverride ? undefined : 'tracker');
-    }
-    if (!IMPLEMENTED_TRACKERS.has(tracker)) {
-      throw new SimError(`tracker '${tracker}' is not implemented yet (issue 3: every dirty-tracking design)`, 'tracker');
     }
     const pages = Math.floor(s.mem / PAGE_SIZE);
     const base = m.allocFrames(pages);
@@ -532,7 +572,14 @@ export class Executor {
         if (m.sink.record) {
           m.ev('hypercall', 'xendevicemodel_track_dirty_vram', `first_pfn ${hex(fb.gfn)} nr ${fb.pages}`);
         }
-        ans = tr === 'sl1ma' ? shadowTrackDirtyVram(m, d, fb) : hapTrackDirtyVram(m, d, fb);
+        switch (tr) {
+          case 'sl1ma': ans = shadowTrackDirtyVram(m, d, fb); break;
+          case 'p2m-type': ans = hapTrackDirtyVram(m, d, fb); break;
+          case 'dbit-2007': ans = dbit2007Peek(m, d, fb); break;
+          case 'linear-2007': ans = linear2007Peek(m, d, fb); break;
+          case 'logdirty-2009': ans = logdirty2009Peek(m, d, fb); break;
+          case 'multi-fb': ans = multiFbPeek(m, d, fb); break;
+        }
       }
     } finally {
       m.sink.depth--;
@@ -545,6 +592,30 @@ export class Executor {
       rec.refresh = true;
     }
     return rec;
+  }
+
+  /** track_dirty_vram with nr = 0, through the domain's tracker. */
+  untrack(d: Domain, fb: Framebuffer): void {
+    const m = this.m;
+    switch (this.trackerOf(d)) {
+      case 'sl1ma': shadowUntrack(m, d); break;
+      case 'p2m-type': hapUntrack(m, d); break;
+      case 'memcmp': m.oracles.get(fb.name)!.memcmpCopy = null; break;
+      case 'dbit-2007': d.dbit = null; d.trackedFb = null; break;
+      case 'linear-2007': d.linear = null; d.trackedFb = null; break;
+      case 'logdirty-2009':
+        if (d.vram2009) {
+          d.p2m.changeTypeRange(d.vram2009.begin, d.vram2009.end, T.ram_logdirty, T.ram_rw);
+          m.flushDomainTlbs(d, 'flush_tlb_mask', 'after stopping VRAM tracking');
+          d.vram2009 = null;
+          if (!d.logdirty) {
+            d.trie = null;
+          }
+        }
+        d.trackedFb = null;
+        break;
+      case 'multi-fb': multiFbUntrack(m, d, fb.name); break;
+    }
   }
 
   refresh(name: string, phase?: 'draw' | 'finish'): AnswerRecord | undefined {

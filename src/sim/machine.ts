@@ -11,7 +11,10 @@ import { T, WHY_GUEST, WHY_HV, isRam } from './p2m';
 import { A, D, G, NX, P, RW, US, readPte, vaIndex, writePte } from './pte';
 import { Domain, Framebuffer, FbOracle, Process, ShadowTable, Vcpu, type TlbEntry } from './state';
 import { shadowVramGetMfn, shadowVramPutMfn } from './trackers/sl1ma';
+import { l1eChanged } from './trackers/hooks';
+import { linear2007LearnVa } from './trackers/linear2007';
 import { vaToString } from './program';
+import { IoreqState } from './ioreq';
 
 export const KERNEL_HALF = 2 ** 47;
 const PTE_SCRATCH = new Uint8Array(8);
@@ -49,6 +52,8 @@ export class Machine {
   writeCounter = 1;
   bugs = new Set<BugId>();
   sink = new StepSink();
+  /** ioreq servers and their rangesets (all domains; servers know their domain). */
+  ioreq = new IoreqState();
   /** Domains whose VRAM tracking state changed this step (the sl1ma invariant is checked for them). */
   vramTouched = new Map<string, Set<number>>();
 
@@ -209,6 +214,7 @@ export class Machine {
       this.nest('emulate', 'sh_page_fault', `emulate PTE write gfn ${hex(tableGfn)}[${idx}]`, () => {
         this.writePteAt(tableMfn, idx, flags, frame);
         this.validateGuestEntry(d, tableGfn, idx);
+        this.markPfnDirty(d, tableGfn);
       }, { gfn: tableGfn });
     } else {
       if (d.paging === 'hap') {
@@ -506,8 +512,9 @@ export class Machine {
         if (this.sink.record) {
           this.ev('ad-update', d.paging === 'hap' ? 'cpu page walk' : 'set_ad_bits', `L${l} gfn ${hex(table)}[${idx}] ${l === 1 && write ? 'A,D' : 'A'}`, { gfn: table });
         }
-        if (d.logdirty && d.paging === 'shadow') {
-          // paging_mark_dirty for the page-table frame (issue 3 models the trie).
+        if (d.paging === 'shadow') {
+          // Xen's own write to the guest's page table: paging_mark_dirty(the table frame).
+          this.markPfnDirty(d, table);
         }
       }
       if (l === 1) {
@@ -574,6 +581,7 @@ export class Machine {
     v.pml = [];
     this.nest('pml-drain', 'ept_vcpu_flush_pml_buffer', `${logged.length} entries`, () => {
       for (const gfn of logged) {
+        this.markPfnDirty(d, gfn);
         if (d.p2m.changeTypeOne(gfn, this.backed(d, gfn), T.ram_logdirty, T.ram_rw)) {
           this.costs.add('p2mTypeChanges');
           if (this.sink.record) {
@@ -679,7 +687,8 @@ export class Machine {
           const b = this.backed(d, f.gfn);
           const t = d.p2m.type(f.gfn, b);
           if (t === T.ram_logdirty) {
-            // paging_mark_pfn_dirty (a no-op unless global log-dirty), then logdirty → rw.
+            // paging_mark_pfn_dirty (a no-op unless log-dirty mode is on), then logdirty → rw.
+            this.markPfnDirty(d, f.gfn);
             d.p2m.changeTypeOne(f.gfn, b, T.ram_logdirty, T.ram_rw);
             this.costs.add('p2mTypeChanges');
             if (this.sink.record) {
@@ -717,6 +726,9 @@ export class Machine {
         throw new SimError(gw.msg, 'va');
       }
       const p = this.processes.get(v.process)!;
+      if (write && d.linear) {
+        linear2007LearnVa(this, d, va, gw.gfn);
+      }
       // Shadows from the top: sh_make_shadow for each guest table on the path.
       let table = p.cr3;
       let st = this.getOrMakeShadow(d, table, 4);
@@ -806,6 +818,15 @@ export class Machine {
         sflags &= ~RW;
         why += ' RO: guest page table';
       }
+      if ((sflags & RW) && d.logdirty && d.trie && isRam(target.t)) {
+        // Shadow log-dirty (migration) lives in the shadow code, not in p2m types.
+        if (writeFault) {
+          this.markPfnDirty(d, gfn);
+        } else if (!d.trie.test(gfn)) {
+          sflags &= ~RW;
+          why += ' RO: log-dirty, page clean';
+        }
+      }
       const vram = d.shVram;
       if ((sflags & RW) && vram && gfn >= vram.begin && gfn < vram.end && vram.lastDirty === -1) {
         if (writeFault) {
@@ -875,6 +896,33 @@ export class Machine {
           d.rmap.delete(oldMfn);
         }
       }
+    }
+    if (d.dbit || d.linear || d.multi.size > 0) {
+      l1eChanged(this, d, addr, oldF, oldMfn, flags, mfn);
+    }
+  }
+
+  /**
+   * paging_mark_pfn_dirty: set the gfn's bit in the log-dirty trie, if log-dirty mode is on (for
+   * migration, or for the 2009 VRAM tracking and the older multi-range code that shared the trie).
+   */
+  markPfnDirty(d: Domain, gfn: number): void {
+    if (!d.trie) {
+      return;
+    }
+    let on = d.logdirty;
+    if (!on && d.vram2009) {
+      on = true;
+    }
+    if (!on && d.multi.size > 0 && this.bugs.has('clear-whole-leaf')) {
+      for (const r of d.multi.values()) {
+        if (gfn >= r.begin && gfn < r.end) {
+          on = true;
+        }
+      }
+    }
+    if (on && d.trie.mark(gfn) && this.sink.record) {
+      this.ev('logdirty', 'paging_mark_pfn_dirty', `gfn ${hex(gfn)} marked in the log-dirty trie`, { gfn });
     }
   }
 

@@ -5,6 +5,7 @@
 import type { BugId, Paging, TrackerId } from './program';
 import { P2m } from './p2m';
 import { Scatter } from './util';
+import type { LogDirtyTrie } from './logdirty';
 
 /** A cached translation: {va → mfn, writable, dirty} plus what it was filled from. */
 export interface TlbEntry {
@@ -103,6 +104,35 @@ export class ShDirtyVram {
   }
 }
 
+/** The 2007 RFC's state: the range, and whether the LFB's L1 shadows changed since the last call. */
+export class Dbit2007 {
+  first = true;
+  changed = false;
+  constructor(readonly begin: number, readonly end: number) {}
+}
+
+/** The 2007 review's design: the VA of the single writable LFB mapping and the made/cleared bits. */
+export class Linear2007 {
+  va = -1;
+  first = true;
+  bits = new Set<number>();
+  constructor(readonly begin: number, readonly end: number) {}
+}
+
+/** 2009–2012 HAP VRAM tracking through the log-dirty trie (183d02baf2). */
+export class Vram2009 {
+  constructor(readonly begin: number, readonly end: number) {}
+}
+
+/** One range of the 2012 multiple-framebuffer design (dirty_vram.c). */
+export class MultiRange {
+  /** Shadow: every shadow L1e (smfn * 512 + slot) mapping each page — the dv_paddr_link chains. */
+  links = new Map<number, number[]>();
+  /** Shadow: pages found dirty between peeks (entries that went away with D set). */
+  acc = new Set<number>();
+  constructor(readonly fb: string, readonly begin: number, readonly end: number) {}
+}
+
 /** struct hap_dirty_vram. */
 export class HapDirtyVram {
   constructor(public begin: number, public end: number) {}
@@ -131,8 +161,15 @@ export class Domain {
   /** Which framebuffer the one-range trackers currently track. */
   trackedFb: string | null = null;
   pmlEnabled = false;
-  /** Global log-dirty mode (live migration) — issue 3. */
+  /** Global log-dirty mode (live migration). */
   logdirty = false;
+  /** The log-dirty trie (migration, or the 2009 VRAM tracking that shared it). */
+  trie: LogDirtyTrie | null = null;
+  dbit: Dbit2007 | null = null;
+  linear: Linear2007 | null = null;
+  vram2009: Vram2009 | null = null;
+  /** multi-fb: tracked ranges by framebuffer name. */
+  multi = new Map<string, MultiRange>();
   constructor(
     readonly name: string, readonly paging: Paging, readonly memPages: number, public tracker: TrackerId,
     readonly tlbMode: 'tagged' | 'flush-on-exit', readonly pml: boolean, readonly scatterSeed: number | null,

@@ -1,0 +1,124 @@
+/**
+ * Live-migration log-dirty mode (`logdirty dom=D enable|disable|peek|clean`): paging_log_dirty_op
+ * with XEN_DOMCTL_SHADOW_OP_PEEK / _CLEAN, hap_enable_log_dirty / hap_clean_dirty_bitmap /
+ * hap_disable_log_dirty under HAP, shadow_blow_tables under shadow. VRAM tracking by p2m type shares
+ * the p2m types with it: a global re-arm re-arms VRAM pages the display has not read yet.
+ */
+import type { Machine } from './machine';
+import { hex } from './machine';
+import { T } from './p2m';
+import { LogDirtyTrie } from './logdirty';
+import type { Domain } from './state';
+import type { LogdirtyRecord } from './report';
+
+/** VRAM pages whose p2m type says "written, not yet read by the display" (p2m-type and multi-fb under HAP). */
+function unreadVram(m: Machine, d: Domain): { fb: string; pages: number[] }[] {
+  const out: { fb: string; pages: number[] }[] = [];
+  const ranges: { fb: string; begin: number; end: number }[] = [];
+  if (d.hapVram && d.trackedFb) {
+    ranges.push({ fb: d.trackedFb, begin: d.hapVram.begin, end: d.hapVram.end });
+  }
+  for (const r of d.multi.values()) {
+    ranges.push({ fb: r.fb, begin: r.begin, end: r.end });
+  }
+  for (const r of ranges) {
+    const pages: number[] = [];
+    for (let g = r.begin; g < r.end; g++) {
+      if (d.p2m.type(g, m.backed(d, g)) === T.ram_rw) {
+        pages.push(g - r.begin);
+      }
+    }
+    if (pages.length) {
+      out.push({ fb: r.fb, pages });
+    }
+  }
+  return out;
+}
+
+function globalRearm(m: Machine, d: Domain, why: string): void {
+  for (const u of unreadVram(m, d)) {
+    m.violation('clear-scope', `${why} re-armed ${u.pages.length} page(s) of '${u.fb}' that the display had not read yet: ${u.pages.slice(0, 16).join(',')}`, { fb: u.fb, pages: u.pages });
+  }
+  d.p2m.changeTypeGlobal(T.ram_rw, T.ram_logdirty);
+  m.costs.add('p2mTypeChanges');
+  m.ev('p2m-type-change', 'p2m_change_entry_type_global', 'every ram_rw entry → ram_logdirty (lazy)');
+  m.flushDomainTlbs(d, 'ept_sync_domain', 'INVEPT after the global type change');
+}
+
+export function logdirtyOp(m: Machine, d: Domain, action: 'enable' | 'disable' | 'peek' | 'clean'): LogdirtyRecord | null {
+  m.costs.add('hypercalls');
+  switch (action) {
+    case 'enable': {
+      if (d.logdirty) {
+        m.ev('logdirty', 'paging_log_dirty_enable', 'already enabled: -EINVAL');
+        return null;
+      }
+      if (d.paging === 'hap' && d.p2m.ioreqEntries > 0) {
+        m.ev('logdirty', 'hap_enable_log_dirty', 'p2m_ioreq_server entries outstanding: -EBUSY');
+        return null;
+      }
+      if (d.vram2009) {
+        // 2009–2012: VRAM tracking and migration shared the log-dirty machinery and were exclusive.
+        d.p2m.changeTypeRange(d.vram2009.begin, d.vram2009.end, T.ram_logdirty, T.ram_rw);
+        d.vram2009 = null;
+        m.ev('logdirty', 'paging_log_dirty_enable', 'VRAM tracking stops while migration log-dirty is on');
+      }
+      d.logdirty = true;
+      d.trie = new LogDirtyTrie();
+      if (d.paging === 'hap') {
+        m.pauseDomain(d);
+        if (d.pml && !d.pmlEnabled) {
+          d.pmlEnabled = true;
+          m.ev('setup', 'p2m_enable_hardware_log_dirty', 'PML enabled on every vCPU');
+        }
+        globalRearm(m, d, 'enabling log-dirty mode');
+      } else {
+        m.blowTables(d);
+      }
+      m.ev('logdirty', d.paging === 'hap' ? 'hap_enable_log_dirty' : 'shadow_enable_log_dirty', 'log-dirty mode on');
+      return null;
+    }
+    case 'disable': {
+      if (!d.logdirty) {
+        return null;
+      }
+      d.logdirty = false;
+      d.trie = null;
+      if (d.paging === 'hap') {
+        d.p2m.changeTypeGlobal(T.ram_logdirty, T.ram_rw);
+        m.ev('p2m-type-change', 'hap_disable_log_dirty', 'every ram_logdirty entry → ram_rw (lazy; VRAM ranges stay log-dirty through the rangeset)');
+        m.flushDomainTlbs(d, 'ept_sync_domain', 'INVEPT after the global type change');
+      } else {
+        m.blowTables(d);
+      }
+      return null;
+    }
+    case 'peek':
+    case 'clean': {
+      if (!d.logdirty || !d.trie) {
+        m.ev('logdirty', 'paging_log_dirty_op', 'log-dirty mode is off: -EINVAL');
+        return { line: m.sink.line, dom: d.name, op: action, dirty: [] };
+      }
+      m.pauseDomain(d);
+      if (d.pmlEnabled) {
+        for (const v of d.vcpus) {
+          m.drainPml(v, d);
+        }
+      }
+      const dirty = d.trie.dirty();
+      m.ev('logdirty', 'paging_log_dirty_op', `${action === 'peek' ? 'PEEK' : 'CLEAN'}: ${dirty.length} dirty pfn(s)${dirty.length ? ': ' + dirty.slice(0, 8).map(hex).join(',') : ''}`);
+      if (action === 'clean') {
+        d.trie.clearAll();
+        d.trie.dirtyCount = 0;
+        d.trie.faultCount = 0;
+        if (d.paging === 'hap') {
+          globalRearm(m, d, 'log-dirty CLEAN (hap_clean_dirty_bitmap)');
+        } else {
+          m.ev('logdirty', 'sh_clean_dirty_bitmap', 'shadow_blow_tables ("heavy-handed")');
+          m.blowTables(d);
+        }
+      }
+      return { line: m.sink.line, dom: d.name, op: action, dirty };
+    }
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The 2007 RFC (Huang Xinmei, never merged; seeds/000): one hypercall walks the L1 shadows mapping
+ * the LFB, reading and clearing D; any change to those L1 shadows since the last call answers
+ * all-dirty; the LFB is assumed MFN-contiguous (page i lives in frame base + i); no TLB flush.
+ */
+import type { Machine } from '../machine';
+import { hex } from '../machine';
+import { D } from '../pte';
+import { Dbit2007, type Domain, type Framebuffer } from '../state';
+import type { TrackerAnswer } from './types';
+
+export function dbit2007Peek(m: Machine, d: Domain, fb: Framebuffer): TrackerAnswer {
+  const begin = fb.gfn;
+  const end = fb.gfn + fb.pages;
+  if (!d.dbit || d.dbit.begin !== begin || d.dbit.end !== end) {
+    d.dbit = new Dbit2007(begin, end);
+    d.trackedFb = fb.name;
+  }
+  const r = d.dbit;
+  const base = m.backingMfn(d, begin);
+  const dirty: number[] = [];
+  const wrong: number[] = [];
+  // The walk runs on every call, also when the answer will be all.
+  for (let i = 0; i < fb.pages; i++) {
+    const frame = base + i;
+    const real = m.backingMfn(d, begin + i);
+    if (frame !== real) {
+      wrong.push(i);
+    }
+    const list = d.rmap.get(frame);
+    let hit = false;
+    if (list) {
+      for (const a of list) {
+        const t = d.shTables.get(Math.floor(a / 512))!;
+        const slot = a % 512;
+        m.costs.add('pteScans');
+        if (t.f[slot] & D) {
+          hit = true;
+          t.f[slot] &= ~D;
+          t.ver[slot]++;
+          t.why[slot] = 1;
+        }
+      }
+    }
+    if (hit) {
+      dirty.push(i);
+      if (m.sink.record) {
+        m.ev('peek-page', 'dbit-2007 walk', `page ${i}: frame ${hex(frame)} D set: dirty, D cleared (no flush)`, { page: i });
+      }
+    }
+  }
+  if (wrong.length > 0) {
+    m.violation('wrong-frame', `the RFC's walk read frames base+i for ${wrong.length} page(s) that live elsewhere (the LFB is not MFN-contiguous): ${wrong.slice(0, 16).join(',')}`, { fb: fb.name, pages: wrong });
+  }
+  const all = r.first || r.changed;
+  if (m.sink.record) {
+    m.ev('peek', 'dbit-2007', all ? (r.first ? 'first call: all dirty' : 'the LFB L1 shadows changed since the last call: all dirty') : `${dirty.length} dirty`);
+  }
+  r.first = false;
+  r.changed = false;
+  return all ? { kind: 'all' } : { kind: 'bitmap', dirty };
+}

@@ -1,0 +1,83 @@
+/**
+ * What the older designs hook into shadow_set_l1e: the 2007 RFC notices any change to the LFB's L1
+ * shadows; the 2007 review sets a bit when an LFB shadow PTE is made or cleared; the 2012
+ * multi-framebuffer design keeps a link to every shadow PTE that maps a range page.
+ */
+import type { Machine } from '../machine';
+import { hex } from '../machine';
+import { D, P } from '../pte';
+import type { Domain } from '../state';
+
+/** Page index of mfn in [begin, end), by the M2P — or by `mfn - base` under `contiguous-mfn`. */
+export function lfbIndex(m: Machine, d: Domain, mfn: number, begin: number, end: number, fb: string | undefined): number {
+  if (m.bugs.has('contiguous-mfn')) {
+    const base = m.backingMfn(d, begin);
+    const i = mfn - base;
+    if (i >= 0 && i < end - begin) {
+      const real = m.m2p(d, mfn) - begin;
+      if (real !== i) {
+        m.violation('wrong-frame', `frame ${hex(mfn)} taken for page ${i} (base + ${i}), but it backs ${real >= 0 && real < end - begin ? `page ${real}` : 'another page'}`, { fb, pages: [i], mfn });
+      }
+      return i;
+    }
+    return -1;
+  }
+  const gfn = m.m2p(d, mfn);
+  return gfn >= begin && gfn < end ? gfn - begin : -1;
+}
+
+export function l1eChanged(m: Machine, d: Domain, addr: number, oldF: number, oldMfn: number, newF: number, newMfn: number): void {
+  const oldP = (oldF & P) !== 0;
+  const newP = (newF & P) !== 0;
+  if (d.dbit) {
+    const r = d.dbit;
+    const oi = oldP ? lfbIndex(m, d, oldMfn, r.begin, r.end, d.trackedFb ?? undefined) : -1;
+    const ni = newP ? lfbIndex(m, d, newMfn, r.begin, r.end, d.trackedFb ?? undefined) : -1;
+    if ((oi >= 0 && (!newP || newMfn !== oldMfn)) || (ni >= 0 && !(oldP && oldMfn === newMfn))) {
+      if (!r.changed && m.sink.record) {
+        m.ev('set-l1e', 'dbit-2007 hook', 'an L1 shadow entry for the LFB was made, cleared or repointed: the next call answers all');
+      }
+      r.changed = true;
+    }
+  }
+  if (d.linear) {
+    const r = d.linear;
+    const oi = oldP ? lfbIndex(m, d, oldMfn, r.begin, r.end, d.trackedFb ?? undefined) : -1;
+    const ni = newP ? lfbIndex(m, d, newMfn, r.begin, r.end, d.trackedFb ?? undefined) : -1;
+    if (oi >= 0 && (!newP || newMfn !== oldMfn)) {
+      r.bits.add(oi);
+    }
+    if (ni >= 0 && !(oldP && oldMfn === newMfn)) {
+      r.bits.add(ni);
+    }
+  }
+  for (const r of d.multi.values()) {
+    if (oldP) {
+      const oi = lfbIndex(m, d, oldMfn, r.begin, r.end, r.fb);
+      if (oi >= 0) {
+        const list = r.links.get(oi);
+        const k = list ? list.indexOf(addr) : -1;
+        if (list && k >= 0) {
+          list.splice(k, 1);
+          if (list.length === 0) {
+            r.links.delete(oi);
+          }
+        }
+        if ((oldF & D) && (!newP || newMfn !== oldMfn || !(newF & D))) {
+          r.acc.add(oi);
+        }
+      }
+    }
+    if (newP) {
+      const ni = lfbIndex(m, d, newMfn, r.begin, r.end, r.fb);
+      if (ni >= 0) {
+        let list = r.links.get(ni);
+        if (!list) {
+          list = [];
+          r.links.set(ni, list);
+        }
+        list.push(addr);
+      }
+    }
+  }
+}

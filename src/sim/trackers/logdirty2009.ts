@@ -1,0 +1,54 @@
+/**
+ * HAP VRAM tracking 2009–2012 (183d02baf2, Stabellini): VRAM tracking switched log-dirty mode on
+ * for the VRAM range and read the range's bits out of the shared log-dirty trie
+ * (paging_log_dirty_range), clearing the whole 32768-pfn leaf (clear_page(l1)), then re-armed the
+ * range. The first call (and a range change) answered an empty bitmap; while migration log-dirty
+ * was on, VRAM tracking could not run and the call answered -ENODATA.
+ */
+import type { Machine } from '../machine';
+import { hex } from '../machine';
+import { T } from '../p2m';
+import { LogDirtyTrie } from '../logdirty';
+import { Vram2009, type Domain, type Framebuffer } from '../state';
+import type { TrackerAnswer } from './types';
+
+export function logdirty2009Peek(m: Machine, d: Domain, fb: Framebuffer): TrackerAnswer {
+  const begin = fb.gfn;
+  const end = fb.gfn + fb.pages;
+  if (d.logdirty) {
+    m.ev('peek', 'hap_track_dirty_vram', 'log-dirty mode is on for migration: VRAM tracking cannot run: -ENODATA');
+    return { kind: 'enodata' };
+  }
+  const r = d.vram2009;
+  if (!r || r.begin !== begin || r.end !== end) {
+    if (r) {
+      d.p2m.changeTypeRange(r.begin, r.end, T.ram_logdirty, T.ram_rw);
+      m.ev('p2m-type-change', 'paging_log_dirty_disable', `${hex(r.begin)}..${hex(r.end)} ram_logdirty → ram_rw`);
+    }
+    d.vram2009 = new Vram2009(begin, end);
+    d.trackedFb = fb.name;
+    d.trie = new LogDirtyTrie();
+    m.pauseDomain(d);
+    d.p2m.changeTypeRange(begin, end, T.ram_rw, T.ram_logdirty);
+    m.costs.add('p2mTypeChanges');
+    m.ev('p2m-type-change', 'hap_enable_vram_tracking', `${hex(begin)}..${hex(end)} ram_rw → ram_logdirty (log-dirty mode on for VRAM)`);
+    m.flushDomainTlbs(d, 'flush_tlb_mask', 'after arming VRAM tracking');
+    return { kind: 'bitmap', dirty: [] };
+  }
+  m.pauseDomain(d);
+  const trie = d.trie!;
+  const dirty: number[] = [];
+  for (let i = 0; i < fb.pages; i++) {
+    m.costs.add('pteScans');
+    if (trie.test(begin + i)) {
+      dirty.push(i);
+    }
+  }
+  const cleared = trie.clearLeaves(begin, end);
+  const outside = cleared.filter((g) => g < begin || g >= end);
+  m.ev('logdirty', 'paging_log_dirty_range', `copied ${dirty.length} bit(s), then clear_page on the whole leaf (${cleared.length} bit(s) cleared${outside.length ? `, ${outside.length} outside the range` : ''})`);
+  d.p2m.changeTypeRange(begin, end, T.ram_rw, T.ram_logdirty);
+  m.costs.add('p2mTypeChanges');
+  m.flushDomainTlbs(d, 'flush_tlb_mask', 'after re-arming the VRAM range (hap_clean_vram_tracking)');
+  return { kind: 'bitmap', dirty };
+}

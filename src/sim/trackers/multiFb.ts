@@ -1,0 +1,196 @@
+/**
+ * The 2012 multiple-framebuffer design (Robert Phillips, dirty_vram.c; committed as bae850f060 and
+ * reverted the same day; seeds/003): several ranges at once, each answering all on its first peek.
+ * HAP: the p2m type per range (hap_clean_vram_tracking_range: test-and-rearm each page).
+ * Shadow: every shadow PTE that maps a range page is linked to it (several per page); a new range is
+ * found by one scan of all shadow PTEs, then kept by "dead reckoning" through shadow_set_l1e; D bits
+ * of PTEs that go away are kept; ranges outlive the abandoned page tables of exited processes.
+ * With `clear-whole-leaf`, HAP reads the bits through the log-dirty trie as the older code did, and
+ * clearing a whole 32768-pfn leaf forgets the other ranges' bits in it.
+ */
+import type { Machine } from '../machine';
+import { hex } from '../machine';
+import { T } from '../p2m';
+import { D, P } from '../pte';
+import { LogDirtyTrie } from '../logdirty';
+import { MultiRange, type Domain, type Framebuffer } from '../state';
+import type { TrackerAnswer } from './types';
+import { lfbIndex } from './hooks';
+
+export function multiFbPeek(m: Machine, d: Domain, fb: Framebuffer): TrackerAnswer {
+  const begin = fb.gfn;
+  const end = fb.gfn + fb.pages;
+  let r = d.multi.get(fb.name);
+  if (r && (r.begin !== begin || r.end !== end)) {
+    multiFbUntrack(m, d, fb.name);
+    r = undefined;
+  }
+  if (!r) {
+    r = new MultiRange(fb.name, begin, end);
+    d.multi.set(fb.name, r);
+    if (d.paging === 'hap') {
+      m.pauseDomain(d);
+      if (d.pml && !d.pmlEnabled) {
+        d.pmlEnabled = true;
+        m.ev('setup', 'p2m_enable_hardware_log_dirty', 'PML enabled on every vCPU');
+      }
+      if (m.bugs.has('clear-whole-leaf') && !d.trie) {
+        d.trie = new LogDirtyTrie();
+      }
+      d.p2m.changeTypeRange(begin, end, T.ram_rw, T.ram_logdirty);
+      m.costs.add('p2mTypeChanges');
+      m.ev('p2m-type-change', 'p2m_change_type_range', `new range '${fb.name}' ${hex(begin)}..${hex(end)} ram_rw → ram_logdirty`);
+      m.flushDomainTlbs(d, 'ept_sync_domain', 'INVEPT after arming the range');
+    } else {
+      // One scan of every shadow L1 for PTEs mapping the new range.
+      let found = 0;
+      for (const t of d.shTables.values()) {
+        if (t.level !== 1) {
+          continue;
+        }
+        for (let slot = 0; slot < 512; slot++) {
+          if (!(t.f[slot] & P)) {
+            continue;
+          }
+          m.costs.add('pteScans');
+          const i = lfbIndex(m, d, t.e[slot], begin, end, fb.name);
+          if (i >= 0) {
+            let list = r.links.get(i);
+            if (!list) {
+              list = [];
+              r.links.set(i, list);
+            }
+            list.push(t.smfn * 512 + slot);
+            // D bits from before tracking are consumed by this first, all-dirty answer.
+            t.f[slot] &= ~D;
+            found++;
+          }
+        }
+      }
+      m.ev('peek', 'dirty_vram_range_alloc', `new range '${fb.name}': ${found} shadow PTE(s) link to it`);
+      m.flushDomainTlbs(d, 'flush_tlb_mask', 'after clearing D in the new range');
+    }
+    return { kind: 'all' };
+  }
+  return d.paging === 'hap' ? hapPeek(m, d, fb, r) : shadowPeek(m, d, fb, r);
+}
+
+function hapPeek(m: Machine, d: Domain, fb: Framebuffer, r: MultiRange): TrackerAnswer {
+  m.pauseDomain(d);
+  if (d.pmlEnabled) {
+    if (m.bugs.has('no-pml-drain')) {
+      m.ev('pml-drain', 'hap_clean_vram_tracking_range', 'PML drain skipped (inject no-pml-drain)');
+    } else {
+      for (const v of d.vcpus) {
+        m.drainPml(v, d);
+      }
+    }
+  }
+  const dirty: number[] = [];
+  if (m.bugs.has('clear-whole-leaf') && d.trie) {
+    const trie = d.trie;
+    for (let i = 0; i < fb.pages; i++) {
+      m.costs.add('pteScans');
+      if (trie.test(r.begin + i)) {
+        dirty.push(i);
+      }
+    }
+    const cleared = trie.clearLeaves(r.begin, r.end);
+    const victims = new Map<string, number[]>();
+    for (const g of cleared) {
+      if (g >= r.begin && g < r.end) {
+        continue;
+      }
+      for (const o of d.multi.values()) {
+        if (o !== r && g >= o.begin && g < o.end) {
+          const l = victims.get(o.fb) ?? [];
+          l.push(g - o.begin);
+          victims.set(o.fb, l);
+        }
+      }
+    }
+    for (const [name, pages] of victims) {
+      m.violation('clear-scope', `reading '${fb.name}' cleared the whole log-dirty leaf, wiping ${pages.length} unread bit(s) of '${name}': ${pages.slice(0, 16).join(',')}`, { fb: name, pages });
+    }
+    d.p2m.changeTypeRange(r.begin, r.end, T.ram_rw, T.ram_logdirty);
+    m.costs.add('p2mTypeChanges');
+    if (m.bugs.has('skip-flush')) {
+      m.ev('tlb-flush', 'hap_clean_vram_tracking_range', 'INVEPT owed but skipped (inject skip-flush)');
+    } else {
+      m.flushDomainTlbs(d, 'ept_sync_domain', 'INVEPT after re-arming the range');
+    }
+    return { kind: 'bitmap', dirty };
+  }
+  const contiguous = m.bugs.has('contiguous-mfn');
+  const base = m.backingMfn(d, r.begin);
+  let rearmed = 0;
+  for (let i = 0; i < fb.pages; i++) {
+    let gfn = r.begin + i;
+    if (contiguous && m.backingMfn(d, gfn) !== base + i) {
+      const g2 = m.m2p(d, base + i);
+      m.violation('wrong-frame', `multi-fb took frame ${hex(base + i)} for page ${i} of '${fb.name}', which lives in ${hex(m.backingMfn(d, gfn))}`, { fb: fb.name, pages: [i], mfn: base + i });
+      if (g2 < 0) {
+        continue;
+      }
+      gfn = g2;
+    }
+    m.costs.add('pteScans');
+    if (d.p2m.changeTypeOne(gfn, m.backed(d, gfn), T.ram_rw, T.ram_logdirty)) {
+      m.costs.add('p2mTypeChanges');
+      dirty.push(i);
+      rearmed++;
+    }
+  }
+  if (rearmed > 0) {
+    if (m.bugs.has('skip-flush')) {
+      m.ev('tlb-flush', 'hap_clean_vram_tracking_range', 'INVEPT owed but skipped (inject skip-flush)');
+    } else {
+      m.flushDomainTlbs(d, 'ept_sync_domain', `INVEPT after re-arming ${rearmed} page(s)`);
+    }
+  }
+  return { kind: 'bitmap', dirty };
+}
+
+function shadowPeek(m: Machine, d: Domain, fb: Framebuffer, r: MultiRange): TrackerAnswer {
+  const dirty = new Set<number>(r.acc);
+  r.acc.clear();
+  let flush = false;
+  for (const [i, list] of [...r.links].sort((a, b) => a[0] - b[0])) {
+    for (const a of list) {
+      const t = d.shTables.get(Math.floor(a / 512));
+      if (!t) {
+        continue;
+      }
+      const slot = a % 512;
+      m.costs.add('pteScans');
+      if (t.f[slot] & D) {
+        dirty.add(i);
+        t.f[slot] &= ~D;
+        t.ver[slot]++;
+        t.why[slot] = 1;
+        flush = true;
+      }
+    }
+  }
+  if (flush) {
+    if (m.bugs.has('skip-flush')) {
+      m.ev('tlb-flush', 'dirty_vram_range_update', 'flush owed after clearing D but skipped (inject skip-flush)');
+    } else {
+      m.flushDomainTlbs(d, 'flush_tlb_mask', 'after clearing D (multi-fb)');
+    }
+  }
+  return { kind: 'bitmap', dirty: [...dirty].filter((p) => p < fb.pages).sort((a, b) => a - b) };
+}
+
+export function multiFbUntrack(m: Machine, d: Domain, name: string): void {
+  const r = d.multi.get(name);
+  if (!r) {
+    return;
+  }
+  d.multi.delete(name);
+  if (d.paging === 'hap') {
+    d.p2m.changeTypeRange(r.begin, r.end, T.ram_logdirty, T.ram_rw);
+    m.ev('p2m-type-change', 'p2m_change_type_range', `range '${name}' back to ram_rw`);
+    m.flushDomainTlbs(d, 'ept_sync_domain', 'INVEPT after the range change');
+  }
+}
