@@ -94,6 +94,16 @@ describe('xpl run', () => {
     assert.match(bad.err, /^xpl: unknown bug 'skip-flsh' .*did you mean 'skip-flush'/);
     assert.equal(xpl(['run', `${FIX}/hap-write-then-peek.xpt`, '--tracker', 'nope']).code, 2);
   });
+  it('names a directory given as TRACE in one line', () => {
+    assertOneLineError(xpl(['run', 'test']), 'test:1:1: error: ', /cannot read the trace: it is a directory/);
+  });
+  it('runs a JSON Lines trace found by its content, whatever its name', () => {
+    const f = path.join(tmp, 'content.trace');
+    fs.writeFileSync(f, '{"op":"domain","args":["g"],"paging":"hap","mem":"16M","vcpus":1}\n{"op":"tick","args":["5ms"]}\n');
+    const r = xpl(['run', f, '--json']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal((JSON.parse(r.out) as { steps: number }).steps, 2);
+  });
   it('refuses unknown options and missing files in one line', () => {
     const r = xpl(['run', `${FIX}/hap-write-then-peek.xpt`, '--jsn']);
     assert.equal(r.code, 2);
