@@ -6,6 +6,8 @@
  * environment it is given, so conditions can only read model state.
  */
 
+import { canonicalToVa48 } from '../sim/program';
+
 export type Value = number | string | boolean;
 
 export interface ExprEnv {
@@ -45,7 +47,16 @@ function lex(src: string): Tok[] {
     const num = /^(0[xX][0-9a-fA-F_]+|[0-9][0-9_]*)/.exec(src.slice(i));
     if (num) {
       const text = num[0].replace(/_/g, '');
-      toks.push({ k: 'num', v: num[0], num: Number(text), at: i });
+      let n = Number(text);
+      if (n > Number.MAX_SAFE_INTEGER) {
+        // Only canonical addresses are this large: held as 48-bit VAs, like the model's.
+        const va = canonicalToVa48(BigInt(text));
+        if (va === undefined) {
+          throw new ExprError(`${num[0]} at column ${i + 1} is too large (and not a canonical address)`);
+        }
+        n = va;
+      }
+      toks.push({ k: 'num', v: num[0], num: n, at: i });
       i += num[0].length;
       continue;
     }
