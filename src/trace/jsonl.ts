@@ -235,7 +235,7 @@ export function jsonToRaw(members: JMember[], line: number): RawStmt | null {
     checkLayout(members, line, 0);
     return null;
   }
-  const raw: RawStmt = { line, col: op.value.col, keyword: op.value.v, words: [], pairs: [] };
+  const raw: RawStmt = { line, col: op.value.col, missingCol: 1, keyword: op.value.v, words: [], pairs: [] };
   for (const m of members) {
     if (m.key === 'op' || m.key.startsWith('#')) {
       continue;

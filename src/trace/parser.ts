@@ -17,7 +17,11 @@ import {
 export interface RawWord { text: string; col: number; quoted: boolean; json: boolean }
 /** A `key=value` (or a JSON member) with the columns of key and value. */
 export interface RawPair { key: string; value: string; keyCol: number; valueCol: number; json: boolean }
-export interface RawStmt { line: number; col: number; keyword: string; words: RawWord[]; pairs: RawPair[] }
+/**
+ * `col` is the keyword's column; `missingCol` is where an error about something missing points
+ * (the keyword in text; 1 in JSON Lines, where no member holds what is missing).
+ */
+export interface RawStmt { line: number; col: number; missingCol?: number; keyword: string; words: RawWord[]; pairs: RawPair[] }
 
 export const LIMITS = {
   domains: 64,
@@ -355,7 +359,7 @@ export class Checker {
       }
     }
     const choices = forms.map((f) => (f.selector && 'word' in f.selector ? f.selector.word : f.selector ? `${f.selector.key}=` : '')).join(', ');
-    fail(w0?.col ?? raw.col, `'${raw.keyword}' needs one of: ${choices}${w0 ? ` (got ${quote(w0.text)})` : ''}`);
+    fail(w0?.col ?? raw.missingCol ?? raw.col, `'${raw.keyword}' needs one of: ${choices}${w0 ? ` (got ${quote(w0.text)})` : ''}`);
   }
 
   private addInner(raw: RawStmt): void {
@@ -406,7 +410,7 @@ export class Checker {
     }
     const missingPos = ordered[positional.length];
     if (missingPos && missingPos.required) {
-      fail((selectorWord ?? raw.words[raw.words.length - 1])?.col ?? raw.col, `missing ${missingPos.name.toUpperCase()} for '${spec.id}' (syntax: ${spec.syntax})`);
+      fail((selectorWord ?? raw.words[raw.words.length - 1])?.col ?? raw.missingCol ?? raw.col, `missing ${missingPos.name.toUpperCase()} for '${spec.id}' (syntax: ${spec.syntax})`);
     }
 
     // keys
@@ -427,7 +431,7 @@ export class Checker {
     }
     for (const k of spec.keys) {
       if (k.required && !pairs.has(k.name)) {
-        fail(raw.col, `missing required key '${k.name}=' for '${spec.id}' (syntax: ${spec.syntax})`);
+        fail(raw.missingCol ?? raw.col, `missing required key '${k.name}=' for '${spec.id}' (syntax: ${spec.syntax})`);
       }
     }
     // enum values, in text order
@@ -789,7 +793,7 @@ export class Checker {
       }
       case 'costs': {
         if (k.size === 0) {
-          fail(raw.col, `'costs' needs at least one COUNTER=N (counters: ${COUNTERS.join(', ')})`);
+          fail(raw.missingCol ?? raw.col, `'costs' needs at least one COUNTER=N (counters: ${COUNTERS.join(', ')})`);
         }
         const values: Partial<Record<CounterName, number>> = {};
         for (const [key, p] of k) {
@@ -811,7 +815,7 @@ export class Checker {
           fail((gp ?? pp as RawPair).keyCol, `map takes either fb=NAME or gfn= and pages=, not both`);
         }
         if (!fbP && !(gp && pp)) {
-          fail(raw.col, `map needs gfn= and pages=, or fb=NAME`);
+          fail(raw.missingCol ?? raw.col, `map needs gfn= and pages=, or fb=NAME`);
         }
         let pages: number;
         let out: Stmt;
@@ -853,7 +857,7 @@ export class Checker {
         const sp = get('set');
         const cp = get('clear');
         if (!sp && !cp) {
-          fail(raw.col, `pte needs set=FLAGS and/or clear=FLAGS (flags: P,RW,US,A,D,G,NX)`);
+          fail(raw.missingCol ?? raw.col, `pte needs set=FLAGS and/or clear=FLAGS (flags: P,RW,US,A,D,G,NX)`);
         }
         const set = sp ? this.enumList<PteFlagName>(sp, ['P', 'RW', 'US', 'A', 'D', 'G', 'NX'], 'PTE flag') : [];
         const clear = cp ? this.enumList<PteFlagName>(cp, ['P', 'RW', 'US', 'A', 'D', 'G', 'NX'], 'PTE flag') : [];
@@ -1072,7 +1076,7 @@ export class Checker {
         const min = n('min', 0, Number.MAX_SAFE_INTEGER);
         const max = n('max', 0, Number.MAX_SAFE_INTEGER);
         if (min === undefined && max === undefined) {
-          fail(raw.col, `expect cost= needs min= and/or max=`);
+          fail(raw.missingCol ?? raw.col, `expect cost= needs min= and/or max=`);
         }
         if (min !== undefined && max !== undefined && min > max) {
           fail((get('max') as RawPair).valueCol, `max=${max} is below min=${min}`);

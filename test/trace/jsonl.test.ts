@@ -137,6 +137,12 @@ describe('JSON Lines reading', () => {
     const line3 = '{"op":"domian"}';
     assert.throws(() => parseTrace(line3, 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.col === 7 && /unknown keyword 'domian'/.test(e.detail));
   });
+  it('puts an error about a missing member at column 1', () => {
+    assert.throws(() => parseTrace(head + '{"op":"vram","args":["lfb"],"dom":"g","pages":4}', 'h.jsonl'),
+      (e: unknown) => e instanceof TraceError && e.line === 2 && e.col === 1 && /missing required key 'gfn='/.test(e.detail));
+    assert.throws(() => parseTrace(head + '{"op":"expect","cost":"cycles"}', 'h.jsonl'),
+      (e: unknown) => e instanceof TraceError && e.col === 1 && /needs min= and\/or max=/.test(e.detail));
+  });
   it('refuses malformed JSON with a position, and non-integer numbers', () => {
     assert.throws(() => parseTrace(head + '{"op":"tick","args":["5ms"]', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.line === 2 && e.col === 28 && /expected '}'/.test(e.detail));
     assert.throws(() => parseTrace(head + '{"op":"flush","dom":"g"} x', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.col === 26);
