@@ -13,7 +13,8 @@ import {
 } from './inspect';
 import { deepClone, Hasher, hashValue } from './util';
 import { PAGE_SIZE } from './pages';
-import { differsFromCopy, differsFromScreen } from './oracle';
+import { differsFromCopy } from './oracle';
+import { screenDiffers } from './qemu/vga';
 import { readPte, pteHex, flagsView, vaIndex, P, RW, D } from './pte';
 import { typeName, T, WHY_HV } from './p2m';
 
@@ -575,7 +576,7 @@ export class Engine implements EngineApi {
       const g = fb.gfn + p;
       const mfn = m.backingMfn(d, g);
       if (d.paging === 'shadow' ? m.writableCount(d, mfn) > 0 : d.p2m.type(g, true) === T.ram_rw) { s |= PAGE_WRITABLE; }
-      if (differsFromScreen(m, d, fb, o, p)) { s |= PAGE_STALE_SCREEN; }
+      if (screenDiffers(m, d, fb, o, p)) { s |= PAGE_STALE_SCREEN; }
       if (o.suspects.has(p) && differsFromCopy(m, d, fb, o, p)) { s |= PAGE_DIFFERS; }
       state[i] = s;
     }
@@ -629,8 +630,7 @@ export class Engine implements EngineApi {
     for (let p = 0; p * PAGE_SIZE < bytes; p++) {
       const n = Math.min(PAGE_SIZE, bytes - p * PAGE_SIZE);
       guest.set(m.pages.read(m.backingMfn(d, fb.gfn + p)).subarray(0, n), p * PAGE_SIZE);
-      const mfn = m.backingMfn(d, fb.gfn + p);
-      screen.set(m.pages.bytesAt(mfn, o.screen.get(p) ?? o.screenAll).subarray(0, n), p * PAGE_SIZE);
+      screen.set(m.pages.read(o.screenMfn + p).subarray(0, n), p * PAGE_SIZE);
     }
     return { fb: fb.name, width: fb.width, height: fb.height, guest, screen };
   }
@@ -719,7 +719,7 @@ export class Engine implements EngineApi {
     }
     for (const [name, o] of m.oracles) {
       h.str(name);
-      hashValue(h, { w: [...o.written].sort(), s: [...o.suspects].sort(), mi: [...o.missed].sort(), q: [...o.qemuVga].sort() });
+      hashValue(h, { w: [...o.written].sort(), s: [...o.suspects].sort(), mi: [...o.missed].sort(), q: o.qemu });
     }
     return h.hex();
   }

@@ -5,7 +5,9 @@ import { Domain, Framebuffer, Process, Vcpu, Backing } from './state';
 import { T, typeCode } from './p2m';
 import { P, RW, US, G, A, D, NX, flagBit, readPte, vaIndex } from './pte';
 import { PAGE_SIZE } from './pages';
-import { newOracle, recordAnswer, drawScreen, screenStale } from './oracle';
+import { newOracle, recordAnswer } from './oracle';
+import { drawScanlines, staleAfterRefresh } from './qemu/vga';
+import { DIRTY_MEMORY_VGA } from './qemu/dirty';
 import { shadowTrackDirtyVram, shadowUntrack } from './trackers/sl1ma';
 import { hapTrackDirtyVram, hapUntrack } from './trackers/p2mType';
 import { memcmpPeek } from './trackers/memcmp';
@@ -618,44 +620,45 @@ export class Executor {
     }
   }
 
+  /**
+   * A QEMU display tick (vga_draw_graphic): sync with Xen (the peek), then — since 2017 —
+   * snapshot-and-clear the VGA bitmap and draw from the snapshot; before 2017
+   * (`qemu-reset-after-read`), read the live bitmap per scanline and reset it after drawing.
+   * `phase=draw` stops before that reset; `phase=finish` completes the tick.
+   */
   refresh(name: string, phase?: 'draw' | 'finish'): AnswerRecord | undefined {
     const m = this.m;
     const fb = m.fb(name);
     const d = m.dom(fb.dom);
     const o = m.oracles.get(fb.name)!;
-    const bug = m.bugs.has('qemu-reset-after-read');
+    const old = m.bugs.has('qemu-reset-after-read');
     if (phase === 'finish') {
-      if (o.drawPending === null) {
+      if (o.pendingRecord === null) {
         throw new SimError(`no 'refresh fb=${name} phase=draw' to finish`, 'phase');
       }
-      if (bug) {
-        // Pre-2017 QEMU: memory_region_reset_dirty over the drawn span, after drawing.
-        for (let p = 0; p < fb.pages; p++) {
-          o.qemuVga.delete(p);
-        }
-        if (m.sink.record) {
-          m.ev('refresh', 'memory_region_reset_dirty', 'reset the VGA bitmap after drawing (pre-2017)');
-        }
+      if (old) {
+        o.qemu.reset(0, fb.pages, DIRTY_MEMORY_VGA);
+        m.ev('refresh', 'memory_region_reset_dirty', 'reset the VGA bitmap after drawing (pre-2017)');
       }
-      o.drawPending = null;
-      const rec = o.pendingRecord!;
+      const rec = o.pendingRecord;
       o.pendingRecord = null;
-      rec.stale = screenStale(m, d, fb, o);
+      rec.stale = staleAfterRefresh(m, d, fb, o);
       return rec;
     }
+    if (o.pendingRecord !== null) {
+      throw new SimError(`'${name}' has a refresh waiting for phase=finish`, 'fb');
+    }
     const rec = this.peek(name, true);
-    drawScreen(m, d, fb, o, bug);
+    const snap = old ? null : o.qemu.snapshotAndClear(0, fb.pages, DIRTY_MEMORY_VGA);
+    drawScanlines(m, d, fb, o, snap);
     if (phase === 'draw') {
-      o.drawPending = [];
       o.pendingRecord = rec;
       return rec;
     }
-    if (bug) {
-      for (let p = 0; p < fb.pages; p++) {
-        o.qemuVga.delete(p);
-      }
+    if (old) {
+      o.qemu.reset(0, fb.pages, DIRTY_MEMORY_VGA);
     }
-    rec.stale = screenStale(m, d, fb, o);
+    rec.stale = staleAfterRefresh(m, d, fb, o);
     return rec;
   }
 }

@@ -15,6 +15,7 @@ import { l1eChanged } from './trackers/hooks';
 import { linear2007LearnVa } from './trackers/linear2007';
 import { vaToString } from './program';
 import { IoreqState } from './ioreq';
+import { DIRTY_MEMORY_MIGRATION, DIRTY_MEMORY_VGA } from './qemu/dirty';
 
 export const KERNEL_HALF = 2 ** 47;
 const PTE_SCRATCH = new Uint8Array(8);
@@ -353,9 +354,11 @@ export class Machine {
         o.written.add(hit[1]);
       } else {
         o.dma.add(hit[1]);
-        o.qemuVga.add(hit[1]);
+        // QEMU's own write: memory_region_set_dirty marks its VGA (and migration) bits.
+        o.qemu.setRange(hit[1], 1, (1 << DIRTY_MEMORY_VGA) | (1 << DIRTY_MEMORY_MIGRATION));
       }
       o.suspects.add(hit[1]);
+      o.screenSuspect.add(hit[1]);
     }
     if (d.ptFrames.has(gfn)) {
       const ver = this.ptVersions(d, gfn);

@@ -7,13 +7,19 @@ import type { Machine } from './machine';
 import type { AnswerRecord } from './report';
 import { FbOracle, type Domain, type Framebuffer } from './state';
 import type { TrackerAnswer } from './trackers/types';
+import { importAnswer } from './qemu/vga';
 
 export function newOracle(m: Machine, d: Domain, fb: Framebuffer): FbOracle {
-  const o = new FbOracle();
+  const o = new FbOracle(fb.pages, 'words');
   o.copyAll = m.pages.position;
-  o.screenAll = m.pages.position;
-  void d;
-  void fb;
+  // The screen surface: frames of its own, starting as a copy of guest memory.
+  o.screenMfn = m.allocFrames(fb.pages);
+  for (let p = 0; p < fb.pages; p++) {
+    const g = m.pages.read(m.backingMfn(d, fb.gfn + p));
+    if (g.some((b) => b !== 0)) {
+      m.pages.write(o.screenMfn + p, 0, g.length, g);
+    }
+  }
   return o;
 }
 
@@ -21,10 +27,7 @@ export function newOracle(m: Machine, d: Domain, fb: Framebuffer): FbOracle {
 export function differsFromCopy(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle, p: number): boolean {
   return m.pages.changedSince(m.backingMfn(d, fb.gfn + p), o.copy.get(p) ?? o.copyAll);
 }
-/** Does page p differ between guest memory and the screen? */
-export function differsFromScreen(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle, p: number): boolean {
-  return m.pages.changedSince(m.backingMfn(d, fb.gfn + p), o.screen.get(p) ?? o.screenAll);
-}
+
 
 /** Record an answer: compute changed/missed/late/extra against the copy, then update the copy. */
 export function recordAnswer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle, ans: TrackerAnswer, tracker: string): AnswerRecord {
@@ -69,15 +72,7 @@ export function recordAnswer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle
     }
   }
   // QEMU's VGA bitmap receives the bits (xen_sync_dirty_bitmap → memory_region_set_dirty).
-  if (all) {
-    for (let p = 0; p < fb.pages; p++) {
-      o.qemuVga.add(p);
-    }
-  } else {
-    for (const p of reported) {
-      o.qemuVga.add(p);
-    }
-  }
+  importAnswer(o, fb, ans);
   for (const p of late) {
     o.missed.delete(p);
   }
@@ -99,42 +94,6 @@ export function recordAnswer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle
     m.violation('lost-update', `answer for '${fb.name}' (${tracker}) misses ${missed.length} changed page(s): ${listPages(missed)}`, { fb: fb.name, pages: missed });
   }
   return rec;
-}
-
-/**
- * A QEMU display tick's drawing half (vga_draw_graphic): the snapshot-and-clear of the VGA bitmap
- * (before drawing, since 2017), then each dirty page copied to the screen.
- */
-export function drawScreen(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle, resetAfter: boolean): number[] {
-  const snapshot = [...o.qemuVga].filter((p) => p < fb.pages).sort((a, b) => a - b);
-  if (!resetAfter) {
-    o.qemuVga.clear();
-  }
-  const now = m.pages.position;
-  for (const p of snapshot) {
-    o.screen.set(p, now);
-    o.told.delete(p);
-  }
-  m.costs.add('bytesCopied', 4096 * snapshot.length);
-  if (m.sink.record) {
-    m.ev('refresh', 'vga_draw_graphic', `drew ${snapshot.length} dirty page(s): ${listPages(snapshot)}`, { fb: fb.name });
-  }
-  return snapshot;
-}
-
-/** After a refresh: pages where the screen differs from guest memory; lost ones are flagged. */
-export function screenStale(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle): number[] {
-  const stale: number[] = [];
-  for (let p = 0; p < fb.pages; p++) {
-    if (differsFromScreen(m, d, fb, o, p)) {
-      stale.push(p);
-    }
-  }
-  const lost = stale.filter((p) => o.told.has(p) && !o.qemuVga.has(p));
-  if (lost.length > 0) {
-    m.violation('lost-update', `refresh of '${fb.name}' leaves ${lost.length} page(s) stale that the device model had been told about and no longer holds: ${listPages(lost)}`, { fb: fb.name, pages: lost });
-  }
-  return stale;
 }
 
 export function listPages(p: number[]): string {

@@ -6,6 +6,7 @@ import type { BugId, Paging, TrackerId } from './program';
 import { P2m } from './p2m';
 import { Scatter } from './util';
 import type { LogDirtyTrie } from './logdirty';
+import { createDirtyMemory, type DirtyImpl, type DirtyMemory } from './qemu/dirty';
 
 /** A cached translation: {va → mfn, writable, dirty} plus what it was filled from. */
 export interface TlbEntry {
@@ -188,9 +189,10 @@ export class FbOracle {
    */
   copy = new Map<number, number>();
   copyAll = 0;
-  /** The screen, likewise: only `refresh` writes it. */
-  screen = new Map<number, number>();
-  screenAll = 0;
+  /** The screen surface: frames screenMfn + page in the page store; only `refresh` writes it. */
+  screenMfn = 0;
+  /** Screen pages that may differ from guest memory (written since drawn, or partly drawn). */
+  screenSuspect = new Set<number>();
   /** Pages stored to by a vCPU since the previous answer. */
   written = new Set<number>();
   /** Pages that may differ from `copy` (written, DMA'd, or missed earlier). */
@@ -199,18 +201,19 @@ export class FbOracle {
   missed = new Set<number>();
   /** Pages written by an emulated device since the previous answer (reported by QEMU itself). */
   dma = new Set<number>();
-  /** QEMU's DIRTY_MEMORY_VGA bits for this framebuffer. */
-  qemuVga = new Set<number>();
+  /** QEMU's dirty memory for this framebuffer's region (VGA, CODE and MIGRATION clients). */
+  qemu: DirtyMemory;
   /** Pages reported to the device model since the screen last drew them. */
   told = new Set<number>();
-  /** Pages drawn by `refresh phase=draw`, waiting for `phase=finish`. */
-  drawPending: number[] | null = null;
   /** The answer record of a split refresh, completed by `phase=finish`. */
   pendingRecord: import('./report').AnswerRecord | null = null;
   lastAnswerIndex = -1;
   /** memcmp tracker: qemu-dm's own copy of the framebuffer (null until the first peek). */
   memcmpCopy: Map<number, number> | null = null;
   memcmpAll = 0;
+  constructor(pages: number, impl: DirtyImpl) {
+    this.qemu = createDirtyMemory(impl, pages);
+  }
 }
 
 export interface MachineCounters {
