@@ -10,7 +10,7 @@
 import * as path from 'path';
 import {
   Breakpoint, BreakpointEvent, DebugSession, Event, InitializedEvent, InvalidatedEvent, OutputEvent,
-  Scope, Source, StackFrame, StoppedEvent, TerminatedEvent, Thread, Handles,
+  ProgressEndEvent, ProgressStartEvent, ProgressUpdateEvent, Scope, Source, StackFrame, StoppedEvent, TerminatedEvent, Thread, Handles,
 } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { EngineApi } from '../sim/api';
@@ -54,6 +54,8 @@ const MACHINE_THREAD = 1;
 const FRAMES_PER_THREAD = 1024;
 /** Timeline marks kept for the visualizer (about 100 bytes each). */
 const MAX_MARKS = 500_000;
+/** Replays shorter than this finish too fast for a progress bar. */
+const PROGRESS_MIN_STEPS = 200_000;
 /** Events every store or load has: not worth a timeline mark. */
 const ROUTINE_EVENTS: ReadonlySet<EventKind> = new Set<EventKind>(['tlb-hit', 'store', 'load', 'walk']);
 const EVENT_KINDS: readonly EventKind[] = [
@@ -215,6 +217,8 @@ export class XplDebugSession extends DebugSession {
 
   private marks = new Map<number, TimelineMark>();
   private conditionErrors = new Set<string>();
+  private clientProgress = false;
+  private nextProgressId = 1;
   private maxStep = 0;
   private threadIds = new Map<string, number>();
   private vars = new Handles<VarContainer>();
@@ -489,8 +493,9 @@ export class XplDebugSession extends DebugSession {
 
   // ---------------------------------------------------------------- initialize / launch
 
-  protected override initializeRequest(response: DebugProtocol.InitializeResponse, _args: DebugProtocol.InitializeRequestArguments): void {
+  protected override initializeRequest(response: DebugProtocol.InitializeResponse, args: DebugProtocol.InitializeRequestArguments): void {
     this.guard(response, () => {
+      this.clientProgress = args?.supportsProgressReporting === true;
       response.body = {
         // Breakpoints: lines (adjusted to statements), conditions that read model state, hit counts, logpoints.
         supportsConfigurationDoneRequest: true,
@@ -1203,6 +1208,28 @@ export class XplDebugSession extends DebugSession {
     this.stopAt({ reason: 'end', description: 'End of the trace: step back, restart, or continue to finish', event: null });
   }
 
+  /** Progress in the client's status bar for replays of many steps (reverse continue, goto, seek ahead). */
+  private progress(title: string, steps: number): { update(done: number): void; end(): void } {
+    if (!this.clientProgress || steps < PROGRESS_MIN_STEPS) {
+      return { update: () => undefined, end: () => undefined };
+    }
+    const id = `xpl-${this.nextProgressId++}`;
+    this.sendEvent(new ProgressStartEvent(id, title, `${steps} steps`));
+    let shown = -1;
+    return {
+      update: (done: number): void => {
+        const pct = Math.min(100, Math.floor((100 * done) / steps));
+        if (pct !== shown) {
+          shown = pct;
+          const e = new ProgressUpdateEvent(id, `step ${done} of ${steps}`) as DebugProtocol.ProgressUpdateEvent;
+          e.body.percentage = pct;
+          this.sendEvent(e);
+        }
+      },
+      end: (): void => this.sendEvent(new ProgressEndEvent(id)),
+    };
+  }
+
   /** Run forward in slices until a stop condition; `extra` adds a stop condition checked at boundaries. */
   private async runForward(extra?: () => Hit | null): Promise<void> {
     const engine = this.mustEngine();
@@ -1250,6 +1277,8 @@ export class XplDebugSession extends DebugSession {
   private async runToEndNoDebug(): Promise<void> {
     const engine = this.mustEngine();
     const gen = this.beginRun();
+    // Nobody will step into anything: run at bulk speed (notes and violations do not need events).
+    engine.recordEvents = false;
     try {
       while (!engine.done) {
         await yieldTurn();
@@ -1306,30 +1335,36 @@ export class XplDebugSession extends DebugSession {
       found = { pos: 0, hit: h0 };
     }
     const lastStep = Math.floor(limit / 2);
-    while (engine.stepCount < lastStep && !engine.done) {
-      await yieldTurn();
-      if (gen !== this.generation) {
-        return null;
+    const bar = this.progress('Replaying from the start', lastStep);
+    try {
+      while (engine.stepCount < lastStep && !engine.done) {
+        await yieldTurn();
+        bar.update(engine.stepCount);
+        if (gen !== this.generation) {
+          return null;
+        }
+        if (this.pauseRequested) {
+          break;
+        }
+        engine.run({
+          maxSteps: lastStep - engine.stepCount,
+          deadline: performance.now() + SLICE_MS,
+          stop: (o) => {
+            this.noteOutcome(o, true);
+            const he = test(o, 2 * o.step - 1);
+            if (he && 2 * o.step - 1 < limit) {
+              found = { pos: 2 * o.step - 1, hit: he };
+            }
+            const hb = test(null, 2 * o.step);
+            if (hb && 2 * o.step < limit) {
+              found = { pos: 2 * o.step, hit: hb };
+            }
+            return false;
+          },
+        });
       }
-      if (this.pauseRequested) {
-        break;
-      }
-      engine.run({
-        maxSteps: lastStep - engine.stepCount,
-        deadline: performance.now() + SLICE_MS,
-        stop: (o) => {
-          this.noteOutcome(o, true);
-          const he = test(o, 2 * o.step - 1);
-          if (he && 2 * o.step - 1 < limit) {
-            found = { pos: 2 * o.step - 1, hit: he };
-          }
-          const hb = test(null, 2 * o.step);
-          if (hb && 2 * o.step < limit) {
-            found = { pos: 2 * o.step, hit: hb };
-          }
-          return false;
-        },
-      });
+    } finally {
+      bar.end();
     }
     return found;
   }
@@ -2257,9 +2292,11 @@ export class XplDebugSession extends DebugSession {
     const gen = this.beginRun();
     const start = engine.stepCount;
     this.travel(start, false);
+    const bar = this.progress(`Running to step ${step}`, step - start);
     try {
       while (engine.stepCount < step && !engine.done) {
         await yieldTurn();
+        bar.update(engine.stepCount - start);
         if (gen !== this.generation) {
           return false;
         }
@@ -2274,6 +2311,8 @@ export class XplDebugSession extends DebugSession {
         this.stopAt({ reason: 'goto', description: 'Stayed where the seek started', event: null });
       }
       throw e;
+    } finally {
+      bar.end();
     }
     if (engine.stepCount !== step) {
       const total = engine.stepCount;

@@ -67,6 +67,8 @@ export interface LaunchOptions {
   inject?: string[];
   checkpointInterval?: number;
   noDebug?: boolean;
+  /** Tell the adapter the client shows progress events. */
+  progress?: boolean;
 }
 
 /**
@@ -76,7 +78,9 @@ export interface LaunchOptions {
 export async function launch(s: Session, o: LaunchOptions): Promise<DebugProtocol.StoppedEvent> {
   const { dc } = s;
   const initialized = dc.waitForEvent('initialized');
-  await within(dc.initializeRequest({ adapterID: 'xpl', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' }), 'initialize');
+  await within(dc.initializeRequest({
+    adapterID: 'xpl', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path', supportsProgressReporting: o.progress,
+  }), 'initialize');
   await within(initialized, 'initialized');
   if (o.breakpoints) {
     await within(dc.setBreakpointsRequest({ source: { path: o.trace }, breakpoints: o.breakpoints }), 'setBreakpoints');

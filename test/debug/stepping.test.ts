@@ -280,5 +280,21 @@ describe('debug adapter: stepping and time travel', () => {
     assert.equal((await evaluate(s, 'step')).result, '0');
     assert.equal(await topLine(s, ev), 2);
   });
+
+  it('shows progress while running ahead to a far step and while replaying back from the start', async () => {
+    const entry = await launch(s, { trace: LONG, stopOnEntry: true, progress: true });
+    const events: string[] = [];
+    for (const kind of ['progressStart', 'progressUpdate', 'progressEnd']) {
+      s.dc.on(kind, (e: DebugProtocol.Event) => events.push(`${kind} ${(e.body as { title?: string }).title ?? ''}`.trim()));
+    }
+    await custom(s, 'xpl/seek', { step: 300_000 });
+    assert.equal((await evaluate(s, 'step')).result.split(' ')[0], '300000');
+    const rev = await resume(s, 'reverseContinue', entry.body.threadId);
+    assert.equal(rev.body.reason, 'entry');
+    const starts = events.filter((e) => e.startsWith('progressStart'));
+    assert.deepEqual(starts, ['progressStart Running to step 300000', 'progressStart Replaying from the start']);
+    assert.equal(events.filter((e) => e === 'progressEnd').length, 2);
+    assert.ok(events.some((e) => e === 'progressUpdate'));
+  });
 });
 
