@@ -116,7 +116,7 @@ class App {
       return b;
     };
     const first = btn('|◀', `${s.first} (Home)`, () => void this.seek(0));
-    const back = btn('◀', `${s.stepBack} (←)`, () => void this.seek(Math.max(0, this.ctx.step - 1)));
+    const back = btn('◀', `${s.stepBack} (←)`, () => void this.stepBack());
     const play = btn('▶▶', `${s.play} (Space)`, () => this.togglePlay());
     play.classList.add('play');
     const fwd = btn('▶', `${s.stepForward} (→)`, () => void this.stepForward());
@@ -219,6 +219,9 @@ class App {
         this.line = e.line;
         this.done = e.done;
         this.ctx.total = Math.max(this.ctx.total, e.step);
+        if (this.target === e.step || this.pendingSeeks === 0) {
+          this.target = null;
+        }
         this.showEvents(e);
         void this.refreshAll();
         break;
@@ -250,6 +253,7 @@ class App {
 
   private setSource(src: SourceInfo): void {
     this.source = src;
+    this.target = null;
     this.ctx.summary = null;
     this.ctx.step = 0;
     this.ctx.previousStep = null;
@@ -373,21 +377,44 @@ class App {
     this.ui.status.classList.toggle('error', error);
   }
 
+  /** Where the last seek asked to go, until the host says it got there: quick key presses add up. */
+  private target: number | null = null;
+  private pendingSeeks = 0;
+
   private async seek(step: number): Promise<void> {
     if (this.source.mode === 'none') {
       return;
     }
+    const to = Math.max(0, Math.floor(step));
+    this.target = to;
+    this.pendingSeeks++;
     try {
-      await this.rpc.request('seek', { step: Math.max(0, Math.floor(step)) });
+      await this.rpc.request('seek', { step: to });
     } catch (e) {
+      this.target = null;
       this.report(e);
       this.stopPlay();
+    } finally {
+      this.pendingSeeks--;
     }
   }
 
+  /** The step the user is heading to (the current one when no seek is under way). */
+  private get heading(): number {
+    return this.target ?? this.ctx.step;
+  }
+
   private async stepForward(): Promise<void> {
-    if (!this.done) {
-      await this.seek(this.ctx.step + 1);
+    const from = this.heading;
+    const atEnd = this.target === null ? this.done : this.ctx.total > 0 && from >= this.ctx.total;
+    if (!atEnd) {
+      await this.seek(from + 1);
+    }
+  }
+
+  private async stepBack(): Promise<void> {
+    if (this.heading > 0) {
+      await this.seek(this.heading - 1);
     }
   }
 
@@ -497,7 +524,7 @@ class App {
     }
     switch (e.key) {
       case 'ArrowLeft': case 'k':
-        void this.seek(Math.max(0, this.ctx.step - 1));
+        void this.stepBack();
         return true;
       case 'ArrowRight': case 'j':
         void this.stepForward();

@@ -55,9 +55,10 @@ export class EngineSource implements VisualizerSource {
     const e = this.engine;
     try {
       while (!e.done && !this.disposed && e.stepCount < SCAN_LIMIT) {
-        const r = e.run({ deadline: performance.now() + SLICE_MS, collect: true });
-        for (const o of r.outcomes) {
-          this.note(o);
+        // One step at a time (each outcome is the step's own), yielding every slice.
+        const deadline = performance.now() + SLICE_MS;
+        while (!e.done && e.stepCount < SCAN_LIMIT && performance.now() < deadline) {
+          this.note(e.step());
         }
         await new Promise<void>((resolve) => setImmediate(resolve));
       }

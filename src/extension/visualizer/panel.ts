@@ -142,7 +142,9 @@ export class VisualizerPanel implements vscode.Disposable {
       const result = await this.answer(m);
       this.post({ type: 'response', inReplyTo: m.requestId, ok: true, result });
     } catch (e) {
-      this.post({ type: 'response', inReplyTo: m.requestId, ok: false, error: e instanceof Error ? e.message : String(e) });
+      const error = e instanceof Error ? e.message : String(e);
+      this.log(`visualizer: ${m.method} failed: ${error}`);
+      this.post({ type: 'response', inReplyTo: m.requestId, ok: false, error });
     }
   }
 
