@@ -180,12 +180,19 @@ function cmdConvert(args: string[], io: Io): number {
     }
     throw new UsageError(`cannot write ${outFile}: ${e instanceof Error ? e.message : String(e)}`);
   }
+  const write = (c: string): void => {
+    try {
+      fs.writeSync(fd, c);
+    } catch (e) {
+      throw new UsageError(`cannot write ${outFile}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  };
   try {
     if (!first.done) {
-      fs.writeSync(fd, first.value);
+      write(first.value);
     }
     for (const c of chunks) {
-      fs.writeSync(fd, c);
+      write(c);
     }
   } finally {
     fs.closeSync(fd);

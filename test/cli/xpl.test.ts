@@ -160,6 +160,15 @@ describe('xpl convert', () => {
     assert.equal(xpl(['convert', `${FIX}/expect-fails.xpt`, out, '--force']).code, 0);
     assert.notEqual(fs.readFileSync(out, 'utf8'), 'keep me');
   });
+  it('says so in one line when OUT cannot be written (a full disk)', { skip: !fs.existsSync('/dev/full') }, () => {
+    // /dev/full has no .jsonl suffix, so convert JSON Lines to text into it
+    const j = path.join(tmp, 'full-src.xpt.jsonl');
+    assert.equal(xpl(['convert', `${FIX}/expect-fails.xpt`, j]).code, 0);
+    const w = xpl(['convert', j, '/dev/full', '--force']);
+    assert.equal(w.code, 2);
+    assert.match(w.err, /^xpl: cannot write \/dev\/full: ENOSPC/);
+    assert.doesNotMatch(w.err, /internal error|\n\s+at /);
+  });
   it('needs exactly one side to be JSON Lines, and a valid trace', () => {
     assert.match(xpl(['convert', `${FIX}/expect-fails.xpt`, path.join(tmp, 'x.xpt')]).err, /exactly one of IN and OUT/);
     const bad = path.join(tmp, 'bad.xpt');
