@@ -85,7 +85,8 @@ const EXPR_HELP = [
   '  Operators: ! - * / % + - < <= > >= == != && || ( )',
 ];
 
-interface LineBp { id: number; line: number; condition?: Expr; hit?: HitCond; log?: (string | Expr)[]; hits: number }
+/** `requested` is where the user put it; `line` the statement line it sits on (null: none, unverified). */
+interface LineBp { id: number; requested: number; line: number | null; condition?: Expr; hit?: HitCond; log?: (string | Expr)[]; hits: number }
 interface HitCond { op: '>=' | '>' | '==' | '<' | '<=' | '%'; n: number }
 interface FnBp { id: number; name: string; condition?: Expr; hit?: HitCond; hits: number }
 interface DataBp { id: number; dataId: string; condition?: Expr; hit?: HitCond; hits: number; last: string }
@@ -740,7 +741,7 @@ export class XplDebugSession extends DebugSession {
       const out: DebugProtocol.Breakpoint[] = [];
       for (const w of wanted) {
         const id = this.nextBpId++;
-        const bp: LineBp = { id, line: w.line, hits: 0 };
+        const bp: LineBp = { id, requested: w.line, line: null, hits: 0 };
         let problem: string | undefined;
         try {
           if (w.condition) {
@@ -766,7 +767,8 @@ export class XplDebugSession extends DebugSession {
         } else if (at === null) {
           b.message = 'no statement at or after this line';
         }
-        if (at !== null && !problem) {
+        if (!problem) {
+          // Kept even when unverified: a restart of the edited trace may give it a statement.
           bp.line = at;
           list.push(bp);
         }
@@ -778,7 +780,7 @@ export class XplDebugSession extends DebugSession {
     });
   }
 
-  /** After a (re)load the file may have changed: move breakpoints to statement lines and tell the client. */
+  /** After a (re)load the file may have changed: place breakpoints on statement lines again and tell the client. */
   private reverifyBreakpoints(program: Program): void {
     const bps = this.lineBps.get(this.traceKey);
     if (!bps) {
@@ -786,14 +788,13 @@ export class XplDebugSession extends DebugSession {
     }
     const lines = this.stepLines(program);
     for (const bp of bps) {
-      const at = this.verifyLine(lines, bp.line);
+      const at = this.verifyLine(lines, bp.requested);
       if (at !== bp.line) {
-        const b = new Breakpoint(at !== null, at ?? bp.line) as DebugProtocol.Breakpoint;
+        bp.line = at;
+        const b = new Breakpoint(at !== null, at ?? bp.requested) as DebugProtocol.Breakpoint;
         b.id = bp.id;
         if (at === null) {
           b.message = 'no statement at or after this line';
-        } else {
-          bp.line = at;
         }
         this.sendEvent(new BreakpointEvent('changed', b));
       }

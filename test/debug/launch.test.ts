@@ -122,7 +122,10 @@ describe('debug adapter: launch and robustness', () => {
     const original = fs.readFileSync(fixture('shadow-peek-after-one-store.xpt'), 'utf8');
     fs.writeFileSync(trace, original);
     try {
-      const first = await launch(s, { trace, stopOnEntry: true });
+      const bpEvents: { line?: number; verified: boolean }[] = [];
+      s.dc.on('breakpoint', (e: { body: { breakpoint: { line?: number; verified: boolean } } }) => bpEvents.push(e.body.breakpoint));
+      // A breakpoint on the vram line, and one past the end of the file (unverified).
+      const first = await launch(s, { trace, stopOnEntry: true, breakpoints: [{ line: 3 }, { line: 12 }] });
       assert.equal(await topLine(s, first), 2);
       // Two lines of comments pushed in at the top: every statement moves down by two.
       fs.writeFileSync(trace, '# edited\n# while debugging\n' + original.replace('note "the store', 'note "EDITED the store'));
@@ -131,6 +134,11 @@ describe('debug adapter: launch and robustness', () => {
       const again = await within(stopped, 'stop after restart');
       assert.equal(again.body.reason, 'entry');
       assert.equal(await topLine(s, again as StoppedEvent), 4);
+      // Line 3 is now a comment (the breakpoint moves to the domain on line 4); line 12 is now the expect.
+      assert.deepEqual(bpEvents.map((b) => [b.line, b.verified]), [[4, true], [12, true]]);
+      const atExpect = await resume(s, 'continue', again.body.threadId);
+      assert.equal(atExpect.body.reason, 'breakpoint');
+      assert.equal(await topLine(s, atExpect), 12);
       const end = await resume(s, 'continue', again.body.threadId);
       assert.equal(end.body.reason, 'end');
       assert.ok(s.outputs.some((o) => o.body.output.includes('EDITED the store') && o.body.line === 10), 'the edited note, at its new line');
