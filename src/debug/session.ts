@@ -236,7 +236,12 @@ export class XplDebugSession extends DebugSession {
   /** Run a handler; any exception becomes an error response instead of a crash. */
   private guard(response: DebugProtocol.Response, body: () => void | Promise<void>): void {
     const fail = (e: unknown): void => {
-      this.sendErrorResponse(response, { id: 1, format: message(e).replace(/[{}]/g, (c) => (c === '{' ? '(' : ')')), showUser: true });
+      // Not sendErrorResponse: its `{name}` substitution would mangle (or, for `{_x}`, throw on) trace text.
+      const text = message(e);
+      response.success = false;
+      response.message = text;
+      response.body = { error: { id: 1, format: text, showUser: true } };
+      this.sendResponse(response);
     };
     try {
       const r = body();

@@ -68,6 +68,8 @@ describe('debug adapter: launch and robustness', () => {
     assert.match(await rejects(s.dc.customRequest("readMemory", { memoryReference: "bogus", count: 4 }), 'readMemory bogus'), /not a memory reference/);
     assert.match(await rejects(s.dc.evaluateRequest({ expression: 'dirtyCount(' }), 'bad expression'), /ends too early|expected/);
     assert.match(await rejects(s.dc.pauseRequest({ threadId: 1 }), 'pause while stopped'), /not running/);
+    // Braces in messages arrive as written (the adapter does not treat them as placeholders).
+    assert.match(await rejects(s.dc.evaluateRequest({ expression: 'bitmap {_x}' }), 'braces'), /no framebuffer '\{_x\}'/);
     assert.match(await rejects(s.dc.launchRequest({ trace: fixture('shadow-peek-after-one-store.xpt') } as object), 'second launch'), /already launched/);
     // Still alive and in the same place.
     const frames = await stack(s, stopped);
