@@ -287,6 +287,8 @@ export class Checker {
   private steps = 0;
   private loopWork = 0;
   private listTotal = 0;
+  /** The step/iteration limit is reported once (diagnostics go on after it). */
+  private limitReported = false;
   private line = 0;
 
   private readonly maxStatements: number;
@@ -464,25 +466,26 @@ export class Checker {
       if (!open) {
         fail(raw.col, `'end' without a matching 'repeat'`);
       }
-      const mult = this.multipliers[this.multipliers.length - 1] ?? 1;
-      this.loopWork += mult;
-      if (this.loopWork > LIMITS.steps) {
-        const blame = this.repeats[0] ?? open;
-        this.blameRepeat(blame, `the repeat loops would run more than 10^8 iterations in total (the limit)`);
-      }
-      this.multipliers.pop();
+      const mult = this.multipliers.pop() ?? 1;
       st.start = open.index;
       const rep = this.statements[open.index];
       if (rep && rep.op === 'repeat') {
         rep.end = index;
       }
       this.statements.push(st);
+      // the state stays consistent before any limit error, so diagnostics can go on
+      this.loopWork += mult;
+      if (this.loopWork > LIMITS.steps && !this.limitReported) {
+        this.limitReported = true;
+        this.blameRepeat(this.repeats[0] ?? open, `the repeat loops would run more than 10^8 iterations in total (the limit)`);
+      }
       return;
     }
+    this.statements.push(st);
     if (spec.step) {
-      const mult = this.multipliers[this.multipliers.length - 1] ?? 1;
-      this.steps += mult;
-      if (this.steps > LIMITS.steps) {
+      this.steps += this.multipliers[this.multipliers.length - 1] ?? 1;
+      if (this.steps > LIMITS.steps && !this.limitReported) {
+        this.limitReported = true;
         const blame = this.repeats[0];
         if (blame) {
           this.blameRepeat(blame, `this repeat would make the trace execute more than 10^8 steps (the limit)`);
@@ -490,7 +493,6 @@ export class Checker {
         fail(raw.col, `the trace would execute more than 10^8 steps (the limit)`);
       }
     }
-    this.statements.push(st);
   }
 
   private blameRepeat(r: OpenRepeat, message: string): never {

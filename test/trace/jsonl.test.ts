@@ -184,6 +184,11 @@ describe('diagnostics for the editor', () => {
     const errs = diagnoseTrace('domain g paging=hap mem=64M vcpus=1\nvram lfb dom=h gfn=0 pages=4\npeek fb=lfb\nprocess p dom=x\ncr3 vcpu=0 process=p\n', 'd.xpt');
     assert.deepEqual(errs.map((e) => `${e.line}:${e.col}`), ['2:14', '4:15', '5:20']);
   });
+  it('reports the step limit once and goes on with the lines after it', () => {
+    const text = 'repeat 100000000\n  tick 1ns\n  tick 1ns\nend\ntick 1ns\ntick 5\n';
+    const errs = diagnoseTrace(text, 'd.xpt');
+    assert.deepEqual(errs.map((e) => `${e.line}:${e.col}`), ['1:1', '6:6']);
+  });
   it('reports an unclosed repeat and keeps repeat/end balanced after a bad repeat', () => {
     const errs = diagnoseTrace('repeat x\n  tick 1ns\nend\nrepeat 2\n', 'd.xpt');
     assert.deepEqual(errs.map((e) => `${e.line}:${e.col}`), ['1:8', '4:1']);
