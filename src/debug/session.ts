@@ -538,7 +538,9 @@ export class XplDebugSession extends DebugSession {
         supportsWriteMemoryRequest: false,
         supportsSetVariable: false,
         supportsStepInTargetsRequest: false,
-        supportsCompletionsRequest: false,
+        // Debug Console completion of commands, functions, names and the trace's framebuffers and vCPUs.
+        supportsCompletionsRequest: true,
+        completionTriggerCharacters: ['(', '"', ' '],
         supportsCancelRequest: false,
       };
       this.sendResponse(response);
@@ -2328,6 +2330,66 @@ export class XplDebugSession extends DebugSession {
     }
     this.resetDataValues();
     return true;
+  }
+
+  protected override completionsRequest(response: DebugProtocol.CompletionsResponse, args: DebugProtocol.CompletionsArguments): void {
+    this.guard(response, () => {
+      const text = args.text.slice(0, Math.max(0, args.column - 1));
+      const word = /[A-Za-z_][A-Za-z0-9_.-]*$/.exec(text)?.[0] ?? '';
+      const items: DebugProtocol.CompletionItem[] = [];
+      const add = (label: string, type: DebugProtocol.CompletionItemType, detail?: string): void => {
+        if (label.startsWith(word) && label !== word) {
+          items.push({ label, type, detail, start: args.column - 1 - word.length, length: word.length });
+        }
+      };
+      const atStart = text.trim() === word;
+      if (atStart) {
+        for (const c of ['translate', 'pte', 'p2m', 'bitmap', 'tlb', 'help']) {
+          add(c, 'keyword', 'command');
+        }
+      }
+      const command = /^\s*(translate|pte|p2m|bitmap|tlb)\s/.exec(text)?.[1];
+      if (command) {
+        // A command's arguments: framebuffers, vCPUs or domains.
+        for (const d of this.engine ? this.summary().domains : []) {
+          if (command === 'p2m') {
+            add(d.name, 'module', 'domain');
+          }
+          for (const v of command === 'bitmap' || command === 'p2m' ? [] : d.vcpus) {
+            add(`${d.name}.${v.index}`, 'value', 'vCPU');
+          }
+          for (const fb of command === 'bitmap' ? d.framebuffers : []) {
+            add(fb.name, 'value', 'framebuffer');
+          }
+        }
+        response.body = { targets: items };
+        this.sendResponse(response);
+        return;
+      }
+      for (const f of ['dirtyCount', 'tlbSize', 'tlbHas', 'tlbDirty', 'pte', 'spte', 'gfn', 'mfn', 'p2mType', 'pageState', 'written', 'violations', 'cost']) {
+        add(f, 'function');
+      }
+      for (const n of ['step', 'line', 'time', 'done']) {
+        add(n, 'variable');
+      }
+      if (this.engine) {
+        const sum = this.summary();
+        for (const k of Object.keys(sum.costs)) {
+          add(k, 'variable', 'counter');
+        }
+        for (const d of sum.domains) {
+          add(d.name, 'module', 'domain');
+          for (const v of d.vcpus) {
+            add(`${d.name}.${v.index}`, 'value', 'vCPU');
+          }
+          for (const fb of d.framebuffers) {
+            add(fb.name, 'value', 'framebuffer');
+          }
+        }
+      }
+      response.body = { targets: [...new Map(items.map((i) => [i.label, i])).values()] };
+      this.sendResponse(response);
+    });
   }
 
   // ---------------------------------------------------------------- custom requests (visualizer)

@@ -191,4 +191,16 @@ describe('debug adapter: model state', () => {
     const active = (await stack(s, stopped))[0];
     assert.match((await evaluate(s, 'tlb', active.id)).result, /^TLB of g\.1: 1 entries/);
   });
+
+  it('completes console commands, functions and the trace\'s names', async () => {
+    await afterStore(s);
+    const complete = async (text: string): Promise<string[]> =>
+      (await within(s.dc.completionsRequest({ text, column: text.length + 1 }), `completions ${text}`)).body.targets.map((t) => t.label).sort();
+    assert.deepEqual(await complete('tr'), ['translate']);
+    assert.deepEqual(await complete('dirt'), ['dirtyCount']);
+    assert.deepEqual(await complete('bitmap l'), ['lfb']);
+    assert.deepEqual(await complete('tlbSize("g.'), ['g.0']);
+    assert.ok((await complete('shadow')).includes('shadowFaults'));
+  });
 });
+
