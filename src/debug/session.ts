@@ -1172,6 +1172,9 @@ export class XplDebugSession extends DebugSession {
       : null;
     this.vars.reset();
     this.dataInfo.clear();
+    // Data breakpoints compare against the state where the session stops (a stop on an event or a
+    // violation skips the boundary check that would otherwise record it).
+    this.resetDataValues();
     const ev = new StoppedEvent(hit.reason, this.activeThread(), hit.text) as DebugProtocol.StoppedEvent;
     ev.body.description = hit.description;
     ev.body.allThreadsStopped = true;
@@ -1483,11 +1486,9 @@ export class XplDebugSession extends DebugSession {
       const o = this.stepOne();
       const hit = this.checkEvents(o, false);
       if (hit && hit.reason === 'exception') {
-        this.checkBoundary(true);
         this.stopAt(hit);
         return;
       }
-      this.resetDataValues();
       const first = into && o.events.length ? 0 : null;
       this.stopAt({ reason: 'step', description: into ? 'Stepped into the statement (state after it)' : 'Step', event: first });
     } catch (e) {
