@@ -12,6 +12,13 @@ export const USAGE = `Usage:
                               run each trace, print PASS/FAIL with failed expects
   xpl convert IN OUT [--force]
                               text (.xpt) <-> JSON Lines (.xpt.jsonl), by extension
+  xpl compare TRACE [--trackers a,b,...] [--inject BUG]... [--json]
+                              the trace under each design: differing answers,
+                              violations, every cost counter, dom0 cycles
+  xpl gen KIND [--seed N] [--seconds S] [--guests N] [--paging shadow|hap]
+          [--tracker T] [--ranges N] [--impl list|tree] [-o FILE [--force]]
+                              a generated workload (idle-desktop, typing, scrolling,
+                              window-drag, video, db-xp, hotplug, gpu-wp)
   xpl help [TOPIC]            a statement, tracker, bug, invariant or counter
   xpl --help | --version
 

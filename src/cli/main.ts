@@ -12,6 +12,8 @@ import { suggest } from '../trace/parser';
 import { USAGE, overview, topicHelp, unknownTopic } from './help';
 import { runProgram, type RunFlags } from './run';
 import { formatSummary } from './summary';
+import { compareTrackers, formatCompare, DEFAULT_COMPARE } from '../trace/compare';
+import { generate, GENERATORS, type GenOptions } from '../trace/gen';
 
 /** A command-line mistake: printed as `xpl: MESSAGE`, exit 2. */
 class UsageError extends Error {}
@@ -201,6 +203,114 @@ function cmdConvert(args: string[], io: Io): number {
   return 0;
 }
 
+function cmdCompare(args: string[], io: Io): number {
+  let trackers: TrackerId[] = DEFAULT_COMPARE;
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === '--trackers' || a.startsWith('--trackers=')) {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : args[++i];
+      if (!v) {
+        throw new UsageError('--trackers needs a list, e.g. --trackers memcmp,sl1ma');
+      }
+      trackers = v.split(',').map((t) => {
+        if (!(TRACKERS as readonly string[]).includes(t)) {
+          throw new UsageError(`unknown tracker '${t}' (expected ${TRACKERS.join(', ')})${suggest(t, TRACKERS)}`);
+        }
+        return t as TrackerId;
+      });
+    } else {
+      rest.push(a);
+    }
+  }
+  const p = parseOptions(rest, new Set(['--inject', '--json']));
+  if (p.positional.length !== 1) {
+    throw new UsageError('compare needs one TRACE file');
+  }
+  const result = compareTrackers(readTraceFile(p.positional[0] as string), trackers, p.inject);
+  io.out(p.json ? JSON.stringify(result) + '\n' : formatCompare(result));
+  return 0;
+}
+
+function cmdGen(args: string[], io: Io): number {
+  const o: GenOptions = { seed: 1 };
+  const positional: string[] = [];
+  let out: string | undefined;
+  let force = false;
+  const num = (name: string, v: string | undefined): number => {
+    const n = Number(v);
+    if (v === undefined || !Number.isInteger(n) || n < 0) {
+      throw new UsageError(`${name} needs a whole number`);
+    }
+    return n;
+  };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    const eq = a.indexOf('=');
+    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
+    const val = (): string | undefined => (a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : args[++i]);
+    switch (name) {
+      case '--seed': o.seed = num(name, val()); break;
+      case '--seconds': o.seconds = num(name, val()); break;
+      case '--guests': o.guests = num(name, val()); break;
+      case '--ranges': o.ranges = num(name, val()); break;
+      case '--paging': {
+        const v = val();
+        if (v !== 'shadow' && v !== 'hap') {
+          throw new UsageError('--paging is shadow or hap');
+        }
+        o.paging = v;
+        break;
+      }
+      case '--impl': {
+        const v = val();
+        if (v !== 'list' && v !== 'tree') {
+          throw new UsageError('--impl is list or tree');
+        }
+        o.impl = v;
+        break;
+      }
+      case '--tracker': {
+        const v = val();
+        if (!v || !(TRACKERS as readonly string[]).includes(v)) {
+          throw new UsageError(`unknown tracker '${v}'`);
+        }
+        o.tracker = v;
+        break;
+      }
+      case '-o': case '--out': out = val(); break;
+      case '--force': force = true; break;
+      default:
+        if (a.startsWith('-')) {
+          throw new UsageError(`unknown option '${a}'`);
+        }
+        positional.push(a);
+    }
+  }
+  if (positional.length !== 1) {
+    throw new UsageError(`gen needs one KIND: ${GENERATORS.map((g) => g.name).join(', ')}`);
+  }
+  const kind = positional[0] as string;
+  if (!GENERATORS.some((g) => g.name === kind)) {
+    throw new UsageError(`unknown workload '${kind}'${suggest(kind, GENERATORS.map((g) => g.name))} (expected ${GENERATORS.map((g) => g.name).join(', ')})`);
+  }
+  const text = generate(kind, o);
+  if (out === undefined) {
+    io.out(text);
+    return 0;
+  }
+  try {
+    fs.writeFileSync(out, text, { flag: force ? 'w' : 'wx' });
+  } catch (e) {
+    if (e && typeof e === 'object' && (e as { code?: unknown }).code === 'EEXIST') {
+      throw new UsageError(`${out} exists; use --force to overwrite it`);
+    }
+    throw new UsageError(`cannot write ${out}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  io.err(`wrote ${out}\n`);
+  return 0;
+}
+
 function cmdHelp(args: string[], io: Io): number {
   const topic = args[0];
   if (topic === undefined) {
@@ -234,8 +344,12 @@ export function main(argv: string[], io: Io): number {
         return cmdCheck(rest, io);
       case 'convert':
         return cmdConvert(rest, io);
+      case 'compare':
+        return cmdCompare(rest, io);
+      case 'gen':
+        return cmdGen(rest, io);
       default:
-        throw new UsageError(`unknown command '${cmd}'${suggest(cmd, ['run', 'check', 'convert', 'help'])}; try 'xpl help'`);
+        throw new UsageError(`unknown command '${cmd}'${suggest(cmd, ['run', 'check', 'convert', 'compare', 'gen', 'help'])}; try 'xpl help'`);
     }
   } catch (e) {
     if (e instanceof TraceError) {

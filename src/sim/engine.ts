@@ -65,7 +65,7 @@ export class Engine implements EngineApi {
     this.s = {
       m, pc: 0, loops: [], steps: 0, expectMark: 0, passed: 0, nAnswers: 0, nViolations: 0, nFailed: 0, nNotes: 0, nLogdirty: 0, nIoreq: 0, lastScreen: new Map(),
     };
-    this.exec = new Executor(m, options.tracker);
+    this.exec = new Executor(m, options.tracker, options.adaptPaging);
     this.interval = options.checkpointInterval ?? 0;
     this.budget = options.checkpointBudgetBytes ?? DEFAULT_CHECKPOINT_BUDGET;
     this.normalize();
@@ -355,7 +355,7 @@ export class Engine implements EngineApi {
   private restore(c: Checkpoint): void {
     this.s = deepClone(c.state);
     this.s.m.pages.moveTo(c.logPos);
-    this.exec = new Executor(this.s.m, this.options.tracker);
+    this.exec = new Executor(this.s.m, this.options.tracker, this.options.adaptPaging);
     // The record lists keep their history: replay re-creates identical records in place.
     // Checkpoints after this point stay valid (replay is deterministic), so they are kept.
   }

@@ -34,7 +34,7 @@ export interface ExecResult {
 }
 
 export class Executor {
-  constructor(readonly m: Machine, readonly trackerOverride?: TrackerId) {}
+  constructor(readonly m: Machine, readonly trackerOverride?: TrackerId, readonly adaptPaging = false) {}
 
   vcpu(r: VcpuRef): Vcpu {
     return this.m.vcpu(r.dom, r.idx);
@@ -366,12 +366,16 @@ export class Executor {
   }
 
   private domain(s: Extract<Statement, { op: 'domain' }>): void {
+    // (s may be replaced by a copy with the paging a compared tracker needs)
     const m = this.m;
     if (m.domains.has(s.name)) {
       throw new SimError(`domain '${s.name}' already exists`, '#0');
     }
     const tracker: TrackerId = this.trackerOverride ?? s.tracker ?? (s.paging === 'shadow' ? 'sl1ma' : 'p2m-type');
     const need = TRACKER_PAGING[tracker];
+    if (need !== 'any' && need !== s.paging && this.trackerOverride && this.adaptPaging) {
+      s = { ...s, paging: need };
+    }
     if (need !== 'any' && need !== s.paging) {
       throw new SimError(`tracker '${tracker}' needs ${need} paging, but domain '${s.name}' uses ${s.paging}`, this.trackerOverride ? undefined : 'tracker');
     }

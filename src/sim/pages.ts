@@ -12,6 +12,7 @@ import type { Hasher } from './util';
 export const PAGE_SIZE = 4096;
 export const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
 
+const HEAP_CHUNK = 1 << 23;
 const scratchOld = new Uint8Array(PAGE_SIZE);
 const scratchSeen = new Uint8Array(PAGE_SIZE);
 
@@ -21,7 +22,8 @@ export class PageStore {
   private recOff = new Uint16Array(4096);
   private recLen = new Uint16Array(4096);
   private recHeap = new Float64Array(4096);
-  private heap = new Uint8Array(1 << 16);
+  /** Old and new bytes of every record, in chunks that never move (a record never spans two). */
+  private heaps: Uint8Array[] = [new Uint8Array(HEAP_CHUNK)];
   private heapTop = 0;
   /** Records known (the log's length) and records applied (the position in time). */
   private n = 0;
@@ -44,6 +46,11 @@ export class PageStore {
     return this.heapTop + this.n * 28 + this.live.size * PAGE_SIZE;
   }
 
+  /** The chunk holding heap offset h, and h's offset in it. */
+  private at(h: number): [Uint8Array, number] {
+    return [this.heaps[Math.floor(h / HEAP_CHUNK)], h % HEAP_CHUNK];
+  }
+
   read(mfn: number): Uint8Array {
     return this.live.get(mfn) ?? ZERO_PAGE;
   }
@@ -60,12 +67,16 @@ export class PageStore {
       this.live.set(mfn, page);
     }
     const i = this.pos;
-    const heap = this.heap;
     if (i < this.n && this.recMfn[i] === mfn && this.recOff[i] === off && this.recLen[i] === len) {
       // Replaying a step already in the log (deterministic): apply, don't record again.
-      const h = this.recHeap[i] + len;
-      for (let b = 0; b < len; b++) {
-        page[off + b] = heap[h + b];
+      const [heap, h0] = this.at(this.recHeap[i]);
+      const h = h0 + len;
+      if (len > 32) {
+        page.set(heap.subarray(h, h + len), off);
+      } else {
+        for (let b = 0; b < len; b++) {
+          page[off + b] = heap[h + b];
+        }
       }
       this.pos++;
       return;
@@ -76,12 +87,26 @@ export class PageStore {
     if (i >= this.recMfn.length) {
       this.growRecords();
     }
-    if (this.heapTop + 2 * len > this.heap.length) {
-      this.growHeap(2 * len);
+    let h = this.heapTop % HEAP_CHUNK;
+    if (h + 2 * len > HEAP_CHUNK) {
+      this.heapTop += HEAP_CHUNK - h;
+      h = 0;
     }
-    const h = this.heapTop;
-    const hp = this.heap;
-    if (typeof src === 'number') {
+    const ci = Math.floor(this.heapTop / HEAP_CHUNK);
+    if (ci >= this.heaps.length) {
+      this.heaps.push(new Uint8Array(HEAP_CHUNK));
+    }
+    const hp = this.heaps[ci];
+    const start = this.heapTop;
+    if (len > 32) {
+      hp.set(page.subarray(off, off + len), h);
+      if (typeof src === 'number') {
+        page.fill(src, off, off + len);
+      } else {
+        page.set(src.subarray(0, len), off);
+      }
+      hp.set(page.subarray(off, off + len), h + len);
+    } else if (typeof src === 'number') {
       for (let b = 0; b < len; b++) {
         hp[h + b] = page[off + b];
         page[off + b] = src;
@@ -94,11 +119,11 @@ export class PageStore {
         hp[h + len + b] = src[b];
       }
     }
-    this.heapTop = h + 2 * len;
+    this.heapTop = start + 2 * len;
     this.recMfn[i] = mfn;
     this.recOff[i] = off;
     this.recLen[i] = len;
-    this.recHeap[i] = h;
+    this.recHeap[i] = start;
     let list = this.perPage.get(mfn);
     if (list === undefined) {
       list = [];
@@ -117,14 +142,15 @@ export class PageStore {
     while (this.pos > target) {
       const i = --this.pos;
       const page = this.live.get(this.recMfn[i])!;
-      const h = this.recHeap[i];
-      page.set(this.heap.subarray(h, h + this.recLen[i]), this.recOff[i]);
+      const [hp, h] = this.at(this.recHeap[i]);
+      page.set(hp.subarray(h, h + this.recLen[i]), this.recOff[i]);
     }
     while (this.pos < target) {
       const i = this.pos++;
       const page = this.live.get(this.recMfn[i])!;
-      const h = this.recHeap[i] + this.recLen[i];
-      page.set(this.heap.subarray(h, h + this.recLen[i]), this.recOff[i]);
+      const [hp, h0] = this.at(this.recHeap[i]);
+      const h = h0 + this.recLen[i];
+      page.set(hp.subarray(h, h + this.recLen[i]), this.recOff[i]);
     }
   }
 
@@ -139,16 +165,24 @@ export class PageStore {
       return false;
     }
     const page = this.live.get(mfn)!;
+    let bytes = 0;
+    for (let j = k; j < list.length && list[j] < this.pos; j++) {
+      bytes += this.recLen[list[j]];
+      if (bytes > 512) {
+        // Many bytes written: rebuilding the old page and comparing natively is cheaper.
+        return Buffer.compare(this.bytesAt(mfn, p0), page) !== 0;
+      }
+    }
     const touched: number[] = [];
     for (; k < list.length && list[k] < this.pos; k++) {
       const i = list[k];
       const off = this.recOff[i];
       const len = this.recLen[i];
-      const h = this.recHeap[i];
+      const [hp, h] = this.at(this.recHeap[i]);
       for (let b = 0; b < len; b++) {
         if (!scratchSeen[off + b]) {
           scratchSeen[off + b] = 1;
-          scratchOld[off + b] = this.heap[h + b];
+          scratchOld[off + b] = hp[h + b];
           touched.push(off + b);
         }
       }
@@ -178,8 +212,8 @@ export class PageStore {
       if (i < p0) {
         break;
       }
-      const h = this.recHeap[i];
-      out.set(this.heap.subarray(h, h + this.recLen[i]), this.recOff[i]);
+      const [hp, h] = this.at(this.recHeap[i]);
+      out.set(hp.subarray(h, h + this.recLen[i]), this.recOff[i]);
     }
     return out;
   }
@@ -187,6 +221,7 @@ export class PageStore {
   private truncate(at: number): void {
     this.n = at;
     this.heapTop = at < this.recHeap.length ? this.recHeap[at] : this.heapTop;
+    this.heaps.length = Math.floor(this.heapTop / HEAP_CHUNK) + 1;
     for (const [mfn, list] of this.perPage) {
       const k = lowerBound(list, at);
       list.length = k;
@@ -207,16 +242,6 @@ export class PageStore {
     this.recLen = grow(this.recLen, Uint16Array);
     this.recHeap = grow(this.recHeap, Float64Array);
   }
-  private growHeap(need: number): void {
-    let cap = this.heap.length * 2;
-    while (cap < this.heapTop + need) {
-      cap *= 2;
-    }
-    const b = new Uint8Array(cap);
-    b.set(this.heap.subarray(0, this.heapTop));
-    this.heap = b;
-  }
-
   hashInto(h: Hasher): void {
     const keys = [...this.live.keys()].sort((a, b) => a - b);
     for (const k of keys) {

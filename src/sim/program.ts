@@ -91,6 +91,11 @@ export interface Program {
 export interface RunOptions {
   /** Overrides every domain's tracker (`--tracker`). */
   tracker?: TrackerId;
+  /**
+   * With `tracker`: give each domain the paging mode the tracker needs instead of refusing the
+   * trace (`xpl compare`, which runs one workload under every design).
+   */
+  adaptPaging?: boolean;
   /** Bugs turned on from the start (`--inject`). */
   inject?: BugId[];
   /** Steps between checkpoints for time travel; 0 disables checkpoints. */

@@ -58,6 +58,8 @@ function desktopGuest(lines: string[], name: string, o: GenOptions, mem = '256M'
   lines.push(`domain ${name} paging=${paging} mem=${mem} vcpus=${vcpus}${tracker}`);
   lines.push(`vram ${name}_fb dom=${name} gfn=0xf0000 pages=2048 width=1024 height=768`);
   lines.push(`map vcpu=${name}.0 va=${kva(0x10000000)} fb=${name}_fb`);
+  // The desktop is painted once at boot, so every visible page has been mapped and written.
+  lines.push(`draw vcpu=${name}.0 fb=${name}_fb rect=0,0,1024,768 color=0x3a6ea5`);
 }
 
 function refreshes(lines: string[], fbs: string[], ms: number, indent = ''): void {
@@ -187,6 +189,7 @@ export const GENERATORS: GenKind[] = [
         lines.push(`domain xp${g} paging=${paging} mem=128M vcpus=2${tracker}`);
         lines.push(`vram xp${g}_fb dom=xp${g} gfn=0xf0000 pages=2048 width=1024 height=768`);
         lines.push(`map vcpu=xp${g}.0 va=${kva(0x10000000)} fb=xp${g}_fb`);
+        lines.push(`draw vcpu=xp${g}.0 fb=xp${g}_fb rect=0,0,1024,768 color=0x3a6ea5`);
         fbs.push(`xp${g}_fb`);
       }
       for (const f of fbs) {
