@@ -741,7 +741,8 @@ export class XplDebugSession extends DebugSession {
       if (!file) {
         throw new UserError('setBreakpoints: the source needs a path');
       }
-      const wanted: DebugProtocol.SourceBreakpoint[] = args.breakpoints ?? (args.lines ?? []).map((line) => ({ line }));
+      const wanted: DebugProtocol.SourceBreakpoint[] = (args.breakpoints ?? (args.lines ?? []).map((line) => ({ line })))
+        .map((w) => ({ ...w, line: this.convertClientLineToDebugger(w.line) }));
       const program = await this.programFor(file);
       const lines = program ? this.stepLines(program) : [];
       const list: LineBp[] = [];
@@ -764,7 +765,7 @@ export class XplDebugSession extends DebugSession {
           problem = message(e);
         }
         const at = program ? this.verifyLine(lines, w.line) : null;
-        const b = new Breakpoint(at !== null && !problem, at ?? w.line) as DebugProtocol.Breakpoint;
+        const b = new Breakpoint(at !== null && !problem, this.convertDebuggerLineToClient(at ?? w.line)) as DebugProtocol.Breakpoint;
         b.id = id;
         b.source = new Source(path.basename(file), file);
         if (problem) {
@@ -798,7 +799,7 @@ export class XplDebugSession extends DebugSession {
       const at = this.verifyLine(lines, bp.requested);
       if (at !== bp.line) {
         bp.line = at;
-        const b = new Breakpoint(at !== null, at ?? bp.requested) as DebugProtocol.Breakpoint;
+        const b = new Breakpoint(at !== null, this.convertDebuggerLineToClient(at ?? bp.requested)) as DebugProtocol.Breakpoint;
         b.id = bp.id;
         if (at === null) {
           b.message = 'no statement at or after this line';
@@ -812,9 +813,10 @@ export class XplDebugSession extends DebugSession {
     this.guard(response, async () => {
       const file = args.source?.path;
       const program = file ? await this.programFor(file) : null;
-      const end = args.endLine ?? args.line;
-      const lines = program ? this.stepLines(program).filter((l) => l >= args.line && l <= end) : [];
-      response.body = { breakpoints: lines.map((line) => ({ line })) };
+      const first = this.convertClientLineToDebugger(args.line);
+      const end = this.convertClientLineToDebugger(args.endLine ?? args.line);
+      const lines = program ? this.stepLines(program).filter((l) => l >= first && l <= end) : [];
+      response.body = { breakpoints: lines.map((line) => ({ line: this.convertDebuggerLineToClient(line) })) };
       this.sendResponse(response);
     });
   }
@@ -1048,8 +1050,8 @@ export class XplDebugSession extends DebugSession {
     const e = new OutputEvent(text, category) as DebugProtocol.OutputEvent;
     if (line !== undefined) {
       e.body.source = this.source();
-      e.body.line = line;
-      e.body.column = 1;
+      e.body.line = this.convertDebuggerLineToClient(line);
+      e.body.column = this.convertDebuggerColumnToClient(1);
     }
     this.sendEvent(e);
   }
@@ -1610,12 +1612,15 @@ export class XplDebugSession extends DebugSession {
     this.guard(response, () => {
       const engine = this.mustEngine();
       const lines = this.stepLines(engine.program);
-      const line = this.verifyLine(lines, args.line);
+      const line = this.verifyLine(lines, this.convertClientLineToDebugger(args.line));
       const targets: DebugProtocol.GotoTarget[] = [];
       if (line !== null) {
         engine.program.statements.forEach((s, i) => {
           if (s.pos.line === line && s.op !== 'repeat' && s.op !== 'end') {
-            targets.push({ id: i + 1, label: `travel in time to line ${line}: ${this.stmtText(s)}`, line, column: s.pos.col });
+            targets.push({
+              id: i + 1, label: `travel in time to line ${line}: ${this.stmtText(s)}`,
+              line: this.convertDebuggerLineToClient(line), column: this.convertDebuggerColumnToClient(s.pos.col),
+            });
           }
         });
       }
@@ -1783,7 +1788,12 @@ export class XplDebugSession extends DebugSession {
       }
       const start = args.startFrame ?? 0;
       const count = args.levels ? args.levels : frames.length;
-      response.body = { stackFrames: frames.slice(start, start + count), totalFrames: frames.length };
+      const shown = frames.slice(start, start + count);
+      for (const f of shown) {
+        f.line = this.convertDebuggerLineToClient(f.line);
+        f.column = this.convertDebuggerColumnToClient(f.column);
+      }
+      response.body = { stackFrames: shown, totalFrames: frames.length };
       this.sendResponse(response);
     });
   }

@@ -109,6 +109,20 @@ describe('debug adapter: launch and robustness', () => {
     assert.ok(s.outputs.some((o) => o.body.output.includes('about to store')));
   });
 
+  it('speaks 0-based lines and columns to a client that asks for them', async () => {
+    const trace = fixture('shadow-peek-after-one-store.xpt');
+    await within(s.dc.initializeRequest({ adapterID: 'xpl', pathFormat: 'path', linesStartAt1: false, columnsStartAt1: false }), 'initialize');
+    // 0-based line 3 is the blank line 4: the breakpoint moves to the map on (1-based) line 5.
+    const set = await within(s.dc.setBreakpointsRequest({ source: { path: trace }, breakpoints: [{ line: 3 }] }), 'setBreakpoints');
+    assert.deepEqual([set.body.breakpoints[0].verified, set.body.breakpoints[0].line], [true, 4]);
+    await within(s.dc.configurationDoneRequest(), 'configurationDone');
+    const stopped = s.dc.waitForEvent('stopped');
+    await within(s.dc.launchRequest({ trace } as object), 'launch');
+    const ev = await within(stopped, 'stop');
+    const top = (await within(s.dc.stackTraceRequest({ threadId: ev.body.threadId ?? 1 }), 'stackTrace')).body.stackFrames[0];
+    assert.deepEqual([top.line, top.column], [4, 0]);
+  });
+
   it('stops on entry at the first statement, not at the comment above it', async () => {
     const stopped = await launch(s, { trace: fixture('shadow-peek-after-one-store.xpt'), stopOnEntry: true });
     assert.equal(stopped.body.reason, 'entry');
