@@ -1,7 +1,8 @@
 /**
  * Time travel through the debug adapter on a 1-million-step trace: `xpl/seek` to random steps and a
  * step back after each, measured as DAP round trips (request → response → `stopped`), against the
- * issue's 100 ms budget. Figures, not assertions (the machine is shared), so this is not a `.test.ts`:
+ * issue's 100 ms budget. Figures, not assertions (the machine is shared), so this is not a `.test.ts`
+ * (and does nothing when the test runner loads it):
  *
  *   npx webpack --mode development --env only=debugAdapter && npx tsc -p tsconfig.test.json
  *   node out/test/debug/seek-bench.js [--short] [--json]
@@ -77,7 +78,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.message : String(e));
-  process.exitCode = 1;
-});
+// `node --test out/test/` loads every .js under test/: a benchmark has no place in that run.
+if (process.env.NODE_TEST_CONTEXT === undefined) {
+  main().catch((e: unknown) => {
+    console.error(e instanceof Error ? e.message : String(e));
+    process.exitCode = 1;
+  });
+}
