@@ -13,12 +13,16 @@ export function lfbIndex(m: Machine, d: Domain, mfn: number, begin: number, end:
   if (m.bugs.has('contiguous-mfn')) {
     const base = m.backingMfn(d, begin);
     const i = mfn - base;
+    const real = m.m2p(d, mfn) - begin;
+    const inRange = real >= 0 && real < end - begin;
     if (i >= 0 && i < end - begin) {
-      const real = m.m2p(d, mfn) - begin;
       if (real !== i) {
-        m.violation('wrong-frame', `frame ${hex(mfn)} taken for page ${i} (base + ${i}), but it backs ${real >= 0 && real < end - begin ? `page ${real}` : 'another page'}`, { fb, pages: [i], mfn });
+        m.violation('wrong-frame', `frame ${hex(mfn)} taken for page ${i} (base + ${i}), but it backs ${inRange ? `page ${real}` : 'another page'}`, { fb, pages: [i], mfn });
       }
       return i;
+    }
+    if (inRange) {
+      m.violation('wrong-frame', `frame ${hex(mfn)} backs page ${real}, but base + i puts it outside the range: the tracker does not see it`, { fb, pages: [real], mfn });
     }
     return -1;
   }
