@@ -57,6 +57,8 @@ export class Machine {
   ioreq = new IoreqState();
   /** Domains whose VRAM tracking state changed this step (the sl1ma invariant is checked for them). */
   vramTouched = new Map<string, Set<number>>();
+  /** The gfn behind the mfn the last `translate` returned (saves an M2P lookup per store). */
+  lastGfn = -1;
 
   // ---- events and violations -------------------------------------------------------------------
 
@@ -311,16 +313,16 @@ export class Machine {
 
   /** A store of `len` bytes at va by vCPU v: split at page boundaries; each part goes through the TLB. */
   store(v: Vcpu, va: number, len: number, bytes: (n: number, done: number) => Uint8Array | number): void {
+    const d = this.dom(v.dom);
     let done = 0;
     while (done < len) {
       const a = va + done;
       const off = a % PAGE_SIZE;
       const n = Math.min(len - done, PAGE_SIZE - off);
-      const mfn = this.translate(v, a, true);
+      const mfn = this.translate(v, a, true, d);
       if (mfn >= 0) {
-        const d = this.dom(v.dom);
         this.pages.write(mfn, off, n, bytes(n, done));
-        this.afterPhysWrite(d, mfn, off, n, 'vcpu');
+        this.afterPhysWrite(d, mfn, off, n, 'vcpu', this.lastGfn);
       }
       done += n;
     }
@@ -342,12 +344,12 @@ export class Machine {
   }
 
   /** Bookkeeping after guest memory at mfn changed: the oracle, and page-table writes. */
-  afterPhysWrite(d: Domain, mfn: number, off: number, n: number, who: 'vcpu' | 'dma'): void {
-    const gfn = this.m2p(d, mfn);
+  afterPhysWrite(d: Domain, mfn: number, off: number, n: number, who: 'vcpu' | 'dma', knownGfn = -1): void {
+    const gfn = knownGfn >= 0 ? knownGfn : this.m2p(d, mfn);
     if (gfn < 0) {
       return;
     }
-    const hit = this.fbAt(d, gfn);
+    const hit = d.fbs.length > 0 ? this.fbAt(d, gfn) : null;
     if (hit) {
       const o = this.oracles.get(hit[0].name)!;
       if (who === 'vcpu') {
@@ -373,12 +375,13 @@ export class Machine {
    * the access is retried, as the hardware does. Returns the mfn accessed, or -1 when the access
    * was emulated instead of reaching RAM (MMIO, an emulated page-table write).
    */
-  translate(v: Vcpu, va: number, write: boolean): number {
+  translate(v: Vcpu, va: number, write: boolean, dom?: Domain): number {
     const vpn = Math.floor(va / PAGE_SIZE);
-    const d = this.dom(v.dom);
+    const d = dom ?? this.dom(v.dom);
     const e = v.tlb.get(vpn);
     if (e !== undefined && (!write || (e.w && e.d))) {
       this.checkTlbHit(v, d, va, e, write);
+      this.lastGfn = e.gfn;
       if (this.sink.record) {
         if (this.sink.record) {
           this.ev('tlb-hit', 'tlb', `${vaToString(va)} → mfn ${hex(e.mfn)} w=${+e.w} d=${+e.d}`, { vcpu: v.id, va, mfn: e.mfn });
@@ -412,8 +415,9 @@ export class Machine {
         }
         continue;
       }
-      const entry: TlbEntry = { ...r, warned: false };
+      const entry: TlbEntry = { mfn: r.mfn, gfn: r.gfn, w: r.w, d: r.d, g: r.g, src: r.src, srcVer: r.srcVer, pt: r.pt, ptVer: r.ptVer, warned: false };
       v.tlb.set(vpn, entry);
+      this.lastGfn = r.gfn;
       if (this.sink.record) {
         this.ev('tlb-fill', 'tlb', `${vaToString(va)} → mfn ${hex(r.mfn)} w=${+r.w} d=${+r.d}`, { vcpu: v.id, va, mfn: r.mfn, gfn: r.gfn });
       }

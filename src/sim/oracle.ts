@@ -15,8 +15,9 @@ export function newOracle(m: Machine, d: Domain, fb: Framebuffer): FbOracle {
   // The screen surface: frames of its own, starting as a copy of guest memory.
   o.screenMfn = m.allocFrames(fb.pages);
   for (let p = 0; p < fb.pages; p++) {
-    const g = m.pages.read(m.backingMfn(d, fb.gfn + p));
-    if (g.some((b) => b !== 0)) {
+    const mfn = m.backingMfn(d, fb.gfn + p);
+    if (m.pages.allocated(mfn)) {
+      const g = m.pages.read(mfn);
       m.pages.write(o.screenMfn + p, 0, g.length, g);
     }
   }

@@ -54,6 +54,10 @@ export class PageStore {
   read(mfn: number): Uint8Array {
     return this.live.get(mfn) ?? ZERO_PAGE;
   }
+  /** Has this frame ever been written? */
+  allocated(mfn: number): boolean {
+    return this.live.has(mfn);
+  }
   /** Frames ever written (allocated). */
   frames(): IterableIterator<number> {
     return this.live.keys();
