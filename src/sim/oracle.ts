@@ -16,7 +16,7 @@ export function newOracle(m: Machine, d: Domain, fb: Framebuffer): FbOracle {
   o.screenMfn = m.allocFrames(fb.pages);
   for (let p = 0; p < fb.pages; p++) {
     const mfn = m.backingMfn(d, fb.gfn + p);
-    if (m.pages.allocated(mfn)) {
+    if (!m.pages.isZero(mfn)) {
       const g = m.pages.read(mfn);
       m.pages.write(o.screenMfn + p, 0, g.length, g);
     }

@@ -54,9 +54,19 @@ export class PageStore {
   read(mfn: number): Uint8Array {
     return this.live.get(mfn) ?? ZERO_PAGE;
   }
-  /** Has this frame ever been written? */
-  allocated(mfn: number): boolean {
-    return this.live.has(mfn);
+  /** Are the frame's bytes all zero? (Whether it was ever allocated is not observable: time travel keeps frames.) */
+  isZero(mfn: number): boolean {
+    const p = this.live.get(mfn);
+    if (p === undefined) {
+      return true;
+    }
+    const w = new Int32Array(p.buffer, p.byteOffset, PAGE_SIZE / 4);
+    for (let i = 0; i < w.length; i++) {
+      if (w[i] !== 0) {
+        return false;
+      }
+    }
+    return true;
   }
   /** Frames ever written (allocated). */
   frames(): IterableIterator<number> {
