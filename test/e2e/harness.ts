@@ -151,28 +151,40 @@ export async function openBrowser(dir: string): Promise<BrowserContext> {
   });
 }
 
-/** Run a command from the palette by its title. */
+/** Run a command from the palette by its title (waits until the focused row is that command: Enter before the
+ * filter settles would run whatever row had focus, e.g. a recently used command). */
 export async function runCommand(page: Page, title: string): Promise<void> {
   await page.keyboard.press('Escape');
   await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ state: 'visible', timeout: 10_000 });
   await input.fill('>' + title);
-  const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first();
-  await row.waitFor({ state: 'visible', timeout: 10_000 });
-  await input.press('Enter');
+  const exact = new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w])`);
+  // Click the row labelled exactly so (recently used commands can sit above it; Enter would run those).
+  const row = page.locator('.quick-input-widget .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${exact.source.slice(1)}`) }) }).first();
+  await row.click({ timeout: 10_000 });
 }
 
-/** Open a workspace file with Quick Open and wait for its editor tab. */
+/** Open a workspace file with Quick Open (retried: the first file search can be slow) and wait for its tab. */
 export async function openFile(page: Page, name: string): Promise<void> {
-  await page.keyboard.press('Escape');
-  await page.keyboard.press('Control+P');
   const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible', timeout: 10_000 });
-  await input.fill(name);
-  await page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 10_000 });
-  await input.press('Enter');
-  await page.locator(`.tabs-container .tab.active[aria-label*="${name}"]`).waitFor({ timeout: 15_000 });
+  const tab = page.locator(`.tabs-container .tab.active[aria-label*="${name}"]`);
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Control+P');
+    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    await input.fill(name);
+    try {
+      // Click the row itself: Enter would open whichever row had focus before filtering settled.
+      await page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().click({ timeout: 10_000 });
+      await tab.waitFor({ timeout: 10_000 });
+      return;
+    } catch (e) {
+      if (attempt >= 3) {
+        throw e;
+      }
+    }
+  }
 }
 
 /** Put the cursor on a 1-based line of the active editor (Go to Line). */

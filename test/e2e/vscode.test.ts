@@ -28,6 +28,31 @@ function outputChannelLogs(dir: string): string[] {
     .map((f) => path.join(dir, f));
 }
 
+async function openWalkthrough(page: Page): Promise<void> {
+  await runCommand(page, 'Welcome: Open Walkthrough...');
+  const input = page.locator('.quick-input-widget input');
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Learn Xen dirty tracking' }).first().waitFor({ timeout: 15_000 });
+  await input.fill('Learn Xen dirty tracking');
+  await input.press('Enter');
+  await until('the walkthrough page', async () => ((await page.locator('.getting-started-step').count()) >= 5 ? true : undefined));
+}
+
+/** Stop the debug session if one is running (also after a failed assertion, so later tests start clean). */
+async function stopDebugging(page: Page): Promise<void> {
+  if ((await page.locator('.debug-toolbar:visible').count()) > 0) {
+    await runCommand(page, 'Debug: Stop');
+  }
+  await until('the session to end', async () => ((await page.locator('.debug-toolbar:visible').count()) === 0 ? true : undefined), 20_000);
+}
+
+/** The walkthrough's steps in order: id (after the last `#`) and whether VS Code shows it done. */
+async function walkthroughSteps(page: Page): Promise<{ id: string; done: boolean }[]> {
+  return page.locator('.getting-started-step').evaluateAll((els) => els.map((e) => ({
+    id: (e.getAttribute('data-step-id') ?? '').split('#').pop() ?? '',
+    done: e.getAttribute('aria-checked') === 'true',
+  })));
+}
+
 describe('Xen Paging Lens in real VS Code (code-server)', { skip, timeout: 600_000 }, () => {
   let server: Server | undefined;
   let browser: BrowserContext | undefined;
@@ -36,6 +61,7 @@ describe('Xen Paging Lens in real VS Code (code-server)', { skip, timeout: 600_0
 
   before(async () => {
     fs.mkdirSync(STATE, { recursive: true });
+    fs.rmSync(RESULTS, { recursive: true, force: true });
     fs.mkdirSync(RESULTS, { recursive: true });
     const vsix = packVsix(TOOLS);
     vsixBytes = fs.statSync(vsix).size;
@@ -79,7 +105,16 @@ describe('Xen Paging Lens in real VS Code (code-server)', { skip, timeout: 600_0
     assert.ok(ms <= 100, `activate() took ${ms} ms`);
   });
 
+  test('the walkthrough "Learn Xen dirty tracking" opens with its five steps to do', async () => {
+    await openWalkthrough(page);
+    const steps = await walkthroughSteps(page);
+    await screenshot(page, '01b-walkthrough');
+    assert.deepEqual(steps.map((st) => st.id), ['openLesson', 'startDebugging', 'hitViolation', 'stepBack', 'compare']);
+    assert.ok(steps.every((st) => !st.done), JSON.stringify(steps));
+  });
+
   test('hovering a keyword explains what it models in Xen', async () => {
+    await openFile(page, 'shadow-store-then-peek.xpt');
     await page.locator('.editor-instance .monaco-editor .view-line', { hasText: 'peek fb=lfb' }).first().locator('span', { hasText: /^peek$/ }).first().hover();
     const hover = await until('the hover', async () => {
       const h = page.locator('.monaco-hover:not(.hidden)');
@@ -89,6 +124,24 @@ describe('Xen Paging Lens in real VS Code (code-server)', { skip, timeout: 600_0
     await screenshot(page, '02-hover');
     assert.match(hover, /peek fb=NAME/);
     assert.match(hover, /hap_track_dirty_vram|shadow_track_dirty_vram|track_dirty_vram/);
+  });
+
+  test('completion offers keys, then the framebuffers the trace declared', async () => {
+    await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type('\npeek f');
+    await page.keyboard.press('Control+Space');
+    await until('the key suggestion', async () => ((await page.locator('.suggest-widget .monaco-list-row', { hasText: 'fb=' }).count()) > 0 ? true : undefined));
+    await page.keyboard.press('Enter');
+    // Accepting `fb=` re-triggers suggestions: the declared framebuffer is offered.
+    const row = await until('the framebuffer suggestion', async () => {
+      const rows = await page.locator('.suggest-widget .monaco-list-row').allInnerTexts();
+      return rows.find((r) => /\blfb\b/.test(r));
+    });
+    await screenshot(page, '02b-completion');
+    assert.match(row, /lfb/);
+    await page.keyboard.press('Escape');
+    await runCommand(page, 'File: Revert File');
   });
 
   test('a broken line gets a diagnostic from the parser', async () => {
@@ -111,7 +164,8 @@ describe('Xen Paging Lens in real VS Code (code-server)', { skip, timeout: 600_0
     await until('the diagnostic to go away', async () => ((await page.locator('.editor-instance .squiggly-error').count()) === 0 ? true : undefined));
   });
 
-  test('debugging from the run button: breakpoint, step, step back, visualizer follows', async () => {
+  test('debugging from the run button: breakpoint, step, step back, visualizer follows', async (t) => {
+    t.after(() => stopDebugging(page));
     await openFile(page, 'shadow-store-then-peek.xpt');
     // Breakpoint on line 7 (the second store).
     await gotoLine(page, 7);
@@ -155,7 +209,7 @@ describe('Xen Paging Lens in real VS Code (code-server)', { skip, timeout: 600_0
       return t.trim().length > 0 ? t : undefined;
     }, 30_000);
 
-    await page.keyboard.press('F10');
+    await page.locator('.debug-toolbar .codicon-debug-step-over').click();
     assert.equal(await until('the step to line 8', async () => ((await currentLine()) === 8 ? 8 : undefined)), 8);
     const afterStep = await until('the visualizer to follow the step', async () => {
       const t = await vis.locator('body').innerText({ timeout: 2_000 });
@@ -168,29 +222,64 @@ describe('Xen Paging Lens in real VS Code (code-server)', { skip, timeout: 600_0
     assert.equal(await until('the step back to line 7', async () => ((await currentLine()) === 7 ? 7 : undefined)), 7);
     await screenshot(page, '06-step-back');
 
-    await page.locator('.debug-toolbar .codicon-debug-stop').click();
-    await page.locator('.debug-toolbar').waitFor({ state: 'hidden', timeout: 20_000 });
+    await stopDebugging(page);
     // Remove the breakpoint again (F9 toggles it).
     await gotoLine(page, 7);
     await page.keyboard.press('F9');
     await until('the breakpoint to go', async () => ((await page.locator('.editor-instance .codicon-debug-breakpoint').count()) === 0 ? true : undefined));
   });
 
-  test('an invariant exception breakpoint stops where skip-flush loses an update', async () => {
+  test('an invariant exception breakpoint stops where skip-flush loses an update', async (t) => {
+    t.after(() => stopDebugging(page));
     await openFile(page, 'skip-flush-loses-update.xpt');
     await page.locator('.editor-actions .action-label[aria-label^="Debug Trace"]').first().click();
     await page.locator('.debug-toolbar').waitFor({ timeout: 30_000 });
     // No breakpoints: the session stops on entry; continue until an invariant breaks.
     await until('the stop on entry', async () => ((await page.locator('.debug-toolbar .codicon-debug-continue').count()) > 0 ? true : undefined), 30_000);
-    await page.keyboard.press('F5');
+    await page.locator('.debug-toolbar .codicon-debug-continue').click();
     const widget = await until('the exception widget', async () => {
       const w = page.locator('.exception-widget');
       return (await w.count()) > 0 ? w.first().innerText() : undefined;
     }, 30_000);
     await screenshot(page, '07-invariant');
     assert.match(widget, /stale-tlb|lost-update/);
-    await page.locator('.debug-toolbar .codicon-debug-stop').click();
-    await page.locator('.debug-toolbar').waitFor({ state: 'hidden', timeout: 20_000 });
+  });
+
+  test('Open Lesson… opens a lesson shipped in the VSIX', async () => {
+    await runCommand(page, 'Xen Paging Lens: Open Lesson…');
+    const input = page.locator('.quick-input-widget input');
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: 's02-shadow-basic-cycle.xpt' }).first().waitFor({ timeout: 15_000 });
+    await input.fill('s02-shadow');
+    await input.press('Enter');
+    await page.locator('.tabs-container .tab.active[aria-label*="s02-shadow-basic-cycle.xpt"]').waitFor({ timeout: 15_000 });
+    const text = await page.locator('.editor-instance .view-lines').first().innerText();
+    await screenshot(page, '07b-lesson');
+    assert.match(text, /paging=shadow/);
+  });
+
+  test('Run Trace prints the run\'s summary in the output channel', async () => {
+    await openFile(page, 'shadow-store-then-peek.xpt');
+    await runCommand(page, 'Xen Paging Lens: Run Trace');
+    const summary = await until('the run summary', async () => {
+      const text = outputChannelLogs(path.join(STATE, 'ud', 'logs')).map((f) => fs.readFileSync(f, 'utf8')).join('\n');
+      return /shadow-store-then-peek\.xpt: \d+ steps, tracker sl1ma[\s\S]*?costs: .*/.exec(text)?.[0];
+    });
+    assert.match(summary, /line 9: peek lfb → \[5,7\]/);
+  });
+
+  test('Export Report writes a self-contained HTML file', async () => {
+    await openFile(page, 'shadow-store-then-peek.xpt');
+    await runCommand(page, 'Xen Paging Lens: Export Report');
+    // code-server's save dialog is VS Code's simple file dialog: a quick input holding the path.
+    const input = page.locator('.quick-input-widget input');
+    await until('the save dialog', async () => ((await input.inputValue()).endsWith('shadow-store-then-peek-report.html') ? true : undefined));
+    await input.press('Enter');
+    const file = path.join(server!.workspace, 'shadow-store-then-peek-report.html');
+    const html = await until('the report file', async () => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined));
+    assert.match(html, /<h1>Xen Paging Lens report<\/h1>/);
+    assert.match(html, /tracker sl1ma/);
+    assert.ok(!/<script/i.test(html));
+    assert.match(html, /<svg width="512"/);
   });
 
   test('Compare Trackers shows every tracker that fits a HAP guest', async () => {
@@ -208,5 +297,12 @@ describe('Xen Paging Lens in real VS Code (code-server)', { skip, timeout: 600_0
     }, 60_000);
     await screenshot(page, '08-compare');
     assert.deepEqual([...rows].sort(), ['logdirty-2009', 'memcmp', 'multi-fb', 'p2m-type']);
+  });
+
+  test('the walkthrough\'s steps completed on the real events above', async () => {
+    await openWalkthrough(page);
+    const steps = await walkthroughSteps(page);
+    await screenshot(page, '09-walkthrough');
+    assert.deepEqual(steps, ['openLesson', 'startDebugging', 'hitViolation', 'stepBack', 'compare'].map((id) => ({ id, done: true })));
   });
 });
