@@ -25,6 +25,8 @@ export interface DirtyMemory {
   anyDirty(start: number, n: number, client: number): boolean;
   /** Next dirty page ≥ from (and < end), or -1. */
   nextDirty(from: number, end: number, client: number): number;
+  /** Every dirty page of [start, start+n) for the client, written to `out`; returns how many (a migration pass). */
+  collect(start: number, n: number, client: number, out: Int32Array): number;
   /** cpu_physical_memory_set_dirty_lebitmap: import a Xen/KVM bitmap (bit i = page start+i). */
   importBitmap(start: number, bits: Uint8Array, n: number, client: number): void;
   /** cpu_physical_memory_snapshot_and_clear_dirty: copy and clear, returning the copy. */
@@ -99,6 +101,19 @@ export class ByteFlags implements DirtyMemory {
     }
     return -1;
   }
+  collect(start: number, n: number, client: number, out: Int32Array): number {
+    const f = BYTE_FLAG[client];
+    const flags = this.flags;
+    const end = Math.min(start + n, this.pages);
+    let k = 0;
+    for (let p = start; p < end; p++) {
+      if (flags[p] & f) {
+        out[k++] = p;
+      }
+    }
+    this.probes += end - start;
+    return k;
+  }
   importBitmap(start: number, bits: Uint8Array, n: number, client: number): void {
     const f = BYTE_FLAG[client];
     for (let i = 0; i < n; i++) {
@@ -171,8 +186,54 @@ export class WordBitmaps implements DirtyMemory {
     }
     return -1;
   }
+  /** find_next_bit over whole words: a clean word costs one load; set bits are peeled with ctz. */
+  collect(start: number, n: number, client: number, out: Int32Array): number {
+    const w = this.words[client];
+    const end = Math.min(start + n, this.pages);
+    const first = start >>> 5;
+    const last = (end - 1) >>> 5;
+    let k = 0;
+    for (let wi = first; wi <= last; wi++) {
+      let word = w[wi];
+      if (word === 0) {
+        continue;
+      }
+      if (wi === first) {
+        word &= ~0 << (start & 31);
+      }
+      while (word !== 0) {
+        const low = word & -word;
+        const p = (wi << 5) + (31 - Math.clz32(low));
+        if (p >= end) {
+          break;
+        }
+        out[k++] = p;
+        word ^= low;
+      }
+    }
+    this.probes += last - first + 1;
+    return k;
+  }
   importBitmap(start: number, bits: Uint8Array, n: number, client: number): void {
     const w = this.words[client];
+    if ((start & 31) === 0) {
+      // Aligned: OR whole words, as QEMU's set_dirty_lebitmap does.
+      const full = n >>> 5;
+      for (let k = 0; k < full; k++) {
+        const b = k * 4;
+        const word = bits[b] | (bits[b + 1] << 8) | (bits[b + 2] << 16) | (bits[b + 3] << 24);
+        if (word !== 0) {
+          w[(start >>> 5) + k] |= word;
+        }
+      }
+      for (let i = full * 32; i < n; i++) {
+        if (bits[i >> 3] & (1 << (i & 7))) {
+          const p = start + i;
+          w[p >>> 5] |= 1 << (p & 31);
+        }
+      }
+      return;
+    }
     for (let i = 0; i < n; i++) {
       if (bits[i >> 3] & (1 << (i & 7))) {
         const p = start + i;
