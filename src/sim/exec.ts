@@ -159,7 +159,7 @@ export class Executor {
       case 'cr3': {
         const v = this.vcpu(s.vcpu);
         const d = m.dom(v.dom);
-        const p = m.processes.get(s.process);
+        const p = m.processes.get(s.process === 'kernel' ? 'kernel:' + d.name : s.process);
         if (!p || p.dom !== d.name) {
           throw new SimError(`process '${s.process}' is not in domain '${d.name}'`, 'process');
         }
@@ -181,6 +181,9 @@ export class Executor {
         return {};
       }
       case 'exit': {
+        if (s.process === 'kernel') {
+          throw new SimError('the kernel address space cannot exit', 'process');
+        }
         const p = m.processes.get(s.process);
         if (!p) {
           throw new SimError(`unknown process '${s.process}'`, 'process');
