@@ -9,7 +9,7 @@ import { PageStore, PAGE_SIZE } from './pages';
 import { Costs } from './costs';
 import { T, WHY_GUEST, WHY_HV, isRam } from './p2m';
 import { A, D, G, NX, P, RW, US, readPte, vaIndex, writePte } from './pte';
-import { Domain, Framebuffer, FbOracle, Process, ShadowTable, Vcpu, type TlbEntry } from './state';
+import { Domain, Framebuffer, FbOracle, Process, ShadowTable, Vcpu, MARK_SCREEN, MARK_SUSPECT, MARK_WRITTEN, type TlbEntry } from './state';
 import { shadowVramGetMfn, shadowVramPutMfn } from './trackers/sl1ma';
 import { l1eChanged } from './trackers/hooks';
 import { linear2007LearnVa } from './trackers/linear2007';
@@ -352,15 +352,22 @@ export class Machine {
     const hit = d.fbs.length > 0 ? this.fbAt(d, gfn) : null;
     if (hit) {
       const o = this.oracles.get(hit[0].name)!;
-      if (who === 'vcpu') {
-        o.written.add(hit[1]);
+      const p = hit[1];
+      if (who === 'vcpu' && o.marks[p] === (MARK_WRITTEN | MARK_SUSPECT | MARK_SCREEN)) {
+        // Already written, suspect and screen-suspect since they were last cleared.
+      } else if (who === 'vcpu') {
+        o.written.add(p);
+        o.suspects.add(p);
+        o.screenSuspect.add(p);
+        o.marks[p] = MARK_WRITTEN | MARK_SUSPECT | MARK_SCREEN;
       } else {
         o.dma.add(hit[1]);
         // QEMU's own write: memory_region_set_dirty marks its VGA (and migration) bits.
         o.qemu.setRange(hit[1], 1, (1 << DIRTY_MEMORY_VGA) | (1 << DIRTY_MEMORY_MIGRATION));
+        o.suspects.add(p);
+        o.screenSuspect.add(p);
+        o.marks[p] |= MARK_SUSPECT | MARK_SCREEN;
       }
-      o.suspects.add(hit[1]);
-      o.screenSuspect.add(hit[1]);
     }
     if (d.ptFrames.has(gfn)) {
       const ver = this.ptVersions(d, gfn);
@@ -1049,6 +1056,9 @@ export class Machine {
 
   /** The `sl1ma` invariant for the pages touched this step (I4 of domain.md). */
   checkSl1ma(): void {
+    if (this.vramTouched.size === 0) {
+      return;
+    }
     for (const [name, pages] of this.vramTouched) {
       const d = this.domains.get(name)!;
       const vram = d.shVram;

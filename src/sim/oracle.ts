@@ -5,7 +5,7 @@
  */
 import type { Machine } from './machine';
 import type { AnswerRecord } from './report';
-import { FbOracle, type Domain, type Framebuffer } from './state';
+import { FbOracle, MARK_SUSPECT, MARK_WRITTEN, type Domain, type Framebuffer } from './state';
 import type { TrackerAnswer } from './trackers/types';
 import { importAnswer } from './qemu/vga';
 
@@ -81,9 +81,18 @@ export function recordAnswer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle
     o.missed.add(p);
   }
   // Pages still suspect: those that still differ from the copy (the missed ones).
+  for (const p of o.suspects) {
+    o.marks[p] &= ~MARK_SUSPECT;
+  }
+  for (const p of o.written) {
+    o.marks[p] &= ~MARK_WRITTEN;
+  }
   o.suspects = new Set(missed);
   for (const p of o.missed) {
     o.suspects.add(p);
+  }
+  for (const p of o.suspects) {
+    o.marks[p] |= MARK_SUSPECT;
   }
   o.written.clear();
   o.dma.clear();

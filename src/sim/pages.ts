@@ -179,6 +179,19 @@ export class PageStore {
       return false;
     }
     const page = this.live.get(mfn)!;
+    if (k + 1 >= list.length || list[k + 1] >= this.pos) {
+      // One record since p0: its old bytes against the current ones.
+      const i = list[k];
+      const off = this.recOff[i];
+      const len = this.recLen[i];
+      const [hp, h] = this.at(this.recHeap[i]);
+      for (let b = 0; b < len; b++) {
+        if (hp[h + b] !== page[off + b]) {
+          return true;
+        }
+      }
+      return false;
+    }
     let bytes = 0;
     for (let j = k; j < list.length && list[j] < this.pos; j++) {
       bytes += this.recLen[list[j]];

@@ -181,6 +181,10 @@ export class Domain {
   }
 }
 
+export const MARK_WRITTEN = 1;
+export const MARK_SUSPECT = 2;
+export const MARK_SCREEN = 4;
+
 /** The device model's view of one framebuffer, and the oracle's bookkeeping for it. */
 export class FbOracle {
   /**
@@ -211,8 +215,14 @@ export class FbOracle {
   /** memcmp tracker: qemu-dm's own copy of the framebuffer (null until the first peek). */
   memcmpCopy: Map<number, number> | null = null;
   memcmpAll = 0;
+  /**
+   * Per page: MARK_* bits mirroring membership of `written`, `suspects` and `screenSuspect`, so a
+   * store to a page already in all three costs one byte read (the store path's fast case).
+   */
+  marks: Uint8Array;
   constructor(pages: number, impl: DirtyImpl) {
     this.qemu = createDirtyMemory(impl, pages);
+    this.marks = new Uint8Array(262144);
   }
 }
 
