@@ -12,7 +12,8 @@ import type { TrackerId } from '../sim/program';
 /** Reads traces through VS Code: an open document's current text (unsaved edits), else the file system. */
 export const workspaceFileAccessor: FileAccessor = {
   async readFile(path: string): Promise<string> {
-    const uri = path.includes('://') ? vscode.Uri.parse(path) : vscode.Uri.file(path);
+    // A URI (`untitled:Untitled-1`, `vscode-remote://...`) or a file path; one-letter schemes are Windows drives.
+    const uri = /^[a-zA-Z][a-zA-Z0-9+.-]+:/.test(path) ? vscode.Uri.parse(path) : vscode.Uri.file(path);
     const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
     if (open) {
       return open.getText();

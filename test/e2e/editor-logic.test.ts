@@ -6,6 +6,8 @@
  */
 import { describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { codePointColToUtf16, outline, scanLine, statementName, tokenAt } from '../../src/extension/language/scan';
 import { TableIndex } from '../../src/extension/language/table';
 import { XPT_TABLE } from '../../src/extension/language/xptTable';
@@ -204,5 +206,25 @@ describe('HTML pages show trace text as text', () => {
     assert.ok(!html.includes('<img src=x'));
     assert.ok(!/<script/i.test(html));
     assert.match(html, /class="missed"/);
+  });
+});
+
+describe('ready for localisation', () => {
+  const root = path.resolve(__dirname, '..', '..', '..');
+  const read = (f: string): string => fs.readFileSync(path.join(root, f), 'utf8');
+
+  test('every %key% of package.json is in package.nls.json', () => {
+    const nls = JSON.parse(read('package.nls.json')) as Record<string, string>;
+    const keys = [...read('package.json').matchAll(/"%([A-Za-z0-9_.]+)%"/g)].map((m) => m[1]);
+    assert.ok(keys.length > 20);
+    assert.deepEqual(keys.filter((k) => !(k in nls)), []);
+  });
+
+  test('every vscode.l10n.t string of the extension shell is in l10n/bundle.l10n.json', () => {
+    const bundle = JSON.parse(read('l10n/bundle.l10n.json')) as Record<string, string>;
+    const files = ['commands.ts', 'debug.ts', 'extension.ts', 'language/providers.ts'].map((f) => read(path.join('src', 'extension', f)));
+    const strings = files.flatMap((s) => [...s.matchAll(/(?:vscode\.l10n\.t|\bt)\(\s*'((?:[^'\\]|\\.)*)'/g)].map((m) => m[1].replace(/\\'/g, "'")));
+    assert.ok(strings.length > 40);
+    assert.deepEqual(strings.filter((k) => !(k in bundle)), []);
   });
 });

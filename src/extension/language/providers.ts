@@ -104,9 +104,11 @@ function fileLabel(uri: vscode.Uri): string {
 function statementHover(spec: StatementSpec): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, false);
   md.appendCodeblock(spec.syntax, 'xpt');
-  md.appendText(spec.doc);
+  // The table's docs are the project's own markdown (backticks for code); appendText would turn every
+  // space into &nbsp; and stop the hover from wrapping. The string is untrusted and HTML-free.
+  md.appendMarkdown(spec.doc);
   if (spec.fn) {
-    md.appendMarkdown('\n\n' + vscode.l10n.t('In Xen/QEMU: ')).appendMarkdown('`' + spec.fn.replace(/`/g, '') + '`');
+    md.appendMarkdown('\n\n' + vscode.l10n.t('In Xen/QEMU: ') + spec.fn);
   }
   return md;
 }
@@ -149,9 +151,9 @@ export class TraceHoverProvider implements vscode.HoverProvider {
     const value = this.index.value(word.text);
     if (value) {
       const md = new vscode.MarkdownString(undefined, false);
-      md.appendMarkdown(`**${value.value}** (${value.group})\n\n`).appendText(value.doc);
+      md.appendMarkdown(`**${value.value}** (${value.group})\n\n`).appendMarkdown(value.doc);
       if (value.fn) {
-        md.appendMarkdown('\n\n' + vscode.l10n.t('In Xen/QEMU: ') + '`' + value.fn.replace(/`/g, '') + '`');
+        md.appendMarkdown('\n\n' + vscode.l10n.t('In Xen/QEMU: ') + value.fn);
       }
       return new vscode.Hover(md, new vscode.Range(pos.line, word.start, pos.line, word.end));
     }
