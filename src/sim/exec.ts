@@ -253,8 +253,12 @@ export class Executor {
           throw new SimError(`the resized range ends outside the domain's memory`, 'pages');
         }
         fb.pages = s.pages;
+        if (this.trackerOf(d) === 'memcmp') {
+          // qemu-dm reallocates its copy for the new mode: the next comparison starts afresh.
+          m.oracles.get(fb.name)!.memcmpCopy = null;
+        }
         if (m.sink.record) {
-          m.ev('setup', 'vga mode switch', `'${fb.name}' is now ${s.pages} pages`);
+          m.ev('setup', 'vga mode switch', `'${fb.name}' is now ${s.pages} pages: the next call is a range change`);
         }
         return {};
       }

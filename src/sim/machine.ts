@@ -221,6 +221,14 @@ export class Machine {
       }, { gfn: tableGfn });
     } else {
       if (d.paging === 'hap') {
+        // The guest's own store to its page table goes through EPT like any other.
+        for (let i = 0; i < MAX_RETRIES; i++) {
+          const f = this.hapGpaCheck(d, tableGfn, true);
+          if (!f || f.kind === 'mmio') {
+            break;
+          }
+          this.handleFault(v, d, 0, true, f);
+        }
         this.hapPhysAccess(v, d, tableGfn, true);
       }
       this.writePteAt(tableMfn, idx, flags, frame);
