@@ -567,22 +567,22 @@ export const BUG_DOCS: Readonly<Record<BugId, TermDoc & { appliesTo: string }>> 
   'skip-flush': {
     id: 'skip-flush', appliesTo: 'sl1ma, linear-2007, p2m-type, multi-fb',
     doc: 'A peek omits the TLB invalidation it owes after making translations stale (the final flush under shadow, the INVEPT after re-arming under HAP): stores through stale TLB entries are then lost.',
-    xen: '`guest_flush_tlb_mask` at the end of `shadow_track_dirty_vram`; `ept_sync_domain` / `p2m_unlock`',
+    xen: '`guest_flush_tlb_mask` at the end of `shadow_track_dirty_vram`; `ept_sync_domain` / `p2m_unlock`. The flaw Tim Deegan pointed out in the 2007 RFC (seeds/001: "after clearing the dirty bits, you need to flush TLBs"); the ASID/VPID side is 3174835ba8 (2020)',
   },
   'no-pml-drain': {
     id: 'no-pml-drain', appliesTo: 'p2m-type, multi-fb with pml=on',
     doc: 'The peek does not drain the PML buffers first, so logged pages show up late.',
-    xen: '`p2m_flush_hardware_cached_dirty` in `hap_track_dirty_vram`',
+    xen: '`p2m_flush_hardware_cached_dirty` in `hap_track_dirty_vram`; `ept_vcpu_flush_pml_buffer` ("hap_track_dirty_vram depends on it"), PML support of 2015',
   },
   'contiguous-mfn': {
     id: 'contiguous-mfn', appliesTo: 'sl1ma, linear-2007, p2m-type, multi-fb',
     doc: 'The tracker assumes the framebuffer\'s machine frames are base+i (the 2007 RFC\'s assumption).',
-    xen: 'The 2007 RFC; the review asked not to assume contiguous MFNs',
+    xen: 'The 2007 RFC (seeds/000); Tim Deegan\'s review (seeds/001: "the assumption that the LFB is MFN-contiguous is not valid"); today\'s lookups are per gfn (`get_gfn_query_unlocked`, `p2m_change_type_one`)',
   },
   'clear-whole-leaf': {
     id: 'clear-whole-leaf', appliesTo: 'multi-fb',
     doc: 'Reading a range\'s bits clears the whole 32768-gfn log-dirty leaf, forgetting other framebuffers\' pages in the same window.',
-    xen: '`clear_page(l1)` in `paging_log_dirty_range` (2009–2012)',
+    xen: '`clear_page(l1)` in `paging_log_dirty_range` (183d02baf2, 2009), replaced by the per-gfn test-and-rearm in fd91a2a662 (2012); the symptom is Robert Phillips\' in seeds/003',
   },
   'acc-typo': {
     id: 'acc-typo', appliesTo: 'sl1ma',
@@ -597,7 +597,7 @@ export const BUG_DOCS: Readonly<Record<BugId, TermDoc & { appliesTo: string }>> 
   'no-idle-heuristic': {
     id: 'no-idle-heuristic', appliesTo: 'sl1ma',
     doc: 'Never remove write access after 2 s idle: a cost change (every write keeps setting D), not a correctness bug.',
-    xen: 'The `last_dirty` branch of `shadow_track_dirty_vram`',
+    xen: 'The `last_dirty` branch of `shadow_track_dirty_vram` (1b1305666b, 2008: "drop guest VRAM write access after some idleness")',
   },
 };
 
