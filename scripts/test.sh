@@ -7,6 +7,7 @@ npm run typecheck
 npm run lint
 npm run build
 npm run compile-tests
+node dist/xpl.js check examples/*.xpt
 bash scripts/ensure-chromium.sh
 bash scripts/ensure-code-server.sh
 node --test --test-reporter=spec --test-reporter-destination=stdout out/test/
