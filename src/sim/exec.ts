@@ -24,6 +24,9 @@ export const TRACKER_PAGING: Record<TrackerId, 'shadow' | 'hap' | 'any'> = {
   memcmp: 'any', 'dbit-2007': 'shadow', 'linear-2007': 'shadow', sl1ma: 'shadow', 'logdirty-2009': 'hap', 'p2m-type': 'hap', 'multi-fb': 'any',
 };
 
+/** The result of most statements: nothing to record (shared, never mutated). */
+const NONE: ExecResult = Object.freeze({});
+
 export interface ExecResult {
   answer?: AnswerRecord;
   /** The answer was recorded by an earlier step (`refresh phase=draw`) and is completed now. */
@@ -43,8 +46,8 @@ export class Executor {
   exec(s: Statement): ExecResult {
     const m = this.m;
     switch (s.op) {
-      case 'domain': return this.domain(s), {};
-      case 'vram': return this.vram(s), {};
+      case 'domain': return this.domain(s), NONE;
+      case 'vram': return this.vram(s), NONE;
       case 'p2m': {
         const d = m.dom(s.dom);
         for (let g = s.gfn; g < s.gfn + s.pages; g++) {
@@ -65,7 +68,7 @@ export class Executor {
             }
           }
         }
-        return {};
+        return NONE;
       }
       case 'process': {
         const d = m.dom(s.dom);
@@ -82,7 +85,7 @@ export class Executor {
         if (m.sink.record) {
           m.ev('setup', 'guest', `process '${s.name}': PML4 at gfn ${hex(cr3)}`);
         }
-        return {};
+        return NONE;
       }
       case 'inject':
         if (s.bug === 'none') {
@@ -90,13 +93,13 @@ export class Executor {
         } else {
           m.bugs.add(s.bug);
         }
-        return {};
+        return NONE;
       case 'costs':
         for (const [k, v] of Object.entries(s.values)) {
           (m.costs.table as Record<string, number>)[k] = v as number;
         }
-        return {};
-      case 'map': return this.map(s), {};
+        return NONE;
+      case 'map': return this.map(s), NONE;
       case 'unmap': {
         const v = this.vcpu(s.vcpu);
         const d = m.dom(v.dom);
@@ -109,7 +112,7 @@ export class Executor {
           }
           m.guestPteWrite(v, d, l1, vaIndex(va, 1), 0, 0);
         }
-        return {};
+        return NONE;
       }
       case 'pte': {
         const v = this.vcpu(s.vcpu);
@@ -129,20 +132,20 @@ export class Executor {
           nf &= ~flagBit(n);
         }
         m.guestPteWrite(v, d, l1, idx, nf, frame);
-        return {};
+        return NONE;
       }
       case 'write': {
         const v = this.vcpu(s.vcpu);
         const b = s.byte ?? this.nextByte();
-        m.store(v, s.va, s.len, () => b);
-        return {};
+        m.store(v, s.va, s.len, b);
+        return NONE;
       }
       case 'read': {
         m.load(this.vcpu(s.vcpu), s.va, s.len);
-        return {};
+        return NONE;
       }
-      case 'draw': return this.draw(s), {};
-      case 'blit': return this.blit(s), {};
+      case 'draw': return this.draw(s), NONE;
+      case 'blit': return this.blit(s), NONE;
       case 'invlpg': {
         const v = this.vcpu(s.vcpu);
         const d = m.dom(v.dom);
@@ -154,7 +157,7 @@ export class Executor {
         if (m.sink.record) {
           m.ev('invlpg', d.paging === 'shadow' ? 'sh_invlpg' : 'invlpg', vaToString(s.va), { vcpu: v.id, va: s.va });
         }
-        return {};
+        return NONE;
       }
       case 'cr3': {
         const v = this.vcpu(s.vcpu);
@@ -178,7 +181,7 @@ export class Executor {
         }
         v.process = p.name;
         m.flushVcpuTlb(v, true);
-        return {};
+        return NONE;
       }
       case 'exit': {
         if (s.process === 'kernel') {
@@ -201,11 +204,11 @@ export class Executor {
         if (m.sink.record) {
           m.ev('setup', 'guest', `process '${p.name}' exits; its page tables are abandoned, not torn down`);
         }
-        return {};
+        return NONE;
       }
       case 'vmexit': {
         m.vmexit(this.vcpu(s.vcpu), s.reason ?? 'external interrupt');
-        return {};
+        return NONE;
       }
       case 'dma': {
         const d = m.dom(s.dom);
@@ -229,7 +232,7 @@ export class Executor {
         if (m.sink.record) {
           m.ev('dma', 'qemu dma', `${s.len} bytes at gfn ${hex(s.gfn)}`, { gfn: s.gfn });
         }
-        return {};
+        return NONE;
       }
       case 'peek': {
         const ans = this.peek(s.fb);
@@ -241,7 +244,7 @@ export class Executor {
         const d = m.dom(fb.dom);
         m.costs.add('hypercalls');
         this.untrack(d, fb);
-        return {};
+        return NONE;
       }
       case 'resize': {
         const fb = m.fb(s.fb);
@@ -260,7 +263,7 @@ export class Executor {
         if (m.sink.record) {
           m.ev('setup', 'vga mode switch', `'${fb.name}' is now ${s.pages} pages: the next call is a range change`);
         }
-        return {};
+        return NONE;
       }
       case 'reclaim': {
         const d = m.dom(s.dom);
@@ -268,11 +271,11 @@ export class Executor {
           if (m.sink.record) {
             m.ev('setup', 'reclaim', 'no shadows under HAP: nothing to do');
           }
-          return {};
+          return NONE;
         }
         if (s.va === undefined) {
           m.blowTables(d);
-          return {};
+          return NONE;
         }
         const v = d.vcpus[0];
         const p = m.processes.get(v.process)!;
@@ -281,24 +284,24 @@ export class Executor {
           if (m.sink.record) {
             m.ev('destroy-shadow', '_shadow_prealloc', `no L1 shadow maps ${vaToString(s.va)}`);
           }
-          return {};
+          return NONE;
         }
         m.nest('destroy-shadow', '_shadow_prealloc', `reclaim the L1 shadow mapping ${vaToString(s.va)}`, () => {
           m.removeShadow(d, sl.t);
           m.flushDomainTlbs(d, 'guest_flush_tlb_mask', 'after reclaiming shadows');
         });
-        return {};
+        return NONE;
       }
       case 'flush': {
         m.flushDomainTlbs(m.dom(s.dom), 'flush_tlb_mask', 'hypervisor flush of every vCPU');
-        return {};
+        return NONE;
       }
       case 'tick':
         m.time += s.ns;
         if (m.sink.record) {
           m.ev('tick', 'NOW()', `t = ${(m.time / 1e9).toFixed(3)} s`);
         }
-        return {};
+        return NONE;
       case 'note':
         if (m.sink.record) {
           m.ev('note', 'note', s.text);
@@ -316,7 +319,7 @@ export class Executor {
           throw new SimError(`domain '${s.dom}' already has the most ioreq servers Xen allows (8): -ENOSPC`, '#1');
         }
         m.ev('ioreq', 'ioreq_server_create', `server '${s.name}' (id ${r.id}) for domain '${s.dom}', ${s.limit} ranges per rangeset`);
-        return {};
+        return NONE;
       }
       case 'ioreq-map':
       case 'ioreq-unmap': {
@@ -341,7 +344,7 @@ export class Executor {
       case 'rangeset':
         m.ioreq.setImpl(s.impl);
         m.ev('setup', 'rangeset', `later ioreq statements use the ${s.impl === 'list' ? "sorted linked list (Xen's rangeset.c)" : 'balanced tree proposed in 2015'}`);
-        return {};
+        return NONE;
       case 'repeat':
       case 'end':
       case 'expect-fb':
@@ -350,7 +353,7 @@ export class Executor {
       case 'expect-logdirty':
       case 'expect-ioreq':
       case 'expect-cost':
-        return {};
+        return NONE;
     }
   }
 

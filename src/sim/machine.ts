@@ -320,7 +320,7 @@ export class Machine {
   // ---- stores and loads ----------------------------------------------------------------------
 
   /** A store of `len` bytes at va by vCPU v: split at page boundaries; each part goes through the TLB. */
-  store(v: Vcpu, va: number, len: number, bytes: (n: number, done: number) => Uint8Array | number): void {
+  store(v: Vcpu, va: number, len: number, bytes: number | ((n: number, done: number) => Uint8Array)): void {
     const d = this.dom(v.dom);
     let done = 0;
     while (done < len) {
@@ -329,7 +329,7 @@ export class Machine {
       const n = Math.min(len - done, PAGE_SIZE - off);
       const mfn = this.translate(v, a, true, d);
       if (mfn >= 0) {
-        this.pages.write(mfn, off, n, bytes(n, done));
+        this.pages.write(mfn, off, n, typeof bytes === 'number' ? bytes : bytes(n, done));
         this.afterPhysWrite(d, mfn, off, n, 'vcpu', this.lastGfn);
       }
       done += n;
