@@ -28,10 +28,6 @@ type Fault =
   | { kind: 'ept'; gfn: number; write: boolean }
   | { kind: 'mmio'; gfn: number };
 
-interface WalkOk {
-  mfn: number; gfn: number; w: boolean; d: boolean; g: boolean; src: number; srcVer: number; pt: number; ptVer: number;
-}
-
 /** The transient output of a step: not model state, reset by the engine before each step. */
 export class StepSink {
   events: SimEvent[] = [];
@@ -430,8 +426,8 @@ export class Machine {
         }
         continue;
       }
-      const entry: TlbEntry = { mfn: r.mfn, gfn: r.gfn, w: r.w, d: r.d, g: r.g, src: r.src, srcVer: r.srcVer, pt: r.pt, ptVer: r.ptVer, warned: false };
-      v.tlb.set(vpn, entry);
+      // The walk's result is the new TLB entry.
+      v.tlb.set(vpn, r);
       this.lastGfn = r.gfn;
       if (this.sink.record) {
         this.ev('tlb-fill', 'tlb', `${vaToString(va)} → mfn ${hex(r.mfn)} w=${+r.w} d=${+r.d}`, { vcpu: v.id, va, mfn: r.mfn, gfn: r.gfn });
@@ -615,7 +611,7 @@ export class Machine {
   }
 
   /** The 2-D hardware walk under HAP: guest tables through EPT, then the final gfn. */
-  hapHwWalk(v: Vcpu, d: Domain, va: number, write: boolean): WalkOk | Fault {
+  hapHwWalk(v: Vcpu, d: Domain, va: number, write: boolean): TlbEntry | Fault {
     const w = this.guestWalk(v, d, va, write, true);
     if (!w.ok) {
       if (w.hapFault) {
@@ -636,7 +632,7 @@ export class Machine {
     const vers = this.ptVersions(d, w.table);
     return {
       mfn, gfn: w.gfn, w: !!(w.flags & RW) && this.eptWritable(d, t), d: !!(w.flags & D) && d.p2m.eptD(w.gfn),
-      g: !!(w.flags & G), src: w.gfn, srcVer: d.p2m.version(w.gfn), pt: w.table * 512 + w.idx, ptVer: vers[w.idx],
+      g: !!(w.flags & G), src: w.gfn, srcVer: d.p2m.version(w.gfn), pt: w.table * 512 + w.idx, ptVer: vers[w.idx], warned: false,
     };
   }
 
@@ -651,7 +647,7 @@ export class Machine {
     return false;
   }
   /** The CPU walking the shadow tables (what the hardware sees under shadow paging). */
-  shadowHwWalk(v: Vcpu, d: Domain, va: number, write: boolean): WalkOk | Fault {
+  shadowHwWalk(v: Vcpu, d: Domain, va: number, write: boolean): TlbEntry | Fault {
     const p = this.processes.get(v.process)!;
     const top = d.shHash.get(p.cr3 * 8 + 4);
     if (top === undefined) {
@@ -686,7 +682,7 @@ export class Machine {
     const vers = this.ptVersions(d, gl1);
     return {
       mfn, gfn: this.m2p(d, mfn), w: !!(nf & RW), d: !!(nf & D), g: !!(nf & G),
-      src: t.smfn * 512 + slot, srcVer: t.ver[slot], pt: gl1 * 512 + slot, ptVer: vers[slot],
+      src: t.smfn * 512 + slot, srcVer: t.ver[slot], pt: gl1 * 512 + slot, ptVer: vers[slot], warned: false,
     };
   }
 

@@ -1,11 +1,13 @@
 /**
- * Machine memory: every byte the model holds (guest RAM, VRAM), in 4 KiB frames allocated on first
- * write, plus a write log. Every write goes through `write()`, which records the bytes it replaced
- * and the bytes it wrote. The log gives, without copying pages:
+ * Machine memory: every byte the model holds (guest RAM, VRAM, the screen surfaces), in 4 KiB frames
+ * allocated on first write, plus a write log. Every write goes through `write()`, which records the
+ * bytes it replaced and the bytes it wrote. The log gives, without copying pages:
  * - time travel: `moveTo(pos)` undoes or redoes records, so a checkpoint is just a log position
  *   (plus the small structured state), and replaying from it re-creates identical records;
  * - "has this page changed since position p?" by comparing only the bytes written since p — the
- *   oracle's device-model copy, the screen and qemu-dm's memcmp copy are positions, not copies.
+ *   oracle's device-model copy and qemu-dm's memcmp copy are positions, not copies.
+ * Records of one frame are chained (`recPrev`), and each frame knows its latest applied record, so a
+ * write costs one map lookup.
  */
 import type { Hasher } from './util';
 
@@ -16,20 +18,26 @@ const HEAP_CHUNK = 1 << 23;
 const scratchOld = new Uint8Array(PAGE_SIZE);
 const scratchSeen = new Uint8Array(PAGE_SIZE);
 
+/** A frame's bytes and the index of its latest applied log record (-1: none). */
+class Frame {
+  last = -1;
+  readonly data = new Uint8Array(PAGE_SIZE);
+}
+
 export class PageStore {
-  private live = new Map<number, Uint8Array>();
+  private live = new Map<number, Frame>();
   private recMfn = new Float64Array(4096);
   private recOff = new Uint16Array(4096);
   private recLen = new Uint16Array(4096);
   private recHeap = new Float64Array(4096);
+  /** The previous record of the same frame, or -1. */
+  private recPrev = new Float64Array(4096);
   /** Old and new bytes of every record, in chunks that never move (a record never spans two). */
   private heaps: Uint8Array[] = [new Uint8Array(HEAP_CHUNK)];
   private heapTop = 0;
   /** Records known (the log's length) and records applied (the position in time). */
   private n = 0;
   private pos = 0;
-  /** Record indices per frame, ascending. */
-  private perPage = new Map<number, number[]>();
 
   /** Shared by every checkpoint: its state in time is the log position, not a copy. */
   cloneShared(): PageStore {
@@ -43,7 +51,7 @@ export class PageStore {
     return this.n;
   }
   get bytesHeld(): number {
-    return this.heapTop + this.n * 28 + this.live.size * PAGE_SIZE;
+    return this.heapTop + this.n * 36 + this.live.size * PAGE_SIZE;
   }
 
   /** The chunk holding heap offset h, and h's offset in it. */
@@ -52,15 +60,16 @@ export class PageStore {
   }
 
   read(mfn: number): Uint8Array {
-    return this.live.get(mfn) ?? ZERO_PAGE;
+    const f = this.live.get(mfn);
+    return f === undefined ? ZERO_PAGE : f.data;
   }
   /** Are the frame's bytes all zero? (Whether it was ever allocated is not observable: time travel keeps frames.) */
   isZero(mfn: number): boolean {
-    const p = this.live.get(mfn);
-    if (p === undefined) {
+    const f = this.live.get(mfn);
+    if (f === undefined) {
       return true;
     }
-    const w = new Int32Array(p.buffer, p.byteOffset, PAGE_SIZE / 4);
+    const w = new Int32Array(f.data.buffer, f.data.byteOffset, PAGE_SIZE / 4);
     for (let i = 0; i < w.length; i++) {
       if (w[i] !== 0) {
         return false;
@@ -68,30 +77,24 @@ export class PageStore {
     }
     return true;
   }
-  /** Frames ever written (allocated). */
-  frames(): IterableIterator<number> {
-    return this.live.keys();
-  }
 
   /** Write `len` bytes at off: `src` bytes, or a fill byte. */
   write(mfn: number, off: number, len: number, src: Uint8Array | number): void {
-    let page = this.live.get(mfn);
-    if (page === undefined) {
-      page = new Uint8Array(PAGE_SIZE);
-      this.live.set(mfn, page);
+    let f = this.live.get(mfn);
+    if (f === undefined) {
+      f = new Frame();
+      this.live.set(mfn, f);
     }
+    const page = f.data;
     const i = this.pos;
     if (i < this.n && this.recMfn[i] === mfn && this.recOff[i] === off && this.recLen[i] === len) {
       // Replaying a step already in the log (deterministic): apply, don't record again.
       const [heap, h0] = this.at(this.recHeap[i]);
       const h = h0 + len;
-      if (len > 32) {
-        page.set(heap.subarray(h, h + len), off);
-      } else {
-        for (let b = 0; b < len; b++) {
-          page[off + b] = heap[h + b];
-        }
+      for (let b = 0; b < len; b++) {
+        page[off + b] = heap[h + b];
       }
+      f.last = i;
       this.pos++;
       return;
     }
@@ -138,12 +141,8 @@ export class PageStore {
     this.recOff[i] = off;
     this.recLen[i] = len;
     this.recHeap[i] = start;
-    let list = this.perPage.get(mfn);
-    if (list === undefined) {
-      list = [];
-      this.perPage.set(mfn, list);
-    }
-    list.push(i);
+    this.recPrev[i] = f.last;
+    f.last = i;
     this.n = i + 1;
     this.pos = i + 1;
   }
@@ -155,36 +154,34 @@ export class PageStore {
     }
     while (this.pos > target) {
       const i = --this.pos;
-      const page = this.live.get(this.recMfn[i])!;
+      const f = this.live.get(this.recMfn[i])!;
       const [hp, h] = this.at(this.recHeap[i]);
-      page.set(hp.subarray(h, h + this.recLen[i]), this.recOff[i]);
+      f.data.set(hp.subarray(h, h + this.recLen[i]), this.recOff[i]);
+      f.last = this.recPrev[i];
     }
     while (this.pos < target) {
       const i = this.pos++;
-      const page = this.live.get(this.recMfn[i])!;
+      const f = this.live.get(this.recMfn[i])!;
       const [hp, h0] = this.at(this.recHeap[i]);
       const h = h0 + this.recLen[i];
-      page.set(hp.subarray(h, h + this.recLen[i]), this.recOff[i]);
+      f.data.set(hp.subarray(h, h + this.recLen[i]), this.recOff[i]);
+      f.last = i;
     }
   }
 
   /** Has the frame's content changed between log position p0 and now? (Bytes, not writes.) */
   changedSince(mfn: number, p0: number): boolean {
-    const list = this.perPage.get(mfn);
-    if (list === undefined || p0 >= this.pos) {
+    const f = this.live.get(mfn);
+    if (f === undefined || f.last < p0) {
       return false;
     }
-    let k = lowerBound(list, p0);
-    if (k >= list.length || list[k] >= this.pos) {
-      return false;
-    }
-    const page = this.live.get(mfn)!;
-    if (k + 1 >= list.length || list[k + 1] >= this.pos) {
+    const page = f.data;
+    const first = f.last;
+    if (this.recPrev[first] < p0) {
       // One record since p0: its old bytes against the current ones.
-      const i = list[k];
-      const off = this.recOff[i];
-      const len = this.recLen[i];
-      const [hp, h] = this.at(this.recHeap[i]);
+      const off = this.recOff[first];
+      const len = this.recLen[first];
+      const [hp, h] = this.at(this.recHeap[first]);
       for (let b = 0; b < len; b++) {
         if (hp[h + b] !== page[off + b]) {
           return true;
@@ -193,25 +190,25 @@ export class PageStore {
       return false;
     }
     let bytes = 0;
-    for (let j = k; j < list.length && list[j] < this.pos; j++) {
-      bytes += this.recLen[list[j]];
+    for (let i = first; i >= p0; i = this.recPrev[i]) {
+      bytes += this.recLen[i];
       if (bytes > 512) {
         // Many bytes written: rebuilding the old page and comparing natively is cheaper.
         return Buffer.compare(this.bytesAt(mfn, p0), page) !== 0;
       }
     }
+    // Walking back, the last-seen old byte of each offset is the oldest: overwrite as we go.
     const touched: number[] = [];
-    for (; k < list.length && list[k] < this.pos; k++) {
-      const i = list[k];
+    for (let i = first; i >= p0; i = this.recPrev[i]) {
       const off = this.recOff[i];
       const len = this.recLen[i];
       const [hp, h] = this.at(this.recHeap[i]);
       for (let b = 0; b < len; b++) {
         if (!scratchSeen[off + b]) {
           scratchSeen[off + b] = 1;
-          scratchOld[off + b] = hp[h + b];
           touched.push(off + b);
         }
+        scratchOld[off + b] = hp[h + b];
       }
     }
     let changed = false;
@@ -226,36 +223,28 @@ export class PageStore {
 
   /** The frame's bytes as they were at log position p0. */
   bytesAt(mfn: number, p0: number): Uint8Array {
-    const out = this.read(mfn).slice();
-    const list = this.perPage.get(mfn);
-    if (list === undefined) {
-      return out;
+    const f = this.live.get(mfn);
+    if (f === undefined) {
+      return new Uint8Array(PAGE_SIZE);
     }
-    for (let k = list.length - 1; k >= 0; k--) {
-      const i = list[k];
-      if (i >= this.pos) {
-        continue;
-      }
-      if (i < p0) {
-        break;
-      }
+    const out = f.data.slice();
+    for (let i = f.last; i >= p0; i = this.recPrev[i]) {
       const [hp, h] = this.at(this.recHeap[i]);
       out.set(hp.subarray(h, h + this.recLen[i]), this.recOff[i]);
     }
     return out;
   }
 
+  /** Drop the records from `at` on (only when a replay diverged, which determinism rules out). */
   private truncate(at: number): void {
-    this.n = at;
-    this.heapTop = at < this.recHeap.length ? this.recHeap[at] : this.heapTop;
-    this.heaps.length = Math.floor(this.heapTop / HEAP_CHUNK) + 1;
-    for (const [mfn, list] of this.perPage) {
-      const k = lowerBound(list, at);
-      list.length = k;
-      if (k === 0) {
-        this.perPage.delete(mfn);
+    for (const f of this.live.values()) {
+      while (f.last >= at) {
+        f.last = this.recPrev[f.last];
       }
     }
+    this.n = at;
+    this.heapTop = this.recHeap[at];
+    this.heaps.length = Math.floor(this.heapTop / HEAP_CHUNK) + 1;
   }
   private growRecords(): void {
     const cap = this.recMfn.length * 2;
@@ -268,11 +257,13 @@ export class PageStore {
     this.recOff = grow(this.recOff, Uint16Array);
     this.recLen = grow(this.recLen, Uint16Array);
     this.recHeap = grow(this.recHeap, Float64Array);
+    this.recPrev = grow(this.recPrev, Float64Array);
   }
+
   hashInto(h: Hasher): void {
     const keys = [...this.live.keys()].sort((a, b) => a - b);
     for (const k of keys) {
-      const d = this.live.get(k)!;
+      const d = this.live.get(k)!.data;
       let zero = true;
       for (let i = 0; i < d.length; i++) {
         if (d[i] !== 0) {
@@ -286,18 +277,4 @@ export class PageStore {
       }
     }
   }
-}
-
-function lowerBound(a: number[], x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (a[mid] < x) {
-      lo = mid + 1;
-    } else {
-      hi = mid;
-    }
-  }
-  return lo;
 }
