@@ -37,6 +37,12 @@ async function openWalkthrough(page: Page): Promise<void> {
   await until('the walkthrough page', async () => ((await page.locator('.getting-started-step').count()) >= 5 ? true : undefined));
 }
 
+/** The text of the active editor group's editor (the visible lines). */
+async function activeEditorText(page: Page): Promise<string> {
+  // Monaco renders spaces as no-break spaces.
+  return (await page.locator('.editor-group-container.active .editor-instance .view-lines').first().innerText()).replace(/\u00a0/g, ' ');
+}
+
 /** Stop the debug session if one is running (also after a failed assertion, so later tests start clean). */
 async function stopDebugging(page: Page): Promise<void> {
   if ((await page.locator('.debug-toolbar:visible').count()) > 0) {
@@ -142,6 +148,19 @@ describe('Xen Paging Lens in real VS Code (code-server)', { skip, timeout: 600_0
     assert.match(row, /lfb/);
     await page.keyboard.press('Escape');
     await runCommand(page, 'File: Revert File');
+  });
+
+  test('Go to Symbol lists the domain, the framebuffer and the repeat block', async () => {
+    await openFile(page, 'hap-compare.xpt');
+    await page.keyboard.press('Control+Shift+O');
+    // Rows read `NAME (KIND)[, ...]` in their aria-label; wait for this picker's rows, not a previous one's.
+    const rows = await until('the symbols', async () => {
+      const r = await page.locator('.quick-input-widget .monaco-list-row').evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? ''));
+      return r.some((x) => x.startsWith('repeat 4 (')) ? r.map((x) => x.replace(/ \(.*$/, '')) : undefined;
+    });
+    await screenshot(page, '02c-symbols');
+    await page.keyboard.press('Escape');
+    assert.deepEqual(rows, ['g', 'lfb', 'repeat 4']);
   });
 
   test('a broken line gets a diagnostic from the parser', async () => {
@@ -252,9 +271,38 @@ describe('Xen Paging Lens in real VS Code (code-server)', { skip, timeout: 600_0
     await input.fill('s02-shadow');
     await input.press('Enter');
     await page.locator('.tabs-container .tab.active[aria-label*="s02-shadow-basic-cycle.xpt"]').waitFor({ timeout: 15_000 });
-    const text = await page.locator('.editor-instance .view-lines').first().innerText();
+    const text = await activeEditorText(page);
     await screenshot(page, '07b-lesson');
     assert.match(text, /paging=shadow/);
+  });
+
+  test('Generate Workload… writes a new trace from the answers, which the parser accepts', async () => {
+    await runCommand(page, 'Xen Paging Lens: Generate Workload…');
+    const pick = async (label: string): Promise<void> => {
+      const row = page.locator('.quick-input-widget .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${label}\\s*$`) }) }).first();
+      await row.click({ timeout: 10_000 });
+    };
+    await pick('hap');
+    await pick('p2m-type');
+    await pick('cursor');
+    await pick('64');
+    const input = page.locator('.quick-input-widget input');
+    await until('the refresh count box', async () => ((await input.inputValue()) === '100' ? true : undefined));
+    await input.fill('3');
+    await input.press('Enter');
+    await pick('none');
+    const text = await until('the generated trace', async () => {
+      const t = await activeEditorText(page);
+      return /^domain g paging=hap/m.test(t) ? t : undefined;
+    });
+    await screenshot(page, '07c-workload');
+    assert.match(text, /tracker=p2m-type/);
+    assert.match(text, /repeat 3/);
+    assert.match(await page.locator('[id="status.editor.mode"]').innerText(), /Xen Paging Trace/);
+    // The parser accepts it: no squiggles after the diagnostics delay.
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(await page.locator('.editor-group-container.active .editor-instance .squiggly-error').count(), 0);
+    await runCommand(page, 'View: Revert and Close Editor');
   });
 
   test('Run Trace prints the run\'s summary in the output channel', async () => {
@@ -282,9 +330,10 @@ describe('Xen Paging Lens in real VS Code (code-server)', { skip, timeout: 600_0
     assert.match(html, /<svg width="512"/);
   });
 
-  test('Compare Trackers shows every tracker that fits a HAP guest', async () => {
+  test('Compare Trackers (from the code lens) shows every tracker that fits a HAP guest', async () => {
     await openFile(page, 'hap-compare.xpt');
-    await runCommand(page, 'Xen Paging Lens: Compare Trackers');
+    // From the code lens above the first statement.
+    await page.locator('.editor-instance .codelens-decoration a', { hasText: 'Compare trackers' }).first().click();
     const frames = page.locator(`iframe.webview.ready[src*="extensionId=${EXTENSION_ID}"]`);
     const rows = await until('the comparison table', async () => {
       for (let i = 0; i < (await frames.count()); i++) {
