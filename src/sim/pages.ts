@@ -152,20 +152,42 @@ export class PageStore {
     if (target > this.n) {
       throw new Error(`log position ${target} beyond ${this.n}`);
     }
+    let f: Frame | undefined;
+    let fm = -1;
     while (this.pos > target) {
       const i = --this.pos;
-      const f = this.live.get(this.recMfn[i])!;
-      const [hp, h] = this.at(this.recHeap[i]);
-      f.data.set(hp.subarray(h, h + this.recLen[i]), this.recOff[i]);
-      f.last = this.recPrev[i];
+      if (this.recMfn[i] !== fm) {
+        fm = this.recMfn[i];
+        f = this.live.get(fm);
+      }
+      this.copyOut(i, 0, f!);
+      f!.last = this.recPrev[i];
     }
     while (this.pos < target) {
       const i = this.pos++;
-      const f = this.live.get(this.recMfn[i])!;
-      const [hp, h0] = this.at(this.recHeap[i]);
-      const h = h0 + this.recLen[i];
-      f.data.set(hp.subarray(h, h + this.recLen[i]), this.recOff[i]);
-      f.last = i;
+      if (this.recMfn[i] !== fm) {
+        fm = this.recMfn[i];
+        f = this.live.get(fm);
+      }
+      this.copyOut(i, this.recLen[i], f!);
+      f!.last = i;
+    }
+  }
+
+  /** Copy record i's old (skip = 0) or new (skip = len) bytes into the frame. */
+  private copyOut(i: number, skip: number, f: Frame): void {
+    const h = this.recHeap[i] + skip;
+    const hp = this.heaps[Math.floor(h / HEAP_CHUNK)];
+    const o = h % HEAP_CHUNK;
+    const len = this.recLen[i];
+    const off = this.recOff[i];
+    const d = f.data;
+    if (len <= 32) {
+      for (let b = 0; b < len; b++) {
+        d[off + b] = hp[o + b];
+      }
+    } else {
+      d.set(hp.subarray(o, o + len), off);
     }
   }
 
