@@ -157,6 +157,16 @@ export class Engine implements EngineApi {
     if (res.answer) {
       if (!res.finished) {
         this.s.nAnswers = put(this.answers, this.s.nAnswers, res.answer);
+      } else {
+        // `refresh phase=finish` completes the record its draw phase made; after time travel the
+        // machine holds a copy of it, so put the completed copy in the record's place.
+        for (let i = this.s.nAnswers - 1; i >= 0; i--) {
+          const a = this.answers[i];
+          if (a === res.answer || (a.fb === res.answer.fb && a.line === res.answer.line && a.refresh && a.stale === undefined)) {
+            this.answers[i] = res.answer;
+            break;
+          }
+        }
       }
       out.answer = res.answer;
       if (res.answer.stale) {
