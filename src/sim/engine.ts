@@ -162,7 +162,7 @@ export class Engine implements EngineApi {
         // machine holds a copy of it, so put the completed copy in the record's place.
         for (let i = this.s.nAnswers - 1; i >= 0; i--) {
           const a = this.answers[i];
-          if (a === res.answer || (a.fb === res.answer.fb && a.line === res.answer.line && a.refresh && a.stale === undefined)) {
+          if (a === res.answer || (a.fb === res.answer.fb && a.line === res.answer.line && a.refresh)) {
             this.answers[i] = res.answer;
             break;
           }
