@@ -35,6 +35,7 @@ interface RunState {
   nNotes: number;
   nLogdirty: number;
   nIoreq: number;
+  nFinishes: number;
   lastScreen: Map<string, number[]>;
 }
 
@@ -52,6 +53,7 @@ export class Engine implements EngineApi {
   private notes: { line: number; text: string }[] = [];
   private logdirty: LogdirtyRecord[] = [];
   private ioreq: IoreqRecord[] = [];
+  private finishes: { index: number; stale: number[] }[] = [];
   private checkpoints: Checkpoint[] = [];
   private checkpointBytes = 0;
   private readonly interval: number;
@@ -63,7 +65,7 @@ export class Engine implements EngineApi {
       m.bugs.add(b);
     }
     this.s = {
-      m, pc: 0, loops: [], steps: 0, expectMark: 0, passed: 0, nAnswers: 0, nViolations: 0, nFailed: 0, nNotes: 0, nLogdirty: 0, nIoreq: 0, lastScreen: new Map(),
+      m, pc: 0, loops: [], steps: 0, expectMark: 0, passed: 0, nAnswers: 0, nViolations: 0, nFailed: 0, nNotes: 0, nLogdirty: 0, nIoreq: 0, nFinishes: 0, lastScreen: new Map(),
     };
     this.exec = new Executor(m, options.tracker, options.adaptPaging);
     this.interval = options.checkpointInterval ?? 0;
@@ -158,15 +160,16 @@ export class Engine implements EngineApi {
       if (!res.finished) {
         this.s.nAnswers = put(this.answers, this.s.nAnswers, res.answer);
       } else {
-        // `refresh phase=finish` completes the record its draw phase made; after time travel the
-        // machine holds a copy of it, so put the completed copy in the record's place.
-        for (let i = this.s.nAnswers - 1; i >= 0; i--) {
+        // `refresh phase=finish` completes the answer its draw phase recorded: an append-only
+        // completion record, applied when the report is made (history stays valid across time travel).
+        let index = -1;
+        for (let i = this.s.nAnswers - 1; i >= 0 && index < 0; i--) {
           const a = this.answers[i];
-          if (a === res.answer || (a.fb === res.answer.fb && a.line === res.answer.line && a.refresh)) {
-            this.answers[i] = res.answer;
-            break;
+          if (a.fb === res.answer.fb && a.line === res.answer.line && a.refresh) {
+            index = i;
           }
         }
+        this.s.nFinishes = put(this.finishes, this.s.nFinishes, { index, stale: res.answer.stale ?? [] });
       }
       out.answer = res.answer;
       if (res.answer.stale) {
@@ -224,6 +227,18 @@ export class Engine implements EngineApi {
       }
     }
     return { outcomes, reason: 'done' };
+  }
+
+  /** The answers so far, split refreshes completed by their `phase=finish`. */
+  private completedAnswers(): AnswerRecord[] {
+    const out = this.answers.slice(0, this.s.nAnswers);
+    for (let k = 0; k < this.s.nFinishes; k++) {
+      const f = this.finishes[k];
+      if (f.index >= 0 && f.index < out.length) {
+        out[f.index] = { ...out[f.index], stale: f.stale };
+      }
+    }
+    return out;
   }
 
   private lastAnswer(fb: string): AnswerRecord | null {
@@ -428,7 +443,7 @@ export class Engine implements EngineApi {
       trace: this.program.file,
       tracker: trackers.size === 0 ? (this.options.tracker ?? 'none') : trackers.size === 1 ? doms[0].tracker : 'mixed',
       steps: this.s.steps,
-      answers: this.answers.slice(0, this.s.nAnswers).map(stripTracker),
+      answers: this.completedAnswers().map(stripTracker),
       violations: this.violations.slice(0, this.s.nViolations),
       logdirty: this.logdirty.slice(0, this.s.nLogdirty),
       ioreq: this.ioreq.slice(0, this.s.nIoreq),

@@ -654,9 +654,9 @@ export class Executor {
         o.qemu.reset(0, fb.pages, DIRTY_MEMORY_VGA);
         m.ev('refresh', 'memory_region_reset_dirty', 'reset the VGA bitmap after drawing (pre-2017)');
       }
-      const rec = o.pendingRecord;
+      // Records are never changed once made: the completion is a copy with `stale`.
+      const rec = { ...o.pendingRecord, stale: staleAfterRefresh(m, d, fb, o) };
       o.pendingRecord = null;
-      rec.stale = staleAfterRefresh(m, d, fb, o);
       return rec;
     }
     if (o.pendingRecord !== null) {
