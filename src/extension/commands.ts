@@ -12,6 +12,7 @@ import { COMMANDS, COMPARE_VIEW_TYPE, DEBUG_TYPE, LANGUAGE_ID, SETTINGS, WALKTHR
 import { comparePage, reportPage, type CompareStrings, type FbSnapshot } from './html';
 import { compareTrackers, formatReport, runToEnd, withCostOverrides } from './runner';
 import { generateWorkload, SHAPES, type WorkloadShape } from './workload';
+import { GENERATORS, generate as xplGen } from '../trace/gen';
 import { debugTrace } from './debug';
 
 export class Commands {
@@ -111,11 +112,28 @@ export class Commands {
     this.output.appendLine(vscode.l10n.t('Compared {0} trackers on {1}.', rows.length, program.file));
   }
 
+  /** Generate Workload…: one of `xpl gen`'s workloads, or a small framebuffer workload built from answers. */
   async generate(): Promise<void> {
+    const CUSTOM = 'framebuffer…';
+    const kind = await vscode.window.showQuickPick(
+      [...GENERATORS.map((g) => ({ label: g.name, description: g.summary })), { label: CUSTOM, description: vscode.l10n.t('One guest, one framebuffer: choose tracker, store pattern, size, refreshes and a bug') }],
+      { title: vscode.l10n.t('Generate Workload'), matchOnDescription: true });
+    if (!kind) {
+      return;
+    }
     const paging = await vscode.window.showQuickPick(
       [{ label: 'shadow', description: vscode.l10n.t('Shadow paging (sl1ma and the 2007 designs)') }, { label: 'hap', description: vscode.l10n.t('HAP/EPT (p2m-type, logdirty-2009)') }],
       { title: vscode.l10n.t('Generate Workload: paging mode') });
     if (!paging) {
+      return;
+    }
+    if (kind.label !== CUSTOM) {
+      const seed = await vscode.window.showInputBox({ title: vscode.l10n.t('Generate Workload: seed (the same seed gives the same trace)'), value: '1', validateInput: (v) => (/^[0-9]{1,9}$/.test(v) ? undefined : vscode.l10n.t('A whole number')) });
+      if (seed === undefined) {
+        return;
+      }
+      const text = xplGen(kind.label, { seed: Number(seed), paging: paging.label as Paging });
+      await vscode.window.showTextDocument(await vscode.workspace.openTextDocument({ language: LANGUAGE_ID, content: text }));
       return;
     }
     const fits = TRACKERS.filter((t) => TRACKER_DOCS[t].paging === 'any' || TRACKER_DOCS[t].paging === paging.label);

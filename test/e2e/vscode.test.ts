@@ -43,6 +43,12 @@ async function activeEditorText(page: Page): Promise<string> {
   return (await page.locator('.editor-group-container.active .editor-instance .view-lines').first().innerText()).replace(/\u00a0/g, ' ');
 }
 
+/** Pick the quick-pick row labelled exactly `label`. */
+async function pick(page: Page, label: string): Promise<void> {
+  const row = page.locator('.quick-input-widget .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${label}\\s*$`) }) }).first();
+  await row.click({ timeout: 10_000 });
+}
+
 /** Stop the debug session if one is running (also after a failed assertion, so later tests start clean). */
 async function stopDebugging(page: Page): Promise<void> {
   if ((await page.locator('.debug-toolbar:visible').count()) > 0) {
@@ -278,19 +284,16 @@ describe('Xen Paging Lens in real VS Code (code-server)', { skip, timeout: 600_0
 
   test('Generate Workload… writes a new trace from the answers, which the parser accepts', async () => {
     await runCommand(page, 'Xen Paging Lens: Generate Workload…');
-    const pick = async (label: string): Promise<void> => {
-      const row = page.locator('.quick-input-widget .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${label}\\s*$`) }) }).first();
-      await row.click({ timeout: 10_000 });
-    };
-    await pick('hap');
-    await pick('p2m-type');
-    await pick('cursor');
-    await pick('64');
+    await pick(page, 'framebuffer…');
+    await pick(page, 'hap');
+    await pick(page, 'p2m-type');
+    await pick(page, 'cursor');
+    await pick(page, '64');
     const input = page.locator('.quick-input-widget input');
     await until('the refresh count box', async () => ((await input.inputValue()) === '100' ? true : undefined));
     await input.fill('3');
     await input.press('Enter');
-    await pick('none');
+    await pick(page, 'none');
     const text = await until('the generated trace', async () => {
       const t = await activeEditorText(page);
       return /^domain g paging=hap/m.test(t) ? t : undefined;
@@ -302,6 +305,21 @@ describe('Xen Paging Lens in real VS Code (code-server)', { skip, timeout: 600_0
     // The parser accepts it: no squiggles after the diagnostics delay.
     await new Promise((r) => setTimeout(r, 1000));
     assert.equal(await page.locator('.editor-group-container.active .editor-instance .squiggly-error').count(), 0);
+    await runCommand(page, 'View: Revert and Close Editor');
+  });
+
+  test('Generate Workload… offers xpl gen\'s workloads, deterministic by seed', async () => {
+    await runCommand(page, 'Xen Paging Lens: Generate Workload…');
+    await pick(page, 'typing');
+    await pick(page, 'shadow');
+    const input = page.locator('.quick-input-widget input');
+    await until('the seed box', async () => ((await input.inputValue()) === '1' ? true : undefined));
+    await input.press('Enter');
+    const text = await until('the generated trace', async () => {
+      const t = await activeEditorText(page);
+      return t.includes('xpl gen typing') ? t : undefined;
+    });
+    assert.match(text, /paging=shadow/);
     await runCommand(page, 'View: Revert and Close Editor');
   });
 
