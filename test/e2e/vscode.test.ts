@@ -364,6 +364,17 @@ describe('Xen Paging Lens in real VS Code (code-server)', { skip, timeout: 600_0
     }, 60_000);
     await screenshot(page, '08-compare');
     assert.deepEqual([...rows].sort(), ['logdirty-2009', 'memcmp', 'multi-fb', 'p2m-type']);
+    // Every tracker ran (no error row) and the chart has a bar per tracker.
+    const frame = await until('the compare webview', async () => {
+      for (let i = 0; i < (await frames.count()); i++) {
+        if ((await webview(page, i).locator('table.compare').count().catch(() => 0)) > 0) {
+          return webview(page, i);
+        }
+      }
+      return undefined;
+    });
+    assert.equal(await frame.locator('table.compare td.error').count(), 0);
+    assert.equal(await frame.locator('svg.chart g.bar').count(), 4);
   });
 
   test('the walkthrough\'s steps completed on the real events above', async () => {
