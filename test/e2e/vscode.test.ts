@@ -270,6 +270,18 @@ describe('Xen Paging Lens in real VS Code (code-server)', { skip, timeout: 600_0
     assert.match(widget, /stale-tlb|lost-update/);
   });
 
+  test('Start Debugging with no launch.json debugs the active trace, stopped on entry', async (t) => {
+    t.after(() => stopDebugging(page));
+    await openFile(page, 'hap-compare.xpt');
+    await runCommand(page, 'Debug: Start Debugging');
+    await page.locator('.debug-toolbar:visible').waitFor({ timeout: 30_000 });
+    const frame = await until('the stop on entry', async () => {
+      const rows = await page.locator('.debug-call-stack .monaco-list-row').allInnerTexts();
+      return rows.find((r) => /domain g paging=hap/.test(r.replace(/\u00a0/g, ' ')));
+    }, 30_000);
+    assert.match(frame, /domain g paging=hap/);
+  });
+
   test('Open Lesson… opens a lesson shipped in the VSIX', async () => {
     await runCommand(page, 'Xen Paging Lens: Open Lesson…');
     const input = page.locator('.quick-input-widget input');
