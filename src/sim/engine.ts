@@ -140,12 +140,7 @@ export class Engine implements EngineApi {
     sink.record = this.recordEvents;
     sink.line = stmt.pos.line;
     sink.depth = 0;
-    if (sink.events.length) {
-      sink.events = [];
-    }
-    if (sink.violations.length) {
-      sink.violations = [];
-    }
+    sink.reset();
     const index = this.s.pc;
     let res;
     try {

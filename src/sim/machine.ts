@@ -29,9 +29,17 @@ type Fault =
   | { kind: 'mmio'; gfn: number };
 
 /** The transient output of a step: not model state, reset by the engine before each step. */
+const NO_EVENTS: SimEvent[] = Object.freeze([]) as unknown as SimEvent[];
+const NO_VIOLATIONS: ViolationRecord[] = Object.freeze([]) as unknown as ViolationRecord[];
+
 export class StepSink {
-  events: SimEvent[] = [];
-  violations: ViolationRecord[] = [];
+  /** Fresh arrays per step (allocated on the first push), so outcomes never share them. */
+  events: SimEvent[] = NO_EVENTS;
+  violations: ViolationRecord[] = NO_VIOLATIONS;
+  reset(): void {
+    this.events = NO_EVENTS;
+    this.violations = NO_VIOLATIONS;
+  }
   depth = 0;
   record = true;
   line = 0;
@@ -60,6 +68,9 @@ export class Machine {
 
   ev(kind: EventKind, fn: string, detail: string, extra?: Partial<SimEvent>): void {
     if (this.sink.record) {
+      if (this.sink.events === NO_EVENTS) {
+        this.sink.events = [];
+      }
       this.sink.events.push({ kind, fn, depth: this.sink.depth, detail, ...extra });
     }
   }
@@ -77,6 +88,9 @@ export class Machine {
   }
   violation(id: InvariantId, message: string, extra?: Partial<ViolationRecord>): void {
     const v: ViolationRecord = { line: this.sink.line, id, message, ...extra };
+    if (this.sink.violations === NO_VIOLATIONS) {
+      this.sink.violations = [];
+    }
     this.sink.violations.push(v);
     if (this.sink.record) {
       this.ev('violation', id, message);

@@ -68,3 +68,13 @@ test('rangeset: the ioreq rangesets stay canonical through merges and splits', (
   assert.deepEqual(r.violations, []);
   assert.equal(e.machine.ioreq.checkInvariant(), null);
 });
+
+test('each step reports only its own violations (outcomes never share arrays)', () => {
+  const t = SH + 'peek fb=lfb\nwrite vcpu=g.0 va=0xffff800000005000\npeek fb=lfb\nwrite vcpu=g.0 va=0xffff800000005000\npeek fb=lfb\nread vcpu=g.0 va=0xffff800000005000\n';
+  const e = createEngine(parseTrace(t, 'inv.xpt'), { inject: ['skip-flush'] });
+  e.recordEvents = true;
+  const r = e.run({ collect: true });
+  const counts = r.outcomes.map((o) => o.violations.length);
+  assert.deepEqual(counts, [0, 0, 0, 0, 0, 0, 1, 1, 0], 'the stale store (line 7) and the lost update (line 8) only');
+  assert.ok(r.outcomes[0].events.length > 0 && r.outcomes[0].events !== r.outcomes[1].events);
+});
