@@ -138,6 +138,20 @@ describe('Xen Paging Lens in real VS Code (code-server)', { skip, timeout: 600_0
     assert.match(hover, /hap_track_dirty_vram|shadow_track_dirty_vram|track_dirty_vram/);
   });
 
+  test('the JSON Lines form is the same language, with hover on its ops', async () => {
+    await openFile(page, 'json-lines-form.xpt.jsonl');
+    await until('the language mode', async () => ((await page.locator('[id="status.editor.mode"]').innerText()).includes('Xen Paging Trace') ? true : undefined));
+    await page.locator('.editor-group-container.active .view-line', { hasText: '"op":"peek"' }).first().locator('span', { hasText: /^"peek"$/ }).first().hover();
+    const hover = await until('the hover', async () => {
+      const h = page.locator('.monaco-hover:not(.hidden)');
+      const t = (await h.count()) > 0 ? await h.first().innerText() : '';
+      return t.includes('track_dirty_vram') ? t : undefined;
+    });
+    assert.match(hover, /peek fb=NAME/);
+    assert.equal(await page.locator('.editor-group-container.active .squiggly-error').count(), 0);
+    await openFile(page, 'shadow-store-then-peek.xpt');
+  });
+
   test('completion offers keys, then the framebuffers the trace declared', async () => {
     await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
     await page.keyboard.press('Control+End');
