@@ -1,0 +1,101 @@
+/**
+ * Random workloads built from the whole language, parsed and run on the model: every one must end
+ * in a report or a positioned trace error — never an exception, never an "internal error" (a model
+ * bug), never a hang. XPL_FUZZ_RUNS sets the number of cases (the default is CI's short run).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { parseTrace } from '../../src/trace/index';
+import { createEngine } from '../../src/sim/engine';
+import { TraceError, TRACKERS, BUGS } from '../../src/sim/program';
+
+const RUNS = Number(process.env.XPL_FUZZ_RUNS ?? 300);
+const KVA = 0xffff800000000000n;
+const va = (page: number, off = 0): string => '0x' + (KVA + BigInt(page * 4096 + off)).toString(16);
+
+const page = fc.integer({ min: 0, max: 23 });
+const stmt = fc.oneof(
+  { weight: 10, arbitrary: fc.tuple(fc.integer({ min: 0, max: 1 }), page, fc.integer({ min: 0, max: 4095 }), fc.integer({ min: 1, max: 64 })).map(([v, p, o, l]) => `write vcpu=g.${v} va=${va(p, Math.min(o, 4096 - l))} len=${l}`) },
+  { weight: 3, arbitrary: fc.tuple(fc.integer({ min: 0, max: 1 }), page).map(([v, p]) => `read vcpu=g.${v} va=${va(p)}`) },
+  { weight: 5, arbitrary: fc.constantFrom('peek fb=lfb', 'refresh fb=lfb', 'refresh fb=lfb phase=draw\nrefresh fb=lfb phase=finish', 'peek fb=fb2') },
+  { weight: 2, arbitrary: fc.constantFrom('tick 700ms', 'tick 3s', 'vmexit vcpu=g.0', 'vmexit vcpu=g.1 reason=timer', 'flush dom=g') },
+  { weight: 2, arbitrary: fc.oneof(fc.constant('reclaim dom=g'), page.map((p) => `reclaim dom=g va=${va(p)}`)) },
+  { weight: 2, arbitrary: fc.tuple(fc.integer({ min: 0, max: 1 }), page).map(([v, p]) => `invlpg vcpu=g.${v} va=${va(p)}`) },
+  { weight: 2, arbitrary: fc.tuple(page, fc.constantFrom('set=D', 'clear=D', 'clear=A', 'set=A', 'clear=RW', 'set=RW', 'set=G')).map(([p, f]) => `pte vcpu=g.0 va=${va(p)} ${f}`) },
+  { weight: 1, arbitrary: page.map((p) => `unmap vcpu=g.0 va=${va(p)} pages=1`) },
+  { weight: 1, arbitrary: page.map((p) => `map vcpu=g.1 va=${va(p + 64)} gfn=${0x3000 + p} pages=1`) },
+  { weight: 1, arbitrary: fc.constantFrom('cr3 vcpu=g.1 process=p', 'cr3 vcpu=g.1 process=kernel') },
+  { weight: 1, arbitrary: page.map((p) => `dma dom=g gfn=${0x3000 + p} len=100`) },
+  { weight: 1, arbitrary: fc.constantFrom('logdirty dom=g enable', 'logdirty dom=g peek', 'logdirty dom=g clean', 'logdirty dom=g disable') },
+  { weight: 1, arbitrary: fc.constantFrom('resize fb=lfb pages=8', 'resize fb=lfb pages=16', 'untrack fb=lfb') },
+  { weight: 1, arbitrary: fc.constantFrom(...BUGS, 'none').map((b) => `inject ${b}`) },
+  { weight: 1, arbitrary: fc.constantFrom('draw vcpu=g.0 fb=lfb rect=0,0,64,8 color=0x123456', 'blit vcpu=g.0 fb=lfb from=0,0,32,4 to=8,2') },
+  { weight: 1, arbitrary: fc.constantFrom('ioreq map s kind=mmio range=0x1000..0x2000', 'ioreq unmap s kind=mmio range=0x1100..0x1200', 'ioreq access dom=g kind=mmio addr=0x1100 size=4', 'rangeset impl=tree') },
+  { weight: 1, arbitrary: fc.constantFrom('p2m dom=g gfn=0x3005 pages=1 type=mmio_dm', 'p2m dom=g gfn=0x3006 pages=1 type=ioreq_server', 'p2m dom=g gfn=0x3006 pages=1 type=ram_rw') },
+);
+const trace = fc.record({
+  paging: fc.constantFrom('shadow', 'hap'),
+  tracker: fc.integer({ min: 0, max: 99 }),
+  tlb: fc.constantFrom('tagged', 'flush-on-exit'),
+  pml: fc.boolean(),
+  scatter: fc.boolean(),
+  body: fc.array(stmt, { maxLength: 40 }),
+  loop: fc.integer({ min: 1, max: 3 }),
+}).map((o) => {
+  const fits = TRACKERS.filter((t) => !(o.paging === 'shadow' ? ['logdirty-2009', 'p2m-type'] : ['dbit-2007', 'linear-2007', 'sl1ma']).includes(t));
+  const tracker = fits[o.tracker % fits.length];
+  const pml = o.paging === 'hap' && o.pml ? ' pml=on' : '';
+  const head = [
+    `domain g paging=${o.paging} mem=64M vcpus=2 tracker=${tracker} tlb=${o.tlb}${pml}${o.scatter ? ' mfns=scatter seed=5' : ''}`,
+    'vram lfb dom=g gfn=0x3000 pages=16 width=256 height=64',
+    'vram fb2 dom=g gfn=0x3010 pages=8',
+    'process p dom=g',
+    'ioreq server s dom=g limit=2',
+    `map vcpu=g.0 va=${va(0)} gfn=0x3000 pages=24`,
+  ];
+  return [...head, `repeat ${o.loop}`, ...o.body, 'end', ''].join('\n');
+});
+
+test(`fuzz: ${RUNS} random workloads end in a report or a positioned trace error, never a model error`, () => {
+  let reports = 0;
+  let errors = 0;
+  const kinds = new Map<string, number>();
+  fc.assert(fc.property(trace, (text) => {
+    let program;
+    try {
+      program = parseTrace(text, 'fuzz.xpt');
+    } catch (e) {
+      assert.ok(e instanceof TraceError, String(e));
+      errors++;
+      return;
+    }
+    const e = createEngine(program, { checkpointInterval: 16 });
+    try {
+      e.run({ maxSteps: 5000 });
+      const r = e.report();
+      assert.equal(typeof r.steps, 'number');
+      // Time travel over whatever happened: back to the middle and forward again, identically.
+      const end = e.stateHash();
+      const n = e.stepCount;
+      e.seek(Math.floor(n / 2));
+      e.seek(n);
+      assert.equal(e.stateHash(), end, 'seek back and forward is exact');
+      reports++;
+    } catch (err) {
+      assert.ok(err instanceof TraceError, err instanceof Error ? err.stack : String(err));
+      assert.doesNotMatch(err.message, /internal error|livelock|keeps faulting/, text);
+      const kind = err.detail.replace(/0x[0-9a-f]+|\d+/g, 'N').slice(0, 60);
+      kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+      assert.doesNotMatch(err.message, /\n/);
+      errors++;
+    }
+  }), { numRuns: RUNS, seed: Number(process.env.XPL_FUZZ_SEED ?? 20261123) });
+  assert.ok(reports > RUNS / 4, `most cases should run to a report (${reports} reports, ${errors} trace errors)`);
+  if (process.env.XPL_FUZZ_RUNS) {
+    console.log(`fuzz: ${RUNS} cases, ${reports} reports, ${errors} trace errors`);
+    for (const [k, n] of [...kinds].sort((a, b) => b[1] - a[1])) {
+      console.log(`  ${n} × ${k}`);
+    }
+  }
+});
