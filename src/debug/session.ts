@@ -14,10 +14,7 @@ import {
 } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { EngineApi } from '../sim/api';
-import {
-  BUGS, INVARIANTS, TRACKERS, TraceError, SimError, canonicalToVa48, vaToString,
-  type BugId, type InvariantId, type Program, type RunOptions, type Statement, type TrackerId,
-} from '../sim/program';
+import { BUGS, INVARIANTS, TRACKERS, TraceError, SimError, canonicalToVa48, vaToString, type BugId, type InvariantId, type Program, type RunOptions, type Statement, type TrackerId, COUNTERS, type CounterName } from '../sim/program';
 import type { StepOutcome, ViolationRecord, EventKind } from '../sim/report';
 import type { StateSummary, WalkLevelView, DomainView } from '../sim/inspect';
 import {
@@ -43,6 +40,8 @@ export interface XplLaunchArguments extends DebugProtocol.LaunchRequestArguments
   stopOnEntry?: boolean;
   /** Steps between checkpoints for step back (default 1000; 0 disables them: time travel then replays from the start). */
   checkpointInterval?: number;
+  /** Cycle prices overriding the model's defaults (the `xpl.costs` setting). */
+  costs?: Record<string, number>;
 }
 
 /** Steps between checkpoints when the launch does not say (the engine's own default is none). */
@@ -586,6 +585,10 @@ export class XplDebugSession extends DebugSession {
     if (a.checkpointInterval !== undefined && !(typeof a.checkpointInterval === 'number' && Number.isInteger(a.checkpointInterval) && a.checkpointInterval >= 0)) {
       throw new UserError('launch: "checkpointInterval" must be a whole number ≥ 0');
     }
+    if (a.costs !== undefined && !(typeof a.costs === 'object' && a.costs !== null && !Array.isArray(a.costs)
+      && Object.entries(a.costs).every(([k, v]) => (COUNTERS as readonly string[]).includes(k) && typeof v === 'number' && Number.isFinite(v) && v >= 0))) {
+      throw new UserError(`launch: "costs" must map counters (${COUNTERS.join(', ')}) to cycle prices ≥ 0`);
+    }
     if (a.stopOnEntry !== undefined && typeof a.stopOnEntry !== 'boolean') {
       throw new UserError('launch: "stopOnEntry" must be true or false');
     }
@@ -609,6 +612,9 @@ export class XplDebugSession extends DebugSession {
       options.inject = (typeof args.inject === 'string' ? [args.inject] : args.inject) as BugId[];
     }
     options.checkpointInterval = args.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL;
+    if (args.costs) {
+      options.costs = args.costs as Partial<Record<CounterName, number>>;
+    }
     const engine = createEngine(program, options);
     engine.recordEvents = true;
     this.generation++;

@@ -10,7 +10,7 @@ import { BUGS, TRACKERS } from '../sim/program';
 import { TRACKER_DOCS } from '../trace/keywords';
 import { COMMANDS, COMPARE_VIEW_TYPE, DEBUG_TYPE, LANGUAGE_ID, SETTINGS, WALKTHROUGH_CONTEXT } from './constants';
 import { comparePage, reportPage, type CompareStrings, type FbSnapshot } from './html';
-import { compareTrackers, formatReport, runToEnd, withCostOverrides } from './runner';
+import { compareTrackers, formatReport, runToEnd } from './runner';
 import { generateWorkload, SHAPES, type WorkloadShape } from './workload';
 import { GENERATORS, generate as xplGen } from '../trace/gen';
 import { debugTrace } from './debug';
@@ -67,8 +67,8 @@ export class Commands {
     const tracker = settings.get<string>(SETTINGS.defaultTracker, 'auto');
     const costs = settings.get<Partial<Record<CounterName, number>>>(SETTINGS.costs, {});
     return {
-      program: (p) => withCostOverrides(p, costs ?? {}),
-      run: { tracker: tracker && tracker !== 'auto' ? (tracker as TrackerId) : undefined, checkpointInterval: 0 },
+      program: (p) => p,
+      run: { tracker: tracker && tracker !== 'auto' ? (tracker as TrackerId) : undefined, checkpointInterval: 0, costs: costs ?? {} },
     };
   }
 

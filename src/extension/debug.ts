@@ -28,6 +28,7 @@ export interface LaunchConfig extends vscode.DebugConfiguration {
   inject?: string[];
   stopOnEntry?: boolean;
   checkpointInterval?: number;
+  costs?: Record<string, number>;
 }
 
 /** The launch configuration for one trace, with the user's settings applied. */
@@ -50,6 +51,10 @@ function applySettings(config: LaunchConfig, scope?: vscode.Uri): LaunchConfig {
   }
   if (config.checkpointInterval === undefined) {
     config.checkpointInterval = settings.get<number>(SETTINGS.checkpointInterval, 1000);
+  }
+  const costs = settings.get<Record<string, number>>(SETTINGS.costs, {});
+  if (config.costs === undefined && costs && Object.keys(costs).length > 0) {
+    config.costs = costs;
   }
   return config;
 }

@@ -18,29 +18,6 @@ export interface RunControl {
   progress?: (steps: number) => void;
 }
 
-/**
- * Prepend a `costs` statement holding the user's cost overrides, so the trace's own `costs` lines
- * still apply after it. `repeat`/`end` links are shifted to stay consistent. The override runs as
- * the first (set-up) step.
- */
-export function withCostOverrides(program: Program, costs: Partial<Record<CounterName, number>>): Program {
-  const entries = Object.entries(costs).filter(([, v]) => typeof v === 'number' && Number.isFinite(v) && v >= 0);
-  if (entries.length === 0) {
-    return program;
-  }
-  const first: Statement = { op: 'costs', values: Object.fromEntries(entries), pos: { line: 1, col: 1 } };
-  const shifted = program.statements.map((s): Statement => {
-    if (s.op === 'repeat') {
-      return { ...s, end: s.end + 1 };
-    }
-    if (s.op === 'end') {
-      return { ...s, start: s.start + 1 };
-    }
-    return s;
-  });
-  return { file: program.file, statements: [first, ...shifted] };
-}
-
 /** Run to the end in slices. Throws TraceError (from the engine) for a statement it cannot run. */
 export async function runToEnd(program: Program, options: RunOptions, control: RunControl = {}): Promise<EngineApi> {
   const engine = createEngine(program, options);

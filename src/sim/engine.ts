@@ -64,6 +64,11 @@ export class Engine implements EngineApi {
     for (const b of options.inject ?? []) {
       m.bugs.add(b);
     }
+    for (const [k, v] of Object.entries(options.costs ?? {})) {
+      if (k in m.costs.table && typeof v === 'number' && Number.isFinite(v) && v >= 0) {
+        m.costs.table[k as keyof typeof m.costs.table] = v;
+      }
+    }
     this.s = {
       m, pc: 0, loops: [], steps: 0, expectMark: 0, passed: 0, nAnswers: 0, nViolations: 0, nFailed: 0, nNotes: 0, nLogdirty: 0, nIoreq: 0, nFinishes: 0, lastScreen: new Map(),
     };

@@ -98,6 +98,8 @@ export interface RunOptions {
   adaptPaging?: boolean;
   /** Bugs turned on from the start (`--inject`). */
   inject?: BugId[];
+  /** Cycle prices overriding the defaults before the first statement (the trace's `costs` lines still apply after). */
+  costs?: Partial<Record<CounterName, number>>;
   /** Steps between checkpoints for time travel; 0 disables checkpoints. */
   checkpointInterval?: number;
   /** Cap on memory held by checkpoints (bytes, approximate); older ones are thinned past it. */

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { codePointColToUtf16, outline, scanLine, statementName, tokenAt } from '../../src/extension/language/scan';
 import { TableIndex } from '../../src/extension/language/table';
 import { XPT_TABLE } from '../../src/extension/language/xptTable';
-import { applicableTrackers, compareRow, withCostOverrides } from '../../src/extension/runner';
+import { applicableTrackers, compareRow } from '../../src/extension/runner';
 import { generateWorkload, SHAPES } from '../../src/extension/workload';
 import { COMPARE_STRINGS_EN, comparePage, esc, reportPage } from '../../src/extension/html';
 import { parseTrace } from '../../src/trace/index';
@@ -128,17 +128,14 @@ describe('Compare Trackers', () => {
     assert.deepEqual(applicableTrackers(mixed).sort(), ['memcmp', 'multi-fb']);
   });
 
-  test('cost overrides run first and keep repeat/end links consistent', () => {
-    const p = parseTrace('domain g paging=hap mem=64M vcpus=1\nrepeat 2\ntick 1ms\nend\n', 'r.xpt');
-    const q = withCostOverrides(p, { tlbFlushes: 5000 });
-    assert.equal(q.statements[0].op, 'costs');
-    const rep = q.statements.findIndex((s) => s.op === 'repeat');
-    const end = q.statements.findIndex((s) => s.op === 'end');
-    const r = q.statements[rep];
-    const e = q.statements[end];
-    assert.ok(r.op === 'repeat' && r.end === end);
-    assert.ok(e.op === 'end' && e.start === rep);
-    assert.equal(withCostOverrides(p, {}), p);
+  test('cost overrides reach the engine without adding a step', () => {
+    const p = parseTrace('domain g paging=hap mem=64M vcpus=1\nvram lfb dom=g gfn=0x3000 pages=4\npeek fb=lfb\n', 'r.xpt');
+    const plain = createEngine(p, {});
+    plain.run({});
+    const priced = createEngine(p, { costs: { hypercalls: 5000 } });
+    priced.run({});
+    assert.equal(priced.report().steps, plain.report().steps);
+    assert.equal(priced.report().costs.dom0Cycles - plain.report().costs.dom0Cycles, 3000);
   });
 
   test('a row sums missed pages and counts violations by id', () => {
