@@ -4,7 +4,7 @@
  */
 import { createEngine } from '../sim/engine';
 import type { EngineApi } from '../sim/api';
-import { TraceError, type CounterName, type Paging, type Program, type RunOptions, type Statement, type TrackerId } from '../sim/program';
+import { TraceError, type Paging, type Program, type RunOptions, type TrackerId } from '../sim/program';
 import type { Report } from '../sim/report';
 import { TRACKER_DOCS } from '../trace/keywords';
 
