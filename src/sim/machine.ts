@@ -7,7 +7,7 @@ import { SimError, type BugId, type InvariantId, type TrackerId } from './progra
 import type { SimEvent, EventKind, ViolationRecord } from './report';
 import { PageStore, PAGE_SIZE } from './pages';
 import { Costs } from './costs';
-import { T, WHY_GUEST, WHY_HV, isRam } from './p2m';
+import { T, WHY_GUEST, WHY_HV, isRam, typeName } from './p2m';
 import { A, D, G, NX, P, RW, US, readPte, vaIndex, writePte } from './pte';
 import { Domain, Framebuffer, FbOracle, Process, ShadowTable, Vcpu, MARK_SCREEN, MARK_SUSPECT, MARK_WRITTEN, type TlbEntry } from './state';
 import { shadowVramGetMfn, shadowVramPutMfn } from './trackers/sl1ma';
@@ -1146,13 +1146,7 @@ export function hex(n: number): string {
   return '0x' + n.toString(16);
 }
 export function typeLabel(t: number): string {
-  switch (t) {
-    case T.ram_rw: return 'ram_rw';
-    case T.ram_logdirty: return 'ram_logdirty';
-    case T.mmio_dm: return 'mmio_dm';
-    case T.ioreq_server: return 'ioreq_server';
-    default: return 'invalid';
-  }
+  return typeName(t);
 }
 export function flagsShort(f: number): string {
   const out: string[] = [];

@@ -16,6 +16,7 @@ import { LogDirtyTrie } from '../logdirty';
 import { MultiRange, type Domain, type Framebuffer } from '../state';
 import type { TrackerAnswer } from './types';
 import { lfbIndex } from './hooks';
+import { logDirtyRange } from './p2mType';
 
 export function multiFbPeek(m: Machine, d: Domain, fb: Framebuffer): TrackerAnswer {
   const begin = fb.gfn;
@@ -121,34 +122,7 @@ function hapPeek(m: Machine, d: Domain, fb: Framebuffer, r: MultiRange): Tracker
     }
     return { kind: 'bitmap', dirty };
   }
-  const contiguous = m.bugs.has('contiguous-mfn');
-  const base = m.backingMfn(d, r.begin);
-  let rearmed = 0;
-  for (let i = 0; i < fb.pages; i++) {
-    let gfn = r.begin + i;
-    if (contiguous && m.backingMfn(d, gfn) !== base + i) {
-      const g2 = m.m2p(d, base + i);
-      m.violation('wrong-frame', `multi-fb took frame ${hex(base + i)} for page ${i} of '${fb.name}', which lives in ${hex(m.backingMfn(d, gfn))}`, { fb: fb.name, pages: [i], mfn: base + i });
-      if (g2 < 0) {
-        continue;
-      }
-      gfn = g2;
-    }
-    m.costs.add('pteScans');
-    if (d.p2m.changeTypeOne(gfn, m.backed(d, gfn), T.ram_rw, T.ram_logdirty)) {
-      m.costs.add('p2mTypeChanges');
-      dirty.push(i);
-      rearmed++;
-    }
-  }
-  if (rearmed > 0) {
-    if (m.bugs.has('skip-flush')) {
-      m.ev('tlb-flush', 'hap_clean_vram_tracking_range', 'INVEPT owed but skipped (inject skip-flush)');
-    } else {
-      m.flushDomainTlbs(d, 'ept_sync_domain', `INVEPT after re-arming ${rearmed} page(s)`);
-    }
-  }
-  return { kind: 'bitmap', dirty };
+  return { kind: 'bitmap', dirty: logDirtyRange(m, d, fb, r.begin, 'hap_clean_vram_tracking_range', 'hap_clean_vram_tracking_range') };
 }
 
 function shadowPeek(m: Machine, d: Domain, fb: Framebuffer, r: MultiRange): TrackerAnswer {

@@ -56,8 +56,16 @@ export function hapTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Track
       m.ev('pml-drain', 'hap_track_dirty_vram', 'PML drain skipped (inject no-pml-drain)');
     }
   }
+  return { kind: 'bitmap', dirty: logDirtyRange(m, d, fb, begin, 'p2m_log_dirty_range', 'p2m_unlock') };
+}
+
+/**
+ * p2m_log_dirty_range: under the p2m lock, test-and-re-arm each page of [begin, begin + pages)
+ * (`p2m_change_type_one` rw → logdirty succeeds only for a page written since it was armed), then
+ * the EPT flush at unlock. Shared by today's tracker and the 2012 multi-range design.
+ */
+export function logDirtyRange(m: Machine, d: Domain, fb: Framebuffer, begin: number, fn: string, flushFn: string): number[] {
   const dirty: number[] = [];
-  let rearmed = 0;
   const contiguous = m.bugs.has('contiguous-mfn');
   const base = m.backingMfn(d, begin);
   for (let i = 0; i < fb.pages; i++) {
@@ -66,7 +74,7 @@ export function hapTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Track
       const real = m.backingMfn(d, gfn);
       if (real !== base + i) {
         const g2 = m.m2p(d, base + i);
-        m.violation('wrong-frame', `p2m-type scan of page ${i} used frame ${hex(base + i)} (gfn ${g2 >= 0 ? hex(g2) : 'none'}), but the page is backed by ${hex(real)}`, { fb: fb.name, pages: [i], gfn, mfn: base + i });
+        m.violation('wrong-frame', `${fn} for page ${i} of '${fb.name}' used frame ${hex(base + i)} (gfn ${g2 >= 0 ? hex(g2) : 'none'}), but the page is backed by ${hex(real)}`, { fb: fb.name, pages: [i], gfn, mfn: base + i });
         if (g2 < 0) {
           continue;
         }
@@ -76,23 +84,22 @@ export function hapTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Track
     m.costs.add('pteScans');
     if (d.p2m.changeTypeOne(gfn, m.backed(d, gfn), T.ram_rw, T.ram_logdirty)) {
       m.costs.add('p2mTypeChanges');
-      rearmed++;
       dirty.push(i);
       if (m.sink.record) {
-        m.ev('peek-page', 'p2m_log_dirty_range', `page ${i} (gfn ${hex(gfn)}) was ram_rw: dirty, re-armed`, { page: i, gfn });
+        m.ev('peek-page', fn, `page ${i} (gfn ${hex(gfn)}) was ram_rw: dirty, re-armed`, { page: i, gfn });
       }
     }
   }
-  if (rearmed > 0) {
+  if (dirty.length > 0) {
     if (m.bugs.has('skip-flush')) {
       if (m.sink.record) {
-        m.ev('tlb-flush', 'p2m_unlock', 'INVEPT owed after re-arming but skipped (inject skip-flush)');
+        m.ev('tlb-flush', flushFn, 'INVEPT owed after re-arming but skipped (inject skip-flush)');
       }
     } else {
-      m.flushDomainTlbs(d, 'ept_flush (p2m_unlock)', `INVEPT after re-arming ${rearmed} page(s)`);
+      m.flushDomainTlbs(d, `ept_flush (${flushFn})`, `INVEPT after re-arming ${dirty.length} page(s)`);
     }
   }
-  return { kind: 'bitmap', dirty };
+  return dirty;
 }
 
 /** `untrack`: free the state and put the range back to ram_rw. PML stays enabled. */

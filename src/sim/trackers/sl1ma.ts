@@ -22,17 +22,23 @@ function markAcc(m: Machine, vram: ShDirtyVram, i: number): void {
   }
 }
 
-/** shadow_vram_get_mfn: called by shadow_set_l1e after a present writable entry takes its reference. */
-export function shadowVramGetMfn(m: Machine, d: Domain, mfn: number, _flags: number, sl1a: number): void {
+/** The tracked VRAM page a frame backs (through the M2P, as mfn_to_gfn does), or -1. */
+function vramPage(m: Machine, d: Domain, mfn: number): number {
   const vram = d.shVram;
   if (!vram) {
-    return;
+    return -1;
   }
   const gfn = m.m2p(d, mfn);
-  if (gfn < vram.begin || gfn >= vram.end) {
+  return gfn >= vram.begin && gfn < vram.end ? gfn - vram.begin : -1;
+}
+
+/** shadow_vram_get_mfn: called by shadow_set_l1e after a present writable entry takes its reference. */
+export function shadowVramGetMfn(m: Machine, d: Domain, mfn: number, _flags: number, sl1a: number): void {
+  const i = vramPage(m, d, mfn);
+  if (i < 0) {
     return;
   }
-  const i = gfn - vram.begin;
+  const vram = d.shVram!;
   if (m.writableCount(d, mfn) === 1) {
     vram.sl1ma[i] = sl1a;
     if (m.sink.record) {
@@ -44,15 +50,11 @@ export function shadowVramGetMfn(m: Machine, d: Domain, mfn: number, _flags: num
 
 /** shadow_vram_put_mfn: called before a writable entry's reference is dropped. */
 export function shadowVramPutMfn(m: Machine, d: Domain, mfn: number, flags: number, sl1a: number): void {
-  const vram = d.shVram;
-  if (!vram) {
+  const i = vramPage(m, d, mfn);
+  if (i < 0) {
     return;
   }
-  const gfn = m.m2p(d, mfn);
-  if (gfn < vram.begin || gfn >= vram.end) {
-    return;
-  }
-  const i = gfn - vram.begin;
+  const vram = d.shVram!;
   // The reference being dropped is still counted here.
   const count = m.writableCount(d, mfn);
   let dirty = false;
