@@ -778,7 +778,24 @@ export class Machine {
       }
       const slot = vaIndex(va, 1);
       const target = this.p2mLookup(d, gw.gfn);
-      if (target.mfn >= 0 && d.ptFrames.has(gw.gfn) && write && this.isShadowed(d, gw.gfn)) {
+      if (target.mfn < 0) {
+        // No RAM behind the gfn (emulated MMIO): the entry stays a "magic" not-present one and the
+        // access is emulated by the device model (handle_mmio); nothing reaches RAM.
+        this.propagateL1(v, d, st, slot, gw.flags, gw.gfn, write);
+        if (this.sink.record) {
+          this.ev('emulate', 'handle_mmio', `${write ? 'store' : 'load'} to gfn ${hex(gw.gfn)} (${typeLabel(target.t)}) emulated by the device model`, { gfn: gw.gfn });
+        }
+        return 'emulated' as const;
+      }
+      if (write && target.t === T.ioreq_server) {
+        // A write to a write-protected p2m type is emulated and forwarded to the ioreq server.
+        this.propagateL1(v, d, st, slot, gw.flags, gw.gfn, false);
+        if (this.sink.record) {
+          this.ev('emulate', 'hvm_emulate_one', `store to gfn ${hex(gw.gfn)} (ioreq_server) forwarded to the device model`, { gfn: gw.gfn });
+        }
+        return 'emulated' as const;
+      }
+      if (d.ptFrames.has(gw.gfn) && write && this.isShadowed(d, gw.gfn)) {
         // A store to a shadowed page-table frame: emulate it instead of retrying.
         this.propagateL1(v, d, st, slot, gw.flags, gw.gfn, false);
         this.costs.add('ptEmulations');
