@@ -205,7 +205,13 @@ function benchChild(label, cmd, args) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 600_000, env: { ...process.env, XPL_BENCH_SHORT: short ? '1' : '' } });
   const last = (r.stdout || '').trim().split('\n').pop() || '';
   try {
-    for (const f of JSON.parse(last)) {
+    const parsed = JSON.parse(last);
+    const figures = Array.isArray(parsed)
+      ? parsed
+      : Object.entries(parsed)
+        .filter(([, v]) => v && typeof v.median === 'number')
+        .map(([k, v]) => ({ name: `${k} (median of ${v.n}, p95 ${v.p95.toFixed(1)} ms)`, value: v.median, unit: 'ms', budget: v.budget }));
+    for (const f of figures) {
       report(`${label}: ${f.name}`, f.value, f.unit, f.budget ?? null, f.better ?? 'lower');
     }
   } catch {
