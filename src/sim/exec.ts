@@ -256,6 +256,7 @@ export class Executor {
           throw new SimError(`the resized range ends outside the domain's memory`, 'pages');
         }
         fb.pages = s.pages;
+        m.oracles.get(fb.name)!.grow(s.pages);
         if (this.trackerOf(d) === 'memcmp') {
           // qemu-dm reallocates its copy for the new mode: the next comparison starts afresh.
           m.oracles.get(fb.name)!.memcmpCopy = null;

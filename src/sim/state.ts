@@ -220,9 +220,27 @@ export class FbOracle {
    * store to a page already in all three costs one byte read (the store path's fast case).
    */
   marks: Uint8Array;
-  constructor(pages: number, impl: DirtyImpl) {
+  constructor(pages: number, private readonly impl: DirtyImpl) {
     this.qemu = createDirtyMemory(impl, pages);
-    this.marks = new Uint8Array(262144);
+    this.marks = new Uint8Array(pages);
+  }
+  /** A mode switch to a larger framebuffer: per-page state grows, QEMU's bits are kept. */
+  grow(pages: number): void {
+    if (pages <= this.marks.length) {
+      return;
+    }
+    const marks = new Uint8Array(pages);
+    marks.set(this.marks);
+    this.marks = marks;
+    const q = createDirtyMemory(this.impl, pages);
+    for (let c = 0; c < 3; c++) {
+      const out = new Int32Array(this.qemu.pages);
+      const n = this.qemu.collect(0, this.qemu.pages, c, out);
+      for (let k = 0; k < n; k++) {
+        q.setRange(out[k], 1, 1 << c);
+      }
+    }
+    this.qemu = q;
   }
 }
 
