@@ -41,7 +41,25 @@ interface RunState {
 
 interface Checkpoint { step: number; state: RunState; logPos: number; bytes: number }
 
-const DEFAULT_CHECKPOINT_BUDGET = 1024 * 1024 * 1024;
+const DEFAULT_CHECKPOINT_BUDGET = 512 * 1024 * 1024;
+
+/** Rough size of a checkpoint's structured state (memory bytes live in the shared write log). */
+function checkpointBytes(m: Machine): number {
+  let b = 16 * 1024;
+  for (const d of m.domains.values()) {
+    for (const v of d.vcpus) {
+      b += v.tlb.size * 160 + v.pml.length * 8;
+    }
+    b += d.shTables.size * 7800 + d.p2m.chunks.size * 45 * 1024 + d.rmap.size * 90 + d.wcount.size * 40 + d.ptVer.size * 2100;
+    if (d.shVram) {
+      b += (d.shVram.end - d.shVram.begin) * 9;
+    }
+  }
+  for (const o of m.oracles.values()) {
+    b += o.marks.length + o.qemu.pages + (o.written.size + o.suspects.size + o.screenSuspect.size + o.told.size + o.copy.size) * 40;
+  }
+  return b;
+}
 
 export class Engine implements EngineApi {
   recordEvents = false;
@@ -341,7 +359,7 @@ export class Engine implements EngineApi {
     m.sink = new StepSink();
     const state = deepClone(this.s);
     m.sink = sink;
-    const bytes = 64 * 1024;
+    const bytes = checkpointBytes(m);
     this.checkpoints.push({ step: this.s.steps, state, logPos: m.pages.position, bytes });
     this.checkpointBytes += bytes;
     if (this.checkpointBytes > this.budget && this.checkpoints.length > 2) {
