@@ -441,15 +441,18 @@ export class Engine implements EngineApi {
   }
   /** Replaying a step already recorded: records are re-created identically, so drop duplicates. */
   private stepReplay(): void {
-    const haveCk = new Set(this.checkpoints.map((c) => c.step));
     const before = this.checkpoints.length;
     this.step();
-    // step() may have appended a checkpoint that already existed.
-    if (this.checkpoints.length > before && haveCk.has(this.s.steps)) {
-      const dup = this.checkpoints.pop()!;
-      this.checkpointBytes -= dup.bytes;
+    if (this.checkpoints.length > before) {
+      // step() appended a checkpoint: drop it if one for that step already exists, keep the list sorted.
+      const added = this.checkpoints[this.checkpoints.length - 1];
+      if (this.checkpoints.some((c) => c !== added && c.step === added.step)) {
+        this.checkpoints.pop();
+        this.checkpointBytes -= added.bytes;
+      } else {
+        this.checkpoints.sort((a, b) => a.step - b.step);
+      }
     }
-    this.checkpoints.sort((a, b) => a.step - b.step);
   }
 
   // ---- report ----------------------------------------------------------------------------------
