@@ -41,7 +41,7 @@ interface RunState {
 
 interface Checkpoint { step: number; state: RunState; logPos: number; bytes: number }
 
-const DEFAULT_CHECKPOINT_BUDGET = 512 * 1024 * 1024;
+const DEFAULT_CHECKPOINT_BUDGET = 768 * 1024 * 1024;
 
 /** Rough size of a checkpoint's structured state (memory bytes live in the shared write log). */
 function checkpointBytes(m: Machine): number {
@@ -74,7 +74,8 @@ export class Engine implements EngineApi {
   private finishes: { index: number; stale: number[] }[] = [];
   private checkpoints: Checkpoint[] = [];
   private checkpointBytes = 0;
-  private readonly interval: number;
+  /** Steps between checkpoints; doubles when thinning keeps the checkpoints within the budget. */
+  private interval: number;
   private readonly budget: number;
 
   constructor(readonly program: Program, readonly options: RunOptions = {}) {
@@ -353,7 +354,7 @@ export class Engine implements EngineApi {
 
   // ---- time travel -----------------------------------------------------------------------------
 
-  private takeCheckpoint(): void {
+  private takeCheckpoint(thin = true): void {
     const m = this.s.m;
     const sink = m.sink;
     m.sink = new StepSink();
@@ -362,18 +363,10 @@ export class Engine implements EngineApi {
     const bytes = checkpointBytes(m);
     this.checkpoints.push({ step: this.s.steps, state, logPos: m.pages.position, bytes });
     this.checkpointBytes += bytes;
-    if (this.checkpointBytes > this.budget && this.checkpoints.length > 2) {
-      // Thin: keep the first and every other one after it (the interval doubles).
-      const kept: Checkpoint[] = [this.checkpoints[0]];
-      let carried = 0;
-      for (let i = 1; i < this.checkpoints.length; i++) {
-        if (i % 2 === 0 || i === this.checkpoints.length - 1) {
-          kept.push({ ...this.checkpoints[i], bytes: this.checkpoints[i].bytes + carried });
-          carried = 0;
-        } else {
-          carried += this.checkpoints[i].bytes;
-        }
-      }
+    while (thin && this.checkpointBytes > this.budget && this.checkpoints.length > 2 && this.interval > 0) {
+      // Thin uniformly: the interval doubles, and only checkpoints on the new grid (and the first) stay.
+      this.interval *= 2;
+      const kept = this.checkpoints.filter((c, i) => i === 0 || c.step % this.interval === 0);
       this.checkpoints = kept;
       this.checkpointBytes = kept.reduce((a, c) => a + c.bytes, 0);
     }
@@ -381,8 +374,9 @@ export class Engine implements EngineApi {
 
   /** Bench hooks: the cost of one checkpoint, and of restoring the newest one. */
   takeCheckpointForBench(): void {
-    this.takeCheckpoint();
-    this.checkpoints.pop();
+    this.takeCheckpoint(false);
+    const c = this.checkpoints.pop()!;
+    this.checkpointBytes -= c.bytes;
   }
   restoreLatestForBench(): void {
     const c = this.checkpoints[this.checkpoints.length - 1];

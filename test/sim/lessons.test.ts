@@ -81,3 +81,21 @@ for (const lesson of ['demo.xpt', 's10-migration-and-vram.xpt', 'seed-003-abando
   assert.equal(JSON.stringify(e.report()), reportAtEnd);
 });
 }
+
+test('checkpoints thinned past their memory budget stay evenly spaced, and seeks stay exact', () => {
+  const text = fs.readFileSync(path.join(dir, 'demo.xpt'), 'utf8');
+  const e = createEngine(parseTrace(text, 'demo.xpt'), { checkpointInterval: 2, checkpointBudgetBytes: 1 });
+  const hashes = [e.stateHash()];
+  while (!e.done) {
+    e.step();
+    hashes.push(e.stateHash());
+  }
+  const steps = e.checkpointSteps();
+  assert.ok(steps.length <= 3, `thinned to ${steps.join(',')}`);
+  const gaps = steps.slice(1).map((s, i) => s - steps[i]);
+  assert.ok(gaps.every((g) => g === gaps[0]), `evenly spaced: ${steps.join(',')}`);
+  for (const k of [hashes.length - 1, 5, 30, 0, 61]) {
+    e.seek(k);
+    assert.equal(e.stateHash(), hashes[k]);
+  }
+});
