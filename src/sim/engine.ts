@@ -41,7 +41,7 @@ interface RunState {
 
 interface Checkpoint { step: number; state: RunState; logPos: number; bytes: number }
 
-const DEFAULT_CHECKPOINT_BUDGET = 768 * 1024 * 1024;
+const DEFAULT_CHECKPOINT_BUDGET = 512 * 1024 * 1024;
 
 /** Rough size of a checkpoint's structured state (memory bytes live in the shared write log). */
 function checkpointBytes(m: Machine): number {
