@@ -76,7 +76,7 @@ function stateArgs(dir: string): string[] {
 }
 
 /** A fresh state folder with user settings, the workspace (copies of fixtures) and the VSIX installed. */
-export function prepare(dir: string, fixtures: string, vsix: string): string {
+export function prepare(dir: string, fixtures: string, vsix: string, settings: Record<string, unknown> = {}): string {
   fs.rmSync(dir, { recursive: true, force: true });
   for (const d of ['ud/User', 'ext', 'home', 'xdg-config', 'xdg-data', 'xdg-cache', 'workspace']) {
     fs.mkdirSync(path.join(dir, d), { recursive: true });
@@ -96,6 +96,7 @@ export function prepare(dir: string, fixtures: string, vsix: string): string {
     'files.autoSave': 'off',
     'git.openRepositoryInParentFolders': 'never',
     'git.enabled': false,
+    ...settings,
   }, null, 2));
   const workspace = path.join(dir, 'workspace');
   for (const f of fs.readdirSync(fixtures)) {
@@ -105,13 +106,14 @@ export function prepare(dir: string, fixtures: string, vsix: string): string {
   return workspace;
 }
 
-export async function startServer(dir: string, workspace: string): Promise<Server> {
+/** Start code-server; `trust: true` keeps workspace trust on (the window opens in Restricted Mode). */
+export async function startServer(dir: string, workspace: string, trust = false): Promise<Server> {
   const port = await freePort();
   const logFile = path.join(dir, 'code-server.log');
   const log = fs.openSync(logFile, 'w');
   const child: ChildProcess = spawn(CODE_SERVER, [
     '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check',
-    '--disable-workspace-trust', '--disable-getting-started-override', '--reconnection-grace-time', '10',
+    ...(trust ? [] : ['--disable-workspace-trust']), '--disable-getting-started-override', '--reconnection-grace-time', '10',
     ...stateArgs(dir), workspace,
   ], { env: codeServerEnv(dir), stdio: ['ignore', log, log], detached: true });
   const stop = (): void => {
@@ -139,6 +141,16 @@ export async function startServer(dir: string, workspace: string): Promise<Serve
     await new Promise((r) => setTimeout(r, 200));
   }
   return { port, workspace, url: `http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`, log: logFile, stop };
+}
+
+/** Files of the extension's output channel under code-server's log folder. */
+export function outputChannelLogs(dir: string): string[] {
+  if (!fs.existsSync(dir)) {
+    return [];
+  }
+  return (fs.readdirSync(dir, { recursive: true }) as string[])
+    .filter((f) => /output_logging_[^/]*\/\d+-Xen Paging Lens\.log$/.test(f))
+    .map((f) => path.join(dir, f));
 }
 
 export async function openBrowser(dir: string): Promise<BrowserContext> {

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import {
-  EXTENSION_ID, RESULTS, ROOT, TOOLS, VSIX_LIMIT_BYTES, gotoLine, missingTools, openBrowser, openFile, packVsix, prepare,
+  EXTENSION_ID, RESULTS, ROOT, TOOLS, VSIX_LIMIT_BYTES, gotoLine, missingTools, openBrowser, openFile, outputChannelLogs, packVsix, prepare,
   runCommand, screenshot, startServer, until, webview, type Server,
 } from './harness';
 
@@ -18,15 +18,6 @@ const STATE = path.join(TOOLS, 'e2e');
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'e2e');
 const skip = missingTools();
 
-/** Files of the extension's output channel under code-server's log folder. */
-function outputChannelLogs(dir: string): string[] {
-  if (!fs.existsSync(dir)) {
-    return [];
-  }
-  return (fs.readdirSync(dir, { recursive: true }) as string[])
-    .filter((f) => /output_logging_[^/]*\/\d+-Xen Paging Lens\.log$/.test(f))
-    .map((f) => path.join(dir, f));
-}
 
 async function openWalkthrough(page: Page): Promise<void> {
   await runCommand(page, 'Welcome: Open Walkthrough...');
