@@ -4,7 +4,7 @@
  * Request names are `xpl/<name>`; each maps onto one EngineApi method (src/sim/api.ts).
  */
 import type { EptView, StateSummary, TlbEntryView, TrackerView, WalkView } from '../sim/inspect';
-import type { EventKind } from '../sim/report';
+import type { EventKind, StepOutcome } from '../sim/report';
 
 export interface CustomRequests {
   'xpl/summary': { args: Record<string, never>; result: StateSummary };
@@ -32,6 +32,22 @@ export const CUSTOM_REQUESTS: readonly (keyof CustomRequests)[] = [
 ];
 
 export interface TimelineMark { step: number; line: number; kinds: EventKind[]; violation?: string }
+
+/** Events every store or load has: not worth a timeline mark. */
+const ROUTINE_EVENTS: ReadonlySet<EventKind> = new Set<EventKind>(['tlb-hit', 'store', 'load', 'walk']);
+
+/** The timeline mark of a step: its notable event kinds, violations and note; null for a routine step. */
+export function timelineMark(o: StepOutcome): TimelineMark | null {
+  const kinds = [...new Set(o.events.filter((e) => !ROUTINE_EVENTS.has(e.kind)).map((e) => e.kind))];
+  if (!kinds.length && !o.violations.length && o.note === undefined) {
+    return null;
+  }
+  const mark: TimelineMark = { step: o.step, line: o.line, kinds };
+  if (o.violations.length) {
+    mark.violation = o.violations.map((v) => v.id).join(',');
+  }
+  return mark;
+}
 
 /** Sent after every stop, so followers can refresh without polling. */
 export interface SteppedEventBody { step: number; line: number | null; done: boolean; events: { kind: EventKind; fn: string; detail: string }[] }

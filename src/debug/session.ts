@@ -26,7 +26,7 @@ import type { FileAccessor } from './fileAccessor';
 import {
   ExprError, evalExpr, parseExpr, parseLogMessage, showValue, truthy, type Expr, type ExprEnv, type Value,
 } from './expr';
-import { STEPPED_EVENT, type CustomRequests, type SteppedEventBody, type TimelineMark } from './custom';
+import { STEPPED_EVENT, timelineMark, type CustomRequests, type SteppedEventBody, type TimelineMark } from './custom';
 
 /** Launch attributes of the `xpl` debug type (package.json `debuggers[].configurationAttributes`). */
 export interface XplLaunchArguments extends DebugProtocol.LaunchRequestArguments {
@@ -55,8 +55,6 @@ const FRAMES_PER_THREAD = 1024;
 const MAX_MARKS = 500_000;
 /** Replays shorter than this finish too fast for a progress bar. */
 const PROGRESS_MIN_STEPS = 200_000;
-/** Events every store or load has: not worth a timeline mark. */
-const ROUTINE_EVENTS: ReadonlySet<EventKind> = new Set<EventKind>(['tlb-hit', 'store', 'load', 'walk']);
 const EVENT_KINDS: readonly EventKind[] = [
   'tlb-hit', 'tlb-miss', 'tlb-fill', 'walk', 'ad-update', 'store', 'load', 'vmexit', 'shadow-fault', 'propagate',
   'set-l1e', 'make-shadow', 'destroy-shadow', 'emulate', 'remove-write-access', 'ept-violation', 'ept-misconfig',
@@ -1023,20 +1021,11 @@ export class XplDebugSession extends DebugSession {
     if (o.step > this.maxStep) {
       this.maxStep = o.step;
     }
-    let notable = false;
-    for (const e of o.events) {
-      if (!ROUTINE_EVENTS.has(e.kind)) {
-        notable = true;
-        break;
+    if (this.marks.size < MAX_MARKS || this.marks.has(o.step)) {
+      const mark = timelineMark(o);
+      if (mark) {
+        this.marks.set(o.step, mark);
       }
-    }
-    if ((notable || o.violations.length || o.note !== undefined) && (this.marks.size < MAX_MARKS || this.marks.has(o.step))) {
-      const kinds = [...new Set(o.events.filter((e) => !ROUTINE_EVENTS.has(e.kind)).map((e) => e.kind))];
-      const mark: TimelineMark = { step: o.step, line: o.line, kinds };
-      if (o.violations.length) {
-        mark.violation = o.violations.map((v) => v.id).join(',');
-      }
-      this.marks.set(o.step, mark);
     }
     if (scan) {
       return;

@@ -143,6 +143,23 @@ export async function startServer(dir: string, workspace: string, trust = false)
   return { port, workspace, url: `http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`, log: logFile, stop };
 }
 
+export interface Workbench { server: Server; browser: BrowserContext; page: Page; workspace: string }
+
+/**
+ * A fresh state folder with the VSIX installed, code-server on it, and Chromium showing the workbench
+ * once the explorer lists the workspace (the extension host is up).
+ */
+export async function openWorkbench(dir: string, fixtures: string, vsix: string, opts: { settings?: Record<string, unknown>; trust?: boolean } = {}): Promise<Workbench> {
+  const workspace = prepare(dir, fixtures, vsix, opts.settings);
+  const server = await startServer(dir, workspace, opts.trust ?? false);
+  const browser = await openBrowser(dir);
+  const page = browser.pages()[0] ?? await browser.newPage();
+  await page.goto(server.url);
+  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 60_000 });
+  return { server, browser, page, workspace };
+}
+
 /** Files of the extension's output channel under code-server's log folder. */
 export function outputChannelLogs(dir: string): string[] {
   if (!fs.existsSync(dir)) {

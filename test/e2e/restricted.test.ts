@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import {
-  ROOT, TOOLS, missingTools, openBrowser, openFile, outputChannelLogs, packVsix, prepare, runCommand, screenshot, startServer, until, type Server,
+  ROOT, TOOLS, missingTools, openFile, openWorkbench, outputChannelLogs, packVsix, runCommand, screenshot, until, type Server,
 } from './harness';
 
 const STATE = path.join(TOOLS, 'e2e-restricted');
@@ -24,18 +24,14 @@ describe('Xen Paging Lens in Restricted Mode (an untrusted workspace)', { skip, 
 
   before(async () => {
     fs.mkdirSync(STATE, { recursive: true });
-    const vsix = packVsix(TOOLS);
-    const workspace = prepare(STATE, FIXTURES, vsix, {
-      'security.workspace.trust.enabled': true,
-      'security.workspace.trust.startupPrompt': 'never',
-      'security.workspace.trust.banner': 'always',
-    });
-    server = await startServer(STATE, workspace, true);
-    browser = await openBrowser(STATE);
-    page = browser.pages()[0] ?? await browser.newPage();
-    await page.goto(server.url);
-    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-    await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 60_000 });
+    ({ server, browser, page } = await openWorkbench(STATE, FIXTURES, packVsix(TOOLS), {
+      trust: true,
+      settings: {
+        'security.workspace.trust.enabled': true,
+        'security.workspace.trust.startupPrompt': 'never',
+        'security.workspace.trust.banner': 'always',
+      },
+    }));
   });
 
   after(async () => {

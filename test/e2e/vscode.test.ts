@@ -10,8 +10,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import {
-  EXTENSION_ID, RESULTS, ROOT, TOOLS, VSIX_LIMIT_BYTES, gotoLine, missingTools, openBrowser, openFile, outputChannelLogs, packVsix, prepare,
-  runCommand, screenshot, startServer, until, webview, type Server,
+  EXTENSION_ID, RESULTS, ROOT, TOOLS, VSIX_LIMIT_BYTES, gotoLine, missingTools, openFile, openWorkbench, outputChannelLogs, packVsix,
+  runCommand, screenshot, until, webview, type Server,
 } from './harness';
 
 const STATE = path.join(TOOLS, 'e2e');
@@ -68,14 +68,7 @@ describe('Xen Paging Lens in real VS Code (code-server)', { skip, timeout: 600_0
     fs.mkdirSync(RESULTS, { recursive: true });
     const vsix = packVsix(TOOLS);
     vsixBytes = fs.statSync(vsix).size;
-    const workspace = prepare(STATE, FIXTURES, vsix);
-    server = await startServer(STATE, workspace);
-    browser = await openBrowser(STATE);
-    page = browser.pages()[0] ?? await browser.newPage();
-    await page.goto(server.url);
-    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-    // Explorer rows mean the workspace (and the extension host) is up.
-    await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 60_000 });
+    ({ server, browser, page } = await openWorkbench(STATE, FIXTURES, vsix));
   });
 
   after(async () => {

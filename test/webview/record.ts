@@ -8,23 +8,13 @@ import * as path from 'node:path';
 import { createEngine } from '../../src/sim/engine';
 import { TRACKERS, type Program } from '../../src/sim/program';
 import type { StepOutcome } from '../../src/sim/report';
+import { timelineMark } from '../../src/debug/custom';
 import { parseTrace } from '../../src/trace/index';
 import type { CompareRow, TimelineMark } from '../../src/shared/protocol';
 import { requestKey, type P2mRun, type RecordedStep, type Recording } from './fixture';
 
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/webview');
 
-function markOf(o: StepOutcome): TimelineMark | null {
-  const notable = o.events.filter((e) => e.kind !== 'tlb-hit' && e.kind !== 'store' && e.kind !== 'load' && e.kind !== 'walk');
-  if (!notable.length && !o.violations.length && o.note === undefined) {
-    return null;
-  }
-  const mark: TimelineMark = { step: o.step, line: o.line, kinds: [...new Set(notable.map((e) => e.kind))] };
-  if (o.violations.length) {
-    mark.violation = o.violations.map((v) => v.id).join(',');
-  }
-  return mark;
-}
 
 function compare(program: Program): CompareRow[] {
   const rows: CompareRow[] = [];
@@ -123,7 +113,7 @@ export function record(traceFile: string, extraVas: [string, number][]): Recordi
   snapshot(null);
   while (!engine.done) {
     const o = engine.step();
-    const m = markOf(o);
+    const m = timelineMark(o);
     if (m) {
       marks.push(m);
     }

@@ -4,7 +4,7 @@
  * learn its length and timeline marks, then goes back to step 0.
  */
 import * as vscode from 'vscode';
-import type { CustomRequests, SteppedEventBody, TimelineMark } from '../../debug/custom';
+import { timelineMark, type CustomRequests, type SteppedEventBody, type TimelineMark } from '../../debug/custom';
 import type { EngineApi } from '../../sim/api';
 import { createEngine } from '../../sim/engine';
 import type { Program, RunOptions } from '../../sim/program';
@@ -16,17 +16,6 @@ const SLICE_MS = 20;
 /** The first pass stops learning marks past this many steps (the timeline then grows as you go). */
 const SCAN_LIMIT = 1_000_000;
 
-export function markOf(o: StepOutcome): TimelineMark | null {
-  const notable = o.events.filter((e) => e.kind !== 'tlb-hit' && e.kind !== 'store' && e.kind !== 'load' && e.kind !== 'walk');
-  if (!notable.length && !o.violations.length && o.note === undefined) {
-    return null;
-  }
-  const mark: TimelineMark = { step: o.step, line: o.line, kinds: [...new Set(notable.map((e) => e.kind))] };
-  if (o.violations.length) {
-    mark.violation = o.violations.map((v) => v.id).join(',');
-  }
-  return mark;
-}
 
 function b64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
@@ -73,7 +62,7 @@ export class EngineSource implements VisualizerSource {
   private note(o: StepOutcome): void {
     this.last = o;
     this.maxStep = Math.max(this.maxStep, o.step);
-    const m = markOf(o);
+    const m = timelineMark(o);
     if (m) {
       this.marks.set(o.step, m);
     }
