@@ -3,7 +3,7 @@ import { Machine, hex, KERNEL_HALF } from './machine';
 import { SimError, type Statement, type TrackerId, type VcpuRef, vaToString } from './program';
 import { Domain, Framebuffer, Process, Vcpu, Backing } from './state';
 import { T, typeCode } from './p2m';
-import { P, RW, US, G, A, D, NX, flagBit, readPte, vaIndex } from './pte';
+import { P, RW, US, G, flagBit, readPte, vaIndex } from './pte';
 import { PAGE_SIZE } from './pages';
 import { newOracle, recordAnswer } from './oracle';
 import { drawScanlines, staleAfterRefresh } from './qemu/vga';
@@ -678,4 +678,3 @@ export class Executor {
   }
 }
 
-export { A, D, NX };

@@ -3,7 +3,7 @@
  * paging and HAP. Each method mirrors a Xen function and says which; events carry that name.
  * Trackers (trackers/), the oracle (oracle.ts) and the engine (engine.ts) build on this.
  */
-import { SimError, type BugId, type InvariantId, type TrackerId } from './program';
+import { SimError, type BugId, type InvariantId } from './program';
 import type { SimEvent, EventKind, ViolationRecord } from './report';
 import { PageStore, PAGE_SIZE } from './pages';
 import { Costs } from './costs';
@@ -1176,5 +1176,3 @@ export function flagsShort(f: number): string {
   if (f & NX) { out.push('NX'); }
   return out.join(',') || '-';
 }
-export { isRam, WHY_HV, WHY_GUEST };
-export type { TrackerId };

@@ -47,12 +47,6 @@ export class PageStore {
   get position(): number {
     return this.pos;
   }
-  get records(): number {
-    return this.n;
-  }
-  get bytesHeld(): number {
-    return this.heapTop + this.n * 36 + this.live.size * PAGE_SIZE;
-  }
 
   /** The chunk holding heap offset h, and h's offset in it. */
   private at(h: number): [Uint8Array, number] {
