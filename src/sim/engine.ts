@@ -48,15 +48,15 @@ function checkpointBytes(m: Machine): number {
   let b = 16 * 1024;
   for (const d of m.domains.values()) {
     for (const v of d.vcpus) {
-      b += v.tlb.size * 160 + v.pml.length * 8;
+      b += v.tlb.bytes + v.pml.length * 8;
     }
-    b += d.shTables.size * 7800 + d.p2m.chunks.size * 45 * 1024 + d.rmap.size * 90 + d.wcount.size * 40 + d.ptVer.size * 2100;
+    b += d.shTables.size * 7800 + d.p2m.chunkCount * 45 * 1024 + d.rmap.bytes + d.wcount.bytes + d.ptVer.size * 2100;
     if (d.shVram) {
       b += (d.shVram.end - d.shVram.begin) * 9;
     }
   }
   for (const o of m.oracles.values()) {
-    b += o.marks.length + o.qemu.pages + (o.written.size + o.suspects.size + o.screenSuspect.size + o.told.size + o.copy.size) * 40;
+    b += o.copy.byteLength + o.qemu.pages + 6 * o.written.capacity;
   }
   return b;
 }
@@ -514,7 +514,7 @@ export class Engine implements EngineApi {
     const v = this.vcpuById(vcpu);
     const d = m.dom(v.dom);
     const out: TlbEntryView[] = [];
-    for (const [vpn, e] of [...v.tlb].sort((a, b) => a[0] - b[0])) {
+    for (const [vpn, e] of v.tlb.entries()) {
       let stale: TlbEntryView['stale'] = null;
       const vers = d.ptVer.get(Math.floor(e.pt / 512));
       if (vers && vers[e.pt % 512] !== e.ptVer) {
@@ -745,9 +745,9 @@ export class Engine implements EngineApi {
       h.str(d.name);
       d.p2m.hashInto(h);
       hashValue(h, {
-        vcpus: d.vcpus.map((v) => ({ p: v.process, tlb: [...v.tlb].sort((a, b) => a[0] - b[0]), pml: v.pml })),
+        vcpus: d.vcpus.map((v) => ({ p: v.process, tlb: v.tlb.entries(), pml: v.pml })),
         sh: [...d.shTables.values()].sort((a, b) => a.smfn - b.smfn).map((t) => [t.smfn, t.gfn, t.level, t.e, t.f]),
-        wc: [...d.wcount].sort((a, b) => a[0] - b[0]),
+        wc: d.wcount.entries(),
         vram: d.shVram, hap: d.hapVram, pt: [...d.ptFrames].sort((a, b) => a[0] - b[0]), pml: d.pmlEnabled,
       });
     }
@@ -759,7 +759,7 @@ export class Engine implements EngineApi {
     }
     for (const [name, o] of m.oracles) {
       h.str(name);
-      hashValue(h, { w: [...o.written].sort(), s: [...o.suspects].sort(), mi: [...o.missed].sort(), q: o.qemu });
+      hashValue(h, { w: o.written.toArray(), s: o.suspects.toArray(), mi: o.missed.toArray(), q: o.qemu });
     }
     return h.hex();
   }

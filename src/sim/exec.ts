@@ -153,7 +153,7 @@ export class Executor {
           // INVLPG is intercepted under shadow paging (sh_invlpg).
           m.vmexit(v, 'EXIT_REASON_INVLPG');
         }
-        v.tlb.delete(Math.floor(s.va / PAGE_SIZE));
+        v.tlb.remove(Math.floor(s.va / PAGE_SIZE));
         if (m.sink.record) {
           m.ev('invlpg', d.paging === 'shadow' ? 'sh_invlpg' : 'invlpg', vaToString(s.va), { vcpu: v.id, va: s.va });
         }
@@ -217,7 +217,7 @@ export class Executor {
         while (done < s.len) {
           const gfn = s.gfn + Math.floor(done / PAGE_SIZE);
           const n = Math.min(s.len - done, PAGE_SIZE);
-          const mfn = m.p2mLookup(d, gfn).mfn;
+          const mfn = m.p2mMfn(d, gfn);
           if (mfn < 0) {
             throw new SimError(`gfn ${hex(gfn)} has no RAM behind it`, 'gfn');
           }

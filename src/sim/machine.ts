@@ -8,8 +8,9 @@ import type { SimEvent, EventKind, ViolationRecord } from './report';
 import { PageStore, PAGE_SIZE } from './pages';
 import { Costs } from './costs';
 import { T, WHY_GUEST, WHY_HV, isRam, typeName } from './p2m';
-import { A, D, G, NX, P, RW, US, readPte, vaIndex, writePte } from './pte';
-import { Domain, Framebuffer, FbOracle, Process, ShadowTable, Vcpu, MARK_SCREEN, MARK_SUSPECT, MARK_WRITTEN, type TlbEntry } from './state';
+import { A, D, G, NX, P, RW, US, pteFlags, pteFrame, readPte, vaIndex, writePte } from './pte';
+import { Domain, Framebuffer, FbOracle, Process, ShadowTable, Vcpu } from './state';
+import { TLB_D, TLB_G, TLB_W, TLB_WARNED, type Tlb } from './tlb';
 import { shadowVramGetMfn, shadowVramPutMfn } from './trackers/sl1ma';
 import { l1eChanged } from './trackers/hooks';
 import { linear2007LearnVa } from './trackers/linear2007';
@@ -27,6 +28,8 @@ type Fault =
   | { kind: 'misconfig'; gfn: number }
   | { kind: 'ept'; gfn: number; write: boolean }
   | { kind: 'mmio'; gfn: number };
+
+const SHADOW_FAULT: Fault = Object.freeze({ kind: 'shadow' });
 
 /** The transient output of a step: not model state, reset by the engine before each step. */
 const NO_EVENTS: SimEvent[] = Object.freeze([]) as unknown as SimEvent[];
@@ -63,6 +66,8 @@ export class Machine {
   vramTouched = new Map<string, Set<number>>();
   /** The gfn behind the mfn the last `translate` returned (saves an M2P lookup per store). */
   lastGfn = -1;
+  /** The hardware walk's result (the TLB entry it fills), written by the walkers. */
+  walked = { mfn: 0, gfn: 0, flags: 0, src: 0, srcVer: 0, pt: 0, ptVer: 0 };
 
   // ---- events and violations -------------------------------------------------------------------
 
@@ -164,13 +169,21 @@ export class Machine {
   }
   /** get_gfn_query: mfn and effective type; mfn -1 when the type has no RAM behind it. */
   p2mLookup(d: Domain, gfn: number): { mfn: number; t: number } {
+    const mfn = this.p2mMfn(d, gfn);
+    return { mfn, t: this.lastP2mType };
+  }
+  /** get_gfn_query's mfn alone (-1: no RAM behind the type); the type is left in `lastP2mType`. */
+  p2mMfn(d: Domain, gfn: number): number {
     const b = this.backed(d, gfn);
     const t = d.p2m.type(gfn, b);
+    this.lastP2mType = t;
     if (t === T.invalid || t === T.mmio_dm) {
-      return { mfn: -1, t };
+      return -1;
     }
-    return { mfn: this.backingMfn(d, gfn), t };
+    return this.backingMfn(d, gfn);
   }
+  /** The type found by the last `p2mMfn`. */
+  lastP2mType = 0;
   /** The framebuffer (and page) a gfn of this domain belongs to, if any. */
   fbAt(d: Domain, gfn: number): [Framebuffer, number] | null {
     for (const name of d.fbs) {
@@ -289,15 +302,7 @@ export class Machine {
   // ---- TLB ---------------------------------------------------------------------------------
 
   flushVcpuTlb(v: Vcpu, keepGlobal: boolean): void {
-    if (!keepGlobal) {
-      v.tlb.clear();
-      return;
-    }
-    for (const [k, e] of v.tlb) {
-      if (!e.g) {
-        v.tlb.delete(k);
-      }
-    }
+    v.tlb.clear(keepGlobal);
   }
   /** guest_flush_tlb_mask / INVEPT: every vCPU of the domain loses its cached translations. */
   flushDomainTlbs(d: Domain, fn: string, why: string): void {
@@ -371,20 +376,16 @@ export class Machine {
     if (hit) {
       const o = this.oracles.get(hit[0].name)!;
       const p = hit[1];
-      if (who === 'vcpu' && o.marks[p] === (MARK_WRITTEN | MARK_SUSPECT | MARK_SCREEN)) {
-        // Already written, suspect and screen-suspect since they were last cleared.
-      } else if (who === 'vcpu') {
+      if (who === 'vcpu') {
         o.written.add(p);
         o.suspects.add(p);
         o.screenSuspect.add(p);
-        o.marks[p] = MARK_WRITTEN | MARK_SUSPECT | MARK_SCREEN;
       } else {
-        o.dma.add(hit[1]);
+        o.dma.add(p);
         // QEMU's own write: memory_region_set_dirty marks its VGA (and migration) bits.
-        o.qemu.setRange(hit[1], 1, (1 << DIRTY_MEMORY_VGA) | (1 << DIRTY_MEMORY_MIGRATION));
+        o.qemu.setRange(p, 1, (1 << DIRTY_MEMORY_VGA) | (1 << DIRTY_MEMORY_MIGRATION));
         o.suspects.add(p);
         o.screenSuspect.add(p);
-        o.marks[p] |= MARK_SUSPECT | MARK_SCREEN;
       }
     }
     if (d.ptFrames.has(gfn)) {
@@ -403,31 +404,36 @@ export class Machine {
   translate(v: Vcpu, va: number, write: boolean, dom?: Domain): number {
     const vpn = Math.floor(va / PAGE_SIZE);
     const d = dom ?? this.dom(v.dom);
-    const e = v.tlb.get(vpn);
-    if (e !== undefined && (!write || (e.w && e.d))) {
-      this.checkTlbHit(v, d, va, e, write);
-      this.lastGfn = e.gfn;
-      if (this.sink.record) {
+    const tlb = v.tlb;
+    const slot = tlb.find(vpn);
+    if (slot >= 0) {
+      const f = tlb.flags[slot];
+      if (!write || (f & (TLB_W | TLB_D)) === (TLB_W | TLB_D)) {
+        if (!(f & TLB_WARNED)) {
+          this.checkTlbHit(v, d, va, tlb, slot, write);
+        }
+        this.lastGfn = tlb.gfn[slot];
+        const mfn = tlb.mfn[slot];
         if (this.sink.record) {
-          this.ev('tlb-hit', 'tlb', `${vaToString(va)} → mfn ${hex(e.mfn)} w=${+e.w} d=${+e.d}`, { vcpu: v.id, va, mfn: e.mfn });
+          this.ev('tlb-hit', 'tlb', `${vaToString(va)} → mfn ${hex(mfn)} w=${f & TLB_W ? 1 : 0} d=${f & TLB_D ? 1 : 0}`, { vcpu: v.id, va, mfn });
+        }
+        return mfn;
+      }
+      if (this.sink.record) {
+        if (f & TLB_W) {
+          // SDM: a store through an entry caching D=0 re-walks the tables to set D.
+          this.ev('tlb-hit', 'tlb', `${vaToString(va)} cached D=0: re-walk to set D`, { vcpu: v.id, va });
+        } else {
+          this.ev('tlb-miss', 'tlb', `${vaToString(va)}`, { vcpu: v.id, va });
         }
       }
-      return e.mfn;
-    }
-    if (e !== undefined && write && e.w && !e.d) {
-      // SDM: a store through an entry caching D=0 re-walks the tables to set D.
-      if (this.sink.record) {
-        this.ev('tlb-hit', 'tlb', `${vaToString(va)} cached D=0: re-walk to set D`, { vcpu: v.id, va });
-      }
-    } else {
-      if (this.sink.record) {
-        this.ev('tlb-miss', 'tlb', `${vaToString(va)}`, { vcpu: v.id, va });
-      }
+    } else if (this.sink.record) {
+      this.ev('tlb-miss', 'tlb', `${vaToString(va)}`, { vcpu: v.id, va });
     }
     this.costs.add('tlbRefills');
     for (let i = 0; i < MAX_RETRIES; i++) {
       const r = d.paging === 'shadow' ? this.shadowHwWalk(v, d, va, write) : this.hapHwWalk(v, d, va, write);
-      if ('kind' in r) {
+      if (r !== null) {
         if (r.kind === 'mmio') {
           if (this.sink.record) {
             this.ev('emulate', 'hvmemul_do_io', `${write ? 'store' : 'load'} to MMIO gfn ${hex(r.gfn)}: emulated by the device model`, { gfn: r.gfn });
@@ -441,25 +447,23 @@ export class Machine {
         continue;
       }
       // The walk's result is the new TLB entry.
-      v.tlb.set(vpn, r);
-      this.lastGfn = r.gfn;
+      const w = this.walked;
+      tlb.insert(vpn, w.mfn, w.gfn, w.flags, w.src, w.srcVer, w.pt, w.ptVer);
+      this.lastGfn = w.gfn;
       if (this.sink.record) {
-        this.ev('tlb-fill', 'tlb', `${vaToString(va)} → mfn ${hex(r.mfn)} w=${+r.w} d=${+r.d}`, { vcpu: v.id, va, mfn: r.mfn, gfn: r.gfn });
+        this.ev('tlb-fill', 'tlb', `${vaToString(va)} → mfn ${hex(w.mfn)} w=${w.flags & TLB_W ? 1 : 0} d=${w.flags & TLB_D ? 1 : 0}`, { vcpu: v.id, va, mfn: w.mfn, gfn: w.gfn });
       }
-      return r.mfn;
+      return w.mfn;
     }
     throw new SimError(`access to ${vaToString(va)} keeps faulting (model livelock)`, 'va');
   }
 
   /** Invariants on a TLB hit: the guest's own missing invlpg, or a translation Xen made stale. */
-  checkTlbHit(v: Vcpu, d: Domain, va: number, e: TlbEntry, write: boolean): void {
-    if (e.warned) {
-      return;
-    }
-    const ptGfn = Math.floor(e.pt / 512);
-    const vers = d.ptVer.get(ptGfn);
-    if (vers && vers[e.pt % 512] !== e.ptVer) {
-      e.warned = true;
+  checkTlbHit(v: Vcpu, d: Domain, va: number, tlb: Tlb, slot: number, write: boolean): void {
+    const pt = tlb.pt[slot];
+    const vers = d.ptVer.get(Math.floor(pt / 512));
+    if (vers && vers[pt % 512] !== tlb.ptVer[slot]) {
+      tlb.flags[slot] |= TLB_WARNED;
       this.violation('guest-no-flush', `vCPU ${v.id} used its cached translation of ${vaToString(va)} after the guest changed the PTE without invlpg`, { vcpu: v.id, va: vaToString(va) });
       return;
     }
@@ -468,15 +472,18 @@ export class Machine {
     }
     let stale = false;
     let why = '';
+    const src = tlb.src[slot];
+    const mfn = tlb.mfn[slot];
+    const gfn = tlb.gfn[slot];
     if (d.paging === 'shadow') {
-      const t = d.shTables.get(Math.floor(e.src / 512));
-      const slot = e.src % 512;
+      const t = d.shTables.get(Math.floor(src / 512));
+      const sl = src % 512;
       if (!t) {
         stale = true;
         why = 'its shadow L1 was destroyed';
-      } else if (t.ver[slot] !== e.srcVer && t.why[slot] === WHY_HV) {
-        const f = t.f[slot];
-        if (!(f & P) || t.e[slot] !== e.mfn) {
+      } else if (t.ver[sl] !== tlb.srcVer[slot] && t.why[sl] === WHY_HV) {
+        const f = t.f[sl];
+        if (!(f & P) || t.e[sl] !== mfn) {
           stale = true;
           why = 'its shadow entry was removed';
         } else if (!(f & RW)) {
@@ -487,14 +494,14 @@ export class Machine {
           why = 'Xen cleared D in its shadow entry';
         }
       }
-    } else if (d.p2m.version(e.gfn) !== e.srcVer) {
+    } else if (d.p2m.version(gfn) !== tlb.srcVer[slot]) {
       stale = true;
       why = 'Xen re-armed its EPT entry (ram_rw → ram_logdirty)';
     }
     if (stale) {
-      const hit = this.fbAt(d, e.gfn);
+      const hit = this.fbAt(d, gfn);
       this.violation('stale-tlb', `store to ${vaToString(va)} by vCPU ${v.id} went through a cached translation that Xen had made stale without a flush: ${why}`, {
-        vcpu: v.id, va: vaToString(va), gfn: e.gfn, mfn: e.mfn, fb: hit ? hit[0].name : undefined, pages: hit ? [hit[1]] : undefined,
+        vcpu: v.id, va: vaToString(va), gfn, mfn, fb: hit ? hit[0].name : undefined, pages: hit ? [hit[1]] : undefined,
       });
     }
   }
@@ -520,7 +527,8 @@ export class Machine {
       }
       const idx = vaIndex(va, l);
       const data = this.guestTable(d, table);
-      const [flags, frame] = readPte(data, idx);
+      const flags = pteFlags(data, idx);
+      const frame = pteFrame(data, idx);
       if (!(flags & P)) {
         return { ok: false, msg: `guest page fault: ${vaToString(va)} is not mapped (L${l} entry not present in process '${p.name}'); the model does not run the guest's fault handler` };
       }
@@ -625,7 +633,7 @@ export class Machine {
   }
 
   /** The 2-D hardware walk under HAP: guest tables through EPT, then the final gfn. */
-  hapHwWalk(v: Vcpu, d: Domain, va: number, write: boolean): TlbEntry | Fault {
+  hapHwWalk(v: Vcpu, d: Domain, va: number, write: boolean): Fault | null {
     const w = this.guestWalk(v, d, va, write, true);
     if (!w.ok) {
       if (w.hapFault) {
@@ -644,10 +652,15 @@ export class Machine {
       this.ev('walk', 'cpu 2-D walk', `${vaToString(va)} → gfn ${hex(w.gfn)} → mfn ${hex(mfn)}`, { vcpu: v.id, va, gfn: w.gfn, mfn });
     }
     const vers = this.ptVersions(d, w.table);
-    return {
-      mfn, gfn: w.gfn, w: !!(w.flags & RW) && this.eptWritable(d, t), d: !!(w.flags & D) && d.p2m.eptD(w.gfn),
-      g: !!(w.flags & G), src: w.gfn, srcVer: d.p2m.version(w.gfn), pt: w.table * 512 + w.idx, ptVer: vers[w.idx], warned: false,
-    };
+    const r = this.walked;
+    r.mfn = mfn;
+    r.gfn = w.gfn;
+    r.flags = ((w.flags & RW) && this.eptWritable(d, t) ? TLB_W : 0) | ((w.flags & D) && d.p2m.eptD(w.gfn) ? TLB_D : 0) | (w.flags & G ? TLB_G : 0);
+    r.src = w.gfn;
+    r.srcVer = d.p2m.version(w.gfn);
+    r.pt = w.table * 512 + w.idx;
+    r.ptVer = vers[w.idx];
+    return null;
   }
 
   // ---- shadow paging -------------------------------------------------------------------------
@@ -661,24 +674,24 @@ export class Machine {
     return false;
   }
   /** The CPU walking the shadow tables (what the hardware sees under shadow paging). */
-  shadowHwWalk(v: Vcpu, d: Domain, va: number, write: boolean): TlbEntry | Fault {
+  shadowHwWalk(v: Vcpu, d: Domain, va: number, write: boolean): Fault | null {
     const p = this.processes.get(v.process)!;
     const top = d.shHash.get(p.cr3 * 8 + 4);
     if (top === undefined) {
-      return { kind: 'shadow' };
+      return SHADOW_FAULT;
     }
     let t = d.shTables.get(top)!;
     for (let l = 4; l > 1; l--) {
       const idx = vaIndex(va, l);
       if (!(t.f[idx] & P)) {
-        return { kind: 'shadow' };
+        return SHADOW_FAULT;
       }
       t = d.shTables.get(t.e[idx])!;
     }
     const slot = vaIndex(va, 1);
     const f = t.f[slot];
     if (!(f & P) || (write && !(f & RW))) {
-      return { kind: 'shadow' };
+      return SHADOW_FAULT;
     }
     let nf = f | A;
     if (write) {
@@ -694,16 +707,21 @@ export class Machine {
     // The guest leaf PTE behind this shadow entry (for the guest-no-flush check).
     const gl1 = t.gfn;
     const vers = this.ptVersions(d, gl1);
-    return {
-      mfn, gfn: this.m2p(d, mfn), w: !!(nf & RW), d: !!(nf & D), g: !!(nf & G),
-      src: t.smfn * 512 + slot, srcVer: t.ver[slot], pt: gl1 * 512 + slot, ptVer: vers[slot], warned: false,
-    };
+    const r = this.walked;
+    r.mfn = mfn;
+    r.gfn = this.m2p(d, mfn);
+    r.flags = (nf & RW ? TLB_W : 0) | (nf & D ? TLB_D : 0) | (nf & G ? TLB_G : 0);
+    r.src = t.smfn * 512 + slot;
+    r.srcVer = t.ver[slot];
+    r.pt = gl1 * 512 + slot;
+    r.ptVer = vers[slot];
+    return null;
   }
 
   handleFault(v: Vcpu, d: Domain, va: number, write: boolean, f: Fault): 'retry' | 'emulated' {
     switch (f.kind) {
       case 'misconfig':
-        return this.nest('ept-misconfig', 'ept_handle_misconfig', `gfn ${hex(f.gfn)}: lazy type recalculation`, () => {
+        return this.nest('ept-misconfig', 'ept_handle_misconfig', this.sink.record ? `gfn ${hex(f.gfn)}: lazy type recalculation` : '', () => {
           this.vmexitNoEvent(v);
           const t = d.p2m.resolve(f.gfn, this.backed(d, f.gfn));
           this.costs.add('p2mTypeChanges');
@@ -713,7 +731,7 @@ export class Machine {
           return 'retry' as const;
         }, { vcpu: v.id, gfn: f.gfn });
       case 'ept':
-        return this.nest('ept-violation', 'hvm_hap_nested_page_fault', `write to gfn ${hex(f.gfn)}`, () => {
+        return this.nest('ept-violation', 'hvm_hap_nested_page_fault', this.sink.record ? `write to gfn ${hex(f.gfn)}` : '', () => {
           this.vmexitNoEvent(v);
           this.costs.add('eptViolations');
           const b = this.backed(d, f.gfn);
@@ -750,7 +768,7 @@ export class Machine {
 
   /** sh_page_fault: walk the guest tables, build shadows down to L1, propagate the L1 entry. */
   shPageFault(v: Vcpu, d: Domain, va: number, write: boolean): 'retry' | 'emulated' {
-    return this.nest('shadow-fault', 'sh_page_fault', `${write ? 'write' : 'read'} ${vaToString(va)}`, () => {
+    return this.nest('shadow-fault', 'sh_page_fault', this.sink.record ? `${write ? 'write' : 'read'} ${vaToString(va)}` : '', () => {
       this.vmexitNoEvent(v);
       this.costs.add('shadowFaults');
       const gw = this.guestWalk(v, d, va, write, true);
@@ -766,7 +784,7 @@ export class Machine {
       let st = this.getOrMakeShadow(d, table, 4);
       for (let l = 4; l > 1; l--) {
         const idx = vaIndex(va, l);
-        const [, child] = readPte(this.guestTable(d, table), idx);
+        const child = pteFrame(this.guestTable(d, table), idx);
         const cs = this.getOrMakeShadow(d, child, l - 1);
         if (!(st.f[idx] & P) || st.e[idx] !== cs.smfn) {
           // Entries above L1 get A and D forced on (they may act as L1 entries through the linear map).
@@ -838,7 +856,7 @@ export class Machine {
 
   /** The page's writable type count (PGT_count_mask): present writable shadow L1 entries. */
   writableCount(d: Domain, mfn: number): number {
-    return d.wcount.get(mfn) ?? 0;
+    return d.wcount.get(mfn);
   }
 
   /**
@@ -905,14 +923,9 @@ export class Machine {
     }
     const addr = t.smfn * 512 + slot;
     if (flags & P) {
-      let list = d.rmap.get(mfn);
-      if (!list) {
-        list = [];
-        d.rmap.set(mfn, list);
-      }
-      list.push(addr);
+      d.rmap.add(mfn, addr);
       if (flags & RW) {
-        d.wcount.set(mfn, (d.wcount.get(mfn) ?? 0) + 1);
+        d.wcount.set(mfn, d.wcount.get(mfn) + 1);
         shadowVramGetMfn(this, d, mfn, flags, addr);
       }
     }
@@ -928,23 +941,9 @@ export class Machine {
     if (oldF & P) {
       if (oldF & RW) {
         shadowVramPutMfn(this, d, oldMfn, oldF, addr);
-        const c = (d.wcount.get(oldMfn) ?? 1) - 1;
-        if (c > 0) {
-          d.wcount.set(oldMfn, c);
-        } else {
-          d.wcount.delete(oldMfn);
-        }
+        d.wcount.set(oldMfn, Math.max(0, d.wcount.get(oldMfn) - 1));
       }
-      const list = d.rmap.get(oldMfn);
-      if (list) {
-        const i = list.indexOf(addr);
-        if (i >= 0) {
-          list.splice(i, 1);
-        }
-        if (list.length === 0) {
-          d.rmap.delete(oldMfn);
-        }
-      }
+      d.rmap.remove(oldMfn, addr);
     }
     if (d.dbit || d.linear || d.multi.size > 0) {
       l1eChanged(this, d, addr, oldF, oldMfn, flags, mfn);
@@ -1007,12 +1006,11 @@ export class Machine {
 
   /** sh_remove_write_access: every writable shadow mapping of mfn becomes read-only. Returns "flush needed". */
   removeWriteAccess(d: Domain, mfn: number): boolean {
-    const list = d.rmap.get(mfn);
-    if (!list) {
+    if (!d.rmap.has(mfn)) {
       return false;
     }
     let changed = false;
-    for (const a of [...list]) {
+    for (const a of d.rmap.list(mfn)) {
       const t = d.shTables.get(Math.floor(a / 512))!;
       const slot = a % 512;
       if (t.f[slot] & RW) {
@@ -1025,11 +1023,10 @@ export class Machine {
   }
   /** sh_remove_all_mappings: every shadow mapping of mfn is removed. Returns "flush needed". */
   removeAllMappings(d: Domain, mfn: number): boolean {
-    const list = d.rmap.get(mfn);
-    if (!list) {
+    if (!d.rmap.has(mfn)) {
       return false;
     }
-    for (const a of [...list]) {
+    for (const a of d.rmap.list(mfn)) {
       const t = d.shTables.get(Math.floor(a / 512))!;
       this.shadowSetL1e(d, t, a % 512, 0, 0, WHY_HV);
       this.costs.add('pteScans');
@@ -1129,7 +1126,7 @@ export class Machine {
       }
     }
     for (const v of d.vcpus) {
-      for (const e of v.tlb.values()) {
+      for (const [, e] of v.tlb.entries()) {
         if (e.w && e.gfn >= fb.gfn && e.gfn < fb.gfn + fb.pages && !bad.includes(e.gfn - fb.gfn)) {
           bad.push(e.gfn - fb.gfn);
         }

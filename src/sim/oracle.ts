@@ -5,7 +5,7 @@
  */
 import type { Machine } from './machine';
 import type { AnswerRecord } from './report';
-import { FbOracle, MARK_SUSPECT, MARK_WRITTEN, type Domain, type Framebuffer } from './state';
+import { FbOracle, type Domain, type Framebuffer } from './state';
 import type { TrackerAnswer } from './trackers/types';
 import { importAnswer } from './qemu/vga';
 
@@ -26,7 +26,7 @@ export function newOracle(m: Machine, d: Domain, fb: Framebuffer): FbOracle {
 
 /** Does page p of the framebuffer differ from the device model's copy? */
 export function differsFromCopy(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle, p: number): boolean {
-  return m.pages.changedSince(m.backingMfn(d, fb.gfn + p), o.copy.get(p) ?? o.copyAll);
+  return m.pages.changedSince(m.backingMfn(d, fb.gfn + p), o.copyOf(p));
 }
 
 
@@ -35,7 +35,7 @@ export function recordAnswer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle
   const all = ans.kind !== 'bitmap';
   const reported = new Set<number>(ans.kind === 'bitmap' ? ans.dirty.filter((p) => p < fb.pages) : []);
   const changed: number[] = [];
-  for (const p of [...o.suspects].sort((a, b) => a - b)) {
+  for (const p of o.suspects.toArray()) {
     if (p >= fb.pages) {
       continue;
     }
@@ -43,7 +43,7 @@ export function recordAnswer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle
       changed.push(p);
     }
   }
-  const written = [...o.written].filter((p) => p < fb.pages).sort((a, b) => a - b);
+  const written = o.written.toArray().filter((p) => p < fb.pages);
   const missed: number[] = [];
   const late: number[] = [];
   for (const p of changed) {
@@ -61,14 +61,14 @@ export function recordAnswer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle
   // Update the device model's copy with every reported page (and the DMA'd ones QEMU knows of).
   const now = m.pages.position;
   if (all) {
-    o.copy.clear();
+    o.copy.fill(-1);
     o.copyAll = now;
     for (let p = 0; p < fb.pages; p++) {
       o.told.add(p);
     }
   } else {
     for (const p of [...reported, ...o.dma]) {
-      o.copy.set(p, now);
+      o.copy[p] = now;
       o.told.add(p);
     }
   }
@@ -81,18 +81,9 @@ export function recordAnswer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle
     o.missed.add(p);
   }
   // Pages still suspect: those that still differ from the copy (the missed ones).
-  for (const p of o.suspects) {
-    o.marks[p] &= ~MARK_SUSPECT;
-  }
-  for (const p of o.written) {
-    o.marks[p] &= ~MARK_WRITTEN;
-  }
-  o.suspects = new Set(missed);
+  o.suspects.clear();
   for (const p of o.missed) {
     o.suspects.add(p);
-  }
-  for (const p of o.suspects) {
-    o.marks[p] |= MARK_SUSPECT;
   }
   o.written.clear();
   o.dma.clear();

@@ -74,7 +74,12 @@ export interface Backing {
 }
 
 export class P2m {
-  chunks = new Map<number, Chunk>();
+  /** Chunks by gfn / 4096 (a sparse array: absent chunk = defaults). */
+  chunks: (Chunk | undefined)[] = [];
+  /** Chunks allocated (for the checkpoint budget). */
+  get chunkCount(): number {
+    return this.chunks.reduce((n, c) => n + (c ? 1 : 0), 0);
+  }
   /** Pending lazy range changes: [s, e) and the stamp they carry. */
   recalcRanges: { s: number; e: number; stamp: number }[] = [];
   globalStamp = 0;
@@ -87,10 +92,10 @@ export class P2m {
 
   private chunk(gfn: number, create: boolean): Chunk | undefined {
     const k = Math.floor(gfn / CHUNK);
-    let c = this.chunks.get(k);
-    if (!c && create) {
+    let c = this.chunks[k];
+    if (c === undefined && create) {
       c = new Chunk();
-      this.chunks.set(k, c);
+      this.chunks[k] = c;
     }
     return c;
   }
@@ -228,9 +233,11 @@ export class P2m {
   }
 
   hashInto(h: Hasher): void {
-    const keys = [...this.chunks.keys()].sort((a, b) => a - b);
-    for (const k of keys) {
-      const c = this.chunks.get(k)!;
+    for (let k = 0; k < this.chunks.length; k++) {
+      const c = this.chunks[k];
+      if (c === undefined) {
+        continue;
+      }
       h.num(k);
       h.bytes(c.type);
       h.bytes(c.explicit);

@@ -64,5 +64,19 @@ export function flagsString(f: number): string {
 
 /** Index of `va` (48-bit) in the table of `level` (4..1). */
 export function vaIndex(va: number, level: number): number {
-  return Math.floor(va / 2 ** (12 + 9 * (level - 1))) % 512;
+  return Math.floor(va / LEVEL_SHIFT[level]) % 512;
+}
+const LEVEL_SHIFT = [1, 2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39];
+
+/** The flags of entry `idx` (incl. the NX marker), without allocating. */
+export function pteFlags(d: Uint8Array, idx: number): number {
+  const o = idx * 8;
+  return (d[o] | ((d[o + 1] & 0xf) << 8)) | (d[o + 7] & 0x80 ? NX : 0);
+}
+/** The target frame number of entry `idx`, without allocating. */
+export function pteFrame(d: Uint8Array, idx: number): number {
+  const o = idx * 8;
+  const lo = (d[o] | (d[o + 1] << 8) | (d[o + 2] << 16) | (d[o + 3] << 24)) >>> 0;
+  const hi = (d[o + 4] | (d[o + 5] << 8) | (d[o + 6] << 16) | (d[o + 7] << 24)) >>> 0;
+  return (lo >>> 12) + (hi & 0xfffff) * 0x100000;
 }

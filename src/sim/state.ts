@@ -5,41 +5,24 @@
 import type { BugId, Paging, TrackerId } from './program';
 import { P2m } from './p2m';
 import { Scatter } from './util';
+import { Tlb } from './tlb';
+import { CowTable, Rmap } from './cow';
+import { PageSet } from './pageset';
 import type { LogDirtyTrie } from './logdirty';
 import { createDirtyMemory, type DirtyImpl, type DirtyMemory } from './qemu/dirty';
 
-/** A cached translation: {va → mfn, writable, dirty} plus what it was filled from. */
-export interface TlbEntry {
-  mfn: number;
-  gfn: number;
-  w: boolean;
-  d: boolean;
-  g: boolean;
-  /** Shadow: the shadow L1e's address (smfn * 512 + slot); HAP: the gfn of the EPT entry. */
-  src: number;
-  /** Version of that entry when the translation was filled. */
-  srcVer: number;
-  /** Guest leaf PTE: table gfn * 512 + index, and its version at fill. */
-  pt: number;
-  ptVer: number;
-  /** A violation was already reported for this entry. */
-  warned: boolean;
-}
-
 export class Vcpu {
-  tlb = new Map<number, TlbEntry>();
+  tlb = new Tlb();
   /** PML buffer: logged gfns (NR_PML_ENTRIES = 512). */
   pml: number[] = [];
   constructor(readonly dom: string, readonly idx: number, public process: string) {}
   get id(): string {
     return `${this.dom}.${this.idx}`;
   }
-  /** Checkpoint copy: TLB entries are small flat records, copied in one tight loop. */
+  /** Checkpoint copy: the TLB's flat arrays and the PML buffer. */
   cloneShared(): Vcpu {
     const v = new Vcpu(this.dom, this.idx, this.process);
-    for (const [k, e] of this.tlb) {
-      v.tlb.set(k, { mfn: e.mfn, gfn: e.gfn, w: e.w, d: e.d, g: e.g, src: e.src, srcVer: e.srcVer, pt: e.pt, ptVer: e.ptVer, warned: e.warned });
-    }
+    v.tlb = this.tlb.cloneShared();
     v.pml = this.pml.slice();
     return v;
   }
@@ -89,6 +72,76 @@ export class ShadowTable {
   /** Who made the last such change: 1 hypervisor, 2 guest (WHY_* of p2m.ts). */
   why = new Uint8Array(512);
   constructor(readonly smfn: number, readonly gfn: number, readonly level: number) {}
+  clone(): ShadowTable {
+    const t = new ShadowTable(this.smfn, this.gfn, this.level);
+    t.e.set(this.e);
+    t.f.set(this.f);
+    t.ver.set(this.ver);
+    t.why.set(this.why);
+    return t;
+  }
+}
+
+const POOL_SHIFT = 10;
+const POOL_MASK = (1 << POOL_SHIFT) - 1;
+
+/**
+ * A domain's shadow tables by smfn: the hardware walk looks one up per level, so a lookup is two
+ * array loads, not a hash. Iteration is in ascending smfn order (the order they were made: the
+ * frame allocator only counts up).
+ */
+export class ShadowPool {
+  private pages: (ShadowTable | undefined)[][] = [];
+  private n = 0;
+  get size(): number {
+    return this.n;
+  }
+  get(smfn: number): ShadowTable | undefined {
+    const p = this.pages[smfn >>> POOL_SHIFT];
+    return p === undefined ? undefined : p[smfn & POOL_MASK];
+  }
+  set(smfn: number, t: ShadowTable): void {
+    const pi = smfn >>> POOL_SHIFT;
+    let p = this.pages[pi];
+    if (p === undefined) {
+      p = new Array<ShadowTable | undefined>(1 << POOL_SHIFT).fill(undefined);
+      this.pages[pi] = p;
+    }
+    if (p[smfn & POOL_MASK] === undefined) {
+      this.n++;
+    }
+    p[smfn & POOL_MASK] = t;
+  }
+  delete(smfn: number): boolean {
+    const p = this.pages[smfn >>> POOL_SHIFT];
+    if (p === undefined || p[smfn & POOL_MASK] === undefined) {
+      return false;
+    }
+    p[smfn & POOL_MASK] = undefined;
+    this.n--;
+    return true;
+  }
+  /** Every table, ascending by smfn (a fresh array: safe to change the pool while iterating it). */
+  values(): ShadowTable[] {
+    const out: ShadowTable[] = [];
+    for (const p of this.pages) {
+      if (p !== undefined) {
+        for (const t of p) {
+          if (t !== undefined) {
+            out.push(t);
+          }
+        }
+      }
+    }
+    return out;
+  }
+  cloneShared(): ShadowPool {
+    const c = new ShadowPool();
+    for (const t of this.values()) {
+      c.set(t.smfn, t.clone());
+    }
+    return c;
+  }
 }
 
 /** struct sh_dirty_vram (xen/arch/x86/mm/shadow/private.h). */
@@ -152,11 +205,11 @@ export class Domain {
   fbs: string[] = [];
   processes: string[] = [];
   /** Shadow tables by smfn; hash (gfn * 8 + level) → smfn; present L1 entries by target mfn. */
-  shTables = new Map<number, ShadowTable>();
+  shTables = new ShadowPool();
   shHash = new Map<number, number>();
-  rmap = new Map<number, number[]>();
+  rmap = new Rmap();
   /** Writable type count per mfn (present writable shadow L1 entries). */
-  wcount = new Map<number, number>();
+  wcount = CowTable.int32(0);
   shVram: ShDirtyVram | null = null;
   hapVram: HapDirtyVram | null = null;
   /** Which framebuffer the one-range trackers currently track. */
@@ -181,57 +234,62 @@ export class Domain {
   }
 }
 
-export const MARK_WRITTEN = 1;
-export const MARK_SUSPECT = 2;
-export const MARK_SCREEN = 4;
-
 /** The device model's view of one framebuffer, and the oracle's bookkeeping for it. */
 export class FbOracle {
   /**
    * What a device model redrawing every reported page would hold, as the page-store log position at
-   * which each page was last copied (`copyAll` for pages without their own entry).
+   * which each page was last copied (-1: `copyAll`, the position of the last whole copy).
    */
-  copy = new Map<number, number>();
+  copy: Float64Array;
   copyAll = 0;
   /** The screen surface: frames screenMfn + page in the page store; only `refresh` writes it. */
   screenMfn = 0;
   /** Screen pages that may differ from guest memory (written since drawn, or partly drawn). */
-  screenSuspect = new Set<number>();
+  screenSuspect: PageSet;
   /** Pages stored to by a vCPU since the previous answer. */
-  written = new Set<number>();
+  written: PageSet;
   /** Pages that may differ from `copy` (written, DMA'd, or missed earlier). */
-  suspects = new Set<number>();
+  suspects: PageSet;
   /** Pages missed at an earlier answer and not reported since. */
-  missed = new Set<number>();
+  missed: PageSet;
   /** Pages written by an emulated device since the previous answer (reported by QEMU itself). */
-  dma = new Set<number>();
+  dma: PageSet;
   /** QEMU's dirty memory for this framebuffer's region (VGA, CODE and MIGRATION clients). */
   qemu: DirtyMemory;
   /** Pages reported to the device model since the screen last drew them. */
-  told = new Set<number>();
+  told: PageSet;
   /** The answer record of a split refresh, completed by `phase=finish`. */
   pendingRecord: import('./report').AnswerRecord | null = null;
   lastAnswerIndex = -1;
   /** memcmp tracker: qemu-dm's own copy of the framebuffer (null until the first peek). */
   memcmpCopy: Map<number, number> | null = null;
   memcmpAll = 0;
-  /**
-   * Per page: MARK_* bits mirroring membership of `written`, `suspects` and `screenSuspect`, so a
-   * store to a page already in all three costs one byte read (the store path's fast case).
-   */
-  marks: Uint8Array;
   constructor(pages: number, private readonly impl: DirtyImpl) {
     this.qemu = createDirtyMemory(impl, pages);
-    this.marks = new Uint8Array(pages);
+    this.copy = new Float64Array(pages).fill(-1);
+    this.screenSuspect = new PageSet(pages);
+    this.written = new PageSet(pages);
+    this.suspects = new PageSet(pages);
+    this.missed = new PageSet(pages);
+    this.dma = new PageSet(pages);
+    this.told = new PageSet(pages);
+  }
+  /** The log position of the device model's copy of page p. */
+  copyOf(p: number): number {
+    const c = p < this.copy.length ? this.copy[p] : -1;
+    return c < 0 ? this.copyAll : c;
   }
   /** A mode switch to a larger framebuffer: per-page state grows, QEMU's bits are kept. */
   grow(pages: number): void {
-    if (pages <= this.marks.length) {
+    if (pages <= this.copy.length) {
       return;
     }
-    const marks = new Uint8Array(pages);
-    marks.set(this.marks);
-    this.marks = marks;
+    const copy = new Float64Array(pages).fill(-1);
+    copy.set(this.copy);
+    this.copy = copy;
+    for (const set of [this.screenSuspect, this.written, this.suspects, this.missed, this.dma, this.told]) {
+      set.grow(pages);
+    }
     const q = createDirtyMemory(this.impl, pages);
     for (let c = 0; c < 3; c++) {
       const out = new Int32Array(this.qemu.pages);

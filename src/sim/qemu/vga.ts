@@ -7,7 +7,7 @@
  */
 import type { Machine } from '../machine';
 import { PAGE_SIZE } from '../pages';
-import { MARK_SCREEN, type Domain, type Framebuffer, type FbOracle } from '../state';
+import type { Domain, Framebuffer, FbOracle } from '../state';
 import type { TrackerAnswer } from '../trackers/types';
 import { DIRTY_MEMORY_VGA, type DirtySnapshot } from './dirty';
 
@@ -65,7 +65,6 @@ export function drawScanlines(m: Machine, d: Domain, fb: Framebuffer, o: FbOracl
       m.pages.write(o.screenMfn + p, off, len, src);
       drawnPages.add(p);
       o.screenSuspect.add(p);
-      o.marks[p] |= MARK_SCREEN;
       done += len;
     }
     m.costs.add('bytesCopied', linesize);
@@ -84,10 +83,9 @@ export function drawScanlines(m: Machine, d: Domain, fb: Framebuffer, o: FbOracl
 export function staleAfterRefresh(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle): number[] {
   const visible = visiblePages(fb);
   const stale: number[] = [];
-  for (const p of [...o.screenSuspect].sort((a, b) => a - b)) {
+  for (const p of o.screenSuspect.toArray()) {
     if (p >= visible) {
       o.screenSuspect.delete(p);
-      o.marks[p] &= ~MARK_SCREEN;
       continue;
     }
     const g = m.pages.read(m.backingMfn(d, fb.gfn + p));
@@ -96,7 +94,6 @@ export function staleAfterRefresh(m: Machine, d: Domain, fb: Framebuffer, o: FbO
       stale.push(p);
     } else {
       o.screenSuspect.delete(p);
-      o.marks[p] &= ~MARK_SCREEN;
     }
   }
   const lost = stale.filter((p) => o.told.has(p) && !o.qemu.get(p, DIRTY_MEMORY_VGA));

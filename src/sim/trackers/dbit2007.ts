@@ -27,9 +27,9 @@ export function dbit2007Peek(m: Machine, d: Domain, fb: Framebuffer): TrackerAns
     if (frame !== real) {
       wrong.push(i);
     }
-    const list = d.rmap.get(frame);
+    const list = d.rmap.list(frame);
     let hit = false;
-    if (list) {
+    if (list.length > 0) {
       for (const a of list) {
         const t = d.shTables.get(Math.floor(a / 512))!;
         const slot = a % 512;

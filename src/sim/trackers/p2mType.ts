@@ -68,6 +68,7 @@ export function logDirtyRange(m: Machine, d: Domain, fb: Framebuffer, begin: num
   const dirty: number[] = [];
   const contiguous = m.bugs.has('contiguous-mfn');
   const base = m.backingMfn(d, begin);
+  let scanned = 0;
   for (let i = 0; i < fb.pages; i++) {
     let gfn = begin + i;
     if (contiguous) {
@@ -81,15 +82,16 @@ export function logDirtyRange(m: Machine, d: Domain, fb: Framebuffer, begin: num
         gfn = g2;
       }
     }
-    m.costs.add('pteScans');
+    scanned++;
     if (d.p2m.changeTypeOne(gfn, m.backed(d, gfn), T.ram_rw, T.ram_logdirty)) {
-      m.costs.add('p2mTypeChanges');
       dirty.push(i);
       if (m.sink.record) {
         m.ev('peek-page', fn, `page ${i} (gfn ${hex(gfn)}) was ram_rw: dirty, re-armed`, { page: i, gfn });
       }
     }
   }
+  m.costs.add('pteScans', scanned);
+  m.costs.add('p2mTypeChanges', dirty.length);
   if (dirty.length > 0) {
     if (m.bugs.has('skip-flush')) {
       if (m.sink.record) {

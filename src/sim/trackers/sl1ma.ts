@@ -123,13 +123,12 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
     const base = m.backingMfn(d, begin);
     for (let i = 0; i < nr; i++) {
       const gfn = begin + i;
-      let mfn = m.p2mLookup(d, gfn).mfn;
+      let mfn = m.p2mMfn(d, gfn);
       if (contiguous && mfn >= 0 && mfn !== base + i) {
         m.violation('wrong-frame', `sl1ma scan of page ${i} (gfn ${hex(gfn)}) read frame ${hex(base + i)}, but the page is backed by ${hex(mfn)}: the framebuffer is not MFN-contiguous`, { fb: fb.name, pages: [i], gfn, mfn: base + i });
         mfn = base + i;
       }
       let dirty = false;
-      m.costs.add('pteScans');
       if (mfn < 0) {
         dirty = true;
       } else {
@@ -171,12 +170,13 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
         vram.lastDirty = m.time;
       }
     }
+    m.costs.add('pteScans', nr);
     out = vram.acc.slice();
     vram.acc.fill(0);
     if (vram.lastDirty + TWO_SECONDS < m.time && !m.bugs.has('no-idle-heuristic')) {
       m.nest('remove-write-access', 'shadow_track_dirty_vram', 'clean for more than 2 s: remove write access to VRAM', () => {
         for (let g = begin; g < end; g++) {
-          const mfn = m.p2mLookup(d, g).mfn;
+          const mfn = m.p2mMfn(d, g);
           if (mfn >= 0) {
             flush = m.removeWriteAccess(d, mfn) || flush;
           }

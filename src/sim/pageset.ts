@@ -1,0 +1,86 @@
+/**
+ * A set of framebuffer page numbers as one byte per page: membership is one load, iteration is in
+ * ascending order, and a checkpoint copies one small array instead of a hash set's entries.
+ */
+export class PageSet {
+  private bits: Uint8Array;
+  private n = 0;
+
+  constructor(pages: number) {
+    this.bits = new Uint8Array(pages);
+  }
+
+  get size(): number {
+    return this.n;
+  }
+  /** How many pages it can hold. */
+  get capacity(): number {
+    return this.bits.length;
+  }
+
+  has(p: number): boolean {
+    return this.bits[p] === 1;
+  }
+  add(p: number): this {
+    if (this.bits[p] !== 1) {
+      if (p >= this.bits.length) {
+        this.grow(p + 1);
+      }
+      this.bits[p] = 1;
+      this.n++;
+    }
+    return this;
+  }
+  delete(p: number): boolean {
+    if (this.bits[p] === 1) {
+      this.bits[p] = 0;
+      this.n--;
+      return true;
+    }
+    return false;
+  }
+  clear(): void {
+    if (this.n > 0) {
+      this.bits.fill(0);
+      this.n = 0;
+    }
+  }
+  /** Make room for pages [0, pages) (a mode switch to a larger framebuffer). */
+  grow(pages: number): void {
+    if (pages > this.bits.length) {
+      const b = new Uint8Array(pages);
+      b.set(this.bits);
+      this.bits = b;
+    }
+  }
+
+  /** Members in ascending order. */
+  *[Symbol.iterator](): IterableIterator<number> {
+    const b = this.bits;
+    let left = this.n;
+    for (let p = 0; left > 0 && p < b.length; p++) {
+      if (b[p] === 1) {
+        left--;
+        yield p;
+      }
+    }
+  }
+  /** Members in ascending order, as an array. */
+  toArray(): number[] {
+    const out: number[] = [];
+    const b = this.bits;
+    for (let p = 0; out.length < this.n && p < b.length; p++) {
+      if (b[p] === 1) {
+        out.push(p);
+      }
+    }
+    return out;
+  }
+
+  cloneShared(): PageSet {
+    const s = Object.create(PageSet.prototype) as PageSet;
+    s.bits = this.bits.slice();
+    s.n = this.n;
+    return s;
+  }
+}
