@@ -46,34 +46,56 @@ export const DEFAULT_COSTS: CostTable = {
   rangesetNodesVisited: 10,
 };
 
+/** Counter ids, in the order of COUNTERS (the store path adds by number, not by name). */
+export const enum Counter {
+  vmexits, eptViolations, shadowFaults, ptEmulations, hypercalls, pteScans, p2mTypeChanges,
+  tlbFlushes, tlbRefills, pmlDrains, bytesCompared, bytesCopied, rangesetNodesVisited,
+}
+
 /** Which side pays for each counter. */
 const GUEST_SIDE: Readonly<Record<CounterName, boolean>> = {
   vmexits: true, eptViolations: true, shadowFaults: true, ptEmulations: true, tlbRefills: true,
   hypercalls: false, pteScans: false, p2mTypeChanges: false, tlbFlushes: false, pmlDrains: false,
   bytesCompared: false, bytesCopied: false, rangesetNodesVisited: false,
 };
+const GUEST = Uint8Array.from(COUNTERS, (c) => (GUEST_SIDE[c] ? 1 : 0));
 
 export class Costs {
-  counts: Record<CounterName, number>;
-  table: CostTable;
+  /** Running totals, by Counter. */
+  private n = new Float64Array(COUNTERS.length);
+  /** Cycles per event, by Counter. */
+  private price = Float64Array.from(COUNTERS, (c) => DEFAULT_COSTS[c]);
   /** Cycles accumulated so far per side (prices can change mid-trace with `costs`). */
   guestCycles = 0;
   dom0Cycles = 0;
-  constructor() {
-    this.counts = Object.fromEntries(COUNTERS.map((c) => [c, 0])) as Record<CounterName, number>;
-    this.table = { ...DEFAULT_COSTS };
-  }
-  add(c: CounterName, n = 1): void {
-    this.counts[c] += n;
-    const cycles = n * this.table[c];
-    if (GUEST_SIDE[c]) {
+  add(c: Counter, k = 1): void {
+    this.n[c] += k;
+    const cycles = k * this.price[c];
+    if (GUEST[c] === 1) {
       this.guestCycles += cycles;
     } else {
       this.dom0Cycles += cycles;
     }
   }
+  /** The totals by counter name. */
+  get counts(): Record<CounterName, number> {
+    return Object.fromEntries(COUNTERS.map((c, i) => [c, this.n[i]])) as Record<CounterName, number>;
+  }
+  /** The current prices by counter name (a copy). */
+  get table(): CostTable {
+    return Object.fromEntries(COUNTERS.map((c, i) => [c, this.price[i]])) as CostTable;
+  }
+  /** Change one price (a `costs` statement, or the user's settings); false for an unknown counter. */
+  setPrice(name: string, cycles: number): boolean {
+    const i = (COUNTERS as readonly string[]).indexOf(name);
+    if (i < 0) {
+      return false;
+    }
+    this.price[i] = cycles;
+    return true;
+  }
   totals(): CostTotals {
-    const t = { ...this.counts } as CostTotals;
+    const t = this.counts as CostTotals;
     t.guestCycles = Math.round(this.guestCycles);
     t.dom0Cycles = Math.round(this.dom0Cycles);
     t.cycles = t.guestCycles + t.dom0Cycles;

@@ -1,4 +1,5 @@
 /** Executing one statement on the machine: what each `.xpt` statement does in Xen's terms. */
+import { Counter } from './costs';
 import { Machine, hex, KERNEL_HALF } from './machine';
 import { SimError, type Statement, type TrackerId, type VcpuRef, vaToString } from './program';
 import { Domain, Framebuffer, Process, Vcpu, Backing } from './state';
@@ -96,7 +97,7 @@ export class Executor {
         return NONE;
       case 'costs':
         for (const [k, v] of Object.entries(s.values)) {
-          (m.costs.table as Record<string, number>)[k] = v as number;
+          m.costs.setPrice(k, v as number);
         }
         return NONE;
       case 'map': return this.map(s), NONE;
@@ -242,7 +243,7 @@ export class Executor {
       case 'untrack': {
         const fb = m.fb(s.fb);
         const d = m.dom(fb.dom);
-        m.costs.add('hypercalls');
+        m.costs.add(Counter.hypercalls);
         this.untrack(d, fb);
         return NONE;
       }
@@ -314,7 +315,7 @@ export class Executor {
       }
       case 'ioreq-server': {
         m.dom(s.dom);
-        m.costs.add('hypercalls');
+        m.costs.add(Counter.hypercalls);
         const r = m.ioreq.createServer(s.name, s.dom, s.limit);
         if (r.result !== 'ok') {
           throw new SimError(`domain '${s.dom}' already has the most ioreq servers Xen allows (8): -ENOSPC`, '#1');
@@ -327,10 +328,10 @@ export class Executor {
         if (!m.ioreq.server(s.server)) {
           throw new SimError(`unknown ioreq server '${s.server}'`, '#1');
         }
-        m.costs.add('hypercalls');
+        m.costs.add(Counter.hypercalls);
         const fn = s.op === 'ioreq-map' ? 'map' : 'unmap';
         const r = fn === 'map' ? m.ioreq.map(s.server, s.kind, s.start, s.end - 1) : m.ioreq.unmap(s.server, s.kind, s.start, s.end - 1);
-        m.costs.add('rangesetNodesVisited', r.nodesVisited);
+        m.costs.add(Counter.rangesetNodesVisited, r.nodesVisited);
         m.ev('ioreq', fn === 'map' ? 'ioreq_server_map_io_range' : 'ioreq_server_unmap_io_range', `${s.kind} ${s.start.toString(16)}..${s.end.toString(16)} on '${s.server}': ${r.result} (${r.nodesVisited} nodes visited)`);
         this.checkRangesets();
         return { ioreq: { line: m.sink.line, op: fn, server: s.server, result: r.result } };
@@ -338,7 +339,7 @@ export class Executor {
       case 'ioreq-access': {
         m.dom(s.dom);
         const r = m.ioreq.select(s.dom, s.kind, s.addr, s.size);
-        m.costs.add('rangesetNodesVisited', r.nodesVisited);
+        m.costs.add(Counter.rangesetNodesVisited, r.nodesVisited);
         m.ev('ioreq', 'ioreq_server_select', `${s.kind} access at 0x${s.addr.toString(16)} size ${s.size}: ${r.server ?? 'no server (default handling)'} (${r.nodesVisited} nodes visited)`);
         return { ioreq: { line: m.sink.line, op: 'access', server: r.server } };
       }
@@ -585,7 +586,7 @@ export class Executor {
       if (tr === 'memcmp') {
         ans = memcmpPeek(m, d, fb, o);
       } else {
-        m.costs.add('hypercalls');
+        m.costs.add(Counter.hypercalls);
         if (m.sink.record) {
           m.ev('hypercall', 'xendevicemodel_track_dirty_vram', `first_pfn ${hex(fb.gfn)} nr ${fb.pages}`);
         }

@@ -6,10 +6,10 @@
 import { SimError, type BugId, type InvariantId } from './program';
 import type { SimEvent, EventKind, ViolationRecord } from './report';
 import { PageStore, PAGE_SIZE } from './pages';
-import { Costs } from './costs';
+import { Costs, Counter } from './costs';
 import { T, WHY_GUEST, WHY_HV, isRam, typeName } from './p2m';
 import { A, D, G, NX, P, RW, US, pteFlags, pteFrame, readPte, vaIndex, writePte } from './pte';
-import { Domain, Framebuffer, FbOracle, Process, ShadowTable, Vcpu } from './state';
+import { Domain, Framebuffer, FbOracle, Process, ShadowTable, Vcpu, type Backing } from './state';
 import { TLB_D, TLB_G, TLB_W, TLB_WARNED, type Tlb } from './tlb';
 import { shadowVramGetMfn, shadowVramPutMfn } from './trackers/sl1ma';
 import { l1eChanged } from './trackers/hooks';
@@ -184,6 +184,21 @@ export class Machine {
   }
   /** The type found by the last `p2mMfn`. */
   lastP2mType = 0;
+  /** The backing (RAM or one framebuffer's frames) holding every gfn of [gfn, gfn + n), if one does. */
+  backingOf(d: Domain, gfn: number, n: number): Backing | null {
+    for (const b of [d.ram, ...d.vram]) {
+      if (b.hasGfn(gfn) && b.hasGfn(gfn + n - 1)) {
+        return b;
+      }
+    }
+    return null;
+  }
+  /** `p2mMfn` for a gfn known to lie in backing b (a range scan's inner loop). */
+  p2mMfnIn(d: Domain, b: Backing, gfn: number): number {
+    const t = d.p2m.type(gfn, true);
+    this.lastP2mType = t;
+    return t === T.invalid || t === T.mmio_dm ? -1 : b.mfn(gfn);
+  }
   /** The framebuffer (and page) a gfn of this domain belongs to, if any. */
   fbAt(d: Domain, gfn: number): [Framebuffer, number] | null {
     for (const name of d.fbs) {
@@ -235,8 +250,8 @@ export class Machine {
     const [oldF, oldFrame] = readPte(this.pages.read(tableMfn), idx);
     if (d.paging === 'shadow' && this.isShadowed(d, tableGfn)) {
       this.vmexit(v, 'EXIT_REASON_EXCEPTION_NMI (#PF on write-protected page table)');
-      this.costs.add('shadowFaults');
-      this.costs.add('ptEmulations');
+      this.costs.add(Counter.shadowFaults);
+      this.costs.add(Counter.ptEmulations);
       this.nest('emulate', 'sh_page_fault', `emulate PTE write gfn ${hex(tableGfn)}[${idx}]`, () => {
         this.writePteAt(tableMfn, idx, flags, frame);
         this.validateGuestEntry(d, tableGfn, idx);
@@ -306,7 +321,7 @@ export class Machine {
   }
   /** guest_flush_tlb_mask / INVEPT: every vCPU of the domain loses its cached translations. */
   flushDomainTlbs(d: Domain, fn: string, why: string): void {
-    this.costs.add('tlbFlushes');
+    this.costs.add(Counter.tlbFlushes);
     for (const v of d.vcpus) {
       v.tlb.clear();
     }
@@ -316,7 +331,7 @@ export class Machine {
   }
   /** A VM exit of one vCPU (and re-entry). Under flush-on-exit its TLB is emptied. */
   vmexit(v: Vcpu, reason: string): void {
-    this.costs.add('vmexits');
+    this.costs.add(Counter.vmexits);
     const d = this.dom(v.dom);
     if (this.sink.record) {
       this.ev('vmexit', 'vmx_vmexit_handler', reason, { vcpu: v.id });
@@ -340,7 +355,7 @@ export class Machine {
     let done = 0;
     while (done < len) {
       const a = va + done;
-      const off = a % PAGE_SIZE;
+      const off = a & (PAGE_SIZE - 1);
       const n = Math.min(len - done, PAGE_SIZE - off);
       const mfn = this.translate(v, a, true, d);
       if (mfn >= 0) {
@@ -355,7 +370,7 @@ export class Machine {
     let done = 0;
     while (done < len) {
       const a = va + done;
-      const off = a % PAGE_SIZE;
+      const off = a & (PAGE_SIZE - 1);
       const n = Math.min(len - done, PAGE_SIZE - off);
       const mfn = this.translate(v, a, false);
       if (mfn >= 0) {
@@ -430,7 +445,7 @@ export class Machine {
     } else if (this.sink.record) {
       this.ev('tlb-miss', 'tlb', `${vaToString(va)}`, { vcpu: v.id, va });
     }
-    this.costs.add('tlbRefills');
+    this.costs.add(Counter.tlbRefills);
     for (let i = 0; i < MAX_RETRIES; i++) {
       const r = d.paging === 'shadow' ? this.shadowHwWalk(v, d, va, write) : this.hapHwWalk(v, d, va, write);
       if (r !== null) {
@@ -462,7 +477,7 @@ export class Machine {
   checkTlbHit(v: Vcpu, d: Domain, va: number, tlb: Tlb, slot: number, write: boolean): void {
     const pt = tlb.pt[slot];
     const vers = d.ptVer.get(Math.floor(pt / 512));
-    if (vers && vers[pt % 512] !== tlb.ptVer[slot]) {
+    if (vers && vers[pt & 511] !== tlb.ptVer[slot]) {
       tlb.flags[slot] |= TLB_WARNED;
       this.violation('guest-no-flush', `vCPU ${v.id} used its cached translation of ${vaToString(va)} after the guest changed the PTE without invlpg`, { vcpu: v.id, va: vaToString(va) });
       return;
@@ -477,7 +492,7 @@ export class Machine {
     const gfn = tlb.gfn[slot];
     if (d.paging === 'shadow') {
       const t = d.shTables.get(Math.floor(src / 512));
-      const sl = src % 512;
+      const sl = src & 511;
       if (!t) {
         stale = true;
         why = 'its shadow L1 was destroyed';
@@ -600,7 +615,7 @@ export class Machine {
     if (d.pmlEnabled) {
       if (v.pml.length >= 512) {
         this.nest('vmexit', 'vmx_vmexit_handler', 'EXIT_REASON_PML_FULL', () => {
-          this.costs.add('vmexits');
+          this.costs.add(Counter.vmexits);
           if (d.tlbMode === 'flush-on-exit') {
             v.tlb.clear();
           }
@@ -616,14 +631,14 @@ export class Machine {
   }
   /** ept_vcpu_flush_pml_buffer: each logged gfn logdirty → rw (and paging_mark_pfn_dirty). */
   drainPml(v: Vcpu, d: Domain): void {
-    this.costs.add('pmlDrains');
+    this.costs.add(Counter.pmlDrains);
     const logged = v.pml;
     v.pml = [];
     this.nest('pml-drain', 'ept_vcpu_flush_pml_buffer', `${logged.length} entries`, () => {
       for (const gfn of logged) {
         this.markPfnDirty(d, gfn);
         if (d.p2m.changeTypeOne(gfn, this.backed(d, gfn), T.ram_logdirty, T.ram_rw)) {
-          this.costs.add('p2mTypeChanges');
+          this.costs.add(Counter.p2mTypeChanges);
           if (this.sink.record) {
             this.ev('p2m-type-change', 'p2m_change_type_one', `gfn ${hex(gfn)} ram_logdirty → ram_rw`, { gfn });
           }
@@ -724,7 +739,7 @@ export class Machine {
         return this.nest('ept-misconfig', 'ept_handle_misconfig', this.sink.record ? `gfn ${hex(f.gfn)}: lazy type recalculation` : '', () => {
           this.vmexitNoEvent(v);
           const t = d.p2m.resolve(f.gfn, this.backed(d, f.gfn));
-          this.costs.add('p2mTypeChanges');
+          this.costs.add(Counter.p2mTypeChanges);
           if (this.sink.record) {
             this.ev('p2m-type-change', 'resolve_misconfig', `gfn ${hex(f.gfn)} → ${typeLabel(t)}`, { gfn: f.gfn });
           }
@@ -733,14 +748,14 @@ export class Machine {
       case 'ept':
         return this.nest('ept-violation', 'hvm_hap_nested_page_fault', this.sink.record ? `write to gfn ${hex(f.gfn)}` : '', () => {
           this.vmexitNoEvent(v);
-          this.costs.add('eptViolations');
+          this.costs.add(Counter.eptViolations);
           const b = this.backed(d, f.gfn);
           const t = d.p2m.type(f.gfn, b);
           if (t === T.ram_logdirty) {
             // paging_mark_pfn_dirty (a no-op unless log-dirty mode is on), then logdirty → rw.
             this.markPfnDirty(d, f.gfn);
             d.p2m.changeTypeOne(f.gfn, b, T.ram_logdirty, T.ram_rw);
-            this.costs.add('p2mTypeChanges');
+            this.costs.add(Counter.p2mTypeChanges);
             if (this.sink.record) {
               this.ev('p2m-type-change', 'p2m_change_type_one', `gfn ${hex(f.gfn)} ram_logdirty → ram_rw`, { gfn: f.gfn });
             }
@@ -759,7 +774,7 @@ export class Machine {
     }
   }
   private vmexitNoEvent(v: Vcpu): void {
-    this.costs.add('vmexits');
+    this.costs.add(Counter.vmexits);
     const d = this.dom(v.dom);
     if (d.tlbMode === 'flush-on-exit') {
       v.tlb.clear();
@@ -770,7 +785,7 @@ export class Machine {
   shPageFault(v: Vcpu, d: Domain, va: number, write: boolean): 'retry' | 'emulated' {
     return this.nest('shadow-fault', 'sh_page_fault', this.sink.record ? `${write ? 'write' : 'read'} ${vaToString(va)}` : '', () => {
       this.vmexitNoEvent(v);
-      this.costs.add('shadowFaults');
+      this.costs.add(Counter.shadowFaults);
       const gw = this.guestWalk(v, d, va, write, true);
       if (!gw.ok) {
         throw new SimError(gw.msg, 'va');
@@ -816,7 +831,7 @@ export class Machine {
       if (d.ptFrames.has(gw.gfn) && write && this.isShadowed(d, gw.gfn)) {
         // A store to a shadowed page-table frame: emulate it instead of retrying.
         this.propagateL1(v, d, st, slot, gw.flags, gw.gfn, false);
-        this.costs.add('ptEmulations');
+        this.costs.add(Counter.ptEmulations);
         if (this.sink.record) {
           this.ev('emulate', 'sh_emulate_write', `store to page-table frame gfn ${hex(gw.gfn)}`, { gfn: gw.gfn });
         }
@@ -1015,7 +1030,7 @@ export class Machine {
       const slot = a % 512;
       if (t.f[slot] & RW) {
         this.shadowSetL1e(d, t, slot, t.f[slot] & ~(RW | D), t.e[slot], WHY_HV);
-        this.costs.add('pteScans');
+        this.costs.add(Counter.pteScans);
         changed = true;
       }
     }
@@ -1029,7 +1044,7 @@ export class Machine {
     for (const a of d.rmap.list(mfn)) {
       const t = d.shTables.get(Math.floor(a / 512))!;
       this.shadowSetL1e(d, t, a % 512, 0, 0, WHY_HV);
-      this.costs.add('pteScans');
+      this.costs.add(Counter.pteScans);
     }
     return true;
   }

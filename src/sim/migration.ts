@@ -4,6 +4,7 @@
  * hap_disable_log_dirty under HAP, shadow_blow_tables under shadow. VRAM tracking by p2m type shares
  * the p2m types with it: a global re-arm re-arms VRAM pages the display has not read yet.
  */
+import { Counter } from './costs';
 import type { Machine } from './machine';
 import { hex } from './machine';
 import { T } from './p2m';
@@ -40,13 +41,13 @@ function globalRearm(m: Machine, d: Domain, why: string): void {
     m.violation('clear-scope', `${why} re-armed ${u.pages.length} page(s) of '${u.fb}' that the display had not read yet: ${u.pages.slice(0, 16).join(',')}`, { fb: u.fb, pages: u.pages });
   }
   d.p2m.changeTypeGlobal(T.ram_rw, T.ram_logdirty);
-  m.costs.add('p2mTypeChanges');
+  m.costs.add(Counter.p2mTypeChanges);
   m.ev('p2m-type-change', 'p2m_change_entry_type_global', 'every ram_rw entry → ram_logdirty (lazy)');
   m.flushDomainTlbs(d, 'ept_sync_domain', 'INVEPT after the global type change');
 }
 
 export function logdirtyOp(m: Machine, d: Domain, action: 'enable' | 'disable' | 'peek' | 'clean'): LogdirtyRecord | null {
-  m.costs.add('hypercalls');
+  m.costs.add(Counter.hypercalls);
   switch (action) {
     case 'enable': {
       if (d.logdirty) {

@@ -33,41 +33,56 @@ export function differsFromCopy(m: Machine, d: Domain, fb: Framebuffer, o: FbOra
 /** Record an answer: compute changed/missed/late/extra against the copy, then update the copy. */
 export function recordAnswer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle, ans: TrackerAnswer, tracker: string): AnswerRecord {
   const all = ans.kind !== 'bitmap';
-  const reported = new Set<number>(ans.kind === 'bitmap' ? ans.dirty.filter((p) => p < fb.pages) : []);
+  const n = fb.pages;
+  // The reported pages (inside the framebuffer), once each, ascending; `isReported` as a byte map.
+  const isReported = new Uint8Array(n);
+  const dirty: number[] = [];
+  if (ans.kind === 'bitmap') {
+    let sorted = true;
+    for (const p of ans.dirty) {
+      if (p < n && !isReported[p]) {
+        isReported[p] = 1;
+        sorted = sorted && (dirty.length === 0 || dirty[dirty.length - 1] < p);
+        dirty.push(p);
+      }
+    }
+    if (!sorted) {
+      dirty.sort((a, b) => a - b);
+    }
+  }
+  const told = (p: number): boolean => all || isReported[p] === 1 || o.dma.has(p);
   const changed: number[] = [];
-  for (const p of o.suspects.toArray()) {
-    if (p >= fb.pages) {
-      continue;
-    }
-    if (differsFromCopy(m, d, fb, o, p)) {
-      changed.push(p);
-    }
-  }
-  const written = o.written.toArray().filter((p) => p < fb.pages);
   const missed: number[] = [];
-  const late: number[] = [];
-  for (const p of changed) {
-    const told = all || reported.has(p) || o.dma.has(p);
-    if (!told) {
-      missed.push(p);
+  for (const p of o.suspects) {
+    if (p < n && differsFromCopy(m, d, fb, o, p)) {
+      changed.push(p);
+      if (!told(p)) {
+        missed.push(p);
+      }
     }
   }
-  const lateSet = all ? [...o.missed] : [...o.missed].filter((p) => reported.has(p) || o.dma.has(p));
-  for (const p of lateSet.sort((a, b) => a - b)) {
-    late.push(p);
+  const written = o.written.toArray().filter((p) => p < n);
+  const late: number[] = [];
+  for (const p of o.missed) {
+    if (told(p)) {
+      late.push(p);
+    }
   }
-  const writtenSet = new Set(written);
-  const extra = ans.kind === 'bitmap' ? [...reported].filter((p) => !writtenSet.has(p)).sort((a, b) => a - b) : [];
+  const extra = dirty.filter((p) => !o.written.has(p));
   // Update the device model's copy with every reported page (and the DMA'd ones QEMU knows of).
   const now = m.pages.position;
   if (all) {
     o.copy.fill(-1);
     o.copyAll = now;
-    for (let p = 0; p < fb.pages; p++) {
+    for (let p = 0; p < n; p++) {
       o.told.add(p);
     }
   } else {
-    for (const p of [...reported, ...o.dma]) {
+    for (const p of dirty) {
+      o.copy[p] = now;
+      o.told.add(p);
+    }
+    for (const p of o.dma) {
       o.copy[p] = now;
       o.told.add(p);
     }
@@ -87,10 +102,7 @@ export function recordAnswer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle
   }
   o.written.clear();
   o.dma.clear();
-  const rec: AnswerRecord = {
-    line: m.sink.line, fb: fb.name, kind: ans.kind, dirty: ans.kind === 'bitmap' ? [...reported].sort((a, b) => a - b) : [],
-    written, changed, missed, late, extra, tracker,
-  };
+  const rec: AnswerRecord = { line: m.sink.line, fb: fb.name, kind: ans.kind, dirty, written, changed, missed, late, extra, tracker };
   if (missed.length > 0) {
     m.violation('lost-update', `answer for '${fb.name}' (${tracker}) misses ${missed.length} changed page(s): ${listPages(missed)}`, { fb: fb.name, pages: missed });
   }

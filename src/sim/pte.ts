@@ -64,7 +64,9 @@ export function flagsString(f: number): string {
 
 /** Index of `va` (48-bit) in the table of `level` (4..1). */
 export function vaIndex(va: number, level: number): number {
-  return Math.floor(va / LEVEL_SHIFT[level]) % 512;
+  // va is a non-negative integer below 2^48: the quotient truncates to the same value as floor, and
+  // ToInt32 keeps its low bits (2^32 is a multiple of 512), without a floating-point modulo.
+  return (va / LEVEL_SHIFT[level]) & 511;
 }
 const LEVEL_SHIFT = [1, 2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39];
 

@@ -5,6 +5,7 @@
  * per scanline and reset them after drawing), walks the scanlines, and copies each line that
  * touches a dirty page to the screen surface. The surface is real bytes, kept in the page store.
  */
+import { Counter } from '../costs';
 import type { Machine } from '../machine';
 import { PAGE_SIZE } from '../pages';
 import type { Domain, Framebuffer, FbOracle } from '../state';
@@ -67,7 +68,7 @@ export function drawScanlines(m: Machine, d: Domain, fb: Framebuffer, o: FbOracl
       o.screenSuspect.add(p);
       done += len;
     }
-    m.costs.add('bytesCopied', linesize);
+    m.costs.add(Counter.bytesCopied, linesize);
   }
   const pages = [...drawnPages].sort((a, b) => a - b);
   for (const p of pages) {

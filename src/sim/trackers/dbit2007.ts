@@ -3,6 +3,7 @@
  * the LFB, reading and clearing D; any change to those L1 shadows since the last call answers
  * all-dirty; the LFB is assumed MFN-contiguous (page i lives in frame base + i); no TLB flush.
  */
+import { Counter } from '../costs';
 import type { Machine } from '../machine';
 import { hex } from '../machine';
 import { D } from '../pte';
@@ -33,7 +34,7 @@ export function dbit2007Peek(m: Machine, d: Domain, fb: Framebuffer): TrackerAns
       for (const a of list) {
         const t = d.shTables.get(Math.floor(a / 512))!;
         const slot = a % 512;
-        m.costs.add('pteScans');
+        m.costs.add(Counter.pteScans);
         if (t.f[slot] & D) {
           hit = true;
           t.f[slot] &= ~D;

@@ -6,6 +6,7 @@
  * set bits when LFB shadow PTEs are made or cleared (shadow_set_l1e); clear without pausing; flush
  * the TLBs after clearing.
  */
+import { Counter } from '../costs';
 import type { Machine } from '../machine';
 import { hex } from '../machine';
 import { D, P } from '../pte';
@@ -45,7 +46,7 @@ export function linear2007Peek(m: Machine, d: Domain, fb: Framebuffer): TrackerA
   for (let i = 0; i < fb.pages; i++) {
     const va = r.va + i * 4096;
     const sl = m.shadowL1For(d, p, va);
-    m.costs.add('pteScans');
+    m.costs.add(Counter.pteScans);
     if (!sl) {
       return backoff(`no shadow table above ${vaToString(va)} (a fault through the linear map)`);
     }

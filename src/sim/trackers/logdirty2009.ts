@@ -5,6 +5,7 @@
  * range. The first call (and a range change) answered an empty bitmap; while migration log-dirty
  * was on, VRAM tracking could not run and the call answered -ENODATA.
  */
+import { Counter } from '../costs';
 import type { Machine } from '../machine';
 import { hex } from '../machine';
 import { T } from '../p2m';
@@ -30,7 +31,7 @@ export function logdirty2009Peek(m: Machine, d: Domain, fb: Framebuffer): Tracke
     d.trie = new LogDirtyTrie();
     m.pauseDomain(d);
     d.p2m.changeTypeRange(begin, end, T.ram_rw, T.ram_logdirty);
-    m.costs.add('p2mTypeChanges');
+    m.costs.add(Counter.p2mTypeChanges);
     m.ev('p2m-type-change', 'hap_enable_vram_tracking', `${hex(begin)}..${hex(end)} ram_rw → ram_logdirty (log-dirty mode on for VRAM)`);
     m.flushDomainTlbs(d, 'flush_tlb_mask', 'after arming VRAM tracking');
     return { kind: 'bitmap', dirty: [] };
@@ -39,7 +40,7 @@ export function logdirty2009Peek(m: Machine, d: Domain, fb: Framebuffer): Tracke
   const trie = d.trie!;
   const dirty: number[] = [];
   for (let i = 0; i < fb.pages; i++) {
-    m.costs.add('pteScans');
+    m.costs.add(Counter.pteScans);
     if (trie.test(begin + i)) {
       dirty.push(i);
     }
@@ -48,7 +49,7 @@ export function logdirty2009Peek(m: Machine, d: Domain, fb: Framebuffer): Tracke
   const outside = cleared.filter((g) => g < begin || g >= end);
   m.ev('logdirty', 'paging_log_dirty_range', `copied ${dirty.length} bit(s), then clear_page on the whole leaf (${cleared.length} bit(s) cleared${outside.length ? `, ${outside.length} outside the range` : ''})`);
   d.p2m.changeTypeRange(begin, end, T.ram_rw, T.ram_logdirty);
-  m.costs.add('p2mTypeChanges');
+  m.costs.add(Counter.p2mTypeChanges);
   m.flushDomainTlbs(d, 'flush_tlb_mask', 'after re-arming the VRAM range (hap_clean_vram_tracking)');
   return { kind: 'bitmap', dirty };
 }

@@ -4,6 +4,7 @@
  * exactly the pages that differ, and update the copy of those. (The model keeps the copy as the
  * page-store position it was taken at; the cost counters charge what qemu-dm's memcmp and memcpy did.)
  */
+import { Counter } from '../costs';
 import type { Machine } from '../machine';
 import { PAGE_SIZE } from '../pages';
 import type { Domain, Framebuffer, FbOracle } from '../state';
@@ -14,7 +15,7 @@ export function memcmpPeek(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle):
   if (!o.memcmpCopy) {
     o.memcmpCopy = new Map();
     o.memcmpAll = now;
-    m.costs.add('bytesCopied', fb.pages * PAGE_SIZE);
+    m.costs.add(Counter.bytesCopied, fb.pages * PAGE_SIZE);
     m.ev('peek', 'qemu-dm vga_update_display', `first refresh: copy all ${fb.pages} pages`);
     return { kind: 'all' };
   }
@@ -30,7 +31,7 @@ export function memcmpPeek(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle):
       }
     }
   }
-  m.costs.add('bytesCompared', fb.pages * PAGE_SIZE);
-  m.costs.add('bytesCopied', dirty.length * PAGE_SIZE);
+  m.costs.add(Counter.bytesCompared, fb.pages * PAGE_SIZE);
+  m.costs.add(Counter.bytesCopied, dirty.length * PAGE_SIZE);
   return { kind: 'bitmap', dirty };
 }

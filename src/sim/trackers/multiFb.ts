@@ -8,6 +8,7 @@
  * With `clear-whole-leaf`, HAP reads the bits through the log-dirty trie as the older code did, and
  * clearing a whole 32768-pfn leaf forgets the other ranges' bits in it.
  */
+import { Counter } from '../costs';
 import type { Machine } from '../machine';
 import { hex } from '../machine';
 import { T } from '../p2m';
@@ -39,7 +40,7 @@ export function multiFbPeek(m: Machine, d: Domain, fb: Framebuffer): TrackerAnsw
         d.trie = new LogDirtyTrie();
       }
       d.p2m.changeTypeRange(begin, end, T.ram_rw, T.ram_logdirty);
-      m.costs.add('p2mTypeChanges');
+      m.costs.add(Counter.p2mTypeChanges);
       m.ev('p2m-type-change', 'p2m_change_type_range', `new range '${fb.name}' ${hex(begin)}..${hex(end)} ram_rw → ram_logdirty`);
       m.flushDomainTlbs(d, 'ept_sync_domain', 'INVEPT after arming the range');
     } else {
@@ -53,7 +54,7 @@ export function multiFbPeek(m: Machine, d: Domain, fb: Framebuffer): TrackerAnsw
           if (!(t.f[slot] & P)) {
             continue;
           }
-          m.costs.add('pteScans');
+          m.costs.add(Counter.pteScans);
           const i = lfbIndex(m, d, t.e[slot], begin, end, fb.name);
           if (i >= 0) {
             let list = r.links.get(i);
@@ -91,7 +92,7 @@ function hapPeek(m: Machine, d: Domain, fb: Framebuffer, r: MultiRange): Tracker
   if (m.bugs.has('clear-whole-leaf') && d.trie) {
     const trie = d.trie;
     for (let i = 0; i < fb.pages; i++) {
-      m.costs.add('pteScans');
+      m.costs.add(Counter.pteScans);
       if (trie.test(r.begin + i)) {
         dirty.push(i);
       }
@@ -114,7 +115,7 @@ function hapPeek(m: Machine, d: Domain, fb: Framebuffer, r: MultiRange): Tracker
       m.violation('clear-scope', `reading '${fb.name}' cleared the whole log-dirty leaf, wiping ${pages.length} unread bit(s) of '${name}': ${pages.slice(0, 16).join(',')}`, { fb: name, pages });
     }
     d.p2m.changeTypeRange(r.begin, r.end, T.ram_rw, T.ram_logdirty);
-    m.costs.add('p2mTypeChanges');
+    m.costs.add(Counter.p2mTypeChanges);
     if (m.bugs.has('skip-flush')) {
       m.ev('tlb-flush', 'hap_clean_vram_tracking_range', 'INVEPT owed but skipped (inject skip-flush)');
     } else {
@@ -136,7 +137,7 @@ function shadowPeek(m: Machine, d: Domain, fb: Framebuffer, r: MultiRange): Trac
         continue;
       }
       const slot = a % 512;
-      m.costs.add('pteScans');
+      m.costs.add(Counter.pteScans);
       if (t.f[slot] & D) {
         dirty.add(i);
         t.f[slot] &= ~D;

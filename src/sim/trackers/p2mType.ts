@@ -5,6 +5,7 @@
  * the page back; a peek drains PML under pause, then tests and re-arms each page under the p2m
  * lock, then the EPT flush (INVEPT) at unlock. The first call and a range change answer all-dirty.
  */
+import { Counter } from '../costs';
 import type { Machine } from '../machine';
 import { hex } from '../machine';
 import { T } from '../p2m';
@@ -34,7 +35,7 @@ export function hapTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Track
       }
     }
     d.p2m.changeTypeRange(begin, end, T.ram_rw, T.ram_logdirty);
-    m.costs.add('p2mTypeChanges');
+    m.costs.add(Counter.p2mTypeChanges);
     if (m.sink.record) {
       m.ev('p2m-type-change', 'p2m_change_type_range', `${hex(begin)}..${hex(end)} ram_rw → ram_logdirty (lazy: entries marked for recalculation)`);
     }
@@ -90,8 +91,8 @@ export function logDirtyRange(m: Machine, d: Domain, fb: Framebuffer, begin: num
       }
     }
   }
-  m.costs.add('pteScans', scanned);
-  m.costs.add('p2mTypeChanges', dirty.length);
+  m.costs.add(Counter.pteScans, scanned);
+  m.costs.add(Counter.p2mTypeChanges, dirty.length);
   if (dirty.length > 0) {
     if (m.bugs.has('skip-flush')) {
       if (m.sink.record) {

@@ -5,6 +5,7 @@
  * entries kept in the accumulator; the first call (and a range change) blows the shadow tables and
  * answers -ENODATA; after 2 s without dirtiness, write access is removed (last_dirty = -1).
  */
+import { Counter } from '../costs';
 import type { Machine } from '../machine';
 import { hex } from '../machine';
 import { D } from '../pte';
@@ -121,9 +122,10 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
   } else {
     const contiguous = m.bugs.has('contiguous-mfn');
     const base = m.backingMfn(d, begin);
+    const backing = m.backingOf(d, begin, nr);
     for (let i = 0; i < nr; i++) {
       const gfn = begin + i;
-      let mfn = m.p2mMfn(d, gfn);
+      let mfn = backing ? m.p2mMfnIn(d, backing, gfn) : m.p2mMfn(d, gfn);
       if (contiguous && mfn >= 0 && mfn !== base + i) {
         m.violation('wrong-frame', `sl1ma scan of page ${i} (gfn ${hex(gfn)}) read frame ${hex(base + i)}, but the page is backed by ${hex(mfn)}: the framebuffer is not MFN-contiguous`, { fb: fb.name, pages: [i], gfn, mfn: base + i });
         mfn = base + i;
@@ -145,7 +147,7 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
             flush = m.removeAllMappings(d, mfn) || flush;
           } else {
             const t = d.shTables.get(Math.floor(sl1a / 512))!;
-            const slot = sl1a % 512;
+            const slot = sl1a & 511;
             if (t.f[slot] & D) {
               dirty = true;
               // l1e_remove_flags: atomic; the TLB may still cache D=1 until the flush.
@@ -170,7 +172,7 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
         vram.lastDirty = m.time;
       }
     }
-    m.costs.add('pteScans', nr);
+    m.costs.add(Counter.pteScans, nr);
     out = vram.acc.slice();
     vram.acc.fill(0);
     if (vram.lastDirty + TWO_SECONDS < m.time && !m.bugs.has('no-idle-heuristic')) {
