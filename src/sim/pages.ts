@@ -6,34 +6,73 @@
  *   (plus the small structured state), and replaying from it re-creates identical records;
  * - "has this page changed since position p?" by comparing only the bytes written since p — the
  *   oracle's device-model copy and qemu-dm's memcmp copy are positions, not copies.
- * Records of one frame are chained (`recPrev`), and each frame knows its latest applied record, so a
- * write costs one map lookup.
+ *
+ * Layout, for speed and size (a big trace is millions of 4-byte stores):
+ * - frames are found by mfn in a two-level table (no hashing), and their bytes are views into
+ *   4 MiB slabs (one allocation per 1024 frames);
+ * - a record is 5 consecutive int32s in fixed-size record chunks: mfn, offset|length, the previous
+ *   record of the same frame, and either the old and new bytes themselves (writes of up to 4 bytes:
+ *   20 bytes per record, nothing else) or where in the byte heap they are (longer writes).
  */
 import type { Hasher } from './util';
 
 export const PAGE_SIZE = 4096;
 export const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
 
+/** Frames per table chunk (mfn >>> FSHIFT selects the chunk). */
+const FSHIFT = 12;
+const FCHUNK = 1 << FSHIFT;
+const FMASK = FCHUNK - 1;
+/** Frames per slab. */
+const SLAB_FRAMES = 1024;
+
+/** Int32s per record, and records per record chunk. */
+const STRIDE = 5;
+const RSHIFT = 16;
+const RCHUNK = 1 << RSHIFT;
+const RMASK = RCHUNK - 1;
+/** Field offsets within a record. */
+const R_MFN = 0;
+const R_OFFLEN = 1;
+const R_PREV = 2;
+const R_A = 3;
+const R_B = 4;
+/** Writes of up to this many bytes keep their bytes in the record. */
+const INLINE = 4;
+
 const HEAP_CHUNK = 1 << 23;
+
 const scratchOld = new Uint8Array(PAGE_SIZE);
 const scratchSeen = new Uint8Array(PAGE_SIZE);
+const touched = new Int32Array(PAGE_SIZE);
 
-/** A frame's bytes and the index of its latest applied log record (-1: none). */
-class Frame {
-  last = -1;
-  readonly data = new Uint8Array(PAGE_SIZE);
+interface FrameChunk {
+  data: (Uint8Array | undefined)[];
+  /** Index of each frame's latest applied record (-1: none). */
+  last: Int32Array;
+}
+
+/** Up to 4 bytes of `d` at off, little-endian in one int32. */
+function pack(d: Uint8Array, off: number, len: number): number {
+  let v = 0;
+  for (let b = 0; b < len; b++) {
+    v |= d[off + b] << (8 * b);
+  }
+  return v;
+}
+function unpack(v: number, d: Uint8Array, off: number, len: number): void {
+  for (let b = 0; b < len; b++) {
+    d[off + b] = (v >>> (8 * b)) & 0xff;
+  }
 }
 
 export class PageStore {
-  private live = new Map<number, Frame>();
-  private recMfn = new Float64Array(4096);
-  private recOff = new Uint16Array(4096);
-  private recLen = new Uint16Array(4096);
-  private recHeap = new Float64Array(4096);
-  /** The previous record of the same frame, or -1. */
-  private recPrev = new Float64Array(4096);
-  /** Old and new bytes of every record, in chunks that never move (a record never spans two). */
-  private heaps: Uint8Array[] = [new Uint8Array(HEAP_CHUNK)];
+  private frames: (FrameChunk | undefined)[] = [];
+  private slab = new Uint8Array(0);
+  private slabUsed = SLAB_FRAMES;
+  private recs: Int32Array[] = [];
+  /** Old and new bytes of long writes, in chunks that never move (a record never spans two). */
+  private heaps: Uint8Array[] = [];
   private heapTop = 0;
   /** Records known (the log's length) and records applied (the position in time). */
   private n = 0;
@@ -48,22 +87,43 @@ export class PageStore {
     return this.pos;
   }
 
-  /** The chunk holding heap offset h, and h's offset in it. */
-  private at(h: number): [Uint8Array, number] {
-    return [this.heaps[Math.floor(h / HEAP_CHUNK)], h % HEAP_CHUNK];
+  private chunkOf(mfn: number): FrameChunk | undefined {
+    return this.frames[mfn >>> FSHIFT];
+  }
+
+  /** The frame's bytes, allocating them (zeroed) on first use. */
+  private frame(mfn: number): Uint8Array {
+    const ci = mfn >>> FSHIFT;
+    let c = this.frames[ci];
+    if (c === undefined) {
+      c = { data: new Array<Uint8Array | undefined>(FCHUNK).fill(undefined), last: new Int32Array(FCHUNK).fill(-1) };
+      this.frames[ci] = c;
+    }
+    let d = c.data[mfn & FMASK];
+    if (d === undefined) {
+      if (this.slabUsed === SLAB_FRAMES) {
+        this.slab = new Uint8Array(SLAB_FRAMES * PAGE_SIZE);
+        this.slabUsed = 0;
+      }
+      d = this.slab.subarray(this.slabUsed * PAGE_SIZE, (this.slabUsed + 1) * PAGE_SIZE);
+      this.slabUsed++;
+      c.data[mfn & FMASK] = d;
+    }
+    return d;
   }
 
   read(mfn: number): Uint8Array {
-    const f = this.live.get(mfn);
-    return f === undefined ? ZERO_PAGE : f.data;
+    const c = this.chunkOf(mfn);
+    return (c === undefined ? undefined : c.data[mfn & FMASK]) ?? ZERO_PAGE;
   }
   /** Are the frame's bytes all zero? (Whether it was ever allocated is not observable: time travel keeps frames.) */
   isZero(mfn: number): boolean {
-    const f = this.live.get(mfn);
-    if (f === undefined) {
+    const c = this.chunkOf(mfn);
+    const d = c === undefined ? undefined : c.data[mfn & FMASK];
+    if (d === undefined) {
       return true;
     }
-    const w = new Int32Array(f.data.buffer, f.data.byteOffset, PAGE_SIZE / 4);
+    const w = new Int32Array(d.buffer, d.byteOffset, PAGE_SIZE / 4);
     for (let i = 0; i < w.length; i++) {
       if (w[i] !== 0) {
         return false;
@@ -72,44 +132,63 @@ export class PageStore {
     return true;
   }
 
+  /** The latest applied record of the frame (-1: none). */
+  private lastOf(mfn: number): number {
+    const c = this.chunkOf(mfn);
+    return c === undefined ? -1 : c.last[mfn & FMASK];
+  }
+
   /** Write `len` bytes at off: `src` bytes, or a fill byte. */
   write(mfn: number, off: number, len: number, src: Uint8Array | number): void {
-    let f = this.live.get(mfn);
-    if (f === undefined) {
-      f = new Frame();
-      this.live.set(mfn, f);
-    }
-    const page = f.data;
+    const page = this.frame(mfn);
+    const c = this.frames[mfn >>> FSHIFT]!;
+    const fi = mfn & FMASK;
     const i = this.pos;
-    if (i < this.n && this.recMfn[i] === mfn && this.recOff[i] === off && this.recLen[i] === len) {
-      // Replaying a step already in the log (deterministic): apply, don't record again.
-      const [heap, h0] = this.at(this.recHeap[i]);
-      const h = h0 + len;
-      for (let b = 0; b < len; b++) {
-        page[off + b] = heap[h + b];
-      }
-      f.last = i;
-      this.pos++;
-      return;
-    }
+    const offlen = off | (len << 12);
     if (i < this.n) {
+      const r = this.recs[i >>> RSHIFT];
+      const o = (i & RMASK) * STRIDE;
+      if (r[o + R_MFN] === mfn && r[o + R_OFFLEN] === offlen) {
+        // Replaying a step already in the log (deterministic): apply, don't record again.
+        this.apply(r, o, len, off, page, true);
+        c.last[fi] = i;
+        this.pos++;
+        return;
+      }
       this.truncate(i);
     }
-    if (i >= this.recMfn.length) {
-      this.growRecords();
+    const ri = i >>> RSHIFT;
+    if (ri >= this.recs.length) {
+      this.recs.push(new Int32Array(RCHUNK * STRIDE));
     }
-    let h = this.heapTop % HEAP_CHUNK;
-    if (h + 2 * len > HEAP_CHUNK) {
-      this.heapTop += HEAP_CHUNK - h;
-      h = 0;
-    }
-    const ci = Math.floor(this.heapTop / HEAP_CHUNK);
-    if (ci >= this.heaps.length) {
-      this.heaps.push(new Uint8Array(HEAP_CHUNK));
-    }
-    const hp = this.heaps[ci];
-    const start = this.heapTop;
-    if (len > 32) {
+    const r = this.recs[ri];
+    const o = (i & RMASK) * STRIDE;
+    r[o + R_MFN] = mfn;
+    r[o + R_OFFLEN] = offlen;
+    r[o + R_PREV] = c.last[fi];
+    if (len <= INLINE) {
+      r[o + R_A] = pack(page, off, len);
+      if (typeof src === 'number') {
+        for (let b = 0; b < len; b++) {
+          page[off + b] = src;
+        }
+      } else {
+        for (let b = 0; b < len; b++) {
+          page[off + b] = src[b];
+        }
+      }
+      r[o + R_B] = pack(page, off, len);
+    } else {
+      let h = this.heapTop % HEAP_CHUNK;
+      if (h + 2 * len > HEAP_CHUNK) {
+        this.heapTop += HEAP_CHUNK - h;
+        h = 0;
+      }
+      const hi = Math.floor(this.heapTop / HEAP_CHUNK);
+      if (hi >= this.heaps.length) {
+        this.heaps.push(new Uint8Array(HEAP_CHUNK));
+      }
+      const hp = this.heaps[hi];
       hp.set(page.subarray(off, off + len), h);
       if (typeof src === 'number') {
         page.fill(src, off, off + len);
@@ -117,28 +196,24 @@ export class PageStore {
         page.set(src.subarray(0, len), off);
       }
       hp.set(page.subarray(off, off + len), h + len);
-    } else if (typeof src === 'number') {
-      for (let b = 0; b < len; b++) {
-        hp[h + b] = page[off + b];
-        page[off + b] = src;
-        hp[h + len + b] = src;
-      }
-    } else {
-      for (let b = 0; b < len; b++) {
-        hp[h + b] = page[off + b];
-        page[off + b] = src[b];
-        hp[h + len + b] = src[b];
-      }
+      r[o + R_A] = hi;
+      r[o + R_B] = h;
+      this.heapTop += 2 * len;
     }
-    this.heapTop = start + 2 * len;
-    this.recMfn[i] = mfn;
-    this.recOff[i] = off;
-    this.recLen[i] = len;
-    this.recHeap[i] = start;
-    this.recPrev[i] = f.last;
-    f.last = i;
+    c.last[fi] = i;
     this.n = i + 1;
     this.pos = i + 1;
+  }
+
+  /** Copy a record's new (redo) or old (undo) bytes into the frame. */
+  private apply(r: Int32Array, o: number, len: number, off: number, page: Uint8Array, redo: boolean): void {
+    if (len <= INLINE) {
+      unpack(r[o + (redo ? R_B : R_A)], page, off, len);
+    } else {
+      const hp = this.heaps[r[o + R_A]];
+      const h = r[o + R_B] + (redo ? len : 0);
+      page.set(hp.subarray(h, h + len), off);
+    }
   }
 
   /** Undo or redo records until the position is `target`. */
@@ -146,58 +221,49 @@ export class PageStore {
     if (target > this.n) {
       throw new Error(`log position ${target} beyond ${this.n}`);
     }
-    let f: Frame | undefined;
-    let fm = -1;
     while (this.pos > target) {
       const i = --this.pos;
-      if (this.recMfn[i] !== fm) {
-        fm = this.recMfn[i];
-        f = this.live.get(fm);
-      }
-      this.copyOut(i, 0, f!);
-      f!.last = this.recPrev[i];
+      const r = this.recs[i >>> RSHIFT];
+      const o = (i & RMASK) * STRIDE;
+      const mfn = r[o + R_MFN];
+      const offlen = r[o + R_OFFLEN];
+      this.apply(r, o, offlen >>> 12, offlen & 0xfff, this.frame(mfn), false);
+      this.frames[mfn >>> FSHIFT]!.last[mfn & FMASK] = r[o + R_PREV];
     }
     while (this.pos < target) {
       const i = this.pos++;
-      if (this.recMfn[i] !== fm) {
-        fm = this.recMfn[i];
-        f = this.live.get(fm);
-      }
-      this.copyOut(i, this.recLen[i], f!);
-      f!.last = i;
+      const r = this.recs[i >>> RSHIFT];
+      const o = (i & RMASK) * STRIDE;
+      const mfn = r[o + R_MFN];
+      const offlen = r[o + R_OFFLEN];
+      this.apply(r, o, offlen >>> 12, offlen & 0xfff, this.frame(mfn), true);
+      this.frames[mfn >>> FSHIFT]!.last[mfn & FMASK] = i;
     }
   }
 
-  /** Copy record i's old (skip = 0) or new (skip = len) bytes into the frame. */
-  private copyOut(i: number, skip: number, f: Frame): void {
-    const h = this.recHeap[i] + skip;
-    const hp = this.heaps[Math.floor(h / HEAP_CHUNK)];
-    const o = h % HEAP_CHUNK;
-    const len = this.recLen[i];
-    const off = this.recOff[i];
-    const d = f.data;
-    if (len <= 32) {
-      for (let b = 0; b < len; b++) {
-        d[off + b] = hp[o + b];
-      }
-    } else {
-      d.set(hp.subarray(o, o + len), off);
-    }
+  private prevOf(i: number): number {
+    return this.recs[i >>> RSHIFT][(i & RMASK) * STRIDE + R_PREV];
   }
 
   /** Has the frame's content changed between log position p0 and now? (Bytes, not writes.) */
   changedSince(mfn: number, p0: number): boolean {
-    const f = this.live.get(mfn);
-    if (f === undefined || f.last < p0) {
+    const first = this.lastOf(mfn);
+    if (first < p0) {
       return false;
     }
-    const page = f.data;
-    const first = f.last;
-    if (this.recPrev[first] < p0) {
+    const page = this.read(mfn);
+    const r = this.recs[first >>> RSHIFT];
+    const o = (first & RMASK) * STRIDE;
+    const offlen = r[o + R_OFFLEN];
+    const off = offlen & 0xfff;
+    const len = offlen >>> 12;
+    if (r[o + R_PREV] < p0) {
       // One record since p0: its old bytes against the current ones.
-      const off = this.recOff[first];
-      const len = this.recLen[first];
-      const [hp, h] = this.at(this.recHeap[first]);
+      if (len <= INLINE) {
+        return r[o + R_A] !== pack(page, off, len);
+      }
+      const hp = this.heaps[r[o + R_A]];
+      const h = r[o + R_B];
       for (let b = 0; b < len; b++) {
         if (hp[h + b] !== page[off + b]) {
           return true;
@@ -206,29 +272,32 @@ export class PageStore {
       return false;
     }
     let bytes = 0;
-    for (let i = first; i >= p0; i = this.recPrev[i]) {
-      bytes += this.recLen[i];
+    for (let i = first; i >= p0; i = this.prevOf(i)) {
+      bytes += this.recs[i >>> RSHIFT][(i & RMASK) * STRIDE + R_OFFLEN] >>> 12;
       if (bytes > 512) {
         // Many bytes written: rebuilding the old page and comparing natively is cheaper.
         return Buffer.compare(this.bytesAt(mfn, p0), page) !== 0;
       }
     }
     // Walking back, the last-seen old byte of each offset is the oldest: overwrite as we go.
-    const touched: number[] = [];
-    for (let i = first; i >= p0; i = this.recPrev[i]) {
-      const off = this.recOff[i];
-      const len = this.recLen[i];
-      const [hp, h] = this.at(this.recHeap[i]);
-      for (let b = 0; b < len; b++) {
-        if (!scratchSeen[off + b]) {
-          scratchSeen[off + b] = 1;
-          touched.push(off + b);
+    let nt = 0;
+    for (let i = first; i >= p0; i = this.prevOf(i)) {
+      const ri = this.recs[i >>> RSHIFT];
+      const oi = (i & RMASK) * STRIDE;
+      const ol = ri[oi + R_OFFLEN];
+      const ro = ol & 0xfff;
+      const rl = ol >>> 12;
+      for (let b = 0; b < rl; b++) {
+        if (!scratchSeen[ro + b]) {
+          scratchSeen[ro + b] = 1;
+          touched[nt++] = ro + b;
         }
-        scratchOld[off + b] = hp[h + b];
       }
+      this.apply(ri, oi, rl, ro, scratchOld, false);
     }
     let changed = false;
-    for (const b of touched) {
+    for (let k = 0; k < nt; k++) {
+      const b = touched[k];
       if (scratchOld[b] !== page[b]) {
         changed = true;
       }
@@ -239,57 +308,69 @@ export class PageStore {
 
   /** The frame's bytes as they were at log position p0. */
   bytesAt(mfn: number, p0: number): Uint8Array {
-    const f = this.live.get(mfn);
-    if (f === undefined) {
-      return new Uint8Array(PAGE_SIZE);
-    }
-    const out = f.data.slice();
-    for (let i = f.last; i >= p0; i = this.recPrev[i]) {
-      const [hp, h] = this.at(this.recHeap[i]);
-      out.set(hp.subarray(h, h + this.recLen[i]), this.recOff[i]);
+    const out = this.read(mfn).slice();
+    for (let i = this.lastOf(mfn); i >= p0; i = this.prevOf(i)) {
+      const r = this.recs[i >>> RSHIFT];
+      const o = (i & RMASK) * STRIDE;
+      const offlen = r[o + R_OFFLEN];
+      this.apply(r, o, offlen >>> 12, offlen & 0xfff, out, false);
     }
     return out;
   }
 
   /** Drop the records from `at` on (only when a replay diverged, which determinism rules out). */
   private truncate(at: number): void {
-    for (const f of this.live.values()) {
-      while (f.last >= at) {
-        f.last = this.recPrev[f.last];
+    for (const c of this.frames) {
+      if (c === undefined) {
+        continue;
+      }
+      for (let k = 0; k < FCHUNK; k++) {
+        while (c.last[k] >= at) {
+          c.last[k] = this.prevOf(c.last[k]);
+        }
+      }
+    }
+    // The heap goes back to the first long record dropped.
+    for (let i = at; i < this.n; i++) {
+      const r = this.recs[i >>> RSHIFT];
+      const o = (i & RMASK) * STRIDE;
+      if (r[o + R_OFFLEN] >>> 12 > INLINE) {
+        this.heapTop = r[o + R_A] * HEAP_CHUNK + r[o + R_B];
+        this.heaps.length = r[o + R_A] + 1;
+        break;
       }
     }
     this.n = at;
-    this.heapTop = this.recHeap[at];
-    this.heaps.length = Math.floor(this.heapTop / HEAP_CHUNK) + 1;
+    this.recs.length = Math.ceil(at / RCHUNK) || 0;
   }
-  private growRecords(): void {
-    const cap = this.recMfn.length * 2;
-    const grow = <A extends Float64Array | Uint16Array>(a: A, ctor: new (n: number) => A): A => {
-      const b = new ctor(cap);
-      b.set(a);
-      return b;
-    };
-    this.recMfn = grow(this.recMfn, Float64Array);
-    this.recOff = grow(this.recOff, Uint16Array);
-    this.recLen = grow(this.recLen, Uint16Array);
-    this.recHeap = grow(this.recHeap, Float64Array);
-    this.recPrev = grow(this.recPrev, Float64Array);
+
+  /** Bytes held by the write log (for the memory figures). */
+  get logBytes(): number {
+    return this.recs.length * RCHUNK * STRIDE * 4 + this.heaps.length * HEAP_CHUNK;
   }
 
   hashInto(h: Hasher): void {
-    const keys = [...this.live.keys()].sort((a, b) => a - b);
-    for (const k of keys) {
-      const d = this.live.get(k)!.data;
-      let zero = true;
-      for (let i = 0; i < d.length; i++) {
-        if (d[i] !== 0) {
-          zero = false;
-          break;
-        }
+    for (let ci = 0; ci < this.frames.length; ci++) {
+      const c = this.frames[ci];
+      if (c === undefined) {
+        continue;
       }
-      if (!zero) {
-        h.num(k);
-        h.bytes(d);
+      for (let k = 0; k < FCHUNK; k++) {
+        const d = c.data[k];
+        if (d === undefined) {
+          continue;
+        }
+        let zero = true;
+        for (let i = 0; i < d.length; i++) {
+          if (d[i] !== 0) {
+            zero = false;
+            break;
+          }
+        }
+        if (!zero) {
+          h.num(ci * FCHUNK + k);
+          h.bytes(d);
+        }
       }
     }
   }
