@@ -47,9 +47,13 @@ const scratchSeen = new Uint8Array(PAGE_SIZE);
 const touched = new Int32Array(PAGE_SIZE);
 
 interface FrameChunk {
-  data: (Uint8Array | undefined)[];
-  /** Index of each frame's latest applied record (-1: none). */
-  last: Int32Array;
+  /**
+   * Per frame, two int32s: where its bytes are (slab * SLAB_FRAMES + slot, -1: not allocated) and
+   * the index of its latest applied record (-1: none) — side by side, one cache line for both.
+   */
+  meta: Int32Array;
+  /** Views of the frames' bytes, made when `read` first asks (the write path does not need them). */
+  views: (Uint8Array | undefined)[] | null;
 }
 
 /** Up to 4 bytes of `d` at off, little-endian in one int32. */
@@ -68,7 +72,7 @@ function unpack(v: number, d: Uint8Array, off: number, len: number): void {
 
 export class PageStore {
   private frames: (FrameChunk | undefined)[] = [];
-  private slab = new Uint8Array(0);
+  private slabs: Uint8Array[] = [];
   private slabUsed = SLAB_FRAMES;
   private recs: Int32Array[] = [];
   /** Old and new bytes of long writes, in chunks that never move (a record never spans two). */
@@ -87,40 +91,59 @@ export class PageStore {
     return this.pos;
   }
 
-  private chunkOf(mfn: number): FrameChunk | undefined {
-    return this.frames[mfn >>> FSHIFT];
-  }
-
-  /** The frame's bytes, allocating them (zeroed) on first use. */
-  private frame(mfn: number): Uint8Array {
+  /** The frame's chunk, made on first use. */
+  private chunk(mfn: number): FrameChunk {
     const ci = mfn >>> FSHIFT;
     let c = this.frames[ci];
     if (c === undefined) {
-      c = { data: new Array<Uint8Array | undefined>(FCHUNK).fill(undefined), last: new Int32Array(FCHUNK).fill(-1) };
+      c = { meta: new Int32Array(2 * FCHUNK).fill(-1), views: null };
       this.frames[ci] = c;
     }
-    let d = c.data[mfn & FMASK];
-    if (d === undefined) {
+    return c;
+  }
+
+  /** Where the frame's bytes are (slab * SLAB_FRAMES + slot), allocating them (zeroed) on first use. */
+  private locate(c: FrameChunk, fi: number): number {
+    let loc = c.meta[2 * fi];
+    if (loc < 0) {
       if (this.slabUsed === SLAB_FRAMES) {
-        this.slab = new Uint8Array(SLAB_FRAMES * PAGE_SIZE);
+        this.slabs.push(new Uint8Array(SLAB_FRAMES * PAGE_SIZE));
         this.slabUsed = 0;
       }
-      d = this.slab.subarray(this.slabUsed * PAGE_SIZE, (this.slabUsed + 1) * PAGE_SIZE);
-      this.slabUsed++;
-      c.data[mfn & FMASK] = d;
+      loc = (this.slabs.length - 1) * SLAB_FRAMES + this.slabUsed++;
+      c.meta[2 * fi] = loc;
     }
-    return d;
+    return loc;
+  }
+
+  /** The frame's bytes as a view (allocating the frame). */
+  private frame(mfn: number): Uint8Array {
+    const c = this.chunk(mfn);
+    const fi = mfn & FMASK;
+    if (c.views === null) {
+      c.views = new Array<Uint8Array | undefined>(FCHUNK).fill(undefined);
+    }
+    let v = c.views[fi];
+    if (v === undefined) {
+      const loc = this.locate(c, fi);
+      const at = (loc % SLAB_FRAMES) * PAGE_SIZE;
+      v = this.slabs[Math.floor(loc / SLAB_FRAMES)].subarray(at, at + PAGE_SIZE);
+      c.views[fi] = v;
+    }
+    return v;
   }
 
   read(mfn: number): Uint8Array {
-    const c = this.chunkOf(mfn);
-    return (c === undefined ? undefined : c.data[mfn & FMASK]) ?? ZERO_PAGE;
+    const c = this.frames[mfn >>> FSHIFT];
+    if (c === undefined || c.meta[2 * (mfn & FMASK)] < 0) {
+      return ZERO_PAGE;
+    }
+    return this.frame(mfn);
   }
   /** Are the frame's bytes all zero? (Whether it was ever allocated is not observable: time travel keeps frames.) */
   isZero(mfn: number): boolean {
-    const c = this.chunkOf(mfn);
-    const d = c === undefined ? undefined : c.data[mfn & FMASK];
-    if (d === undefined) {
+    const d = this.read(mfn);
+    if (d === ZERO_PAGE) {
       return true;
     }
     const w = new Int32Array(d.buffer, d.byteOffset, PAGE_SIZE / 4);
@@ -134,15 +157,18 @@ export class PageStore {
 
   /** The latest applied record of the frame (-1: none). */
   private lastOf(mfn: number): number {
-    const c = this.chunkOf(mfn);
-    return c === undefined ? -1 : c.last[mfn & FMASK];
+    const c = this.frames[mfn >>> FSHIFT];
+    return c === undefined ? -1 : c.meta[2 * (mfn & FMASK) + 1];
   }
 
   /** Write `len` bytes at off: `src` bytes, or a fill byte. */
   write(mfn: number, off: number, len: number, src: Uint8Array | number): void {
-    const page = this.frame(mfn);
-    const c = this.frames[mfn >>> FSHIFT]!;
+    const c = this.chunk(mfn);
     const fi = mfn & FMASK;
+    const loc = this.locate(c, fi);
+    const slab = this.slabs[(loc / SLAB_FRAMES) | 0];
+    // The write's first byte in the slab.
+    const at = (loc % SLAB_FRAMES) * PAGE_SIZE + off;
     const i = this.pos;
     const offlen = off | (len << 12);
     if (i < this.n) {
@@ -150,8 +176,8 @@ export class PageStore {
       const o = (i & RMASK) * STRIDE;
       if (r[o + R_MFN] === mfn && r[o + R_OFFLEN] === offlen) {
         // Replaying a step already in the log (deterministic): apply, don't record again.
-        this.apply(r, o, len, off, page, true);
-        c.last[fi] = i;
+        this.apply(r, o, len, at, slab, true);
+        c.meta[2 * fi + 1] = i;
         this.pos++;
         return;
       }
@@ -165,19 +191,19 @@ export class PageStore {
     const o = (i & RMASK) * STRIDE;
     r[o + R_MFN] = mfn;
     r[o + R_OFFLEN] = offlen;
-    r[o + R_PREV] = c.last[fi];
+    r[o + R_PREV] = c.meta[2 * fi + 1];
     if (len <= INLINE) {
-      r[o + R_A] = pack(page, off, len);
+      r[o + R_A] = pack(slab, at, len);
       if (typeof src === 'number') {
         for (let b = 0; b < len; b++) {
-          page[off + b] = src;
+          slab[at + b] = src;
         }
       } else {
         for (let b = 0; b < len; b++) {
-          page[off + b] = src[b];
+          slab[at + b] = src[b];
         }
       }
-      r[o + R_B] = pack(page, off, len);
+      r[o + R_B] = pack(slab, at, len);
     } else {
       let h = this.heapTop % HEAP_CHUNK;
       if (h + 2 * len > HEAP_CHUNK) {
@@ -189,18 +215,18 @@ export class PageStore {
         this.heaps.push(new Uint8Array(HEAP_CHUNK));
       }
       const hp = this.heaps[hi];
-      hp.set(page.subarray(off, off + len), h);
+      hp.set(slab.subarray(at, at + len), h);
       if (typeof src === 'number') {
-        page.fill(src, off, off + len);
+        slab.fill(src, at, at + len);
       } else {
-        page.set(src.subarray(0, len), off);
+        slab.set(src.subarray(0, len), at);
       }
-      hp.set(page.subarray(off, off + len), h + len);
+      hp.set(slab.subarray(at, at + len), h + len);
       r[o + R_A] = hi;
       r[o + R_B] = h;
       this.heapTop += 2 * len;
     }
-    c.last[fi] = i;
+    c.meta[2 * fi + 1] = i;
     this.n = i + 1;
     this.pos = i + 1;
   }
@@ -228,7 +254,7 @@ export class PageStore {
       const mfn = r[o + R_MFN];
       const offlen = r[o + R_OFFLEN];
       this.apply(r, o, offlen >>> 12, offlen & 0xfff, this.frame(mfn), false);
-      this.frames[mfn >>> FSHIFT]!.last[mfn & FMASK] = r[o + R_PREV];
+      this.frames[mfn >>> FSHIFT]!.meta[2 * (mfn & FMASK) + 1] = r[o + R_PREV];
     }
     while (this.pos < target) {
       const i = this.pos++;
@@ -237,7 +263,7 @@ export class PageStore {
       const mfn = r[o + R_MFN];
       const offlen = r[o + R_OFFLEN];
       this.apply(r, o, offlen >>> 12, offlen & 0xfff, this.frame(mfn), true);
-      this.frames[mfn >>> FSHIFT]!.last[mfn & FMASK] = i;
+      this.frames[mfn >>> FSHIFT]!.meta[2 * (mfn & FMASK) + 1] = i;
     }
   }
 
@@ -247,11 +273,18 @@ export class PageStore {
 
   /** Has the frame's content changed between log position p0 and now? (Bytes, not writes.) */
   changedSince(mfn: number, p0: number): boolean {
-    const first = this.lastOf(mfn);
+    const c = this.frames[mfn >>> FSHIFT];
+    if (c === undefined) {
+      return false;
+    }
+    const fi = mfn & FMASK;
+    const first = c.meta[2 * fi + 1];
     if (first < p0) {
       return false;
     }
-    const page = this.read(mfn);
+    const loc = c.meta[2 * fi];
+    const slab = this.slabs[(loc / SLAB_FRAMES) | 0];
+    const base = (loc % SLAB_FRAMES) * PAGE_SIZE;
     const r = this.recs[first >>> RSHIFT];
     const o = (first & RMASK) * STRIDE;
     const offlen = r[o + R_OFFLEN];
@@ -260,12 +293,12 @@ export class PageStore {
     if (r[o + R_PREV] < p0) {
       // One record since p0: its old bytes against the current ones.
       if (len <= INLINE) {
-        return r[o + R_A] !== pack(page, off, len);
+        return r[o + R_A] !== pack(slab, base + off, len);
       }
       const hp = this.heaps[r[o + R_A]];
       const h = r[o + R_B];
       for (let b = 0; b < len; b++) {
-        if (hp[h + b] !== page[off + b]) {
+        if (hp[h + b] !== slab[base + off + b]) {
           return true;
         }
       }
@@ -276,7 +309,7 @@ export class PageStore {
       bytes += this.recs[i >>> RSHIFT][(i & RMASK) * STRIDE + R_OFFLEN] >>> 12;
       if (bytes > 512) {
         // Many bytes written: rebuilding the old page and comparing natively is cheaper.
-        return Buffer.compare(this.bytesAt(mfn, p0), page) !== 0;
+        return Buffer.compare(this.bytesAt(mfn, p0), slab.subarray(base, base + PAGE_SIZE)) !== 0;
       }
     }
     // Walking back, the last-seen old byte of each offset is the oldest: overwrite as we go.
@@ -298,7 +331,7 @@ export class PageStore {
     let changed = false;
     for (let k = 0; k < nt; k++) {
       const b = touched[k];
-      if (scratchOld[b] !== page[b]) {
+      if (scratchOld[b] !== slab[base + b]) {
         changed = true;
       }
       scratchSeen[b] = 0;
@@ -324,9 +357,9 @@ export class PageStore {
       if (c === undefined) {
         continue;
       }
-      for (let k = 0; k < FCHUNK; k++) {
-        while (c.last[k] >= at) {
-          c.last[k] = this.prevOf(c.last[k]);
+      for (let k = 1; k < 2 * FCHUNK; k += 2) {
+        while (c.meta[k] >= at) {
+          c.meta[k] = this.prevOf(c.meta[k]);
         }
       }
     }
@@ -356,10 +389,10 @@ export class PageStore {
         continue;
       }
       for (let k = 0; k < FCHUNK; k++) {
-        const d = c.data[k];
-        if (d === undefined) {
+        if (c.meta[2 * k] < 0) {
           continue;
         }
+        const d = this.frame(ci * FCHUNK + k);
         let zero = true;
         for (let i = 0; i < d.length; i++) {
           if (d[i] !== 0) {
