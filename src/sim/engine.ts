@@ -155,6 +155,11 @@ export class Engine implements EngineApi {
   }
 
   step(): StepOutcome {
+    return this.advance(true)!;
+  }
+
+  /** One step; its outcome only when asked for (a bulk run needs none, and makes no garbage). */
+  private advance(want: boolean): StepOutcome | null {
     if (this.done) {
       throw new Error('the trace has finished');
     }
@@ -174,7 +179,7 @@ export class Engine implements EngineApi {
       throw this.errorAt(stmt, e);
     }
     this.s.steps++;
-    const out: StepOutcome = { index, line: stmt.pos.line, step: this.s.steps, events: sink.events, violations: sink.violations };
+    const out: StepOutcome | null = want ? { index, line: stmt.pos.line, step: this.s.steps, events: sink.events, violations: sink.violations } : null;
     if (res.answer) {
       if (!res.finished) {
         this.s.nAnswers = put(this.answers, this.s.nAnswers, res.answer);
@@ -190,7 +195,9 @@ export class Engine implements EngineApi {
         }
         this.s.nFinishes = put(this.finishes, this.s.nFinishes, { index, stale: res.answer.stale ?? [] });
       }
-      out.answer = res.answer;
+      if (out) {
+        out.answer = res.answer;
+      }
       if (res.answer.stale) {
         this.s.lastScreen.set(res.answer.fb, res.answer.stale);
       }
@@ -203,7 +210,9 @@ export class Engine implements EngineApi {
     }
     if (res.note !== undefined) {
       this.s.nNotes = put(this.notes, this.s.nNotes, { line: stmt.pos.line, text: res.note });
-      out.note = res.note;
+      if (out) {
+        out.note = res.note;
+      }
     }
     if (sink.violations.length > 0) {
       for (const v of sink.violations) {
@@ -216,7 +225,9 @@ export class Engine implements EngineApi {
         this.s.passed++;
       } else {
         this.s.nFailed = put(this.failed, this.s.nFailed, { line: stmt.pos.line, message: fail });
-        out.expectFailure = fail;
+        if (out) {
+          out.expectFailure = fail;
+        }
       }
     }
     this.s.pc++;
@@ -230,6 +241,7 @@ export class Engine implements EngineApi {
   run(opts: { maxSteps?: number; deadline?: number; stop?: (o: StepOutcome) => boolean; collect?: boolean }): RunResult {
     const outcomes: StepOutcome[] = [];
     const max = opts.maxSteps ?? Infinity;
+    const want = opts.collect === true || opts.stop !== undefined;
     let n = 0;
     while (!this.done) {
       if (n >= max) {
@@ -238,13 +250,13 @@ export class Engine implements EngineApi {
       if (opts.deadline !== undefined && (n & 63) === 0 && n > 0 && performance.now() > opts.deadline) {
         return { outcomes, reason: 'budget' };
       }
-      const o = this.step();
+      const o = this.advance(want);
       n++;
       if (opts.collect) {
-        outcomes.push(o);
+        outcomes.push(o!);
       }
-      if (opts.stop && opts.stop(o)) {
-        return { outcomes, reason: 'stop', stopped: o };
+      if (opts.stop && opts.stop(o!)) {
+        return { outcomes, reason: 'stop', stopped: o! };
       }
     }
     return { outcomes, reason: 'done' };

@@ -387,10 +387,13 @@ export class Machine {
     if (gfn < 0) {
       return;
     }
-    const hit = d.fbs.length > 0 ? this.fbAt(d, gfn) : null;
-    if (hit) {
-      const o = this.oracles.get(hit[0].name)!;
-      const p = hit[1];
+    for (let k = 0; k < d.fbs.length; k++) {
+      const f = this.fbs.get(d.fbs[k])!;
+      if (gfn < f.gfn || gfn >= f.gfn + f.pages) {
+        continue;
+      }
+      const o = this.oracles.get(f.name)!;
+      const p = gfn - f.gfn;
       if (who === 'vcpu') {
         o.written.add(p);
         o.suspects.add(p);
@@ -402,6 +405,7 @@ export class Machine {
         o.suspects.add(p);
         o.screenSuspect.add(p);
       }
+      break;
     }
     if (d.ptFrames.has(gfn)) {
       const ver = this.ptVersions(d, gfn);

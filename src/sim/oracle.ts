@@ -50,25 +50,34 @@ export function recordAnswer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle
       dirty.sort((a, b) => a - b);
     }
   }
-  const told = (p: number): boolean => all || isReported[p] === 1 || o.dma.has(p);
+  const dma = o.dma;
   const changed: number[] = [];
   const missed: number[] = [];
-  for (const p of o.suspects) {
-    if (p < n && differsFromCopy(m, d, fb, o, p)) {
+  const backing = m.backingOf(d, fb.gfn, n);
+  for (const p of o.suspects.toArray()) {
+    if (p < n && m.pages.changedSince(backing ? backing.mfn(fb.gfn + p) : m.backingMfn(d, fb.gfn + p), o.copyOf(p))) {
       changed.push(p);
-      if (!told(p)) {
+      if (!all && isReported[p] === 0 && !dma.has(p)) {
         missed.push(p);
       }
     }
   }
-  const written = o.written.toArray().filter((p) => p < n);
+  const written = o.written.toArray();
+  while (written.length > 0 && written[written.length - 1] >= n) {
+    written.pop();
+  }
   const late: number[] = [];
-  for (const p of o.missed) {
-    if (told(p)) {
+  for (const p of o.missed.toArray()) {
+    if (all || isReported[p] === 1 || dma.has(p)) {
       late.push(p);
     }
   }
-  const extra = dirty.filter((p) => !o.written.has(p));
+  const extra: number[] = [];
+  for (const p of dirty) {
+    if (!o.written.has(p)) {
+      extra.push(p);
+    }
+  }
   // Update the device model's copy with every reported page (and the DMA'd ones QEMU knows of).
   const now = m.pages.position;
   if (all) {
@@ -82,7 +91,7 @@ export function recordAnswer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle
       o.copy[p] = now;
       o.told.add(p);
     }
-    for (const p of o.dma) {
+    for (const p of dma.toArray()) {
       o.copy[p] = now;
       o.told.add(p);
     }
@@ -102,11 +111,27 @@ export function recordAnswer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle
   }
   o.written.clear();
   o.dma.clear();
-  const rec: AnswerRecord = { line: m.sink.line, fb: fb.name, kind: ans.kind, dirty, written, changed, missed, late, extra, tracker };
+  // The lists are often equal (a correct tracker reports what was written, and it all changed): a
+  // big trace keeps thousands of answers, so equal lists share one array (records are never mutated).
+  const w = sameList(written, dirty) ? dirty : written;
+  const c = sameList(changed, w) ? w : sameList(changed, dirty) ? dirty : changed;
+  const rec: AnswerRecord = { line: m.sink.line, fb: fb.name, kind: ans.kind, dirty, written: w, changed: c, missed, late, extra, tracker };
   if (missed.length > 0) {
     m.violation('lost-update', `answer for '${fb.name}' (${tracker}) misses ${missed.length} changed page(s): ${listPages(missed)}`, { fb: fb.name, pages: missed });
   }
   return rec;
+}
+
+function sameList(a: number[], b: number[]): boolean {
+  if (a.length !== b.length) {
+    return false;
+  }
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) {
+      return false;
+    }
+  }
+  return true;
 }
 
 export function listPages(p: number[]): string {

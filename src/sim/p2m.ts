@@ -62,6 +62,8 @@ class Chunk {
   stamp = new Uint32Array(CHUNK);
   /** Version, bumped whenever the entry's permissions drop (TLB staleness). */
   ver = new Uint32Array(CHUNK);
+  /** Entries with an explicit type. */
+  nExplicit = 0;
 }
 
 export interface Backing {
@@ -107,6 +109,28 @@ export class P2m {
       return c.type[gfn & CMASK];
     }
     return backed ? T.ram_rw : T.invalid;
+  }
+
+  /**
+   * Is every entry of [s, e) a backed default — type ram_rw, nothing pending — so a range scan may
+   * skip the per-entry lookup? (No explicit type in any chunk of the range, no range change over it.)
+   */
+  plainRange(s: number, e: number): boolean {
+    if (this.globalStamp > 0) {
+      return false;
+    }
+    for (const r of this.recalcRanges) {
+      if (r.s < e && s < r.e) {
+        return false;
+      }
+    }
+    for (let k = Math.floor(s / CHUNK); k * CHUNK < e; k++) {
+      const c = this.chunks[k];
+      if (c !== undefined && c.nExplicit > 0) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Is a lazy recalculation pending on this entry (an EPT misconfiguration on access)? */
@@ -177,7 +201,10 @@ export class P2m {
       this.ioreqEntries++;
     }
     c.type[i] = t;
-    c.explicit[i] = 1;
+    if (c.explicit[i] === 0) {
+      c.explicit[i] = 1;
+      c.nExplicit++;
+    }
     c.d[i] = t === T.ram_rw ? 1 : 0;
     if (losesWrite(old, t) || why === WHY_GUEST) {
       c.ver[i]++;

@@ -23,8 +23,10 @@ export const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
 const FSHIFT = 12;
 const FCHUNK = 1 << FSHIFT;
 const FMASK = FCHUNK - 1;
-/** Frames per slab. */
-const SLAB_FRAMES = 1024;
+/** Frames per slab (a location is slab << SLAB_SHIFT | slot). */
+const SLAB_SHIFT = 10;
+const SLAB_FRAMES = 1 << SLAB_SHIFT;
+const SLAB_MASK = SLAB_FRAMES - 1;
 
 /** Int32s per record, and records per record chunk. */
 const STRIDE = 5;
@@ -58,6 +60,9 @@ interface FrameChunk {
 
 /** Up to 4 bytes of `d` at off, little-endian in one int32. */
 function pack(d: Uint8Array, off: number, len: number): number {
+  if (len === 4) {
+    return d[off] | (d[off + 1] << 8) | (d[off + 2] << 16) | (d[off + 3] << 24);
+  }
   let v = 0;
   for (let b = 0; b < len; b++) {
     v |= d[off + b] << (8 * b);
@@ -110,7 +115,7 @@ export class PageStore {
         this.slabs.push(new Uint8Array(SLAB_FRAMES * PAGE_SIZE));
         this.slabUsed = 0;
       }
-      loc = (this.slabs.length - 1) * SLAB_FRAMES + this.slabUsed++;
+      loc = ((this.slabs.length - 1) << SLAB_SHIFT) | this.slabUsed++;
       c.meta[2 * fi] = loc;
     }
     return loc;
@@ -126,8 +131,8 @@ export class PageStore {
     let v = c.views[fi];
     if (v === undefined) {
       const loc = this.locate(c, fi);
-      const at = (loc % SLAB_FRAMES) * PAGE_SIZE;
-      v = this.slabs[Math.floor(loc / SLAB_FRAMES)].subarray(at, at + PAGE_SIZE);
+      const at = (loc & SLAB_MASK) * PAGE_SIZE;
+      v = this.slabs[loc >>> SLAB_SHIFT].subarray(at, at + PAGE_SIZE);
       c.views[fi] = v;
     }
     return v;
@@ -166,9 +171,9 @@ export class PageStore {
     const c = this.chunk(mfn);
     const fi = mfn & FMASK;
     const loc = this.locate(c, fi);
-    const slab = this.slabs[(loc / SLAB_FRAMES) | 0];
+    const slab = this.slabs[loc >>> SLAB_SHIFT];
     // The write's first byte in the slab.
-    const at = (loc % SLAB_FRAMES) * PAGE_SIZE + off;
+    const at = (loc & SLAB_MASK) * PAGE_SIZE + off;
     const i = this.pos;
     const offlen = off | (len << 12);
     if (i < this.n) {
@@ -283,8 +288,8 @@ export class PageStore {
       return false;
     }
     const loc = c.meta[2 * fi];
-    const slab = this.slabs[(loc / SLAB_FRAMES) | 0];
-    const base = (loc % SLAB_FRAMES) * PAGE_SIZE;
+    const slab = this.slabs[loc >>> SLAB_SHIFT];
+    const base = (loc & SLAB_MASK) * PAGE_SIZE;
     const r = this.recs[first >>> RSHIFT];
     const o = (first & RMASK) * STRIDE;
     const offlen = r[o + R_OFFLEN];

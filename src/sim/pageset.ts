@@ -54,16 +54,9 @@ export class PageSet {
     }
   }
 
-  /** Members in ascending order. */
-  *[Symbol.iterator](): IterableIterator<number> {
-    const b = this.bits;
-    let left = this.n;
-    for (let p = 0; left > 0 && p < b.length; p++) {
-      if (b[p] === 1) {
-        left--;
-        yield p;
-      }
-    }
+  /** Members in ascending order (a snapshot: changing the set while iterating is safe). */
+  [Symbol.iterator](): IterableIterator<number> {
+    return this.toArray()[Symbol.iterator]();
   }
   /** Members in ascending order, as an array. */
   toArray(): number[] {

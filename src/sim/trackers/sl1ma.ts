@@ -123,9 +123,11 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
     const contiguous = m.bugs.has('contiguous-mfn');
     const base = m.backingMfn(d, begin);
     const backing = m.backingOf(d, begin, nr);
+    // Plain RAM behind the whole range: every lookup would give the backing frame (get_gfn_query).
+    const plain = backing !== null && d.p2m.plainRange(begin, end);
     for (let i = 0; i < nr; i++) {
       const gfn = begin + i;
-      let mfn = backing ? m.p2mMfnIn(d, backing, gfn) : m.p2mMfn(d, gfn);
+      let mfn = plain ? backing.mfn(gfn) : backing ? m.p2mMfnIn(d, backing, gfn) : m.p2mMfn(d, gfn);
       if (contiguous && mfn >= 0 && mfn !== base + i) {
         m.violation('wrong-frame', `sl1ma scan of page ${i} (gfn ${hex(gfn)}) read frame ${hex(base + i)}, but the page is backed by ${hex(mfn)}: the framebuffer is not MFN-contiguous`, { fb: fb.name, pages: [i], gfn, mfn: base + i });
         mfn = base + i;
