@@ -136,9 +136,10 @@ export class Executor {
         return NONE;
       }
       case 'write': {
-        const v = this.vcpu(s.vcpu);
+        const d = m.dom(s.vcpu.dom);
+        const v = d.vcpus[s.vcpu.idx] ?? this.vcpu(s.vcpu);
         const b = s.byte ?? this.nextByte();
-        m.store(v, s.va, s.len, b);
+        m.store(v, s.va, s.len, b, d);
         return NONE;
       }
       case 'read': {

@@ -276,6 +276,7 @@ export class Machine {
     }
     if (oldF !== flags || oldFrame !== frame) {
       this.ptVersions(d, tableGfn)[idx]++;
+      d.permEpoch++;
     }
   }
 
@@ -350,8 +351,8 @@ export class Machine {
   // ---- stores and loads ----------------------------------------------------------------------
 
   /** A store of `len` bytes at va by vCPU v: split at page boundaries; each part goes through the TLB. */
-  store(v: Vcpu, va: number, len: number, bytes: number | ((n: number, done: number) => Uint8Array)): void {
-    const d = this.dom(v.dom);
+  store(v: Vcpu, va: number, len: number, bytes: number | ((n: number, done: number) => Uint8Array), dom?: Domain): void {
+    const d = dom ?? this.dom(v.dom);
     let done = 0;
     while (done < len) {
       const a = va + done;
@@ -412,6 +413,7 @@ export class Machine {
       for (let i = Math.floor(off / 8); i < Math.ceil((off + n) / 8); i++) {
         ver[i]++;
       }
+      d.permEpoch++;
     }
   }
 
@@ -428,7 +430,8 @@ export class Machine {
     if (slot >= 0) {
       const f = tlb.flags[slot];
       if (!write || (f & (TLB_W | TLB_D)) === (TLB_W | TLB_D)) {
-        if (!(f & TLB_WARNED)) {
+        if (!(f & TLB_WARNED) && tlb.ep[slot] !== d.permEpoch + d.p2m.verEpoch) {
+          // Something changed since the fill (else nothing can be stale): check this entry.
           this.checkTlbHit(v, d, va, tlb, slot, write);
         }
         this.lastGfn = tlb.gfn[slot];
@@ -467,7 +470,7 @@ export class Machine {
       }
       // The walk's result is the new TLB entry.
       const w = this.walked;
-      tlb.insert(vpn, w.mfn, w.gfn, w.flags, w.src, w.srcVer, w.pt, w.ptVer);
+      tlb.insert(vpn, w.mfn, w.gfn, w.flags, w.src, w.srcVer, w.pt, w.ptVer, d.permEpoch + d.p2m.verEpoch);
       this.lastGfn = w.gfn;
       if (this.sink.record) {
         this.ev('tlb-fill', 'tlb', `${vaToString(va)} → mfn ${hex(w.mfn)} w=${w.flags & TLB_W ? 1 : 0} d=${w.flags & TLB_D ? 1 : 0}`, { vcpu: v.id, va, mfn: w.mfn, gfn: w.gfn });
@@ -723,9 +726,9 @@ export class Machine {
       }
     }
     const mfn = t.e[slot];
-    // The guest leaf PTE behind this shadow entry (for the guest-no-flush check).
+    // The guest leaf PTE behind this shadow entry (for the guest-no-flush check; no versions yet: 0).
     const gl1 = t.gfn;
-    const vers = this.ptVersions(d, gl1);
+    const vers = d.ptVer.get(gl1);
     const r = this.walked;
     r.mfn = mfn;
     r.gfn = this.m2p(d, mfn);
@@ -733,7 +736,7 @@ export class Machine {
     r.src = t.smfn * 512 + slot;
     r.srcVer = t.ver[slot];
     r.pt = gl1 * 512 + slot;
-    r.ptVer = vers[slot];
+    r.ptVer = vers === undefined ? 0 : vers[slot];
     return null;
   }
 
@@ -953,6 +956,7 @@ export class Machine {
     if ((oldF & P) && (!(flags & P) || oldMfn !== mfn || ((oldF & RW) && !(flags & RW)) || ((oldF & D) && !(flags & D)))) {
       t.ver[slot]++;
       t.why[slot] = why;
+      d.permEpoch++;
     }
     if (this.sink.record) {
       this.ev('set-l1e', 'shadow_set_l1e', `smfn ${hex(t.smfn)}[${slot}] = ${flags & P ? `mfn ${hex(mfn)} ${flagsShort(flags)}` : 'not present'}`, { mfn });
@@ -1011,6 +1015,7 @@ export class Machine {
           st.f[idx] = 0;
           st.e[idx] = 0;
           st.ver[idx]++;
+          d.permEpoch++;
           st.why[idx] = WHY_GUEST;
           if (this.sink.record) {
             this.ev('set-l1e', 'shadow_set_l' + l + 'e', `smfn ${hex(smfn)}[${idx}] cleared (guest changed its L${l} entry)`);
@@ -1064,6 +1069,7 @@ export class Machine {
         }
       }
       d.shTables.delete(t.smfn);
+      d.permEpoch++;
       d.shHash.delete(t.gfn * 8 + t.level);
     });
   }
@@ -1078,6 +1084,7 @@ export class Machine {
           parent.f[i] = 0;
           parent.e[i] = 0;
           parent.ver[i]++;
+          d.permEpoch++;
           parent.why[i] = WHY_HV;
         }
       }

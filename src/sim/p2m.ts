@@ -85,6 +85,8 @@ export class P2m {
   /** Pending lazy range changes: [s, e) and the stamp they carry. */
   recalcRanges: { s: number; e: number; stamp: number }[] = [];
   globalStamp = 0;
+  /** Bumped with every entry version (see Domain.permEpoch). */
+  verEpoch = 0;
   nextStamp = 1;
   /** p2m->logdirty_ranges (inclusive ends in Xen; [s, e) here). */
   logdirtyRanges: { s: number; e: number }[] = [];
@@ -208,6 +210,7 @@ export class P2m {
     c.d[i] = t === T.ram_rw ? 1 : 0;
     if (losesWrite(old, t) || why === WHY_GUEST) {
       c.ver[i]++;
+      this.verEpoch++;
     }
   }
 

@@ -208,6 +208,12 @@ export class Domain {
   shTables = new ShadowPool();
   shHash = new Map<number, number>();
   rmap = new Rmap();
+  /**
+   * Bumped whenever a version that a cached translation could have recorded changes (a guest PTE,
+   * a shadow entry, a shadow table destroyed): a TLB hit whose entry was filled at the current
+   * epoch (and p2m epoch) cannot be stale, so the hit skips the per-entry checks.
+   */
+  permEpoch = 0;
   /** Writable type count per mfn (present writable shadow L1 entries). */
   wcount = CowTable.int32(0);
   shVram: ShDirtyVram | null = null;

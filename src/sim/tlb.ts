@@ -47,13 +47,15 @@ export class Tlb {
   srcVer = new Float64Array(MIN_CAP);
   pt = new Float64Array(MIN_CAP);
   ptVer = new Float64Array(MIN_CAP);
+  /** The domain's version epoch when the entry was filled (Domain.permEpoch + P2m.verEpoch). */
+  ep = new Float64Array(MIN_CAP);
 
   get size(): number {
     return this.n;
   }
   /** Bytes held (for the checkpoint budget). */
   get bytes(): number {
-    return this.cap * 53;
+    return this.cap * 61;
   }
 
   private home(vpn: number): number {
@@ -77,7 +79,7 @@ export class Tlb {
   }
 
   /** Fill (or refill) the entry for vpn; returns its slot. */
-  insert(vpn: number, mfn: number, gfn: number, flags: number, src: number, srcVer: number, pt: number, ptVer: number): number {
+  insert(vpn: number, mfn: number, gfn: number, flags: number, src: number, srcVer: number, pt: number, ptVer: number, ep: number): number {
     if ((this.n + 1) * 2 > this.cap) {
       this.rehash(this.cap * 2);
     }
@@ -98,6 +100,7 @@ export class Tlb {
     this.srcVer[i] = srcVer;
     this.pt[i] = pt;
     this.ptVer[i] = ptVer;
+    this.ep[i] = ep;
     return i;
   }
 
@@ -137,6 +140,7 @@ export class Tlb {
     this.srcVer[to] = this.srcVer[from];
     this.pt[to] = this.pt[from];
     this.ptVer[to] = this.ptVer[from];
+    this.ep[to] = this.ep[from];
   }
 
   /** Every entry goes (a flush). Global entries stay when `keepGlobal`. */
@@ -150,7 +154,7 @@ export class Tlb {
         const old = this.snapshot(kept);
         this.clear();
         for (const e of old) {
-          this.insert(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]);
+          this.insert(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7], e[8]);
         }
         return;
       }
@@ -192,7 +196,7 @@ export class Tlb {
   }
 
   private snapshot(slots: number[]): number[][] {
-    return slots.map((s) => [this.vpn[s], this.mfn[s], this.gfn[s], this.flags[s], this.src[s], this.srcVer[s], this.pt[s], this.ptVer[s]]);
+    return slots.map((s) => [this.vpn[s], this.mfn[s], this.gfn[s], this.flags[s], this.src[s], this.srcVer[s], this.pt[s], this.ptVer[s], this.ep[s]]);
   }
 
   private alloc(cap: number): void {
@@ -208,6 +212,7 @@ export class Tlb {
     this.srcVer = new Float64Array(cap);
     this.pt = new Float64Array(cap);
     this.ptVer = new Float64Array(cap);
+    this.ep = new Float64Array(cap);
   }
 
   private rehash(cap: number): void {
@@ -220,7 +225,7 @@ export class Tlb {
     const old = this.snapshot(occupied);
     this.alloc(cap);
     for (const e of old) {
-      this.insert(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]);
+      this.insert(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7], e[8]);
     }
   }
 
@@ -239,6 +244,7 @@ export class Tlb {
     t.srcVer = this.srcVer.slice();
     t.pt = this.pt.slice();
     t.ptVer = this.ptVer.slice();
+    t.ep = this.ep.slice();
     return t;
   }
 }

@@ -39,6 +39,7 @@ export function dbit2007Peek(m: Machine, d: Domain, fb: Framebuffer): TrackerAns
           hit = true;
           t.f[slot] &= ~D;
           t.ver[slot]++;
+          d.permEpoch++;
           t.why[slot] = 1;
         }
       }

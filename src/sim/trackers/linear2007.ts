@@ -69,6 +69,7 @@ export function linear2007Peek(m: Machine, d: Domain, fb: Framebuffer): TrackerA
       dirty.add(i);
       sl.t.f[sl.slot] &= ~D;
       sl.t.ver[sl.slot]++;
+      d.permEpoch++;
       sl.t.why[sl.slot] = 1;
       flush = true;
       if (m.sink.record) {

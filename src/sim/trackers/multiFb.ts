@@ -142,6 +142,7 @@ function shadowPeek(m: Machine, d: Domain, fb: Framebuffer, r: MultiRange): Trac
         dirty.add(i);
         t.f[slot] &= ~D;
         t.ver[slot]++;
+        d.permEpoch++;
         t.why[slot] = 1;
         flush = true;
       }

@@ -125,6 +125,8 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
     const backing = m.backingOf(d, begin, nr);
     // Plain RAM behind the whole range: every lookup would give the backing frame (get_gfn_query).
     const plain = backing !== null && d.p2m.plainRange(begin, end);
+    const wcount = d.wcount;
+    const sl1ma = vram.sl1ma;
     for (let i = 0; i < nr; i++) {
       const gfn = begin + i;
       let mfn = plain ? backing.mfn(gfn) : backing ? m.p2mMfnIn(d, backing, gfn) : m.p2mMfn(d, gfn);
@@ -136,8 +138,8 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
       if (mfn < 0) {
         dirty = true;
       } else {
-        const count = m.writableCount(d, mfn);
-        const sl1a = vram.sl1ma[i];
+        const count = wcount.get(mfn);
+        const sl1a = sl1ma[i];
         if (count === 0) {
           // No guest reference: nothing to track.
         } else if (count === 1) {
@@ -155,6 +157,7 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
               // l1e_remove_flags: atomic; the TLB may still cache D=1 until the flush.
               t.f[slot] &= ~D;
               t.ver[slot]++;
+              d.permEpoch++;
               t.why[slot] = 1;
               flush = true;
               if (m.sink.record) {
