@@ -66,6 +66,8 @@ export class Machine {
   vramTouched = new Map<string, Set<number>>();
   /** The gfn behind the mfn the last `translate` returned (saves an M2P lookup per store). */
   lastGfn = -1;
+  /** The shadow walk's paging-structure cache (see shadowHwWalk); numbers and names only. */
+  pscache = { dom: '', proc: '', region: -1, epoch: -1, l1: -1 };
   /** The hardware walk's result (the TLB entry it fills), written by the walkers. */
   walked = { mfn: 0, gfn: 0, flags: 0, src: 0, srcVer: 0, pt: 0, ptVer: 0 };
 
@@ -697,18 +699,30 @@ export class Machine {
   }
   /** The CPU walking the shadow tables (what the hardware sees under shadow paging). */
   shadowHwWalk(v: Vcpu, d: Domain, va: number, write: boolean): Fault | null {
-    const p = this.processes.get(v.process)!;
-    const top = d.shHash.get(p.cr3 * 8 + 4);
-    if (top === undefined) {
-      return SHADOW_FAULT;
-    }
-    let t = d.shTables.get(top)!;
-    for (let l = 4; l > 1; l--) {
-      const idx = vaIndex(va, l);
-      if (!(t.f[idx] & P)) {
+    // The paging-structure cache: the L1 shadow that the last walk reached for this 2 MiB region
+    // of this address space, good while no shadow entry version changed (Domain.permEpoch).
+    const region = Math.floor(va / 2097152);
+    const pc = this.pscache;
+    let t = pc.dom === d.name && pc.proc === v.process && pc.region === region && pc.epoch === d.permEpoch ? d.shTables.get(pc.l1) : undefined;
+    if (t === undefined) {
+      const p = this.processes.get(v.process)!;
+      const top = d.shHash.get(p.cr3 * 8 + 4);
+      if (top === undefined) {
         return SHADOW_FAULT;
       }
-      t = d.shTables.get(t.e[idx])!;
+      t = d.shTables.get(top)!;
+      for (let l = 4; l > 1; l--) {
+        const idx = vaIndex(va, l);
+        if (!(t.f[idx] & P)) {
+          return SHADOW_FAULT;
+        }
+        t = d.shTables.get(t.e[idx])!;
+      }
+      pc.dom = d.name;
+      pc.proc = v.process;
+      pc.region = region;
+      pc.epoch = d.permEpoch;
+      pc.l1 = t.smfn;
     }
     const slot = vaIndex(va, 1);
     const f = t.f[slot];
@@ -809,6 +823,10 @@ export class Machine {
         const child = pteFrame(this.guestTable(d, table), idx);
         const cs = this.getOrMakeShadow(d, child, l - 1);
         if (!(st.f[idx] & P) || st.e[idx] !== cs.smfn) {
+          if (st.f[idx] & P) {
+            // Repointed: walks cached through the old child are no longer valid.
+            d.permEpoch++;
+          }
           // Entries above L1 get A and D forced on (they may act as L1 entries through the linear map).
           st.e[idx] = cs.smfn;
           st.f[idx] = P | RW | US | A | D;
