@@ -410,7 +410,9 @@ export class Machine {
       }
       break;
     }
-    if (d.ptFrames.has(gfn)) {
+    // Page-table frames are taken downwards from the top of RAM: anything at or below the next one
+    // to take is not a page table (saves a map lookup per store).
+    if (gfn > d.nextPtGfn && d.ptFrames.has(gfn)) {
       const ver = this.ptVersions(d, gfn);
       for (let i = Math.floor(off / 8); i < Math.ceil((off + n) / 8); i++) {
         ver[i]++;
