@@ -36,6 +36,11 @@ const MIN_CAP = 64;
 
 export class Tlb {
   private cap = MIN_CAP;
+  /**
+   * A checkpoint's copy is packed: entries 0..n-1 side by side, no hash layout (less to copy and to
+   * hold); the first use after a restore lays it out again.
+   */
+  private packed = false;
   private gen = 1;
   private n = 0;
   private slotGen = new Uint32Array(MIN_CAP);
@@ -53,6 +58,18 @@ export class Tlb {
   get size(): number {
     return this.n;
   }
+  private unpack(): void {
+    this.packed = false;
+    const old = this.snapshot(Array.from({ length: this.n }, (_, i) => i));
+    let cap = MIN_CAP;
+    while (cap < 2 * old.length + 2) {
+      cap *= 2;
+    }
+    this.alloc(cap);
+    for (const e of old) {
+      this.insert(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7], e[8]);
+    }
+  }
   /** Bytes held (for the checkpoint budget). */
   get bytes(): number {
     return this.cap * 61;
@@ -67,6 +84,9 @@ export class Tlb {
 
   /** The slot holding vpn, or -1. */
   find(vpn: number): number {
+    if (this.packed) {
+      this.unpack();
+    }
     const mask = this.cap - 1;
     for (let i = this.home(vpn); ; i = (i + 1) & mask) {
       if (this.slotGen[i] !== this.gen) {
@@ -80,6 +100,9 @@ export class Tlb {
 
   /** Fill (or refill) the entry for vpn; returns its slot. */
   insert(vpn: number, mfn: number, gfn: number, flags: number, src: number, srcVer: number, pt: number, ptVer: number, ep: number): number {
+    if (this.packed) {
+      this.unpack();
+    }
     if ((this.n + 1) * 2 > this.cap) {
       this.rehash(this.cap * 2);
     }
@@ -106,6 +129,9 @@ export class Tlb {
 
   /** invlpg: drop vpn's entry (backward-shift deletion keeps probe chains intact). */
   remove(vpn: number): boolean {
+    if (this.packed) {
+      this.unpack();
+    }
     let i = this.find(vpn);
     if (i < 0) {
       return false;
@@ -148,6 +174,9 @@ export class Tlb {
     if (this.n === 0) {
       return;
     }
+    if (this.packed) {
+      this.unpack();
+    }
     if (keepGlobal) {
       const kept = this.slots().filter((s) => this.flags[s] & TLB_G);
       if (kept.length > 0) {
@@ -173,6 +202,9 @@ export class Tlb {
 
   /** Occupied slots, in ascending vpn order (deterministic, and the order views show). */
   slots(): number[] {
+    if (this.packed) {
+      this.unpack();
+    }
     const out: number[] = [];
     for (let i = 0; i < this.cap; i++) {
       if (this.slotGen[i] === this.gen) {
@@ -229,22 +261,44 @@ export class Tlb {
     }
   }
 
-  /** Checkpoint copy: the flat arrays, copied whole. */
+  /** Checkpoint copy: the entries, packed (see `packed`). */
   cloneShared(): Tlb {
     const t = Object.create(Tlb.prototype) as Tlb;
-    t.cap = this.cap;
-    t.gen = this.gen;
-    t.n = this.n;
-    t.slotGen = this.slotGen.slice();
-    t.vpn = this.vpn.slice();
-    t.mfn = this.mfn.slice();
-    t.gfn = this.gfn.slice();
-    t.flags = this.flags.slice();
-    t.src = this.src.slice();
-    t.srcVer = this.srcVer.slice();
-    t.pt = this.pt.slice();
-    t.ptVer = this.ptVer.slice();
-    t.ep = this.ep.slice();
+    let live: Int32Array | null = null;
+    if (!this.packed) {
+      live = new Int32Array(this.n);
+      let k = 0;
+      for (let i = 0; i < this.cap; i++) {
+        if (this.slotGen[i] === this.gen) {
+          live[k++] = i;
+        }
+      }
+    }
+    const n = this.n;
+    const pick = <A extends Float64Array | Int32Array | Uint8Array | Uint32Array>(a: A, make: new (n: number) => A): A => {
+      if (live === null) {
+        return a.slice(0, n) as A;
+      }
+      const out = new make(n);
+      for (let k = 0; k < n; k++) {
+        out[k] = a[live[k]];
+      }
+      return out;
+    };
+    t.packed = true;
+    t.cap = n;
+    t.gen = 1;
+    t.n = n;
+    t.slotGen = new Uint32Array(n).fill(1);
+    t.vpn = pick(this.vpn, Float64Array);
+    t.mfn = pick(this.mfn, Int32Array);
+    t.gfn = pick(this.gfn, Int32Array);
+    t.flags = pick(this.flags, Uint8Array);
+    t.src = pick(this.src, Float64Array);
+    t.srcVer = pick(this.srcVer, Float64Array);
+    t.pt = pick(this.pt, Float64Array);
+    t.ptVer = pick(this.ptVer, Float64Array);
+    t.ep = pick(this.ep, Float64Array);
     return t;
   }
 }
