@@ -357,7 +357,7 @@ export class Machine {
     const d = dom ?? this.dom(v.dom);
     let done = 0;
     while (done < len) {
-      const a = va + done;
+      const a = done === 0 ? va : va + done;
       const off = a & (PAGE_SIZE - 1);
       const n = Math.min(len - done, PAGE_SIZE - off);
       const mfn = this.translate(v, a, true, d);
@@ -372,7 +372,7 @@ export class Machine {
     const out = new Uint8Array(len);
     let done = 0;
     while (done < len) {
-      const a = va + done;
+      const a = done === 0 ? va : va + done;
       const off = a & (PAGE_SIZE - 1);
       const n = Math.min(len - done, PAGE_SIZE - off);
       const mfn = this.translate(v, a, false);

@@ -36,42 +36,49 @@ export function recordAnswer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle
   const n = fb.pages;
   // The reported pages (inside the framebuffer), once each, ascending; `isReported` as a byte map.
   const isReported = new Uint8Array(n);
-  const dirty: number[] = [];
+  let dirty: number[] = [];
   if (ans.kind === 'bitmap') {
     let sorted = true;
+    let last = -1;
+    const b = new SameAs(ans.dirty);
     for (const p of ans.dirty) {
       if (p < n && !isReported[p]) {
         isReported[p] = 1;
-        sorted = sorted && (dirty.length === 0 || dirty[dirty.length - 1] < p);
-        dirty.push(p);
+        sorted = sorted && last < p;
+        last = p;
+        b.push(p);
       }
     }
-    if (!sorted) {
-      dirty.sort((a, b) => a - b);
-    }
+    dirty = sorted ? b.done() : [...b.done()].sort((x, y) => x - y);
   }
   const dma = o.dma;
-  const changed: number[] = [];
+  // written ⊆ suspects, and a correct tracker reports what was written: the lists are built against
+  // the one before them and share its array while they are equal (no copy in the common case).
+  const writtenB = new SameAs(dirty);
+  o.written.forEach((p) => {
+    if (p < n) {
+      writtenB.push(p);
+    }
+  });
+  const written = writtenB.done();
+  const changedB = new SameAs(written);
   const missed: number[] = [];
   const backing = m.backingOf(d, fb.gfn, n);
-  for (const p of o.suspects.toArray()) {
+  o.suspects.forEach((p) => {
     if (p < n && m.pages.changedSince(backing ? backing.mfn(fb.gfn + p) : m.backingMfn(d, fb.gfn + p), o.copyOf(p))) {
-      changed.push(p);
+      changedB.push(p);
       if (!all && isReported[p] === 0 && !dma.has(p)) {
         missed.push(p);
       }
     }
-  }
-  const written = o.written.toArray();
-  while (written.length > 0 && written[written.length - 1] >= n) {
-    written.pop();
-  }
+  });
+  const changed = changedB.done();
   const late: number[] = [];
-  for (const p of o.missed.toArray()) {
+  o.missed.forEach((p) => {
     if (all || isReported[p] === 1 || dma.has(p)) {
       late.push(p);
     }
-  }
+  });
   const extra: number[] = [];
   for (const p of dirty) {
     if (!o.written.has(p)) {
@@ -111,27 +118,38 @@ export function recordAnswer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle
   }
   o.written.clear();
   o.dma.clear();
-  // The lists are often equal (a correct tracker reports what was written, and it all changed): a
-  // big trace keeps thousands of answers, so equal lists share one array (records are never mutated).
-  const w = sameList(written, dirty) ? dirty : written;
-  const c = sameList(changed, w) ? w : sameList(changed, dirty) ? dirty : changed;
-  const rec: AnswerRecord = { line: m.sink.line, fb: fb.name, kind: ans.kind, dirty, written: w, changed: c, missed, late, extra, tracker };
+  const rec: AnswerRecord = { line: m.sink.line, fb: fb.name, kind: ans.kind, dirty, written, changed, missed, late, extra, tracker };
   if (missed.length > 0) {
     m.violation('lost-update', `answer for '${fb.name}' (${tracker}) misses ${missed.length} changed page(s): ${listPages(missed)}`, { fb: fb.name, pages: missed });
   }
   return rec;
 }
 
-function sameList(a: number[], b: number[]): boolean {
-  if (a.length !== b.length) {
-    return false;
-  }
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] !== b[i]) {
-      return false;
+/**
+ * Builds an ascending page list that is often equal to `ref`: while it is, nothing is copied and
+ * `done()` returns `ref` itself (answer records are never mutated, so equal lists share one array —
+ * a big trace keeps thousands of answers).
+ */
+class SameAs {
+  private k = 0;
+  private own: number[] | null = null;
+  constructor(private readonly ref: number[]) {}
+  push(p: number): void {
+    if (this.own === null) {
+      if (this.k < this.ref.length && this.ref[this.k] === p) {
+        this.k++;
+        return;
+      }
+      this.own = this.ref.slice(0, this.k);
     }
+    this.own.push(p);
   }
-  return true;
+  done(): number[] {
+    if (this.own !== null) {
+      return this.own;
+    }
+    return this.k === this.ref.length ? this.ref : this.ref.slice(0, this.k);
+  }
 }
 
 export function listPages(p: number[]): string {

@@ -64,6 +64,16 @@ class Chunk {
   ver = new Uint32Array(CHUNK);
   /** Entries with an explicit type. */
   nExplicit = 0;
+  clone(): Chunk {
+    const c = new Chunk();
+    c.type.set(this.type);
+    c.explicit.set(this.explicit);
+    c.d.set(this.d);
+    c.stamp.set(this.stamp);
+    c.ver.set(this.ver);
+    c.nExplicit = this.nExplicit;
+    return c;
+  }
 }
 
 export interface Backing {
@@ -94,14 +104,31 @@ export class P2m {
   /** Number of entries of type ioreq_server (hap_enable_log_dirty refuses while non-zero). */
   ioreqEntries = 0;
 
-  private chunk(gfn: number, create: boolean): Chunk | undefined {
+  /** Chunks this p2m may write in place (the others are shared with a checkpoint: copy on write). */
+  private owned: boolean[] = [];
+
+  /** The chunk of gfn; `write`: made if absent, and this p2m's own (copied if shared). */
+  private chunk(gfn: number, write: boolean): Chunk | undefined {
     const k = Math.floor(gfn / CHUNK);
     let c = this.chunks[k];
-    if (c === undefined && create) {
-      c = new Chunk();
+    if (write && (c === undefined || !this.owned[k])) {
+      c = c === undefined ? new Chunk() : c.clone();
       this.chunks[k] = c;
+      this.owned[k] = true;
     }
     return c;
+  }
+
+  /** Checkpoint copy: chunks are shared until either side writes one. */
+  cloneShared(): P2m {
+    const p = Object.create(P2m.prototype) as P2m;
+    Object.assign(p, this);
+    p.chunks = this.chunks.slice();
+    p.owned = [];
+    this.owned = [];
+    p.recalcRanges = this.recalcRanges.map((r) => ({ ...r }));
+    p.logdirtyRanges = this.logdirtyRanges.map((r) => ({ ...r }));
+    return p;
   }
 
   /** The type stored in the entry (before any pending recalculation). */

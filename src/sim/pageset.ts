@@ -58,6 +58,17 @@ export class PageSet {
   [Symbol.iterator](): IterableIterator<number> {
     return this.toArray()[Symbol.iterator]();
   }
+  /** Call `f` for each member, in ascending order (the set must not change meanwhile). */
+  forEach(f: (p: number) => void): void {
+    const b = this.bits;
+    let left = this.n;
+    for (let p = 0; left > 0 && p < b.length; p++) {
+      if (b[p] === 1) {
+        left--;
+        f(p);
+      }
+    }
+  }
   /** Members in ascending order, as an array. */
   toArray(): number[] {
     const out: number[] = [];
