@@ -10,6 +10,9 @@
 const SHIFT = 12;
 const SIZE = 1 << SHIFT;
 const MASK = SIZE - 1;
+/** Keys per page (a scan that walks neighbouring keys may keep the page from `readPage`). */
+export const COW_PAGE_SHIFT = SHIFT;
+export const COW_PAGE_MASK = MASK;
 
 type Page = Int32Array | Float64Array;
 
@@ -47,6 +50,11 @@ export class CowTable<A extends Page> {
   get(key: number): number {
     const p = this.pages[key >>> SHIFT];
     return p === undefined ? this.empty : p[key & MASK];
+  }
+
+  /** The page holding key (read only; undefined: every key in it has the default). */
+  readPage(key: number): A | undefined {
+    return this.pages[key >>> SHIFT];
   }
 
   set(key: number, value: number): void {

@@ -9,7 +9,8 @@ import { Counter } from '../costs';
 import type { Machine } from '../machine';
 import { hex } from '../machine';
 import { D } from '../pte';
-import { ShDirtyVram, type Domain, type Framebuffer } from '../state';
+import { ShDirtyVram, type Domain, type Framebuffer, type ShadowTable } from '../state';
+import { COW_PAGE_MASK, COW_PAGE_SHIFT } from '../cow';
 import type { TrackerAnswer } from './types';
 
 const TWO_SECONDS = 2_000_000_000;
@@ -127,6 +128,11 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
     const plain = backing !== null && d.p2m.plainRange(begin, end);
     const wcount = d.wcount;
     const sl1ma = vram.sl1ma;
+    // Neighbouring pages share a count page and (mostly) an L1 shadow: look each up once.
+    let wpage: Int32Array | undefined;
+    let wpi = -1;
+    let lt: ShadowTable | undefined;
+    let lsmfn = -1;
     for (let i = 0; i < nr; i++) {
       const gfn = begin + i;
       let mfn = plain ? backing.mfn(gfn) : backing ? m.p2mMfnIn(d, backing, gfn) : m.p2mMfn(d, gfn);
@@ -138,7 +144,11 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
       if (mfn < 0) {
         dirty = true;
       } else {
-        const count = wcount.get(mfn);
+        if (mfn >>> COW_PAGE_SHIFT !== wpi) {
+          wpi = mfn >>> COW_PAGE_SHIFT;
+          wpage = wcount.readPage(mfn);
+        }
+        const count = wpage === undefined ? 0 : wpage[mfn & COW_PAGE_MASK];
         const sl1a = sl1ma[i];
         if (count === 0) {
           // No guest reference: nothing to track.
@@ -149,8 +159,16 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
               m.ev('peek-page', 'shadow_track_dirty_vram', `page ${i}: one mapping, unknown: dirty; sh_remove_all_mappings`, { page: i });
             }
             flush = m.removeAllMappings(d, mfn) || flush;
+            // That changed counts (perhaps copying their page) and shadow entries: look up afresh.
+            wpi = -1;
+            lsmfn = -1;
           } else {
-            const t = d.shTables.get(Math.floor(sl1a / 512))!;
+            const smfn = Math.floor(sl1a / 512);
+            if (smfn !== lsmfn) {
+              lsmfn = smfn;
+              lt = d.shTables.get(smfn);
+            }
+            const t = lt!;
             const slot = sl1a & 511;
             if (t.f[slot] & D) {
               dirty = true;
