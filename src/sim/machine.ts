@@ -35,6 +35,48 @@ const SHADOW_FAULT: Fault = Object.freeze({ kind: 'shadow' });
 const NO_EVENTS: SimEvent[] = Object.freeze([]) as unknown as SimEvent[];
 const NO_VIOLATIONS: ViolationRecord[] = Object.freeze([]) as unknown as ViolationRecord[];
 
+/**
+ * A paging-structure cache: for 2 MiB regions of one address space, the L1 table a walk reached
+ * (and whether every level above allowed writes). 64 direct-mapped slots; all of them go when the
+ * domain, the address space or a version epoch differs from what they were filled under.
+ */
+export class WalkCache {
+  private dom = '';
+  private proc = '';
+  private e1 = -1;
+  private e2 = -1;
+  private e3 = -1;
+  private region = new Float64Array(64).fill(-1);
+  private l1 = new Float64Array(64);
+  private rw = new Uint8Array(64);
+  private valid(dom: string, proc: string, e1: number, e2: number, e3: number): void {
+    if (this.dom !== dom || this.proc !== proc || this.e1 !== e1 || this.e2 !== e2 || this.e3 !== e3) {
+      this.dom = dom;
+      this.proc = proc;
+      this.e1 = e1;
+      this.e2 = e2;
+      this.e3 = e3;
+      this.region.fill(-1);
+    }
+  }
+  /** The cached L1 table for the region, or -1. */
+  get(dom: string, proc: string, e1: number, e2: number, e3: number, region: number): number {
+    this.valid(dom, proc, e1, e2, e3);
+    const i = region & 63;
+    return this.region[i] === region ? this.l1[i] : -1;
+  }
+  rwAll(region: number): boolean {
+    return this.rw[region & 63] === 1;
+  }
+  put(dom: string, proc: string, e1: number, e2: number, e3: number, region: number, l1: number, rwAll: boolean): void {
+    this.valid(dom, proc, e1, e2, e3);
+    const i = region & 63;
+    this.region[i] = region;
+    this.l1[i] = l1;
+    this.rw[i] = rwAll ? 1 : 0;
+  }
+}
+
 export class StepSink {
   /** Fresh arrays per step (allocated on the first push), so outcomes never share them. */
   events: SimEvent[] = NO_EVENTS;
@@ -66,8 +108,10 @@ export class Machine {
   vramTouched = new Map<string, Set<number>>();
   /** The gfn behind the mfn the last `translate` returned (saves an M2P lookup per store). */
   lastGfn = -1;
-  /** The shadow walk's paging-structure cache (see shadowHwWalk); numbers and names only. */
-  pscache = { dom: '', proc: '', region: -1, epoch: -1, l1: -1 };
+  /** The shadow walk's paging-structure cache (see shadowHwWalk): L1 shadows by smfn. */
+  pscache = new WalkCache();
+  /** The HAP walk's (see guestWalk): guest L1 tables by gfn. */
+  hapcache = new WalkCache();
   /** The hardware walk's result (the TLB entry it fills), written by the walkers. */
   walked = { mfn: 0, gfn: 0, flags: 0, src: 0, srcVer: 0, pt: 0, ptVer: 0 };
 
@@ -544,7 +588,24 @@ export class Machine {
     const p = this.processes.get(v.process)!;
     let table = p.cr3;
     let rwAll = true;
-    for (let l = 4; l >= 1; l--) {
+    let top = 4;
+    // HAP: the paging-structure cache (as in shadowHwWalk) gives the L1 table of a 2 MiB region
+    // while no guest PTE, p2m entry version or pending p2m change moved (so levels 4..2 would walk
+    // to the same table with the same rights and no exit).
+    const region = Math.floor(va / 2097152);
+    const hapKey = d.paging === 'hap' && setAd;
+    if (hapKey) {
+      const l1 = this.hapcache.get(d.name, v.process, d.permEpoch, d.p2m.verEpoch, d.p2m.nextStamp, region);
+      if (l1 >= 0) {
+        table = l1;
+        rwAll = this.hapcache.rwAll(region);
+        top = 1;
+      }
+    }
+    for (let l = top; l >= 1; l--) {
+      if (l === 1 && hapKey && top === 4) {
+        this.hapcache.put(d.name, v.process, d.permEpoch, d.p2m.verEpoch, d.p2m.nextStamp, region, table, rwAll);
+      }
       if (d.paging === 'hap') {
         const f = this.hapGpaCheck(d, table, false);
         if (f) {
@@ -704,8 +765,8 @@ export class Machine {
     // The paging-structure cache: the L1 shadow that the last walk reached for this 2 MiB region
     // of this address space, good while no shadow entry version changed (Domain.permEpoch).
     const region = Math.floor(va / 2097152);
-    const pc = this.pscache;
-    let t = pc.dom === d.name && pc.proc === v.process && pc.region === region && pc.epoch === d.permEpoch ? d.shTables.get(pc.l1) : undefined;
+    const cached = this.pscache.get(d.name, v.process, d.permEpoch, 0, 0, region);
+    let t = cached >= 0 ? d.shTables.get(cached) : undefined;
     if (t === undefined) {
       const p = this.processes.get(v.process)!;
       const top = d.shHash.get(p.cr3 * 8 + 4);
@@ -720,11 +781,7 @@ export class Machine {
         }
         t = d.shTables.get(t.e[idx])!;
       }
-      pc.dom = d.name;
-      pc.proc = v.process;
-      pc.region = region;
-      pc.epoch = d.permEpoch;
-      pc.l1 = t.smfn;
+      this.pscache.put(d.name, v.process, d.permEpoch, 0, 0, region, t.smfn, true);
     }
     const slot = vaIndex(va, 1);
     const f = t.f[slot];
