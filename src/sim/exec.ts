@@ -46,6 +46,14 @@ export class Executor {
 
   exec(s: Statement): ExecResult {
     const m = this.m;
+    if (s.op === 'write') {
+      // The statement of bulk traces, first.
+      const d = m.dom(s.vcpu.dom);
+      const v = d.vcpus[s.vcpu.idx] ?? this.vcpu(s.vcpu);
+      const b = s.byte ?? this.nextByte();
+      m.store(v, s.va, s.len, b, d);
+      return NONE;
+    }
     switch (s.op) {
       case 'domain': return this.domain(s), NONE;
       case 'vram': return this.vram(s), NONE;
@@ -133,13 +141,6 @@ export class Executor {
           nf &= ~flagBit(n);
         }
         m.guestPteWrite(v, d, l1, idx, nf, frame);
-        return NONE;
-      }
-      case 'write': {
-        const d = m.dom(s.vcpu.dom);
-        const v = d.vcpus[s.vcpu.idx] ?? this.vcpu(s.vcpu);
-        const b = s.byte ?? this.nextByte();
-        m.store(v, s.va, s.len, b, d);
         return NONE;
       }
       case 'read': {

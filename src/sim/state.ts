@@ -65,20 +65,23 @@ export class Backing {
 /** One shadow page table: a shadow of guest table frame `gfn` at `level`, held in machine frame `smfn`. */
 export class ShadowTable {
   /** L1: target mfn; upper levels: the child shadow's smfn. */
-  e = new Float64Array(512);
-  f = new Uint16Array(512);
+  e: Float64Array;
+  f: Uint16Array;
   /** Bumped whenever an entry loses permissions or changes target (TLB staleness). */
-  ver = new Uint32Array(512);
+  ver: Uint32Array;
   /** Who made the last such change: 1 hypervisor, 2 guest (WHY_* of p2m.ts). */
-  why = new Uint8Array(512);
-  constructor(readonly smfn: number, readonly gfn: number, readonly level: number) {}
+  why: Uint8Array;
+  /** The four arrays share one buffer: a checkpoint copies a table with one allocation. */
+  private buf: ArrayBuffer;
+  constructor(readonly smfn: number, readonly gfn: number, readonly level: number, from?: ArrayBuffer) {
+    this.buf = from ? from.slice(0) : new ArrayBuffer(512 * (8 + 4 + 2 + 1));
+    this.e = new Float64Array(this.buf, 0, 512);
+    this.ver = new Uint32Array(this.buf, 512 * 8, 512);
+    this.f = new Uint16Array(this.buf, 512 * 12, 512);
+    this.why = new Uint8Array(this.buf, 512 * 14, 512);
+  }
   clone(): ShadowTable {
-    const t = new ShadowTable(this.smfn, this.gfn, this.level);
-    t.e.set(this.e);
-    t.f.set(this.f);
-    t.ver.set(this.ver);
-    t.why.set(this.why);
-    return t;
+    return new ShadowTable(this.smfn, this.gfn, this.level, this.buf);
   }
 }
 
