@@ -222,13 +222,23 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
   if (vram.lastDirty === -1) {
     m.checkIdleWritable(d, fb);
   }
-  const dirty: number[] = [];
+  return { kind: 'bitmap', dirty: bitmapPages(out, nr) };
+}
+
+/** The set bits of a page bitmap (bit i = page i), ascending, in an array of exactly that size. */
+function bitmapPages(bits: Uint8Array, nr: number): number[] {
+  let count = 0;
   for (let i = 0; i < nr; i++) {
-    if (out[i >> 3] & (1 << (i & 7))) {
-      dirty.push(i);
+    count += (bits[i >> 3] >> (i & 7)) & 1;
+  }
+  const out = new Array<number>(count);
+  let k = 0;
+  for (let i = 0; i < nr && k < count; i++) {
+    if (bits[i >> 3] & (1 << (i & 7))) {
+      out[k++] = i;
     }
   }
-  return { kind: 'bitmap', dirty };
+  return out;
 }
 
 /** `untrack` (nr = 0): tear the tracker down. */
