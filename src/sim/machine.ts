@@ -91,6 +91,12 @@ export class StepSink {
 }
 
 export class Machine {
+  /**
+   * The exact shortcuts (a TLB hit filled at the current version epoch skips its staleness checks;
+   * the paging-structure caches; a VRAM scan over plain RAM skips per-page p2m lookups). Tests turn
+   * them off to check that they change no result.
+   */
+  static fastPaths = true;
   pages = new PageStore();
   nextMfn = 0x1000;
   domains = new Map<string, Domain>();
@@ -478,7 +484,7 @@ export class Machine {
     if (slot >= 0) {
       const f = tlb.flags[slot];
       if (!write || (f & (TLB_W | TLB_D)) === (TLB_W | TLB_D)) {
-        if (!(f & TLB_WARNED) && tlb.ep[slot] !== d.permEpoch + d.p2m.verEpoch) {
+        if (!(f & TLB_WARNED) && (tlb.ep[slot] !== d.permEpoch + d.p2m.verEpoch || !Machine.fastPaths)) {
           // Something changed since the fill (else nothing can be stale): check this entry.
           this.checkTlbHit(v, d, va, tlb, slot, write);
         }
@@ -593,7 +599,7 @@ export class Machine {
     // while no guest PTE, p2m entry version or pending p2m change moved (so levels 4..2 would walk
     // to the same table with the same rights and no exit).
     const region = Math.floor(va / 2097152);
-    const hapKey = d.paging === 'hap' && setAd;
+    const hapKey = Machine.fastPaths && d.paging === 'hap' && setAd;
     if (hapKey) {
       const l1 = this.hapcache.get(d.name, v.process, d.permEpoch, d.p2m.verEpoch, d.p2m.nextStamp, region);
       if (l1 >= 0) {
@@ -765,7 +771,7 @@ export class Machine {
     // The paging-structure cache: the L1 shadow that the last walk reached for this 2 MiB region
     // of this address space, good while no shadow entry version changed (Domain.permEpoch).
     const region = Math.floor(va / 2097152);
-    const cached = this.pscache.get(d.name, v.process, d.permEpoch, 0, 0, region);
+    const cached = Machine.fastPaths ? this.pscache.get(d.name, v.process, d.permEpoch, 0, 0, region) : -1;
     let t = cached >= 0 ? d.shTables.get(cached) : undefined;
     if (t === undefined) {
       const p = this.processes.get(v.process)!;

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parseTrace } from '../../src/trace/index';
 import { createEngine } from '../../src/sim/engine';
+import { Machine } from '../../src/sim/machine';
 import { TraceError, TRACKERS, BUGS } from '../../src/sim/program';
 
 const RUNS = Number(process.env.XPL_FUZZ_RUNS ?? 300);
@@ -98,4 +99,35 @@ test(`fuzz: ${RUNS} random workloads end in a report or a positioned trace error
       console.log(`  ${n} × ${k}`);
     }
   }
+});
+
+test('fuzz: the exact shortcuts (version epochs, paging-structure caches, plain-RAM scans) change no report and no state', () => {
+  const run = (program: ReturnType<typeof parseTrace>): string => {
+    const e = createEngine(program, { checkpointInterval: 16 });
+    try {
+      e.run({ maxSteps: 5000 });
+    } catch (err) {
+      return `error: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    const n = e.stepCount;
+    e.seek(Math.floor(n / 3));
+    const mid = e.stateHash();
+    e.seek(n);
+    return JSON.stringify(e.report()) + e.stateHash() + mid;
+  };
+  fc.assert(fc.property(trace, (text) => {
+    let program;
+    try {
+      program = parseTrace(text, 'fuzz.xpt');
+    } catch {
+      return;
+    }
+    const fast = run(program);
+    Machine.fastPaths = false;
+    try {
+      assert.equal(run(program), fast, text);
+    } finally {
+      Machine.fastPaths = true;
+    }
+  }), { numRuns: Math.max(100, Math.floor(RUNS / 2)), seed: Number(process.env.XPL_FUZZ_SEED ?? 20261123) + 1 });
 });

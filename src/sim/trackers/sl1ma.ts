@@ -6,8 +6,7 @@
  * answers -ENODATA; after 2 s without dirtiness, write access is removed (last_dirty = -1).
  */
 import { Counter } from '../costs';
-import type { Machine } from '../machine';
-import { hex } from '../machine';
+import { hex, Machine } from '../machine';
 import { D } from '../pte';
 import { ShDirtyVram, type Domain, type Framebuffer, type ShadowTable } from '../state';
 import { COW_PAGE_MASK, COW_PAGE_SHIFT } from '../cow';
@@ -125,7 +124,7 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
     const base = m.backingMfn(d, begin);
     const backing = m.backingOf(d, begin, nr);
     // Plain RAM behind the whole range: every lookup would give the backing frame (get_gfn_query).
-    const plain = backing !== null && d.p2m.plainRange(begin, end);
+    const plain = backing !== null && Machine.fastPaths && d.p2m.plainRange(begin, end);
     const wcount = d.wcount;
     const sl1ma = vram.sl1ma;
     // Neighbouring pages share a count page and (mostly) an L1 shadow: look each up once.
