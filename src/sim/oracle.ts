@@ -30,12 +30,27 @@ export function differsFromCopy(m: Machine, d: Domain, fb: Framebuffer, o: FbOra
 }
 
 
+/** Which pages an answer reported (a byte per page; all zero between calls). */
+let scratchReported = new Uint8Array(0);
+/** The pages marked in it by an answer in progress. */
+let scratchMarked: number[] | null = null;
+
 /** Record an answer: compute changed/missed/late/extra against the copy, then update the copy. */
 export function recordAnswer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle, ans: TrackerAnswer, tracker: string): AnswerRecord {
   const all = ans.kind !== 'bitmap';
   const n = fb.pages;
   // The reported pages (inside the framebuffer), once each, ascending; `isReported` as a byte map.
-  const isReported = new Uint8Array(n);
+  if (scratchMarked !== null) {
+    // A previous answer stopped half-way (it threw): unmark what it marked.
+    for (const p of scratchMarked) {
+      scratchReported[p] = 0;
+    }
+    scratchMarked = null;
+  }
+  if (scratchReported.length < n) {
+    scratchReported = new Uint8Array(n);
+  }
+  const isReported = scratchReported;
   let dirty: number[] = [];
   if (ans.kind === 'bitmap') {
     let sorted = true;
@@ -50,6 +65,7 @@ export function recordAnswer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle
       }
     }
     dirty = sorted ? b.done() : [...b.done()].sort((x, y) => x - y);
+    scratchMarked = dirty;
   }
   const dma = o.dma;
   // written ⊆ suspects, and a correct tracker reports what was written: the lists are built against
@@ -118,6 +134,10 @@ export function recordAnswer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle
   }
   o.written.clear();
   o.dma.clear();
+  for (const p of dirty) {
+    isReported[p] = 0;
+  }
+  scratchMarked = null;
   const rec: AnswerRecord = { line: m.sink.line, fb: fb.name, kind: ans.kind, dirty, written, changed, missed, late, extra, tracker };
   if (missed.length > 0) {
     m.violation('lost-update', `answer for '${fb.name}' (${tracker}) misses ${missed.length} changed page(s): ${listPages(missed)}`, { fb: fb.name, pages: missed });

@@ -226,19 +226,33 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
 
 /** The set bits of a page bitmap (bit i = page i), ascending, in an array of exactly that size. */
 function bitmapPages(bits: Uint8Array, nr: number): number[] {
+  const bytes = Math.ceil(nr / 8);
   let count = 0;
-  for (let i = 0; i < nr; i++) {
-    count += (bits[i >> 3] >> (i & 7)) & 1;
+  for (let b = 0; b < bytes; b++) {
+    count += POPCOUNT[bits[b]];
   }
   const out = new Array<number>(count);
   let k = 0;
-  for (let i = 0; i < nr && k < count; i++) {
-    if (bits[i >> 3] & (1 << (i & 7))) {
-      out[k++] = i;
+  for (let b = 0; b < bytes && k < count; b++) {
+    const v = bits[b];
+    if (v !== 0) {
+      for (let j = 0; j < 8; j++) {
+        if (v & (1 << j) && b * 8 + j < nr) {
+          out[k++] = b * 8 + j;
+        }
+      }
     }
   }
+  out.length = k;
   return out;
 }
+const POPCOUNT = Uint8Array.from({ length: 256 }, (_, v) => {
+  let n = 0;
+  for (let x = v; x; x >>= 1) {
+    n += x & 1;
+  }
+  return n;
+});
 
 /** `untrack` (nr = 0): tear the tracker down. */
 export function shadowUntrack(m: Machine, d: Domain): void {
