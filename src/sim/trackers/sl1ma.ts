@@ -125,6 +125,8 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
     const backing = m.backingOf(d, begin, nr);
     // Plain RAM behind the whole range: every lookup would give the backing frame (get_gfn_query).
     const plain = backing !== null && Machine.fastPaths && d.p2m.plainRange(begin, end);
+    // ... and with contiguous frames, page i's frame is the first one plus i.
+    const linear = plain && backing.scatter === null ? backing.mfn(begin) : -1;
     const wcount = d.wcount;
     const sl1ma = vram.sl1ma;
     // Neighbouring pages share a count page and (mostly) an L1 shadow: look each up once.
@@ -134,7 +136,7 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
     let lsmfn = -1;
     for (let i = 0; i < nr; i++) {
       const gfn = begin + i;
-      let mfn = plain ? backing.mfn(gfn) : backing ? m.p2mMfnIn(d, backing, gfn) : m.p2mMfn(d, gfn);
+      let mfn = linear >= 0 ? linear + i : plain ? backing.mfn(gfn) : backing ? m.p2mMfnIn(d, backing, gfn) : m.p2mMfn(d, gfn);
       if (contiguous && mfn >= 0 && mfn !== base + i) {
         m.violation('wrong-frame', `sl1ma scan of page ${i} (gfn ${hex(gfn)}) read frame ${hex(base + i)}, but the page is backed by ${hex(mfn)}: the framebuffer is not MFN-contiguous`, { fb: fb.name, pages: [i], gfn, mfn: base + i });
         mfn = base + i;
@@ -162,10 +164,9 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
             wpi = -1;
             lsmfn = -1;
           } else {
-            const smfn = Math.floor(sl1a / 512);
-            if (smfn !== lsmfn) {
-              lsmfn = smfn;
-              lt = d.shTables.get(smfn);
+            if (sl1a < lsmfn * 512 || sl1a >= lsmfn * 512 + 512) {
+              lsmfn = Math.floor(sl1a / 512);
+              lt = d.shTables.get(lsmfn);
             }
             const t = lt!;
             const slot = sl1a & 511;
