@@ -210,7 +210,15 @@ export class PageStore {
     r[o + R_MFN] = mfn;
     r[o + R_OFFLEN] = offlen;
     r[o + R_PREV] = c[k];
-    if (len <= INLINE) {
+    if (len === 4 && typeof src === 'number') {
+      // The common store: four bytes of one fill value.
+      r[o + R_A] = page[p] | (page[p + 1] << 8) | (page[p + 2] << 16) | (page[p + 3] << 24);
+      page[p] = src;
+      page[p + 1] = src;
+      page[p + 2] = src;
+      page[p + 3] = src;
+      r[o + R_B] = page[p] | (page[p + 1] << 8) | (page[p + 2] << 16) | (page[p + 3] << 24);
+    } else if (len <= INLINE) {
       let old = 0;
       if (typeof src === 'number') {
         for (let b = 0; b < len; b++) {
