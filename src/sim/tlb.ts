@@ -35,7 +35,7 @@ export interface TlbEntry {
 const MIN_CAP = 64;
 
 export class Tlb {
-  private cap = MIN_CAP;
+  private cap = 0;
   /**
    * A checkpoint's copy is packed: entries 0..n-1 side by side, no hash layout (less to copy and to
    * hold); the first use after a restore lays it out again.
@@ -43,17 +43,22 @@ export class Tlb {
   private packed = false;
   private gen = 1;
   private n = 0;
-  private slotGen = new Uint32Array(MIN_CAP);
-  vpn = new Float64Array(MIN_CAP);
-  mfn = new Int32Array(MIN_CAP);
-  gfn = new Int32Array(MIN_CAP);
-  flags = new Uint8Array(MIN_CAP);
-  src = new Float64Array(MIN_CAP);
-  srcVer = new Float64Array(MIN_CAP);
-  pt = new Float64Array(MIN_CAP);
-  ptVer = new Float64Array(MIN_CAP);
+  // The arrays, one field each, are made by alloc().
+  private slotGen!: Uint32Array;
+  vpn!: Float64Array;
+  mfn!: Int32Array;
+  gfn!: Int32Array;
+  flags!: Uint8Array;
+  src!: Float64Array;
+  srcVer!: Float64Array;
+  pt!: Float64Array;
+  ptVer!: Float64Array;
   /** The domain's version epoch when the entry was filled (Domain.permEpoch + P2m.verEpoch). */
-  ep = new Float64Array(MIN_CAP);
+  ep!: Float64Array;
+
+  constructor() {
+    this.alloc(MIN_CAP);
+  }
 
   get size(): number {
     return this.n;
