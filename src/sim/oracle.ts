@@ -71,23 +71,21 @@ export function recordAnswer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle
   // written ⊆ suspects, and a correct tracker reports what was written: the lists are built against
   // the one before them and share its array while they are equal (no copy in the common case).
   const writtenB = new SameAs(dirty);
-  o.written.forEach((p) => {
-    if (p < n) {
-      writtenB.push(p);
-    }
-  });
+  for (let p = o.written.next(0); p >= 0 && p < n; p = o.written.next(p + 1)) {
+    writtenB.push(p);
+  }
   const written = writtenB.done();
   const changedB = new SameAs(written);
   const missed: number[] = [];
   const backing = m.backingOf(d, fb.gfn, n);
-  o.suspects.forEach((p) => {
-    if (p < n && m.pages.changedSince(backing ? backing.mfn(fb.gfn + p) : m.backingMfn(d, fb.gfn + p), o.copyOf(p))) {
+  for (let p = o.suspects.next(0); p >= 0 && p < n; p = o.suspects.next(p + 1)) {
+    if (m.pages.changedSince(backing ? backing.mfn(fb.gfn + p) : m.backingMfn(d, fb.gfn + p), o.copyOf(p))) {
       changedB.push(p);
       if (!all && isReported[p] === 0 && !dma.has(p)) {
         missed.push(p);
       }
     }
-  });
+  }
   const changed = changedB.done();
   const late: number[] = [];
   o.missed.forEach((p) => {
