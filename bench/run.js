@@ -246,6 +246,9 @@ bench2007();
 for (const f of require('./rangeset.bench.js').run({ short })) {
   report(`rangeset: ${f.name}`, f.value, f.unit, f.budget, 'lower');
 }
+for (const f of require('./stores.bench.js').run({ short })) {
+  report(`stores: ${f.name}`, f.value, f.unit, f.budget, 'lower');
+}
 benchChild('', process.execPath, [__filename], { XPL_BENCH_ONLY: 'big' });
 benchChild('debugger', process.execPath, [path.join(__dirname, '..', 'out', 'test', 'debug', 'seek-bench.js'), '--json', ...(short ? ['--short'] : [])]);
 if (fs.existsSync(path.join(__dirname, 'webview.bench.js'))) {
