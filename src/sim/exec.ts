@@ -46,14 +46,25 @@ export class Executor {
 
   exec(s: Statement): ExecResult {
     const m = this.m;
-    if (s.op === 'write') {
-      // The statement of bulk traces, first.
-      const d = m.dom(s.vcpu.dom);
-      const v = d.vcpus[s.vcpu.idx] ?? this.vcpu(s.vcpu);
-      const b = s.byte ?? this.nextByte();
-      m.store(v, s.va, s.len, b, d);
-      return NONE;
+    if (s.op !== 'write') {
+      // Any other statement may add domains or framebuffers, or change them.
+      m.forgetCaches();
+      try {
+        return this.execOther(s);
+      } finally {
+        m.forgetCaches();
+      }
     }
+    // The statement of bulk traces: a store (its domain through the machine's cache).
+    const d = m.domFast(s.vcpu.dom);
+    const v = d.vcpus[s.vcpu.idx] ?? this.vcpu(s.vcpu);
+    const b = s.byte ?? this.nextByte();
+    m.store(v, s.va, s.len, b, d);
+    return NONE;
+  }
+
+  private execOther(s: Exclude<Statement, { op: 'write' }>): ExecResult {
+    const m = this.m;
     switch (s.op) {
       case 'domain': return this.domain(s), NONE;
       case 'vram': return this.vram(s), NONE;

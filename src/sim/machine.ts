@@ -15,6 +15,7 @@ import { shadowVramGetMfn, shadowVramPutMfn } from './trackers/sl1ma';
 import { l1eChanged } from './trackers/hooks';
 import { linear2007LearnVa } from './trackers/linear2007';
 import { vaToString } from './program';
+import { deepClone } from './util';
 import { IoreqState } from './ioreq';
 import { DIRTY_MEMORY_MIGRATION, DIRTY_MEMORY_VGA } from './qemu/dirty';
 
@@ -49,6 +50,9 @@ export class WalkCache {
   private region = new Float64Array(64).fill(-1);
   private l1 = new Float64Array(64);
   private rw = new Uint8Array(64);
+  /** The shadow walk's L1 table object and its guest table's PTE versions (caches are not state: see Machine.cloneShared). */
+  table: (ShadowTable | undefined)[] = new Array<ShadowTable | undefined>(64).fill(undefined);
+  vers: (Uint32Array | undefined)[] = new Array<Uint32Array | undefined>(64).fill(undefined);
   private valid(dom: string, proc: string, e1: number, e2: number, e3: number): void {
     if (this.dom !== dom || this.proc !== proc || this.e1 !== e1 || this.e2 !== e2 || this.e3 !== e3) {
       this.dom = dom;
@@ -65,6 +69,12 @@ export class WalkCache {
     const i = region & 63;
     return this.region[i] === region ? this.l1[i] : -1;
   }
+  /** The slot of the region if it is cached, or -1. */
+  slot(dom: string, proc: string, e1: number, e2: number, e3: number, region: number): number {
+    this.valid(dom, proc, e1, e2, e3);
+    const i = region & 63;
+    return this.region[i] === region ? i : -1;
+  }
   rwAll(region: number): boolean {
     return this.rw[region & 63] === 1;
   }
@@ -76,6 +86,9 @@ export class WalkCache {
     this.rw[i] = rwAll ? 1 : 0;
   }
 }
+
+/** Machine fields that are caches, not state (see Machine.cloneShared). */
+const CACHES = new Set(['pscache', 'hapcache', 'domCache']);
 
 export class StepSink {
   /** Fresh arrays per step (allocated on the first push), so outcomes never share them. */
@@ -114,10 +127,41 @@ export class Machine {
   vramTouched = new Map<string, Set<number>>();
   /** The gfn behind the mfn the last `translate` returned (saves an M2P lookup per store). */
   lastGfn = -1;
+  // ---- caches: not model state. A checkpoint copy starts without them (see cloneShared), so
+  // they may hold references into the state; `forgetCaches` drops those that statements other
+  // than stores could make stale.
+
   /** The shadow walk's paging-structure cache (see shadowHwWalk): L1 shadows by smfn. */
   pscache = new WalkCache();
   /** The HAP walk's (see guestWalk): guest L1 tables by gfn. */
   hapcache = new WalkCache();
+  /** The last domain looked up by name, and its framebuffers with their oracles. */
+  private domCache: { name: string; d: Domain; fbs: { f: Framebuffer; o: FbOracle }[] } | null = null;
+
+  /** Checkpoint copy: the state, deep; the caches, fresh. */
+  cloneShared(): Machine {
+    const c = Object.create(Machine.prototype) as Machine;
+    for (const k of Object.keys(this) as (keyof this & string)[]) {
+      (c as unknown as Record<string, unknown>)[k] = CACHES.has(k) ? null : deepClone(this[k]);
+    }
+    c.pscache = new WalkCache();
+    c.hapcache = new WalkCache();
+    return c;
+  }
+  /** Drop the caches a statement other than a store may have made stale (domains, framebuffers). */
+  forgetCaches(): void {
+    this.domCache = null;
+  }
+  /** The domain by name, through the cache (stores look theirs up on every step). */
+  domFast(name: string): Domain {
+    const c = this.domCache;
+    if (c !== null && c.name === name) {
+      return c.d;
+    }
+    const d = this.dom(name);
+    this.domCache = { name, d, fbs: d.fbs.map((n) => ({ f: this.fbs.get(n)!, o: this.oracles.get(n)! })) };
+    return d;
+  }
   /** The hardware walk's result (the TLB entry it fills), written by the walkers. */
   walked = { mfn: 0, gfn: 0, flags: 0, src: 0, srcVer: 0, pt: 0, ptVer: 0 };
 
@@ -440,12 +484,13 @@ export class Machine {
     if (gfn < 0) {
       return;
     }
+    const cached = this.domCache !== null && this.domCache.d === d ? this.domCache.fbs : null;
     for (let k = 0; k < d.fbs.length; k++) {
-      const f = this.fbs.get(d.fbs[k])!;
+      const f = cached !== null ? cached[k].f : this.fbs.get(d.fbs[k])!;
       if (gfn < f.gfn || gfn >= f.gfn + f.pages) {
         continue;
       }
-      const o = this.oracles.get(f.name)!;
+      const o = cached !== null ? cached[k].o : this.oracles.get(f.name)!;
       const p = gfn - f.gfn;
       if (who === 'vcpu') {
         o.written.add(p);
@@ -771,8 +816,10 @@ export class Machine {
     // The paging-structure cache: the L1 shadow that the last walk reached for this 2 MiB region
     // of this address space, good while no shadow entry version changed (Domain.permEpoch).
     const region = Math.floor(va / 2097152);
-    const cached = Machine.fastPaths ? this.pscache.get(d.name, v.process, d.permEpoch, 0, 0, region) : -1;
-    let t = cached >= 0 ? d.shTables.get(cached) : undefined;
+    const pc = this.pscache;
+    const cs = Machine.fastPaths ? pc.slot(d.name, v.process, d.permEpoch, 0, 0, region) : -1;
+    let t = cs >= 0 ? pc.table[cs] : undefined;
+    let vers = cs >= 0 ? pc.vers[cs] : undefined;
     if (t === undefined) {
       const p = this.processes.get(v.process)!;
       const top = d.shHash.get(p.cr3 * 8 + 4);
@@ -787,7 +834,11 @@ export class Machine {
         }
         t = d.shTables.get(t.e[idx])!;
       }
-      this.pscache.put(d.name, v.process, d.permEpoch, 0, 0, region, t.smfn, true);
+      // The guest leaf table behind this L1 shadow: its PTE versions (for guest-no-flush; none yet: 0).
+      vers = d.ptVer.get(t.gfn);
+      pc.put(d.name, v.process, d.permEpoch, 0, 0, region, t.smfn, true);
+      pc.table[region & 63] = t;
+      pc.vers[region & 63] = vers;
     }
     const slot = vaIndex(va, 1);
     const f = t.f[slot];
@@ -805,9 +856,7 @@ export class Machine {
       }
     }
     const mfn = t.e[slot];
-    // The guest leaf PTE behind this shadow entry (for the guest-no-flush check; no versions yet: 0).
     const gl1 = t.gfn;
-    const vers = d.ptVer.get(gl1);
     const r = this.walked;
     r.mfn = mfn;
     r.gfn = this.m2p(d, mfn);
