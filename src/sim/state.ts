@@ -12,19 +12,19 @@ import type { LogDirtyTrie } from './logdirty';
 import { createDirtyMemory, type DirtyImpl, type DirtyMemory } from './qemu/dirty';
 
 export class Vcpu {
-  tlb = new Tlb();
+  tlb: Tlb;
   /** PML buffer: logged gfns (NR_PML_ENTRIES = 512). */
-  pml: number[] = [];
-  constructor(readonly dom: string, readonly idx: number, public process: string) {}
+  pml: number[];
+  constructor(readonly dom: string, readonly idx: number, public process: string, tlb?: Tlb, pml?: number[]) {
+    this.tlb = tlb ?? new Tlb();
+    this.pml = pml ?? [];
+  }
   get id(): string {
     return `${this.dom}.${this.idx}`;
   }
-  /** Checkpoint copy: the TLB's flat arrays and the PML buffer. */
+  /** Checkpoint copy: the TLB's entries and the PML buffer. */
   cloneShared(): Vcpu {
-    const v = new Vcpu(this.dom, this.idx, this.process);
-    v.tlb = this.tlb.cloneShared();
-    v.pml = this.pml.slice();
-    return v;
+    return new Vcpu(this.dom, this.idx, this.process, this.tlb.cloneShared(), this.pml.slice());
   }
 }
 
