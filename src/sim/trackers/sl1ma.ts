@@ -132,6 +132,8 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
     // Neighbouring pages share a count page and (mostly) an L1 shadow: look each up once.
     let wpage: Int32Array | undefined;
     let wpi = -1;
+    const shift = COW_PAGE_SHIFT;
+    const mask = COW_PAGE_MASK;
     let lt: ShadowTable | undefined;
     let lsmfn = -1;
     for (let i = 0; i < nr; i++) {
@@ -145,11 +147,11 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
       if (mfn < 0) {
         dirty = true;
       } else {
-        if (mfn >>> COW_PAGE_SHIFT !== wpi) {
-          wpi = mfn >>> COW_PAGE_SHIFT;
+        if (mfn >>> shift !== wpi) {
+          wpi = mfn >>> shift;
           wpage = wcount.readPage(mfn);
         }
-        const count = wpage === undefined ? 0 : wpage[mfn & COW_PAGE_MASK];
+        const count = wpage === undefined ? 0 : wpage[mfn & mask];
         const sl1a = sl1ma[i];
         if (count === 0) {
           // No guest reference: nothing to track.
