@@ -80,20 +80,19 @@ function benchTimeTravel(engine, label) {
   report(`${label}: seek to a random step`, median(times), 'ms', 100, 'lower');
   report(`${label}: step back`, median(back), 'ms', 100, 'lower');
   // Checkpoint and restore costs in isolation.
-  const ck = [];
-  for (let i = 0; i < 5; i++) {
+  report(`${label}: checkpoint`, medianMs(5, () => engine.takeCheckpointForBench()), 'ms', 20, 'lower');
+  report(`${label}: restore`, medianMs(5, () => engine.restoreLatestForBench()), 'ms', 20, 'lower');
+}
+
+/** The median time of n calls of f, in ms. */
+function medianMs(n, f) {
+  const times = [];
+  for (let i = 0; i < n; i++) {
     const t0 = performance.now();
-    engine.takeCheckpointForBench();
-    ck.push(performance.now() - t0);
+    f();
+    times.push(performance.now() - t0);
   }
-  report(`${label}: checkpoint`, median(ck), 'ms', 20, 'lower');
-  const rs = [];
-  for (let i = 0; i < 5; i++) {
-    const t0 = performance.now();
-    engine.restoreLatestForBench();
-    rs.push(performance.now() - t0);
-  }
-  report(`${label}: restore`, median(rs), 'ms', 20, 'lower');
+  return median(times);
 }
 
 /**

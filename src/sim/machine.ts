@@ -37,9 +37,11 @@ const NO_EVENTS: SimEvent[] = Object.freeze([]) as unknown as SimEvent[];
 const NO_VIOLATIONS: ViolationRecord[] = Object.freeze([]) as unknown as ViolationRecord[];
 
 /**
- * A paging-structure cache: for 2 MiB regions of one address space, the L1 table a walk reached
- * (and whether every level above allowed writes). 64 direct-mapped slots; all of them go when the
- * domain, the address space or a version epoch differs from what they were filled under.
+ * A paging-structure cache: for 2 MiB regions of one address space, what a walk reached at L1.
+ * 64 direct-mapped slots; all of them go when the domain, the address space or a version epoch
+ * differs from what they were filled under. A slot holds, by walker: the shadow walk's L1 table and
+ * its guest table's PTE versions; HAP's guest L1 table gfn and whether every level above allowed
+ * writes. (Caches are not state, so they may hold references: see Machine.cloneShared.)
  */
 export class WalkCache {
   private dom = '';
@@ -48,11 +50,10 @@ export class WalkCache {
   private e2 = -1;
   private e3 = -1;
   private region = new Float64Array(64).fill(-1);
-  private l1 = new Float64Array(64);
-  private rw = new Uint8Array(64);
-  /** The shadow walk's L1 table object and its guest table's PTE versions (caches are not state: see Machine.cloneShared). */
-  table: (ShadowTable | undefined)[] = new Array<ShadowTable | undefined>(64).fill(undefined);
-  vers: (Uint32Array | undefined)[] = new Array<Uint32Array | undefined>(64).fill(undefined);
+  readonly table: (ShadowTable | undefined)[] = new Array<ShadowTable | undefined>(64).fill(undefined);
+  readonly vers: (Uint32Array | undefined)[] = new Array<Uint32Array | undefined>(64).fill(undefined);
+  readonly l1 = new Float64Array(64);
+  readonly rw = new Uint8Array(64);
   private valid(dom: string, proc: string, e1: number, e2: number, e3: number): void {
     if (this.dom !== dom || this.proc !== proc || this.e1 !== e1 || this.e2 !== e2 || this.e3 !== e3) {
       this.dom = dom;
@@ -63,27 +64,18 @@ export class WalkCache {
       this.region.fill(-1);
     }
   }
-  /** The cached L1 table for the region, or -1. */
-  get(dom: string, proc: string, e1: number, e2: number, e3: number, region: number): number {
-    this.valid(dom, proc, e1, e2, e3);
-    const i = region & 63;
-    return this.region[i] === region ? this.l1[i] : -1;
-  }
-  /** The slot of the region if it is cached, or -1. */
+  /** The slot of the region if it is cached under these keys, or -1. */
   slot(dom: string, proc: string, e1: number, e2: number, e3: number, region: number): number {
     this.valid(dom, proc, e1, e2, e3);
     const i = region & 63;
     return this.region[i] === region ? i : -1;
   }
-  rwAll(region: number): boolean {
-    return this.rw[region & 63] === 1;
-  }
-  put(dom: string, proc: string, e1: number, e2: number, e3: number, region: number, l1: number, rwAll: boolean): void {
+  /** Claim the region's slot under these keys; the caller fills its fields. */
+  put(dom: string, proc: string, e1: number, e2: number, e3: number, region: number): number {
     this.valid(dom, proc, e1, e2, e3);
     const i = region & 63;
     this.region[i] = region;
-    this.l1[i] = l1;
-    this.rw[i] = rwAll ? 1 : 0;
+    return i;
   }
 }
 
@@ -229,27 +221,24 @@ export class Machine {
   }
   /** Is this gfn backed by frames (RAM or a framebuffer outside RAM)? */
   backed(d: Domain, gfn: number): boolean {
-    if (d.ram.hasGfn(gfn)) {
-      return true;
-    }
-    for (const b of d.vram) {
-      if (b.hasGfn(gfn)) {
-        return true;
-      }
-    }
-    return false;
+    return this.backingOf(d, gfn) !== null;
   }
   /** The frame allocated for gfn (regardless of p2m type); -1 if none. */
   backingMfn(d: Domain, gfn: number): number {
-    if (d.ram.hasGfn(gfn)) {
-      return d.ram.mfn(gfn);
+    const b = this.backingOf(d, gfn);
+    return b === null ? -1 : b.mfn(gfn);
+  }
+  /** The backing (RAM first, then the framebuffers' own frames) holding every gfn of [gfn, gfn + n), if one does. */
+  backingOf(d: Domain, gfn: number, n = 1): Backing | null {
+    if (d.ram.hasGfn(gfn) && d.ram.hasGfn(gfn + n - 1)) {
+      return d.ram;
     }
     for (const b of d.vram) {
-      if (b.hasGfn(gfn)) {
-        return b.mfn(gfn);
+      if (b.hasGfn(gfn) && b.hasGfn(gfn + n - 1)) {
+        return b;
       }
     }
-    return -1;
+    return null;
   }
   /** M2P: the gfn a frame of this domain backs; -1 if the frame is not this domain's. */
   m2p(d: Domain, mfn: number): number {
@@ -265,36 +254,20 @@ export class Machine {
   }
   /** get_gfn_query: mfn and effective type; mfn -1 when the type has no RAM behind it. */
   p2mLookup(d: Domain, gfn: number): { mfn: number; t: number } {
-    const mfn = this.p2mMfn(d, gfn);
-    return { mfn, t: this.lastP2mType };
+    const b = this.backingOf(d, gfn);
+    const t = d.p2m.type(gfn, b !== null);
+    return { mfn: b === null ? -1 : mfnOfType(b, gfn, t), t };
   }
-  /** get_gfn_query's mfn alone (-1: no RAM behind the type); the type is left in `lastP2mType`. */
+  /** get_gfn_query's mfn alone (-1: no RAM behind the type), without allocating. */
   p2mMfn(d: Domain, gfn: number): number {
-    const b = this.backed(d, gfn);
-    const t = d.p2m.type(gfn, b);
-    this.lastP2mType = t;
-    if (t === T.invalid || t === T.mmio_dm) {
-      return -1;
-    }
-    return this.backingMfn(d, gfn);
-  }
-  /** The type found by the last `p2mMfn`. */
-  lastP2mType = 0;
-  /** The backing (RAM or one framebuffer's frames) holding every gfn of [gfn, gfn + n), if one does. */
-  backingOf(d: Domain, gfn: number, n: number): Backing | null {
-    for (const b of [d.ram, ...d.vram]) {
-      if (b.hasGfn(gfn) && b.hasGfn(gfn + n - 1)) {
-        return b;
-      }
-    }
-    return null;
+    const b = this.backingOf(d, gfn);
+    return b === null ? -1 : mfnOfType(b, gfn, d.p2m.type(gfn, true));
   }
   /** `p2mMfn` for a gfn known to lie in backing b (a range scan's inner loop). */
   p2mMfnIn(d: Domain, b: Backing, gfn: number): number {
-    const t = d.p2m.type(gfn, true);
-    this.lastP2mType = t;
-    return t === T.invalid || t === T.mmio_dm ? -1 : b.mfn(gfn);
+    return mfnOfType(b, gfn, d.p2m.type(gfn, true));
   }
+
   /** The framebuffer (and page) a gfn of this domain belongs to, if any. */
   fbAt(d: Domain, gfn: number): [Framebuffer, number] | null {
     for (const name of d.fbs) {
@@ -318,6 +291,18 @@ export class Machine {
       d.ptVer.set(gfn, v);
     }
     return v;
+  }
+
+  /**
+   * The guest changed entries [from, to) of its table frame gfn: their versions move (cached
+   * translations of them are guest-no-flush material), and so does the domain's version epoch.
+   */
+  guestPtesChanged(d: Domain, gfn: number, from: number, to: number): void {
+    const ver = this.ptVersions(d, gfn);
+    for (let i = from; i < to; i++) {
+      ver[i]++;
+    }
+    d.permEpoch++;
   }
 
   /** A page-table page for the guest: highest free gfn of RAM, never a framebuffer's. */
@@ -371,8 +356,7 @@ export class Machine {
       }
     }
     if (oldF !== flags || oldFrame !== frame) {
-      this.ptVersions(d, tableGfn)[idx]++;
-      d.permEpoch++;
+      this.guestPtesChanged(d, tableGfn, idx, idx + 1);
     }
   }
 
@@ -508,11 +492,7 @@ export class Machine {
     // Page-table frames are taken downwards from the top of RAM: anything at or below the next one
     // to take is not a page table (saves a map lookup per store).
     if (gfn > d.nextPtGfn && d.ptFrames.has(gfn)) {
-      const ver = this.ptVersions(d, gfn);
-      for (let i = Math.floor(off / 8); i < Math.ceil((off + n) / 8); i++) {
-        ver[i]++;
-      }
-      d.permEpoch++;
+      this.guestPtesChanged(d, gfn, Math.floor(off / 8), Math.ceil((off + n) / 8));
     }
   }
 
@@ -646,16 +626,20 @@ export class Machine {
     const region = Math.floor(va / 2097152);
     const hapKey = Machine.fastPaths && d.paging === 'hap' && setAd;
     if (hapKey) {
-      const l1 = this.hapcache.get(d.name, v.process, d.permEpoch, d.p2m.verEpoch, d.p2m.nextStamp, region);
-      if (l1 >= 0) {
-        table = l1;
-        rwAll = this.hapcache.rwAll(region);
+      const hc = this.hapcache;
+      const i = hc.slot(d.name, v.process, d.permEpoch, d.p2m.verEpoch, d.p2m.nextStamp, region);
+      if (i >= 0) {
+        table = hc.l1[i];
+        rwAll = hc.rw[i] === 1;
         top = 1;
       }
     }
     for (let l = top; l >= 1; l--) {
       if (l === 1 && hapKey && top === 4) {
-        this.hapcache.put(d.name, v.process, d.permEpoch, d.p2m.verEpoch, d.p2m.nextStamp, region, table, rwAll);
+        const hc = this.hapcache;
+        const i = hc.put(d.name, v.process, d.permEpoch, d.p2m.verEpoch, d.p2m.nextStamp, region);
+        hc.l1[i] = table;
+        hc.rw[i] = rwAll ? 1 : 0;
       }
       if (d.paging === 'hap') {
         const f = this.hapGpaCheck(d, table, false);
@@ -836,9 +820,9 @@ export class Machine {
       }
       // The guest leaf table behind this L1 shadow: its PTE versions (for guest-no-flush; none yet: 0).
       vers = d.ptVer.get(t.gfn);
-      pc.put(d.name, v.process, d.permEpoch, 0, 0, region, t.smfn, true);
-      pc.table[region & 63] = t;
-      pc.vers[region & 63] = vers;
+      const i = pc.put(d.name, v.process, d.permEpoch, 0, 0, region);
+      pc.table[i] = t;
+      pc.vers[i] = vers;
     }
     const slot = vaIndex(va, 1);
     const f = t.f[slot];
@@ -1008,6 +992,22 @@ export class Machine {
     return t;
   }
 
+  /**
+   * Entry `slot` of shadow table t lost permissions or changed target (`why`: WHY_HV or WHY_GUEST):
+   * its version moves, so TLB entries filled from it are stale, and so does the domain's version
+   * epoch, so the exact shortcuts (TLB-hit checks, paging-structure caches) notice.
+   */
+  shadowEntryChanged(d: Domain, t: ShadowTable, slot: number, why: number): void {
+    t.ver[slot]++;
+    t.why[slot] = why;
+    d.permEpoch++;
+  }
+  /** l1e_remove_flags(sl1e, _PAGE_DIRTY) by Xen: the trackers' test-and-clear of a shadow D bit. */
+  clearShadowD(d: Domain, t: ShadowTable, slot: number): void {
+    t.f[slot] &= ~D;
+    this.shadowEntryChanged(d, t, slot, WHY_HV);
+  }
+
   /** The page's writable type count (PGT_count_mask): present writable shadow L1 entries. */
   writableCount(d: Domain, mfn: number): number {
     return d.wcount.get(mfn);
@@ -1086,9 +1086,7 @@ export class Machine {
     t.f[slot] = flags;
     t.e[slot] = mfn;
     if ((oldF & P) && (!(flags & P) || oldMfn !== mfn || ((oldF & RW) && !(flags & RW)) || ((oldF & D) && !(flags & D)))) {
-      t.ver[slot]++;
-      t.why[slot] = why;
-      d.permEpoch++;
+      this.shadowEntryChanged(d, t, slot, why);
     }
     if (this.sink.record) {
       this.ev('set-l1e', 'shadow_set_l1e', `smfn ${hex(t.smfn)}[${slot}] = ${flags & P ? `mfn ${hex(mfn)} ${flagsShort(flags)}` : 'not present'}`, { mfn });
@@ -1146,9 +1144,7 @@ export class Machine {
           // The guest repointed or removed a higher-level entry: drop the shadow link.
           st.f[idx] = 0;
           st.e[idx] = 0;
-          st.ver[idx]++;
-          d.permEpoch++;
-          st.why[idx] = WHY_GUEST;
+          this.shadowEntryChanged(d, st, idx, WHY_GUEST);
           if (this.sink.record) {
             this.ev('set-l1e', 'shadow_set_l' + l + 'e', `smfn ${hex(smfn)}[${idx}] cleared (guest changed its L${l} entry)`);
           }
@@ -1215,9 +1211,7 @@ export class Machine {
         if ((parent.f[i] & P) && parent.e[i] === t.smfn) {
           parent.f[i] = 0;
           parent.e[i] = 0;
-          parent.ver[i]++;
-          d.permEpoch++;
-          parent.why[i] = WHY_HV;
+          this.shadowEntryChanged(d, parent, i, WHY_HV);
         }
       }
     }
@@ -1312,6 +1306,11 @@ export class Machine {
     }
     return { t, slot: vaIndex(va, 1) };
   }
+}
+
+/** The frame backing gfn in b, or -1 when its p2m type has no RAM behind it (invalid, mmio_dm). */
+function mfnOfType(b: Backing, gfn: number, t: number): number {
+  return t === T.invalid || t === T.mmio_dm ? -1 : b.mfn(gfn);
 }
 
 export function hex(n: number): string {

@@ -88,11 +88,11 @@ export function recordAnswer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle
   }
   const changed = changedB.done();
   const late: number[] = [];
-  o.missed.forEach((p) => {
+  for (const p of o.missed) {
     if (all || isReported[p] === 1 || dma.has(p)) {
       late.push(p);
     }
-  });
+  }
   const extra: number[] = [];
   for (const p of dirty) {
     if (!o.written.has(p)) {

@@ -26,12 +26,7 @@ export function flagBit(n: PteFlagName): number {
 
 /** Read entry `idx` of a table frame: [flags incl. NX marker, target frame number]. */
 export function readPte(d: Uint8Array, idx: number): [number, number] {
-  const o = idx * 8;
-  const lo = (d[o] | (d[o + 1] << 8) | (d[o + 2] << 16) | (d[o + 3] << 24)) >>> 0;
-  const hi = (d[o + 4] | (d[o + 5] << 8) | (d[o + 6] << 16) | (d[o + 7] << 24)) >>> 0;
-  const flags = (lo & 0xfff) | (hi & 0x80000000 ? NX : 0);
-  const frame = (lo >>> 12) + (hi & 0xfffff) * 0x100000;
-  return [flags, frame];
+  return [pteFlags(d, idx), pteFrame(d, idx)];
 }
 
 export function writePte(d: Uint8Array, idx: number, flags: number, frame: number): void {

@@ -37,10 +37,7 @@ export function dbit2007Peek(m: Machine, d: Domain, fb: Framebuffer): TrackerAns
         m.costs.add(Counter.pteScans);
         if (t.f[slot] & D) {
           hit = true;
-          t.f[slot] &= ~D;
-          t.ver[slot]++;
-          d.permEpoch++;
-          t.why[slot] = 1;
+          m.clearShadowD(d, t, slot);
         }
       }
     }

@@ -67,10 +67,7 @@ export function linear2007Peek(m: Machine, d: Domain, fb: Framebuffer): TrackerA
     }
     if (f & D) {
       dirty.add(i);
-      sl.t.f[sl.slot] &= ~D;
-      sl.t.ver[sl.slot]++;
-      d.permEpoch++;
-      sl.t.why[sl.slot] = 1;
+      m.clearShadowD(d, sl.t, sl.slot);
       flush = true;
       if (m.sink.record) {
         m.ev('peek-page', 'linear-2007 walk', `page ${i} at ${vaToString(va)}: D set: dirty, D cleared`, { page: i });

@@ -140,10 +140,7 @@ function shadowPeek(m: Machine, d: Domain, fb: Framebuffer, r: MultiRange): Trac
       m.costs.add(Counter.pteScans);
       if (t.f[slot] & D) {
         dirty.add(i);
-        t.f[slot] &= ~D;
-        t.ver[slot]++;
-        d.permEpoch++;
-        t.why[slot] = 1;
+        m.clearShadowD(d, t, slot);
         flush = true;
       }
     }

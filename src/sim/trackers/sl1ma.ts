@@ -175,10 +175,7 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
             if (t.f[slot] & D) {
               dirty = true;
               // l1e_remove_flags: atomic; the TLB may still cache D=1 until the flush.
-              t.f[slot] &= ~D;
-              t.ver[slot]++;
-              d.permEpoch++;
-              t.why[slot] = 1;
+              m.clearShadowD(d, t, slot);
               flush = true;
               if (m.sink.record) {
                 m.ev('peek-page', 'shadow_track_dirty_vram', `page ${i}: D set in smfn ${hex(t.smfn)}[${slot}]: dirty, D cleared`, { page: i });
