@@ -34,7 +34,7 @@ export function runProgram(program: Program, flags: RunFlags): Report {
     } catch (e) {
       if (e instanceof SimError) {
         const idx = engine.nextIndex ?? at;
-        const st = idx !== null ? program.statements[idx] : undefined;
+        const st = idx !== null ? program.statements.at(idx) : undefined;
         const col = st ? (e.arg !== undefined ? st.pos.args?.[e.arg] : undefined) ?? st.pos.col : 1;
         throw new TraceError(program.file, st?.pos.line ?? 1, col, e.message);
       }

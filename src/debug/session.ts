@@ -14,7 +14,7 @@ import {
 } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { EngineApi } from '../sim/api';
-import { BUGS, INVARIANTS, TRACKERS, TraceError, SimError, canonicalToVa48, vaToString, type BugId, type InvariantId, type Program, type RunOptions, type Statement, type TrackerId, COUNTERS, type CounterName } from '../sim/program';
+import { BUGS, INVARIANTS, TRACKERS, TraceError, SimError, canonicalToVa48, vaToString, type BugId, type InvariantId, type Program, type RunOptions, type Statement, type TrackerId, COUNTERS, type CounterName, eachStatement, findStatement } from '../sim/program';
 import type { StepOutcome, ViolationRecord, EventKind } from '../sim/report';
 import type { StateSummary, WalkLevelView, DomainView } from '../sim/inspect';
 import {
@@ -371,9 +371,9 @@ export class XplDebugSession extends DebugSession {
       return null;
     }
     if (this.sub) {
-      return program.statements[this.sub.outcome.index] ?? null;
+      return program.statements.at(this.sub.outcome.index) ?? null;
     }
-    return engine.nextIndex === null ? null : program.statements[engine.nextIndex] ?? null;
+    return engine.nextIndex === null ? null : program.statements.at(engine.nextIndex) ?? null;
   }
 
   private activeThread(): number {
@@ -1121,7 +1121,7 @@ export class XplDebugSession extends DebugSession {
     if (engine.nextIndex === null) {
       return null;
     }
-    const line = this.program?.statements[engine.nextIndex]?.pos.line;
+    const line = this.program?.statements.at(engine.nextIndex)?.pos.line;
     const all = this.lineBps.get(this.traceKey);
     if (!all || all.length === 0) {
       return null;
@@ -1530,10 +1530,13 @@ export class XplDebugSession extends DebugSession {
       // Out of the innermost `repeat` body: run until the statement after its `end`.
       const program = this.mustEngine().program;
       const at = engine.nextIndex ?? 0;
-      const loop = program.statements
-        .map((s, i) => ({ s, i }))
-        .filter(({ s, i }) => s.op === 'repeat' && i < at && s.end > at)
-        .pop();
+      let loop: { s: Statement; i: number } | undefined;
+      for (let i = 0; i < at; i++) {
+        const s = program.statements.at(i)!;
+        if (s.op === 'repeat' && s.end > at) {
+          loop = { s, i };
+        }
+      }
       this.sendResponse(response);
       if (!loop || loop.s.op !== 'repeat') {
         void this.runForward();
@@ -1610,7 +1613,7 @@ export class XplDebugSession extends DebugSession {
       const line = this.verifyLine(lines, this.convertClientLineToDebugger(args.line));
       const targets: DebugProtocol.GotoTarget[] = [];
       if (line !== null) {
-        engine.program.statements.forEach((s, i) => {
+        eachStatement(engine.program.statements, (s, i) => {
           if (s.pos.line === line && s.op !== 'repeat' && s.op !== 'end') {
             targets.push({
               id: i + 1, label: `travel in time to line ${line}: ${this.stmtText(s)}`,
@@ -1628,7 +1631,7 @@ export class XplDebugSession extends DebugSession {
     this.guard(response, () => {
       const engine = this.mustBeStopped();
       const index = args.targetId - 1;
-      const stmt = engine.program.statements[index];
+      const stmt = engine.program.statements.at(index)!;
       if (!stmt || stmt.op === 'repeat' || stmt.op === 'end') {
         throw new UserError(`no goto target ${args.targetId}`);
       }
@@ -1649,7 +1652,7 @@ export class XplDebugSession extends DebugSession {
     this.sub = null;
     const backFirst = engine.nextIndex === null || index <= (engine.nextIndex ?? 0);
     const target = (o: StepOutcome | null): Hit | null =>
-      o === null && engine.nextIndex === index ? { reason: 'goto', description: `Travelled to line ${engine.program.statements[index].pos.line}`, event: null } : null;
+      o === null && engine.nextIndex === index ? { reason: 'goto', description: `Travelled to line ${engine.program.statements.at(index)!.pos.line}`, event: null } : null;
     try {
       const back = async (): Promise<boolean> => {
         const found = await this.scanBack(here, (o) => target(o), gen);
@@ -1688,11 +1691,11 @@ export class XplDebugSession extends DebugSession {
       }
       if (!ok) {
         this.travel(start, false);
-        this.output(`line ${engine.program.statements[index].pos.line} is never reached\n`, 'console');
+        this.output(`line ${engine.program.statements.at(index)!.pos.line} is never reached\n`, 'console');
       }
       this.resetDataValues();
       this.stopAt(ok
-        ? { reason: 'goto', description: `Travelled to line ${engine.program.statements[index].pos.line} (step ${engine.stepCount})`, event: null }
+        ? { reason: 'goto', description: `Travelled to line ${engine.program.statements.at(index)!.pos.line} (step ${engine.stepCount})`, event: null }
         : { reason: 'goto', description: 'That line is never reached; stayed here', event: null });
     } catch (e) {
       if (gen === this.generation) {
@@ -1732,7 +1735,7 @@ export class XplDebugSession extends DebugSession {
   private enclosingRepeats(index: number): Statement[] {
     const program = this.mustEngine().program;
     const out: Statement[] = [];
-    program.statements.forEach((s, i) => {
+    eachStatement(program.statements, (s, i) => {
       if (s.op === 'repeat' && i < index && s.end > index) {
         out.unshift(s);
       }
@@ -1754,7 +1757,7 @@ export class XplDebugSession extends DebugSession {
         (f as DebugProtocol.StackFrame).presentationHint = 'subtle';
         frames.push(f);
       } else if (!stmt) {
-        const last = engine.program.statements[engine.program.statements.length - 1];
+        const last = engine.program.statements.at(engine.program.statements.length - 1)!;
         frames.push(new StackFrame(base, `end of trace (step ${engine.stepCount})`, src, last?.pos.line ?? 1, 1));
       } else if (this.sub) {
         const { outcome, event } = this.sub;
@@ -2164,7 +2167,7 @@ export class XplDebugSession extends DebugSession {
           details: { message: hit.text, typeName: 'TraceError' },
         };
       } else {
-        const stmt = engine.program.statements.find((s) => s.pos.line === v.line);
+        const stmt = findStatement(engine.program.statements, (s) => s.pos.line === v.line);
         const parts: string[] = [];
         if (v.fb) { parts.push(`framebuffer ${v.fb}`); }
         if (v.pages?.length) { parts.push(`pages [${v.pages.join(', ')}]`); }

@@ -37,7 +37,13 @@ export async function runToEnd(program: Program, options: RunOptions, control: R
 
 /** Paging modes of the trace's domains, in order of declaration. */
 export function pagingModes(program: Program): Paging[] {
-  return program.statements.flatMap((s) => (s.op === 'domain' ? [s.paging] : []));
+  const out: Paging[] = [];
+  for (const s of program.statements) {
+    if (s.op === 'domain') {
+      out.push(s.paging);
+    }
+  }
+  return out;
 }
 
 /** Trackers that fit every domain of the trace (what `--tracker` accepts for it). */

@@ -5,7 +5,7 @@
 import type { EngineApi, RunResult } from './api';
 import { Machine, StepSink } from './machine';
 import { Executor } from './exec';
-import { SimError, TraceError, type Program, type RunOptions, type Statement, type InvariantId } from './program';
+import { SimError, StatementTable, TraceError, type Program, type RunOptions, type Statement, type InvariantId } from './program';
 import type { AnswerRecord, IoreqRecord, LogdirtyRecord, Report, StepOutcome, ViolationRecord } from './report';
 import type { BitmapView, EptView, ScreenView, StateSummary, TlbEntryView, TrackerView, WalkView, WalkLevelView } from './inspect';
 import {
@@ -41,6 +41,9 @@ interface RunState {
 
 interface Checkpoint { step: number; state: RunState; logPos: number; bytes: number }
 
+/** Statements per prefetch batch (a power of two). */
+const PREFETCH = 32;
+
 const DEFAULT_CHECKPOINT_BUDGET = 512 * 1024 * 1024;
 
 /** Rough size of a checkpoint's structured state (memory bytes live in the shared write log). */
@@ -73,6 +76,8 @@ export class Engine implements EngineApi {
   private ioreq: IoreqRecord[] = [];
   private finishes: { index: number; stale: number[] }[] = [];
   private checkpoints: Checkpoint[] = [];
+  /** The program's statements when the parser's table holds them (stores run from its columns). */
+  private readonly table: StatementTable | null;
   private checkpointBytes = 0;
   /** Steps between checkpoints; doubles when thinning keeps the checkpoints within the budget. */
   private interval: number;
@@ -92,6 +97,7 @@ export class Engine implements EngineApi {
       m, pc: 0, loops: [], steps: 0, expectMark: 0, passed: 0, nAnswers: 0, nViolations: 0, nFailed: 0, nNotes: 0, nLogdirty: 0, nIoreq: 0, nFinishes: 0, lastScreen: new Map(),
     };
     this.exec = new Executor(m, options.tracker, options.adaptPaging);
+    this.table = program.statements instanceof StatementTable ? program.statements : null;
     this.interval = options.checkpointInterval ?? 0;
     this.budget = options.checkpointBudgetBytes ?? DEFAULT_CHECKPOINT_BUDGET;
     this.normalize();
@@ -116,7 +122,10 @@ export class Engine implements EngineApi {
   private normalize(): void {
     const st = this.program.statements;
     for (;;) {
-      const s = st[this.s.pc];
+      if (this.table !== null && this.table.isStore(this.s.pc)) {
+        return;
+      }
+      const s = st.at(this.s.pc);
       if (!s) {
         return;
       }
@@ -163,23 +172,26 @@ export class Engine implements EngineApi {
     if (this.done) {
       throw new Error('the trace has finished');
     }
-    const stmt = this.program.statements[this.s.pc];
+    const index = this.s.pc;
+    // A store kept as a row of the parser's table runs from its columns (no statement object).
+    const row = this.table !== null && this.table.isStore(index);
+    const stmt = row ? null : this.program.statements.at(index)!;
+    const line = stmt === null ? this.table!.storeLine(index) : stmt.pos.line;
     const m = this.s.m;
     const sink = m.sink;
     sink.record = this.recordEvents;
-    sink.line = stmt.pos.line;
+    sink.line = line;
     sink.depth = 0;
     sink.reset();
-    const index = this.s.pc;
     let res;
     try {
-      res = this.exec.exec(stmt);
+      res = stmt === null ? this.exec.storeRow(this.table!, index) : this.exec.exec(stmt);
       m.checkSl1ma();
     } catch (e) {
-      throw this.errorAt(stmt, e);
+      throw this.errorAt(stmt ?? this.program.statements.at(index)!, e);
     }
     this.s.steps++;
-    const out: StepOutcome | null = want ? { index, line: stmt.pos.line, step: this.s.steps, events: sink.events, violations: sink.violations } : null;
+    const out: StepOutcome | null = want ? { index, line, step: this.s.steps, events: sink.events, violations: sink.violations } : null;
     if (res.answer) {
       if (!res.finished) {
         this.s.nAnswers = put(this.answers, this.s.nAnswers, res.answer);
@@ -209,7 +221,7 @@ export class Engine implements EngineApi {
       this.s.nLogdirty = put(this.logdirty, this.s.nLogdirty, res.logdirty);
     }
     if (res.note !== undefined) {
-      this.s.nNotes = put(this.notes, this.s.nNotes, { line: stmt.pos.line, text: res.note });
+      this.s.nNotes = put(this.notes, this.s.nNotes, { line, text: res.note });
       if (out) {
         out.note = res.note;
       }
@@ -219,12 +231,12 @@ export class Engine implements EngineApi {
         this.s.nViolations = put(this.violations, this.s.nViolations, v);
       }
     }
-    if (stmt.op.charCodeAt(0) === 101 /* e */ && stmt.op.startsWith('expect')) {
+    if (stmt !== null && stmt.op.charCodeAt(0) === 101 /* e */ && stmt.op.startsWith('expect')) {
       const fail = this.checkExpect(stmt);
       if (fail === null) {
         this.s.passed++;
       } else {
-        this.s.nFailed = put(this.failed, this.s.nFailed, { line: stmt.pos.line, message: fail });
+        this.s.nFailed = put(this.failed, this.s.nFailed, { line, message: fail });
         if (out) {
           out.expectFailure = fail;
         }
@@ -250,6 +262,9 @@ export class Engine implements EngineApi {
       if (opts.deadline !== undefined && (n & 63) === 0 && n > 0 && performance.now() > opts.deadline) {
         return { outcomes, reason: 'budget' };
       }
+      if (!want && (n & (PREFETCH - 1)) === 0) {
+        this.prefetch();
+      }
       const o = this.advance(want);
       n++;
       if (opts.collect) {
@@ -261,6 +276,32 @@ export class Engine implements EngineApi {
     }
     return { outcomes, reason: 'done' };
   }
+
+  /**
+   * Bulk runs: touch the memory of the stores PREFETCH to 2 * PREFETCH - 1 statements ahead, all at
+   * once, so that their cache misses overlap (a store's own load of the bytes it replaces otherwise
+   * waits for memory alone). Reads only; the sum just keeps the loads from being optimised away.
+   */
+  private prefetch(): void {
+    const t = this.table;
+    if (t === null) {
+      return;
+    }
+    const to = Math.min(this.s.pc + 2 * PREFETCH, t.length);
+    const at = this.probeAt;
+    let n = 0;
+    for (let j = this.s.pc + PREFETCH; j < to; j++) {
+      if (t.isStore(j)) {
+        const a = this.exec.probe(t.storeVcpu(j), t.storeVa(j));
+        if (a >= 0) {
+          at[n++] = a;
+        }
+      }
+    }
+    this.probed = this.s.m.pages.touch(at, n);
+  }
+  private probeAt = new Float64Array(PREFETCH);
+  private probed = 0;
 
   /** The answers so far, split refreshes completed by their `phase=finish`. */
   private completedAnswers(): AnswerRecord[] {
@@ -489,7 +530,7 @@ export class Engine implements EngineApi {
     return {
       step: this.s.steps,
       time: m.time,
-      line: this.done ? null : this.program.statements[this.s.pc].pos.line,
+      line: this.done ? null : this.program.statements.at(this.s.pc)!.pos.line,
       done: this.done,
       domains: [...m.domains.values()].map((d) => ({
         name: d.name, paging: d.paging, memBytes: d.memPages * PAGE_SIZE, tracker: d.tracker, tlb: d.tlbMode, pml: d.pml,

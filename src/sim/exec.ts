@@ -1,7 +1,7 @@
 /** Executing one statement on the machine: what each `.xpt` statement does in Xen's terms. */
 import { Counter } from './costs';
 import { Machine, hex, KERNEL_HALF } from './machine';
-import { SimError, type Statement, type TrackerId, type VcpuRef, vaToString } from './program';
+import { SimError, type StatementTable, type Statement, type TrackerId, type VcpuRef, vaToString } from './program';
 import { Domain, Framebuffer, Process, Vcpu, Backing } from './state';
 import { T, typeCode } from './p2m';
 import { P, RW, US, G, flagBit, readPte, vaIndex } from './pte';
@@ -55,12 +55,38 @@ export class Executor {
         m.forgetCaches();
       }
     }
-    // The statement of bulk traces: a store (its domain through the machine's cache).
-    const d = m.domFast(s.vcpu.dom);
-    const v = d.vcpus[s.vcpu.idx] ?? this.vcpu(s.vcpu);
-    const b = s.byte ?? this.nextByte();
-    m.store(v, s.va, s.len, b, d);
+    return this.write(s.vcpu, s.va, s.len, s.byte ?? -1);
+  }
+
+  /** Statement i of the parser's table, a store kept as a row (see StatementTable). */
+  storeRow(t: StatementTable, i: number): ExecResult {
+    return this.write(t.storeVcpu(i), t.storeVa(i), t.storeLen(i), t.storeByte(i));
+  }
+
+  /** The statement of bulk traces: a store (its domain through the machine's cache); byte -1: the counter's. */
+  private write(ref: VcpuRef, va: number, len: number, byte: number): ExecResult {
+    const m = this.m;
+    const d = m.domFast(ref.dom);
+    const v = d.vcpus[ref.idx] ?? this.vcpu(ref);
+    m.store(v, va, len, byte >= 0 ? byte : this.nextByte(), d);
     return NONE;
+  }
+
+  /**
+   * Where in the page store a store by ref to va will land, if its frame is known without walking
+   * (see Machine.probeStoreFrame; PageStore.locate), else -1. No effect on the model: the engine
+   * asks it for stores a few dozen statements ahead and loads those places all at once, so that
+   * their cache misses overlap instead of each stalling its own store.
+   */
+  probe(ref: VcpuRef, va: number): number {
+    const m = this.m;
+    const d = m.domains.get(ref.dom);
+    const v = d === undefined ? undefined : d.vcpus[ref.idx];
+    if (v === undefined) {
+      return -1;
+    }
+    const mfn = m.probeStoreFrame(v, d!, va);
+    return mfn < 0 ? -1 : m.pages.locate(mfn, va);
   }
 
   private execOther(s: Exclude<Statement, { op: 'write' }>): ExecResult {

@@ -70,6 +70,14 @@ export class WalkCache {
     const i = region & 63;
     return this.region[i] === region ? i : -1;
   }
+  /** `slot` without taking the keys: -1 when they differ from the ones the cache holds. */
+  peek(dom: string, proc: string, e1: number, e2: number, e3: number, region: number): number {
+    if (this.dom !== dom || this.proc !== proc || this.e1 !== e1 || this.e2 !== e2 || this.e3 !== e3) {
+      return -1;
+    }
+    const i = region & 63;
+    return this.region[i] === region ? i : -1;
+  }
   /** Claim the region's slot under these keys; the caller fills its fields. */
   put(dom: string, proc: string, e1: number, e2: number, e3: number, region: number): number {
     this.valid(dom, proc, e1, e2, e3);
@@ -460,6 +468,37 @@ export class Machine {
       done += n;
     }
     return out;
+  }
+
+  /**
+   * The frame a store to va by v would reach, if the translation is at hand without walking: (shadow)
+   * in the L1 shadow the paging-structure cache holds for its region, or in the TLB. -1 otherwise.
+   * Reads only: nothing it touches changes, so it may run ahead of the statements before the store.
+   */
+  probeStoreFrame(v: Vcpu, d: Domain, va: number): number {
+    if (d.paging === 'shadow' && Machine.fastPaths) {
+      // The L1 shadow entry the walk would read (the TLB, after a flush, mostly has nothing).
+      const pc = this.pscache;
+      const cs = pc.peek(d.name, v.process, d.permEpoch, 0, 0, Math.floor(va / 2097152));
+      const t = cs >= 0 ? pc.table[cs] : undefined;
+      if (t !== undefined) {
+        const sl = vaIndex(va, 1);
+        return t.f[sl] & P ? t.e[sl] : -1;
+      }
+    }
+    if (d.paging === 'hap' && Machine.fastPaths) {
+      // The guest L1 table the HAP walk cache holds for the region, its PTE, and the frame behind.
+      const hc = this.hapcache;
+      const i = hc.peek(d.name, v.process, d.permEpoch, d.p2m.verEpoch, d.p2m.nextStamp, Math.floor(va / 2097152));
+      if (i >= 0) {
+        const l1 = this.pages.read(this.backingMfn(d, hc.l1[i]));
+        const idx = vaIndex(va, 1);
+        return pteFlags(l1, idx) & P ? this.backingMfn(d, pteFrame(l1, idx)) : -1;
+      }
+    }
+    const tlb = v.tlb;
+    const slot = tlb.find(Math.floor(va / PAGE_SIZE));
+    return slot >= 0 ? tlb.mfn[slot] : -1;
   }
 
   /** Bookkeeping after guest memory at mfn changed: the oracle, and page-table writes. */

@@ -171,6 +171,30 @@ export class PageStore {
     return slot < 0 || this.isZeroSlot(slot);
   }
 
+  /**
+   * Where byte off of frame mfn sits (slot * PAGE_SIZE + off), or -1 if the frame has no bytes yet:
+   * for `touch`, which loads it ahead of a write (see Engine's prefetch).
+   */
+  locate(mfn: number, off: number): number {
+    const ci = mfn >>> FSHIFT;
+    const c = ci < this.frames.length ? this.frames[ci] : undefined;
+    if (c === undefined) {
+      return -1;
+    }
+    const slot = c[((mfn & FMASK) << 1) + 1];
+    return slot < 0 ? -1 : slot * PAGE_SIZE + (off & (PAGE_SIZE - 1));
+  }
+  /** Load the bytes at the places `locate` gave (a plain read: it only brings their lines into the cache). */
+  touch(at: Float64Array, n: number): number {
+    let acc = 0;
+    const slabs = this.slabs;
+    for (let i = 0; i < n; i++) {
+      const a = at[i];
+      acc += slabs[Math.floor(a / (SLAB_FRAMES * PAGE_SIZE))][a % (SLAB_FRAMES * PAGE_SIZE)];
+    }
+    return acc;
+  }
+
   /** Write `len` bytes at off: `src` bytes, or a fill byte. */
   write(mfn: number, off: number, len: number, src: Uint8Array | number): void {
     if (!(off >= 0 && len >= 0 && off + len <= PAGE_SIZE)) {

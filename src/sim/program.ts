@@ -80,11 +80,171 @@ export type Stmt =
 export type Statement = Stmt & { pos: SrcPos };
 export type Op = Stmt['op'];
 
+/**
+ * A program's statements by index. A plain array is one; the parser's `StatementTable` is another,
+ * which keeps stores as columns of numbers.
+ */
+export interface StatementList extends Iterable<Statement> {
+  readonly length: number;
+  at(index: number): Statement | undefined;
+}
+
 /** A parsed trace. `statements` is flat; `repeat`/`end` pairs point at each other. */
 export interface Program {
   /** The path as given by the user (reported as `trace`). */
   file: string;
-  statements: Statement[];
+  statements: StatementList;
+}
+
+/** Call f on every statement with its index. */
+export function eachStatement(list: StatementList, f: (s: Statement, index: number) => void): void {
+  for (let i = 0; i < list.length; i++) {
+    f(list.at(i)!, i);
+  }
+}
+/** The first statement that satisfies pred. */
+export function findStatement(list: StatementList, pred: (s: Statement) => boolean): Statement | undefined {
+  for (let i = 0; i < list.length; i++) {
+    const s = list.at(i)!;
+    if (pred(s)) {
+      return s;
+    }
+  }
+  return undefined;
+}
+
+type WriteStatement = Extract<Statement, { op: 'write' }>;
+
+/**
+ * The statements of a parsed trace. Every statement but a store is kept as its object; a store (the
+ * statement of bulk traces, millions of them) is a row of typed-array columns, from which `at()`
+ * makes its object when asked. A million-store trace is then a few flat arrays instead of millions
+ * of objects, which every full garbage collection while the trace runs would have to mark. The
+ * engine runs stores from the columns (`isStore`, `storeVcpu`, ...). Rows are append-only.
+ */
+export class StatementTable implements StatementList {
+  private n = 0;
+  /** Non-store statements at their index (undefined at a store's). */
+  private objs: (Statement | undefined)[] = [];
+  private store = new Uint8Array(64);
+  private vaCol = new Float64Array(64);
+  private lenCol = new Int32Array(64);
+  /** The fill byte, or -1 for the trace's running counter. */
+  private byteCol = new Int16Array(64);
+  private vcpuCol = new Int32Array(64);
+  private lineCol = new Int32Array(64);
+  private colCol = new Int32Array(64);
+  private argsCol = new Int32Array(64);
+  /** Shared values that rows refer to by index: vCPU references and argument-column tables. */
+  private vcpus: VcpuRef[] = [];
+  private vcpuIndex = new Map<VcpuRef, number>();
+  private argTables: (Record<string, number> | undefined)[] = [];
+  private argIndex = new Map<Record<string, number> | undefined, number>();
+
+  get length(): number {
+    return this.n;
+  }
+
+  /**
+   * Append a statement. A store whose vCPU reference and argument table are shared (the parser
+   * interns both) becomes a row; anything else is kept as it is.
+   */
+  push(s: Statement): void {
+    const i = this.n;
+    if (i === this.store.length) {
+      this.grow();
+    }
+    this.n = i + 1;
+    if (s.op === 'write' && Object.isFrozen(s.vcpu) && (s.pos.args === undefined || Object.isFrozen(s.pos.args))) {
+      this.objs.push(undefined);
+      this.store[i] = 1;
+      this.vaCol[i] = s.va;
+      this.lenCol[i] = s.len;
+      this.byteCol[i] = s.byte ?? -1;
+      this.vcpuCol[i] = intern(this.vcpus, this.vcpuIndex, s.vcpu);
+      this.lineCol[i] = s.pos.line;
+      this.colCol[i] = s.pos.col;
+      this.argsCol[i] = intern(this.argTables, this.argIndex, s.pos.args);
+      return;
+    }
+    this.objs.push(s);
+    this.store[i] = 0;
+  }
+
+  at(index: number): Statement | undefined {
+    if (!(index >= 0 && index < this.n)) {
+      return undefined;
+    }
+    if (this.store[index] === 0) {
+      return this.objs[index];
+    }
+    const st: WriteStatement = { op: 'write', vcpu: this.vcpus[this.vcpuCol[index]], va: this.vaCol[index], len: this.lenCol[index], pos: this.posOf(index) };
+    const b = this.byteCol[index];
+    if (b >= 0) {
+      st.byte = b;
+    }
+    return st;
+  }
+
+  *[Symbol.iterator](): Iterator<Statement> {
+    for (let i = 0; i < this.n; i++) {
+      yield this.at(i)!;
+    }
+  }
+
+  /** Is statement i a store kept as a row? (Then the accessors below describe it.) */
+  isStore(i: number): boolean {
+    return this.store[i] === 1;
+  }
+  storeVcpu(i: number): VcpuRef {
+    return this.vcpus[this.vcpuCol[i]];
+  }
+  storeVa(i: number): Va48 {
+    return this.vaCol[i];
+  }
+  storeLen(i: number): number {
+    return this.lenCol[i];
+  }
+  /** The store's fill byte, or -1. */
+  storeByte(i: number): number {
+    return this.byteCol[i];
+  }
+  storeLine(i: number): number {
+    return this.lineCol[i];
+  }
+
+  private posOf(i: number): SrcPos {
+    const args = this.argTables[this.argsCol[i]];
+    return args === undefined ? { line: this.lineCol[i], col: this.colCol[i] } : { line: this.lineCol[i], col: this.colCol[i], args };
+  }
+
+  private grow(): void {
+    const cap = this.store.length * 2;
+    const more = <T extends Uint8Array | Int16Array | Int32Array | Float64Array>(a: T, make: new (n: number) => T): T => {
+      const b = new make(cap);
+      b.set(a as never);
+      return b;
+    };
+    this.store = more(this.store, Uint8Array);
+    this.vaCol = more(this.vaCol, Float64Array);
+    this.lenCol = more(this.lenCol, Int32Array);
+    this.byteCol = more(this.byteCol, Int16Array);
+    this.vcpuCol = more(this.vcpuCol, Int32Array);
+    this.lineCol = more(this.lineCol, Int32Array);
+    this.colCol = more(this.colCol, Int32Array);
+    this.argsCol = more(this.argsCol, Int32Array);
+  }
+}
+
+/** The index of v in list (appended on first sight). */
+function intern<T>(list: T[], index: Map<T, number>, v: T): number {
+  let k = index.get(v);
+  if (k === undefined) {
+    k = list.length;
+    list.push(v);
+    index.set(v, k);
+  }
+  return k;
 }
 
 /** What the engine is asked to do on top of the trace (CLI flags, launch attributes). */

@@ -4,6 +4,7 @@
  * of the trace spec: keys, values, names, limits, paging/tracker fit, repeat structure, step budget.
  */
 import {
+  StatementTable,
   TraceError, canonicalToVa48, COUNTERS,
   type BugId, type CounterName, type InvariantId, type IoreqKind, type P2mTypeName, type Paging,
   type PteFlagName, type Statement, type Stmt, type SrcPos, type TrackerId, type VcpuRef, type Va48,
@@ -276,8 +277,11 @@ function ioAddr(text: string, col: number, kind: IoreqKind | undefined, what: st
 
 // ------------------------------------------------------------------ the checker
 
+/** Distinct argument-column tables kept for sharing (past it, new layouts are not shared). */
+const MAX_ARG_TABLES = 4096;
+
 export class Checker {
-  readonly statements: Statement[] = [];
+  readonly statements = new StatementTable();
   private readonly domains = new Map<string, DomInfo>();
   private readonly fbs = new Map<string, FbInfo>();
   private readonly processes = new Map<string, Decl>();
@@ -445,6 +449,7 @@ export class Checker {
     }
 
     const full = this.build(spec, positional, flags, pairs, raw) as Statement;
+    pos.args = this.sharedArgs(args);
     full.pos = pos;
     this.account(spec, full, raw);
   }
@@ -468,7 +473,7 @@ export class Checker {
       }
       const mult = this.multipliers.pop() ?? 1;
       st.start = open.index;
-      const rep = this.statements[open.index];
+      const rep = this.statements.at(open.index);
       if (rep && rep.op === 'repeat') {
         rep.end = index;
       }
@@ -550,6 +555,37 @@ export class Checker {
   private fb(p: RawPair): FbInfo {
     const name = this.ref('framebuffer', p.value, p.valueCol);
     return this.fbs.get(name) as FbInfo;
+  }
+
+  /**
+   * One shared, frozen VcpuRef per vCPU, and one shared argument-column table per statement layout:
+   * a million-line trace then holds a million statements, not four million objects (a full
+   * collection while the trace runs marks every one of them).
+   */
+  private readonly vcpuRefs = new Map<string, VcpuRef>();
+  private readonly argTables = new Map<string, Record<string, number>>();
+  private vcpuRef(v: VcpuRef): VcpuRef {
+    const key = `${v.dom}.${v.idx}`;
+    let r = this.vcpuRefs.get(key);
+    if (r === undefined) {
+      r = Object.freeze({ dom: v.dom, idx: v.idx });
+      this.vcpuRefs.set(key, r);
+    }
+    return r;
+  }
+  private sharedArgs(args: Record<string, number>): Record<string, number> {
+    let key = '';
+    for (const k in args) {
+      key += `${k}\u0000${args[k]}\u0000`;
+    }
+    let r = this.argTables.get(key);
+    if (r === undefined) {
+      r = Object.freeze(args);
+      if (this.argTables.size < MAX_ARG_TABLES) {
+        this.argTables.set(key, r);
+      }
+    }
+    return r;
   }
 
   private vcpu(p: RawPair): VcpuRef & { info: DomInfo } {
@@ -821,7 +857,7 @@ export class Checker {
         }
         let pages: number;
         let out: Stmt;
-        const common = { vcpu: { dom: v.dom, idx: v.idx }, va: addr, ro: flags.has('ro'), user: flags.has('user'), global: flags.has('global') };
+        const common = { vcpu: this.vcpuRef(v), va: addr, ro: flags.has('ro'), user: flags.has('user'), global: flags.has('global') };
         if (fbP) {
           const f = this.fb(fbP);
           if (f.dom !== v.dom) {
@@ -850,7 +886,7 @@ export class Checker {
         const pp = need('pages');
         const pages = num(pp.value, pp.valueCol, 'pages', 1, LIMITS.gfnLimit);
         this.checkVaSpan(addr, pages * PAGE, vaP.valueCol);
-        return { op: 'unmap', vcpu: { dom: v.dom, idx: v.idx }, va: addr, pages };
+        return { op: 'unmap', vcpu: this.vcpuRef(v), va: addr, pages };
       }
       case 'pte': {
         const v = this.vcpu(need('vcpu'));
@@ -867,7 +903,7 @@ export class Checker {
         if (both && cp) {
           fail(cp.valueCol, `flag ${both} is both set and cleared`);
         }
-        return { op: 'pte', vcpu: { dom: v.dom, idx: v.idx }, va: addr, set, clear };
+        return { op: 'pte', vcpu: this.vcpuRef(v), va: addr, set, clear };
       }
       case 'write':
       case 'read': {
@@ -876,7 +912,7 @@ export class Checker {
         const addr = va(vaP.value, vaP.valueCol);
         const len = n('len', 1, LIMITS.writeLen, `${spec.id} len`) ?? 4;
         this.checkVaSpan(addr, len, vaP.valueCol);
-        const vcpu = { dom: v.dom, idx: v.idx };
+        const vcpu = this.vcpuRef(v);
         if (spec.id === 'read') {
           return { op: 'read', vcpu, va: addr, len };
         }
@@ -891,7 +927,7 @@ export class Checker {
         if (f.dom !== v.dom) {
           fail(fbP.valueCol, `framebuffer '${f.name}' belongs to domain '${f.dom}', not to vCPU ${v.dom}.${v.idx}'s domain`);
         }
-        const vcpu = { dom: v.dom, idx: v.idx };
+        const vcpu = this.vcpuRef(v);
         const rp = need(spec.id === 'draw' ? 'rect' : 'from');
         const r = numbersCsv(rp, 4, 'X,Y,W,H');
         const rect: [number, number, number, number] = [r[0] ?? 0, r[1] ?? 0, r[2] ?? 0, r[3] ?? 0];
@@ -913,7 +949,7 @@ export class Checker {
       case 'invlpg': {
         const v = this.vcpu(need('vcpu'));
         const vaP = need('va');
-        return { op: 'invlpg', vcpu: { dom: v.dom, idx: v.idx }, va: va(vaP.value, vaP.valueCol) };
+        return { op: 'invlpg', vcpu: this.vcpuRef(v), va: va(vaP.value, vaP.valueCol) };
       }
       case 'cr3': {
         const v = this.vcpu(need('vcpu'));
@@ -925,7 +961,7 @@ export class Checker {
             fail(pp.valueCol, `process '${name}' belongs to domain '${d.dom}', not to vCPU ${v.dom}.${v.idx}'s domain`);
           }
         }
-        return { op: 'cr3', vcpu: { dom: v.dom, idx: v.idx }, process: pp.value };
+        return { op: 'cr3', vcpu: this.vcpuRef(v), process: pp.value };
       }
       case 'exit': {
         const pp = need('process');
@@ -940,7 +976,7 @@ export class Checker {
         if (rp && !WORD_RE.test(rp.value)) {
           fail(rp.valueCol, `bad reason ${quote(rp.value)} (one word: letters, digits, _ . : -)`);
         }
-        return { op: 'vmexit', vcpu: { dom: v.dom, idx: v.idx }, ...(rp ? { reason: rp.value } : {}) };
+        return { op: 'vmexit', vcpu: this.vcpuRef(v), ...(rp ? { reason: rp.value } : {}) };
       }
       case 'dma': {
         const info = this.dom(need('dom'));

@@ -14,7 +14,7 @@ describe('formatPages', () => {
   });
   it('reads back as the same pages in an expect line', () => {
     const pages = [0, 1, 2, 4, 5, 6, 7, 10, 15];
-    const st = parseTrace(`domain g paging=hap mem=64M vcpus=1\nvram lfb dom=g gfn=0 pages=16\nexpect fb=lfb dirty=${formatPages(pages)}`, 't.xpt').statements;
+    const st = [...parseTrace(`domain g paging=hap mem=64M vcpus=1\nvram lfb dom=g gfn=0 pages=16\nexpect fb=lfb dirty=${formatPages(pages)}`, 't.xpt').statements];
     assert.deepEqual(st[2]?.op === 'expect-fb' && st[2].dirty, pages);
   });
 });

@@ -161,7 +161,7 @@ describe('Generate Workload', () => {
       for (const paging of ['shadow', 'hap'] as const) {
         const text = generateWorkload({ paging, pages: 64, frames: 3, shape, pml: paging === 'hap' });
         const p = parseTrace(text, `${shape}.xpt`);
-        assert.ok(p.statements.some((s) => s.op === 'peek'), shape);
+        assert.ok([...p.statements].some((s) => s.op === 'peek'), shape);
       }
     }
   });

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { parseTrace } from '../../src/trace/index';
 import { createEngine } from '../../src/sim/engine';
 import { Machine } from '../../src/sim/machine';
-import { TraceError, TRACKERS, BUGS } from '../../src/sim/program';
+import { StatementTable, TraceError, TRACKERS, BUGS, type Program } from '../../src/sim/program';
 
 const RUNS = Number(process.env.XPL_FUZZ_RUNS ?? 300);
 const KVA = 0xffff800000000000n;
@@ -99,6 +99,74 @@ test(`fuzz: ${RUNS} random workloads end in a report or a positioned trace error
       console.log(`  ${n} × ${k}`);
     }
   }
+});
+
+/** Run a program to its end (or error), travel back and forth: the report, the hashes, or the error. */
+function runAll(program: Program): string {
+  const e = createEngine(program, { checkpointInterval: 16 });
+  try {
+    e.run({ maxSteps: 5000 });
+  } catch (err) {
+    return `error: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  const n = e.stepCount;
+  e.seek(Math.floor(n / 3));
+  const mid = e.stateHash();
+  e.seek(n);
+  return JSON.stringify(e.report()) + e.stateHash() + mid;
+}
+
+test('fuzz: stores run from the parser\'s columns (with their prefetch) exactly as from statement objects', () => {
+  let n = 0;
+  fc.assert(fc.property(trace, (text) => {
+    let program;
+    try {
+      program = parseTrace(text, 'fuzz.xpt');
+    } catch {
+      return;
+    }
+    assert.ok(program.statements instanceof StatementTable);
+    const objects: Program = { file: program.file, statements: [...program.statements] };
+    assert.equal(runAll(objects), runAll(program), text);
+    n++;
+  }), { numRuns: Math.max(100, Math.floor(RUNS / 2)), seed: Number(process.env.XPL_FUZZ_SEED ?? 20261123) + 2 });
+  assert.ok(n > 0);
+});
+
+test('long store runs (where the engine prefetches) give the same states from columns as from objects', () => {
+  const storeRun = fc.record({
+    paging: fc.constantFrom('shadow', 'hap'),
+    stores: fc.array(fc.tuple(fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 1023 })), { minLength: 200, maxLength: 600 }),
+    every: fc.integer({ min: 20, max: 120 }),
+    twist: fc.constantFrom('', 'pte vcpu=g.0 va=' + va(3) + ' clear=D', 'invlpg vcpu=g.0 va=' + va(5), 'unmap vcpu=g.0 va=' + va(7) + ' pages=1', 'reclaim dom=g'),
+  }).map((o) => {
+    const lines = [
+      `domain g paging=${o.paging} mem=64M vcpus=1 tracker=${o.paging === 'shadow' ? 'sl1ma' : 'p2m-type'}`,
+      'vram lfb dom=g gfn=0x3000 pages=24',
+      `map vcpu=g.0 va=${va(0)} gfn=0x3000 pages=24`,
+      'peek fb=lfb',
+    ];
+    o.stores.forEach(([p, w], i) => {
+      lines.push(`write vcpu=g.0 va=${va(p, w * 4)}`);
+      if ((i + 1) % o.every === 0) {
+        lines.push('peek fb=lfb');
+      }
+      if (o.twist && i % 97 === 50) {
+        lines.push(o.twist);
+      }
+    });
+    return lines.join('\n') + '\n';
+  });
+  fc.assert(fc.property(storeRun, (text) => {
+    let program;
+    try {
+      program = parseTrace(text, 'stores.xpt');
+    } catch {
+      return;
+    }
+    const objects: Program = { file: program.file, statements: [...program.statements] };
+    assert.equal(runAll(objects), runAll(program), text);
+  }), { numRuns: 40, seed: Number(process.env.XPL_FUZZ_SEED ?? 20261123) + 3 });
 });
 
 test('fuzz: the exact shortcuts (version epochs, paging-structure caches, plain-RAM scans) change no report and no state', () => {

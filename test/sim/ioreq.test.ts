@@ -250,7 +250,7 @@ test('PCI addresses: SSSS:BB:DD.F is XEN_DMOP_PCI_SBDF, and formats back', () =>
 
 test('PCI addresses: the trace parser encodes SBDFs the same way', () => {
   const p = parseTrace('domain g paging=hap mem=64M vcpus=1\nioreq server gpu dom=g\nioreq map gpu kind=pci range=0001:02:1f.7..0001:03:00.0\n', 'pci.xpt');
-  const st = p.statements.find((s) => s.op === 'ioreq-map');
+  const st = [...p.statements].find((s) => s.op === 'ioreq-map');
   assert.ok(st && st.op === 'ioreq-map');
   assert.equal(st.start, parseSbdf('0001:02:1f.7'));
   assert.equal(st.end, parseSbdf('0001:03:00.0'));

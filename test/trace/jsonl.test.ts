@@ -52,7 +52,7 @@ describe('JSON Lines round trip', () => {
       }
       const jsonl = textToJsonl(text, f);
       assert.equal(jsonlToText(jsonl, f + '.jsonl'), text);
-      assert.deepEqual(shapes(parseTrace(jsonl, f + '.jsonl').statements), shapes(program.statements));
+      assert.deepEqual(shapes([...parseTrace(jsonl, f + '.jsonl').statements]), shapes([...program.statements]));
     });
   }
 
@@ -103,7 +103,7 @@ describe('JSON Lines round trip', () => {
       const program = parseTrace(text, 'p.xpt');
       const jsonl = textToJsonl(text, 'p.xpt');
       assert.equal(jsonlToText(jsonl, 'p.xpt.jsonl'), text);
-      assert.deepEqual(shapes(parseTrace(jsonl, 'p.xpt.jsonl').statements), shapes(program.statements));
+      assert.deepEqual(shapes([...parseTrace(jsonl, 'p.xpt.jsonl').statements]), shapes([...program.statements]));
     }), { numRuns: 200 });
   });
 });
@@ -113,7 +113,7 @@ describe('JSON Lines reading', () => {
 
   it('accepts JSON numbers, text spellings and arrays for lists', () => {
     const j = head + '{"op":"vram","args":["lfb"],"dom":"g","gfn":12288,"pages":"0x10"}\n{"op":"expect","fb":"lfb","dirty":[0,"2..4",9]}\n{"op":"pte","vcpu":"g.1","va":"0x1000","set":["D","A"]}\n';
-    const st = parseTrace(j, 'h.jsonl').statements;
+    const st = [...parseTrace(j, 'h.jsonl').statements];
     assert.equal(st[1]?.op === 'vram' && st[1].gfn, 12288);
     assert.equal(st[1]?.op === 'vram' && st[1].pages, 16);
     assert.deepEqual(st[2]?.op === 'expect-fb' && st[2].dirty, [0, 2, 3, 9]);
@@ -121,11 +121,11 @@ describe('JSON Lines reading', () => {
   });
   it('keeps integers beyond 2^53 exact (canonical upper-half VAs in decimal)', () => {
     const j = head + '{"op":"invlpg","vcpu":"g.0","va":18446603336221196288}\n';
-    const st = parseTrace(j, 'h.jsonl').statements;
+    const st = [...parseTrace(j, 'h.jsonl').statements];
     assert.equal(st[1]?.op === 'invlpg' && st[1].va, 0x800000000000);
   });
   it('is recognised by content when the name does not say so', () => {
-    const st = parseTrace('\n  ' + head, 'trace.txt').statements;
+    const st = [...parseTrace('\n  ' + head, 'trace.txt').statements];
     assert.equal(st[0]?.op, 'domain');
     assert.equal(st[0]?.pos.line, 2);
   });

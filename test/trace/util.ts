@@ -27,7 +27,7 @@ export function assertError(text: string, where: string, message: RegExp): void 
 }
 
 export function ok(text: string, file = 't.xpt'): Statement[] {
-  return parseTrace(text, file).statements;
+  return [...parseTrace(text, file).statements];
 }
 
 /** Statements without positions (to compare text and JSON Lines forms). */
