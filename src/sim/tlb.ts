@@ -269,41 +269,51 @@ export class Tlb {
   /** Checkpoint copy: the entries, packed (see `packed`). */
   cloneShared(): Tlb {
     const t = Object.create(Tlb.prototype) as Tlb;
-    let live: Int32Array | null = null;
-    if (!this.packed) {
-      live = new Int32Array(this.n);
-      let k = 0;
-      for (let i = 0; i < this.cap; i++) {
-        if (this.slotGen[i] === this.gen) {
-          live[k++] = i;
-        }
-      }
-    }
     const n = this.n;
-    const pick = <A extends Float64Array | Int32Array | Uint8Array | Uint32Array>(a: A, make: new (n: number) => A): A => {
-      if (live === null) {
-        return a.slice(0, n) as A;
-      }
-      const out = new make(n);
-      for (let k = 0; k < n; k++) {
-        out[k] = a[live[k]];
-      }
-      return out;
-    };
     t.packed = true;
     t.cap = n;
     t.gen = 1;
     t.n = n;
     t.slotGen = new Uint32Array(n).fill(1);
-    t.vpn = pick(this.vpn, Float64Array);
-    t.mfn = pick(this.mfn, Int32Array);
-    t.gfn = pick(this.gfn, Int32Array);
-    t.flags = pick(this.flags, Uint8Array);
-    t.src = pick(this.src, Float64Array);
-    t.srcVer = pick(this.srcVer, Float64Array);
-    t.pt = pick(this.pt, Float64Array);
-    t.ptVer = pick(this.ptVer, Float64Array);
-    t.ep = pick(this.ep, Float64Array);
+    if (this.packed) {
+      t.vpn = this.vpn.slice(0, n);
+      t.mfn = this.mfn.slice(0, n);
+      t.gfn = this.gfn.slice(0, n);
+      t.flags = this.flags.slice(0, n);
+      t.src = this.src.slice(0, n);
+      t.srcVer = this.srcVer.slice(0, n);
+      t.pt = this.pt.slice(0, n);
+      t.ptVer = this.ptVer.slice(0, n);
+      t.ep = this.ep.slice(0, n);
+      return t;
+    }
+    // One pass over the occupied slots, every field copied with its own (monomorphic) access.
+    const vpn = (t.vpn = new Float64Array(n));
+    const mfn = (t.mfn = new Int32Array(n));
+    const gfn = (t.gfn = new Int32Array(n));
+    const flags = (t.flags = new Uint8Array(n));
+    const src = (t.src = new Float64Array(n));
+    const srcVer = (t.srcVer = new Float64Array(n));
+    const pt = (t.pt = new Float64Array(n));
+    const ptVer = (t.ptVer = new Float64Array(n));
+    const ep = (t.ep = new Float64Array(n));
+    const gen = this.gen;
+    const slotGen = this.slotGen;
+    let k = 0;
+    for (let i = 0; i < this.cap; i++) {
+      if (slotGen[i] === gen) {
+        vpn[k] = this.vpn[i];
+        mfn[k] = this.mfn[i];
+        gfn[k] = this.gfn[i];
+        flags[k] = this.flags[i];
+        src[k] = this.src[i];
+        srcVer[k] = this.srcVer[i];
+        pt[k] = this.pt[i];
+        ptVer[k] = this.ptVer[i];
+        ep[k] = this.ep[i];
+        k++;
+      }
+    }
     return t;
   }
 }
