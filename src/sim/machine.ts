@@ -498,7 +498,7 @@ export class Machine {
     }
     const tlb = v.tlb;
     const slot = tlb.find(Math.floor(va / PAGE_SIZE));
-    return slot >= 0 ? tlb.mfn[slot] : -1;
+    return slot >= 0 ? tlb.mfn(slot) : -1;
   }
 
   /** Bookkeeping after guest memory at mfn changed: the oracle, and page-table writes. */
@@ -546,14 +546,14 @@ export class Machine {
     const tlb = v.tlb;
     const slot = tlb.find(vpn);
     if (slot >= 0) {
-      const f = tlb.flags[slot];
+      const f = tlb.flags(slot);
       if (!write || (f & (TLB_W | TLB_D)) === (TLB_W | TLB_D)) {
-        if (!(f & TLB_WARNED) && (tlb.ep[slot] !== d.permEpoch + d.p2m.verEpoch || !Machine.fastPaths)) {
+        if (!(f & TLB_WARNED) && (tlb.ep(slot) !== d.permEpoch + d.p2m.verEpoch || !Machine.fastPaths)) {
           // Something changed since the fill (else nothing can be stale): check this entry.
           this.checkTlbHit(v, d, va, tlb, slot, write);
         }
-        this.lastGfn = tlb.gfn[slot];
-        const mfn = tlb.mfn[slot];
+        this.lastGfn = tlb.gfn(slot);
+        const mfn = tlb.mfn(slot);
         if (this.sink.record) {
           this.ev('tlb-hit', 'tlb', `${vaToString(va)} → mfn ${hex(mfn)} w=${f & TLB_W ? 1 : 0} d=${f & TLB_D ? 1 : 0}`, { vcpu: v.id, va, mfn });
         }
@@ -600,10 +600,10 @@ export class Machine {
 
   /** Invariants on a TLB hit: the guest's own missing invlpg, or a translation Xen made stale. */
   checkTlbHit(v: Vcpu, d: Domain, va: number, tlb: Tlb, slot: number, write: boolean): void {
-    const pt = tlb.pt[slot];
+    const pt = tlb.pt(slot);
     const vers = d.ptVer.get(Math.floor(pt / 512));
-    if (vers && vers[pt & 511] !== tlb.ptVer[slot]) {
-      tlb.flags[slot] |= TLB_WARNED;
+    if (vers && vers[pt & 511] !== tlb.ptVer(slot)) {
+      tlb.warn(slot);
       this.violation('guest-no-flush', `vCPU ${v.id} used its cached translation of ${vaToString(va)} after the guest changed the PTE without invlpg`, { vcpu: v.id, va: vaToString(va) });
       return;
     }
@@ -612,16 +612,16 @@ export class Machine {
     }
     let stale = false;
     let why = '';
-    const src = tlb.src[slot];
-    const mfn = tlb.mfn[slot];
-    const gfn = tlb.gfn[slot];
+    const src = tlb.src(slot);
+    const mfn = tlb.mfn(slot);
+    const gfn = tlb.gfn(slot);
     if (d.paging === 'shadow') {
       const t = d.shTables.get(Math.floor(src / 512));
       const sl = src & 511;
       if (!t) {
         stale = true;
         why = 'its shadow L1 was destroyed';
-      } else if (t.ver[sl] !== tlb.srcVer[slot] && t.why[sl] === WHY_HV) {
+      } else if (t.ver[sl] !== tlb.srcVer(slot) && t.why[sl] === WHY_HV) {
         const f = t.f[sl];
         if (!(f & P) || t.e[sl] !== mfn) {
           stale = true;
@@ -634,7 +634,7 @@ export class Machine {
           why = 'Xen cleared D in its shadow entry';
         }
       }
-    } else if (d.p2m.version(gfn) !== tlb.srcVer[slot]) {
+    } else if (d.p2m.version(gfn) !== tlb.srcVer(slot)) {
       stale = true;
       why = 'Xen re-armed its EPT entry (ram_rw → ram_logdirty)';
     }

@@ -34,6 +34,25 @@ export interface TlbEntry {
 
 const MIN_CAP = 64;
 
+/**
+ * An entry is one record of REC doubles, side by side in one Float64Array, so that a lookup and
+ * the hit it finds read one cache line (a table of tens of thousands of entries does not fit the
+ * caches, and a store that misses the TLB both looks up and fills). The guest PTE version, read
+ * only by the slow checks, sits in a Uint32Array beside it.
+ */
+const REC = 8;
+const F_VPN = 0;
+/** The entry's flags times 2^32, plus the generation the slot was filled in (0: never). */
+const F_GENFLAGS = 1;
+const F_MFN = 2;
+const F_GFN = 3;
+/** The domain's version epoch at fill (Domain.permEpoch + P2m.verEpoch). */
+const F_EP = 4;
+const F_SRC = 5;
+const F_SRCVER = 6;
+const F_PT = 7;
+const GEN_SPAN = 4294967296;
+
 export class Tlb {
   private cap = 0;
   /**
@@ -43,18 +62,8 @@ export class Tlb {
   private packed = false;
   private gen = 1;
   private n = 0;
-  // The arrays, one field each, are made by alloc().
-  private slotGen!: Uint32Array;
-  vpn!: Float64Array;
-  mfn!: Int32Array;
-  gfn!: Int32Array;
-  flags!: Uint8Array;
-  src!: Float64Array;
-  srcVer!: Float64Array;
-  pt!: Float64Array;
-  ptVer!: Float64Array;
-  /** The domain's version epoch when the entry was filled (Domain.permEpoch + P2m.verEpoch). */
-  ep!: Float64Array;
+  private rec!: Float64Array;
+  private ptVers!: Uint32Array;
 
   constructor() {
     this.alloc(MIN_CAP);
@@ -63,6 +72,46 @@ export class Tlb {
   get size(): number {
     return this.n;
   }
+  /** Bytes held (for the checkpoint budget). */
+  get bytes(): number {
+    return this.cap * (REC * 8 + 4);
+  }
+
+  // ---- a slot's fields (slot from `find` or `insert`) ----
+  flags(slot: number): number {
+    return (this.rec[slot * REC + F_GENFLAGS] / GEN_SPAN) >>> 0;
+  }
+  mfn(slot: number): number {
+    return this.rec[slot * REC + F_MFN];
+  }
+  gfn(slot: number): number {
+    return this.rec[slot * REC + F_GFN];
+  }
+  ep(slot: number): number {
+    return this.rec[slot * REC + F_EP];
+  }
+  src(slot: number): number {
+    return this.rec[slot * REC + F_SRC];
+  }
+  srcVer(slot: number): number {
+    return this.rec[slot * REC + F_SRCVER];
+  }
+  pt(slot: number): number {
+    return this.rec[slot * REC + F_PT];
+  }
+  ptVer(slot: number): number {
+    return this.ptVers[slot];
+  }
+  /** Mark the entry as reported (TLB_WARNED), so one stale entry is reported once. */
+  warn(slot: number): void {
+    const o = slot * REC + F_GENFLAGS;
+    this.rec[o] = (this.flags(slot) | TLB_WARNED) * GEN_SPAN + (this.rec[o] >>> 0);
+  }
+
+  private occupied(i: number): boolean {
+    return this.rec[i * REC + F_GENFLAGS] >>> 0 === this.gen;
+  }
+
   private unpack(): void {
     this.packed = false;
     const old = this.snapshot(Array.from({ length: this.n }, (_, i) => i));
@@ -74,10 +123,6 @@ export class Tlb {
     for (const e of old) {
       this.insert(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7], e[8]);
     }
-  }
-  /** Bytes held (for the checkpoint budget). */
-  get bytes(): number {
-    return this.cap * 61;
   }
 
   private home(vpn: number): number {
@@ -93,11 +138,14 @@ export class Tlb {
       this.unpack();
     }
     const mask = this.cap - 1;
+    const rec = this.rec;
+    const g = this.gen;
     for (let i = this.home(vpn); ; i = (i + 1) & mask) {
-      if (this.slotGen[i] !== this.gen) {
+      const o = i * REC;
+      if (rec[o + F_GENFLAGS] >>> 0 !== g) {
         return -1;
       }
-      if (this.vpn[i] === vpn) {
+      if (rec[o + F_VPN] === vpn) {
         return i;
       }
     }
@@ -112,23 +160,30 @@ export class Tlb {
       this.rehash(this.cap * 2);
     }
     const mask = this.cap - 1;
+    const rec = this.rec;
+    const g = this.gen;
     let i = this.home(vpn);
-    while (this.slotGen[i] === this.gen && this.vpn[i] !== vpn) {
+    for (;;) {
+      const o = i * REC;
+      if (rec[o + F_GENFLAGS] >>> 0 !== g) {
+        this.n++;
+        break;
+      }
+      if (rec[o + F_VPN] === vpn) {
+        break;
+      }
       i = (i + 1) & mask;
     }
-    if (this.slotGen[i] !== this.gen) {
-      this.slotGen[i] = this.gen;
-      this.vpn[i] = vpn;
-      this.n++;
-    }
-    this.mfn[i] = mfn;
-    this.gfn[i] = gfn;
-    this.flags[i] = flags;
-    this.src[i] = src;
-    this.srcVer[i] = srcVer;
-    this.pt[i] = pt;
-    this.ptVer[i] = ptVer;
-    this.ep[i] = ep;
+    const o = i * REC;
+    rec[o + F_VPN] = vpn;
+    rec[o + F_GENFLAGS] = flags * GEN_SPAN + g;
+    rec[o + F_MFN] = mfn;
+    rec[o + F_GFN] = gfn;
+    rec[o + F_EP] = ep;
+    rec[o + F_SRC] = src;
+    rec[o + F_SRCVER] = srcVer;
+    rec[o + F_PT] = pt;
+    this.ptVers[i] = ptVer;
     return i;
   }
 
@@ -145,33 +200,21 @@ export class Tlb {
     let j = i;
     for (;;) {
       j = (j + 1) & mask;
-      if (this.slotGen[j] !== this.gen) {
+      if (!this.occupied(j)) {
         break;
       }
-      const h = this.home(this.vpn[j]);
+      const h = this.home(this.rec[j * REC + F_VPN]);
       // Move j back into the hole at i unless its home lies cyclically in (i, j].
       const inRange = i <= j ? h > i && h <= j : h > i || h <= j;
       if (!inRange) {
-        this.copySlot(j, i);
+        this.rec.copyWithin(i * REC, j * REC, j * REC + REC);
+        this.ptVers[i] = this.ptVers[j];
         i = j;
       }
     }
-    this.slotGen[i] = 0;
+    this.rec[i * REC + F_GENFLAGS] = 0;
     this.n--;
     return true;
-  }
-
-  private copySlot(from: number, to: number): void {
-    this.slotGen[to] = this.slotGen[from];
-    this.vpn[to] = this.vpn[from];
-    this.mfn[to] = this.mfn[from];
-    this.gfn[to] = this.gfn[from];
-    this.flags[to] = this.flags[from];
-    this.src[to] = this.src[from];
-    this.srcVer[to] = this.srcVer[from];
-    this.pt[to] = this.pt[from];
-    this.ptVer[to] = this.ptVer[from];
-    this.ep[to] = this.ep[from];
   }
 
   /** Every entry goes (a flush). Global entries stay when `keepGlobal`. */
@@ -183,7 +226,7 @@ export class Tlb {
       this.unpack();
     }
     if (keepGlobal) {
-      const kept = this.slots().filter((s) => this.flags[s] & TLB_G);
+      const kept = this.slots().filter((s) => this.flags(s) & TLB_G);
       if (kept.length > 0) {
         const old = this.snapshot(kept);
         this.clear();
@@ -196,7 +239,10 @@ export class Tlb {
     this.n = 0;
     this.gen = (this.gen + 1) >>> 0;
     if (this.gen === 0) {
-      this.slotGen.fill(0);
+      // Generation numbers wrapped: clear the slots' own, so no old one can match again.
+      for (let i = 0; i < this.cap; i++) {
+        this.rec[i * REC + F_GENFLAGS] = 0;
+      }
       this.gen = 1;
     }
     if (this.cap > 1 << 16) {
@@ -212,50 +258,44 @@ export class Tlb {
     }
     const out: number[] = [];
     for (let i = 0; i < this.cap; i++) {
-      if (this.slotGen[i] === this.gen) {
+      if (this.occupied(i)) {
         out.push(i);
       }
     }
-    return out.sort((a, b) => this.vpn[a] - this.vpn[b]);
+    return out.sort((a, b) => this.rec[a * REC + F_VPN] - this.rec[b * REC + F_VPN]);
   }
 
   entry(slot: number): TlbEntry {
-    const f = this.flags[slot];
+    const f = this.flags(slot);
     return {
-      mfn: this.mfn[slot], gfn: this.gfn[slot], w: !!(f & TLB_W), d: !!(f & TLB_D), g: !!(f & TLB_G),
-      src: this.src[slot], srcVer: this.srcVer[slot], pt: this.pt[slot], ptVer: this.ptVer[slot], warned: !!(f & TLB_WARNED),
+      mfn: this.mfn(slot), gfn: this.gfn(slot), w: !!(f & TLB_W), d: !!(f & TLB_D), g: !!(f & TLB_G),
+      src: this.src(slot), srcVer: this.srcVer(slot), pt: this.pt(slot), ptVer: this.ptVer(slot), warned: !!(f & TLB_WARNED),
     };
   }
 
   /** [vpn, entry] pairs in ascending vpn order. */
   entries(): [number, TlbEntry][] {
-    return this.slots().map((s) => [this.vpn[s], this.entry(s)]);
+    return this.slots().map((s) => [this.rec[s * REC + F_VPN], this.entry(s)]);
   }
 
   private snapshot(slots: number[]): number[][] {
-    return slots.map((s) => [this.vpn[s], this.mfn[s], this.gfn[s], this.flags[s], this.src[s], this.srcVer[s], this.pt[s], this.ptVer[s], this.ep[s]]);
+    return slots.map((s) => [
+      this.rec[s * REC + F_VPN], this.mfn(s), this.gfn(s), this.flags(s), this.src(s), this.srcVer(s), this.pt(s), this.ptVer(s), this.ep(s),
+    ]);
   }
 
   private alloc(cap: number): void {
     this.cap = cap;
     this.gen = 1;
     this.n = 0;
-    this.slotGen = new Uint32Array(cap);
-    this.vpn = new Float64Array(cap);
-    this.mfn = new Int32Array(cap);
-    this.gfn = new Int32Array(cap);
-    this.flags = new Uint8Array(cap);
-    this.src = new Float64Array(cap);
-    this.srcVer = new Float64Array(cap);
-    this.pt = new Float64Array(cap);
-    this.ptVer = new Float64Array(cap);
-    this.ep = new Float64Array(cap);
+    this.rec = new Float64Array(cap * REC);
+    this.ptVers = new Uint32Array(cap);
   }
 
   private rehash(cap: number): void {
     const occupied: number[] = [];
     for (let i = 0; i < this.cap; i++) {
-      if (this.slotGen[i] === this.gen) {
+      if (this.occupied(i)) {
         occupied.push(i);
       }
     }
@@ -266,7 +306,7 @@ export class Tlb {
     }
   }
 
-  /** Checkpoint copy: the entries, packed (see `packed`). */
+  /** Checkpoint copy: the entries, packed (see `packed`), each marked with generation 1. */
   cloneShared(): Tlb {
     const t = Object.create(Tlb.prototype) as Tlb;
     const n = this.n;
@@ -274,43 +314,19 @@ export class Tlb {
     t.cap = n;
     t.gen = 1;
     t.n = n;
-    t.slotGen = new Uint32Array(n).fill(1);
     if (this.packed) {
-      t.vpn = this.vpn.slice(0, n);
-      t.mfn = this.mfn.slice(0, n);
-      t.gfn = this.gfn.slice(0, n);
-      t.flags = this.flags.slice(0, n);
-      t.src = this.src.slice(0, n);
-      t.srcVer = this.srcVer.slice(0, n);
-      t.pt = this.pt.slice(0, n);
-      t.ptVer = this.ptVer.slice(0, n);
-      t.ep = this.ep.slice(0, n);
+      t.rec = this.rec.slice(0, n * REC);
+      t.ptVers = this.ptVers.slice(0, n);
       return t;
     }
-    // One pass over the occupied slots, every field copied with its own (monomorphic) access.
-    const vpn = (t.vpn = new Float64Array(n));
-    const mfn = (t.mfn = new Int32Array(n));
-    const gfn = (t.gfn = new Int32Array(n));
-    const flags = (t.flags = new Uint8Array(n));
-    const src = (t.src = new Float64Array(n));
-    const srcVer = (t.srcVer = new Float64Array(n));
-    const pt = (t.pt = new Float64Array(n));
-    const ptVer = (t.ptVer = new Float64Array(n));
-    const ep = (t.ep = new Float64Array(n));
-    const gen = this.gen;
-    const slotGen = this.slotGen;
+    const rec = (t.rec = new Float64Array(n * REC));
+    const vers = (t.ptVers = new Uint32Array(n));
     let k = 0;
-    for (let i = 0; i < this.cap; i++) {
-      if (slotGen[i] === gen) {
-        vpn[k] = this.vpn[i];
-        mfn[k] = this.mfn[i];
-        gfn[k] = this.gfn[i];
-        flags[k] = this.flags[i];
-        src[k] = this.src[i];
-        srcVer[k] = this.srcVer[i];
-        pt[k] = this.pt[i];
-        ptVer[k] = this.ptVer[i];
-        ep[k] = this.ep[i];
+    for (let i = 0; i < this.cap && k < n; i++) {
+      if (this.occupied(i)) {
+        rec.set(this.rec.subarray(i * REC, i * REC + REC), k * REC);
+        rec[k * REC + F_GENFLAGS] = this.flags(i) * GEN_SPAN + 1;
+        vers[k] = this.ptVers[i];
         k++;
       }
     }
