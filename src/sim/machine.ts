@@ -734,7 +734,8 @@ export class Machine {
     if (b && d.p2m.pending(gfn)) {
       return { kind: 'misconfig', gfn };
     }
-    const t = d.p2m.type(gfn, b);
+    // Backed and nothing pending: the stored type is the effective one.
+    const t = b ? d.p2m.rawType(gfn, true) : d.p2m.type(gfn, false);
     if (t === T.invalid || t === T.mmio_dm) {
       return { kind: 'mmio', gfn };
     }
@@ -895,7 +896,7 @@ export class Machine {
     switch (f.kind) {
       case 'misconfig':
         return this.nest('ept-misconfig', 'ept_handle_misconfig', this.sink.record ? `gfn ${hex(f.gfn)}: lazy type recalculation` : '', () => {
-          this.vmexitNoEvent(v);
+          this.vmexitNoEvent(v, d);
           const t = d.p2m.resolve(f.gfn, this.backed(d, f.gfn));
           this.costs.add(Counter.p2mTypeChanges);
           if (this.sink.record) {
@@ -905,7 +906,7 @@ export class Machine {
         }, { vcpu: v.id, gfn: f.gfn });
       case 'ept':
         return this.nest('ept-violation', 'hvm_hap_nested_page_fault', this.sink.record ? `write to gfn ${hex(f.gfn)}` : '', () => {
-          this.vmexitNoEvent(v);
+          this.vmexitNoEvent(v, d);
           this.costs.add(Counter.eptViolations);
           const b = this.backed(d, f.gfn);
           const t = d.p2m.type(f.gfn, b);
@@ -931,9 +932,8 @@ export class Machine {
         return 'emulated';
     }
   }
-  private vmexitNoEvent(v: Vcpu): void {
+  private vmexitNoEvent(v: Vcpu, d: Domain): void {
     this.costs.add(Counter.vmexits);
-    const d = this.dom(v.dom);
     if (d.tlbMode === 'flush-on-exit') {
       v.tlb.clear();
     }
@@ -942,7 +942,7 @@ export class Machine {
   /** sh_page_fault: walk the guest tables, build shadows down to L1, propagate the L1 entry. */
   shPageFault(v: Vcpu, d: Domain, va: number, write: boolean): 'retry' | 'emulated' {
     return this.nest('shadow-fault', 'sh_page_fault', this.sink.record ? `${write ? 'write' : 'read'} ${vaToString(va)}` : '', () => {
-      this.vmexitNoEvent(v);
+      this.vmexitNoEvent(v, d);
       this.costs.add(Counter.shadowFaults);
       const gw = this.guestWalk(v, d, va, write, true);
       if (!gw.ok) {
