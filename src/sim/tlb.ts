@@ -321,11 +321,17 @@ export class Tlb {
     }
     const rec = (t.rec = new Float64Array(n * REC));
     const vers = (t.ptVers = new Uint32Array(n));
+    const from = this.rec;
+    const g = this.gen;
     let k = 0;
     for (let i = 0; i < this.cap && k < n; i++) {
-      if (this.occupied(i)) {
-        rec.set(this.rec.subarray(i * REC, i * REC + REC), k * REC);
-        rec[k * REC + F_GENFLAGS] = this.flags(i) * GEN_SPAN + 1;
+      const o = i * REC;
+      if (from[o + F_GENFLAGS] >>> 0 === g) {
+        const q = k * REC;
+        for (let f = 0; f < REC; f++) {
+          rec[q + f] = from[o + f];
+        }
+        rec[q + F_GENFLAGS] = this.flags(i) * GEN_SPAN + 1;
         vers[k] = this.ptVers[i];
         k++;
       }
