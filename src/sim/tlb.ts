@@ -38,7 +38,7 @@ const MIN_CAP = 64;
  * An entry is one record of REC doubles, side by side in one Float64Array, so that a lookup and
  * the hit it finds read one cache line (a table of tens of thousands of entries does not fit the
  * caches, and a store that misses the TLB both looks up and fills). The guest PTE version, read
- * only by the slow checks, sits in a Uint32Array beside it.
+ * only by the slow checks, and a copy of the fill generation sit in a side array (`side`).
  */
 const REC = 8;
 const F_VPN = 0;
@@ -63,7 +63,12 @@ export class Tlb {
   private gen = 1;
   private n = 0;
   private rec!: Float64Array;
-  private ptVers!: Uint32Array;
+  /**
+   * Per slot, side by side: the generation it was filled in (0: empty; the same as in its record,
+   * kept here too so that a checkpoint finds the occupied slots by scanning 8 bytes per slot, not
+   * 64) and the guest PTE version at fill.
+   */
+  private side!: Uint32Array;
 
   constructor() {
     this.alloc(MIN_CAP);
@@ -74,7 +79,7 @@ export class Tlb {
   }
   /** Bytes held (for the checkpoint budget). */
   get bytes(): number {
-    return this.cap * (REC * 8 + 4);
+    return this.cap * (REC * 8 + 8);
   }
 
   // ---- a slot's fields (slot from `find` or `insert`) ----
@@ -100,7 +105,7 @@ export class Tlb {
     return this.rec[slot * REC + F_PT];
   }
   ptVer(slot: number): number {
-    return this.ptVers[slot];
+    return this.side[2 * slot + 1];
   }
   /** Mark the entry as reported (TLB_WARNED), so one stale entry is reported once. */
   warn(slot: number): void {
@@ -109,7 +114,7 @@ export class Tlb {
   }
 
   private occupied(i: number): boolean {
-    return this.rec[i * REC + F_GENFLAGS] >>> 0 === this.gen;
+    return this.side[2 * i] === this.gen;
   }
 
   private unpack(): void {
@@ -183,7 +188,8 @@ export class Tlb {
     rec[o + F_SRC] = src;
     rec[o + F_SRCVER] = srcVer;
     rec[o + F_PT] = pt;
-    this.ptVers[i] = ptVer;
+    this.side[2 * i] = g;
+    this.side[2 * i + 1] = ptVer;
     return i;
   }
 
@@ -208,11 +214,13 @@ export class Tlb {
       const inRange = i <= j ? h > i && h <= j : h > i || h <= j;
       if (!inRange) {
         this.rec.copyWithin(i * REC, j * REC, j * REC + REC);
-        this.ptVers[i] = this.ptVers[j];
+        this.side[2 * i] = this.side[2 * j];
+        this.side[2 * i + 1] = this.side[2 * j + 1];
         i = j;
       }
     }
     this.rec[i * REC + F_GENFLAGS] = 0;
+    this.side[2 * i] = 0;
     this.n--;
     return true;
   }
@@ -242,6 +250,7 @@ export class Tlb {
       // Generation numbers wrapped: clear the slots' own, so no old one can match again.
       for (let i = 0; i < this.cap; i++) {
         this.rec[i * REC + F_GENFLAGS] = 0;
+        this.side[2 * i] = 0;
       }
       this.gen = 1;
     }
@@ -289,7 +298,7 @@ export class Tlb {
     this.gen = 1;
     this.n = 0;
     this.rec = new Float64Array(cap * REC);
-    this.ptVers = new Uint32Array(cap);
+    this.side = new Uint32Array(2 * cap);
   }
 
   private rehash(cap: number): void {
@@ -316,23 +325,25 @@ export class Tlb {
     t.n = n;
     if (this.packed) {
       t.rec = this.rec.slice(0, n * REC);
-      t.ptVers = this.ptVers.slice(0, n);
+      t.side = this.side.slice(0, 2 * n);
       return t;
     }
     const rec = (t.rec = new Float64Array(n * REC));
-    const vers = (t.ptVers = new Uint32Array(n));
+    const side = (t.side = new Uint32Array(2 * n));
     const from = this.rec;
+    const gens = this.side;
     const g = this.gen;
     let k = 0;
     for (let i = 0; i < this.cap && k < n; i++) {
-      const o = i * REC;
-      if (from[o + F_GENFLAGS] >>> 0 === g) {
+      if (gens[2 * i] === g) {
+        const o = i * REC;
         const q = k * REC;
         for (let f = 0; f < REC; f++) {
           rec[q + f] = from[o + f];
         }
         rec[q + F_GENFLAGS] = this.flags(i) * GEN_SPAN + 1;
-        vers[k] = this.ptVers[i];
+        side[2 * k] = 1;
+        side[2 * k + 1] = gens[2 * i + 1];
         k++;
       }
     }
