@@ -22,31 +22,7 @@ function median(a) {
   return s[Math.floor(s.length / 2)];
 }
 
-/**
- * The issue's workload: a 4 GiB guest, a 64 MiB framebuffer, N stores spread over it (uniformly at
- * random, the worst case for every cache), a peek every 10,000. Written as trace text and parsed, as
- * a user's trace would be (the parse is not timed; the text is dropped before the runs).
- */
-function bigWorkload(paging, stores, seed) {
-  const { parseTrace } = require(path.join(__dirname, '..', 'out', 'src', 'trace', 'index.js'));
-  const fbPages = 16384;
-  const lines = [
-    `domain g paging=${paging} mem=4G vcpus=1`,
-    `vram lfb dom=g gfn=0x${(0x100000 - fbPages).toString(16)} pages=${fbPages}`,
-    'map vcpu=g.0 va=0xffff800000000000 fb=lfb',
-    'peek fb=lfb',
-  ];
-  let x = seed >>> 0;
-  for (let i = 0; i < stores; i++) {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    const off = (x % (fbPages * 1024)) * 4;
-    lines.push(`write vcpu=g.0 va=0xffff8${off.toString(16).padStart(11, '0')}`);
-    if ((i + 1) % 10000 === 0) {
-      lines.push('peek fb=lfb');
-    }
-  }
-  return parseTrace(lines.join('\n') + '\n', `bench-${paging}.xpt`);
-}
+const { bigWorkload } = require('./workload');
 
 function benchThroughput(paging, tracker) {
   const stores = short ? 50_000 : 1_000_000;
