@@ -162,6 +162,8 @@ export class Machine {
     this.domCache = { name, d, fbs: d.fbs.map((n) => ({ f: this.fbs.get(n)!, o: this.oracles.get(n)! })) };
     return d;
   }
+  /** The guest walk's leaf (see guestWalk). */
+  readonly gwalk = { gfn: 0, flags: 0, table: 0, idx: 0 };
   /** The hardware walk's result (the TLB entry it fills), written by the walkers. */
   walked = { mfn: 0, gfn: 0, flags: 0, src: 0, srcVer: 0, pt: 0, ptVer: 0 };
 
@@ -651,10 +653,10 @@ export class Machine {
   /**
    * Walk the guest's 4-level tables for va. With `setAd`, set A at every level and D at the leaf on
    * a write, as the SDM's walker (HAP) and Xen's set_ad_bits (shadow) do.
-   * Returns the leaf or a guest fault message (a fault the model does not run: a trace error).
+   * Returns null with the leaf in `gwalk` (read it at once: the next walk overwrites it), or a guest
+   * fault message (a fault the model does not run: a trace error), or HAP's exit.
    */
-  guestWalk(v: Vcpu, d: Domain, va: number, write: boolean, setAd: boolean):
-    { gfn: number; flags: number; table: number; idx: number; ok: true } | { ok: false; msg: string; hapFault?: Fault } {
+  guestWalk(v: Vcpu, d: Domain, va: number, write: boolean, setAd: boolean): { msg: string; hapFault?: Fault } | null {
     const p = this.processes.get(v.process)!;
     let table = p.cr3;
     let rwAll = true;
@@ -683,7 +685,7 @@ export class Machine {
       if (d.paging === 'hap') {
         const f = this.hapGpaCheck(d, table, false);
         if (f) {
-          return { ok: false, msg: '', hapFault: f };
+          return { msg: '', hapFault: f };
         }
       }
       const idx = vaIndex(va, l);
@@ -691,11 +693,11 @@ export class Machine {
       const flags = pteFlags(data, idx);
       const frame = pteFrame(data, idx);
       if (!(flags & P)) {
-        return { ok: false, msg: `guest page fault: ${vaToString(va)} is not mapped (L${l} entry not present in process '${p.name}'); the model does not run the guest's fault handler` };
+        return { msg: `guest page fault: ${vaToString(va)} is not mapped (L${l} entry not present in process '${p.name}'); the model does not run the guest's fault handler` };
       }
       rwAll = rwAll && !!(flags & RW);
       if (l === 1 && write && !rwAll) {
-        return { ok: false, msg: `guest page fault: store to read-only mapping ${vaToString(va)} in process '${p.name}'` };
+        return { msg: `guest page fault: store to read-only mapping ${vaToString(va)} in process '${p.name}'` };
       }
       let want = flags | A;
       if (l === 1 && write) {
@@ -705,7 +707,7 @@ export class Machine {
         if (d.paging === 'hap') {
           const f = this.hapGpaCheck(d, table, true);
           if (f) {
-            return { ok: false, msg: '', hapFault: f };
+            return { msg: '', hapFault: f };
           }
           this.hapPhysAccess(v, d, table, true);
         }
@@ -719,7 +721,12 @@ export class Machine {
         }
       }
       if (l === 1) {
-        return { gfn: frame, flags: want, table, idx, ok: true };
+        const w = this.gwalk;
+        w.gfn = frame;
+        w.flags = want;
+        w.table = table;
+        w.idx = idx;
+        return null;
       }
       table = frame;
     }
@@ -796,32 +803,33 @@ export class Machine {
 
   /** The 2-D hardware walk under HAP: guest tables through EPT, then the final gfn. */
   hapHwWalk(v: Vcpu, d: Domain, va: number, write: boolean): Fault | null {
-    const w = this.guestWalk(v, d, va, write, true);
-    if (!w.ok) {
-      if (w.hapFault) {
-        return w.hapFault;
+    const fail = this.guestWalk(v, d, va, write, true);
+    if (fail !== null) {
+      if (fail.hapFault) {
+        return fail.hapFault;
       }
-      throw new SimError(w.msg, 'va');
+      throw new SimError(fail.msg, 'va');
     }
-    const f = this.hapGpaCheck(d, w.gfn, write);
+    const { gfn, flags, table, idx } = this.gwalk;
+    const f = this.hapGpaCheck(d, gfn, write);
     if (f) {
       return f;
     }
-    this.hapPhysAccess(v, d, w.gfn, write);
-    const t = d.p2m.type(w.gfn, true);
-    const mfn = this.backingMfn(d, w.gfn);
+    this.hapPhysAccess(v, d, gfn, write);
+    const t = d.p2m.type(gfn, true);
+    const mfn = this.backingMfn(d, gfn);
     if (this.sink.record) {
-      this.ev('walk', 'cpu 2-D walk', `${vaToString(va)} → gfn ${hex(w.gfn)} → mfn ${hex(mfn)}`, { vcpu: v.id, va, gfn: w.gfn, mfn });
+      this.ev('walk', 'cpu 2-D walk', `${vaToString(va)} → gfn ${hex(gfn)} → mfn ${hex(mfn)}`, { vcpu: v.id, va, gfn, mfn });
     }
-    const vers = this.ptVersions(d, w.table);
+    const vers = this.ptVersions(d, table);
     const r = this.walked;
     r.mfn = mfn;
-    r.gfn = w.gfn;
-    r.flags = ((w.flags & RW) && this.eptWritable(d, t) ? TLB_W : 0) | ((w.flags & D) && d.p2m.eptD(w.gfn) ? TLB_D : 0) | (w.flags & G ? TLB_G : 0);
-    r.src = w.gfn;
-    r.srcVer = d.p2m.version(w.gfn);
-    r.pt = w.table * 512 + w.idx;
-    r.ptVer = vers[w.idx];
+    r.gfn = gfn;
+    r.flags = ((flags & RW) && this.eptWritable(d, t) ? TLB_W : 0) | ((flags & D) && d.p2m.eptD(gfn) ? TLB_D : 0) | (flags & G ? TLB_G : 0);
+    r.src = gfn;
+    r.srcVer = d.p2m.version(gfn);
+    r.pt = table * 512 + idx;
+    r.ptVer = vers[idx];
     return null;
   }
 
@@ -894,43 +902,53 @@ export class Machine {
 
   handleFault(v: Vcpu, d: Domain, va: number, write: boolean, f: Fault): 'retry' | 'emulated' {
     switch (f.kind) {
+      // Without event recording, the handlers run without nest's closure and event fields (this is
+      // the exit of every first store to a re-armed page).
       case 'misconfig':
-        return this.nest('ept-misconfig', 'ept_handle_misconfig', this.sink.record ? `gfn ${hex(f.gfn)}: lazy type recalculation` : '', () => {
-          this.vmexitNoEvent(v, d);
-          const t = d.p2m.resolve(f.gfn, this.backed(d, f.gfn));
-          this.costs.add(Counter.p2mTypeChanges);
-          if (this.sink.record) {
-            this.ev('p2m-type-change', 'resolve_misconfig', `gfn ${hex(f.gfn)} → ${typeLabel(t)}`, { gfn: f.gfn });
-          }
-          return 'retry' as const;
-        }, { vcpu: v.id, gfn: f.gfn });
+        return this.sink.record
+          ? this.nest('ept-misconfig', 'ept_handle_misconfig', `gfn ${hex(f.gfn)}: lazy type recalculation`, () => this.eptMisconfig(v, d, f.gfn), { vcpu: v.id, gfn: f.gfn })
+          : this.eptMisconfig(v, d, f.gfn);
       case 'ept':
-        return this.nest('ept-violation', 'hvm_hap_nested_page_fault', this.sink.record ? `write to gfn ${hex(f.gfn)}` : '', () => {
-          this.vmexitNoEvent(v, d);
-          this.costs.add(Counter.eptViolations);
-          const b = this.backed(d, f.gfn);
-          const t = d.p2m.type(f.gfn, b);
-          if (t === T.ram_logdirty) {
-            // paging_mark_pfn_dirty (a no-op unless log-dirty mode is on), then logdirty → rw.
-            this.markPfnDirty(d, f.gfn);
-            d.p2m.changeTypeOne(f.gfn, b, T.ram_logdirty, T.ram_rw);
-            this.costs.add(Counter.p2mTypeChanges);
-            if (this.sink.record) {
-              this.ev('p2m-type-change', 'p2m_change_type_one', `gfn ${hex(f.gfn)} ram_logdirty → ram_rw`, { gfn: f.gfn });
-            }
-            return 'retry' as const;
-          }
-          // p2m_ioreq_server: the write is forwarded to the ioreq server, which emulates it.
-          if (this.sink.record) {
-            this.ev('emulate', 'hvm_emulate_one', `write to ${typeLabel(t)} gfn ${hex(f.gfn)} forwarded to the device model`, { gfn: f.gfn });
-          }
-          return 'emulated' as const;
-        }, { vcpu: v.id, gfn: f.gfn });
+        return this.sink.record
+          ? this.nest('ept-violation', 'hvm_hap_nested_page_fault', `write to gfn ${hex(f.gfn)}`, () => this.eptViolation(v, d, f.gfn), { vcpu: v.id, gfn: f.gfn })
+          : this.eptViolation(v, d, f.gfn);
       case 'shadow':
         return this.shPageFault(v, d, va, write);
       case 'mmio':
         return 'emulated';
     }
+  }
+  /** ept_handle_misconfig → resolve_misconfig: the pending recalculation of the entry. */
+  private eptMisconfig(v: Vcpu, d: Domain, gfn: number): 'retry' {
+    this.vmexitNoEvent(v, d);
+    const t = d.p2m.resolve(gfn, this.backed(d, gfn));
+    this.costs.add(Counter.p2mTypeChanges);
+    if (this.sink.record) {
+      this.ev('p2m-type-change', 'resolve_misconfig', `gfn ${hex(gfn)} → ${typeLabel(t)}`, { gfn });
+    }
+    return 'retry';
+  }
+  /** hvm_hap_nested_page_fault for a write the EPT entry refused. */
+  private eptViolation(v: Vcpu, d: Domain, gfn: number): 'retry' | 'emulated' {
+    this.vmexitNoEvent(v, d);
+    this.costs.add(Counter.eptViolations);
+    const b = this.backed(d, gfn);
+    const t = d.p2m.type(gfn, b);
+    if (t === T.ram_logdirty) {
+      // paging_mark_pfn_dirty (a no-op unless log-dirty mode is on), then logdirty → rw.
+      this.markPfnDirty(d, gfn);
+      d.p2m.changeTypeOne(gfn, b, T.ram_logdirty, T.ram_rw);
+      this.costs.add(Counter.p2mTypeChanges);
+      if (this.sink.record) {
+        this.ev('p2m-type-change', 'p2m_change_type_one', `gfn ${hex(gfn)} ram_logdirty → ram_rw`, { gfn });
+      }
+      return 'retry';
+    }
+    // p2m_ioreq_server: the write is forwarded to the ioreq server, which emulates it.
+    if (this.sink.record) {
+      this.ev('emulate', 'hvm_emulate_one', `write to ${typeLabel(t)} gfn ${hex(gfn)} forwarded to the device model`, { gfn });
+    }
+    return 'emulated';
   }
   private vmexitNoEvent(v: Vcpu, d: Domain): void {
     this.costs.add(Counter.vmexits);
@@ -944,10 +962,11 @@ export class Machine {
     return this.nest('shadow-fault', 'sh_page_fault', this.sink.record ? `${write ? 'write' : 'read'} ${vaToString(va)}` : '', () => {
       this.vmexitNoEvent(v, d);
       this.costs.add(Counter.shadowFaults);
-      const gw = this.guestWalk(v, d, va, write, true);
-      if (!gw.ok) {
-        throw new SimError(gw.msg, 'va');
+      const fail = this.guestWalk(v, d, va, write, true);
+      if (fail !== null) {
+        throw new SimError(fail.msg, 'va');
       }
+      const gw = { ...this.gwalk };
       const p = this.processes.get(v.process)!;
       if (write && d.linear) {
         linear2007LearnVa(this, d, va, gw.gfn);

@@ -169,7 +169,9 @@ export class P2m {
     if (this.globalStamp > st) {
       return true;
     }
-    for (const r of this.recalcRanges) {
+    const rs = this.recalcRanges;
+    for (let i = 0; i < rs.length; i++) {
+      const r = rs[i];
       if (gfn >= r.s && gfn < r.e && r.stamp > st) {
         return true;
       }
@@ -182,8 +184,9 @@ export class P2m {
     if (this.globalLogdirty) {
       return true;
     }
-    for (const r of this.logdirtyRanges) {
-      if (gfn >= r.s && gfn < r.e) {
+    const rs = this.logdirtyRanges;
+    for (let i = 0; i < rs.length; i++) {
+      if (gfn >= rs[i].s && gfn < rs[i].e) {
         return true;
       }
     }
