@@ -116,6 +116,18 @@ function runAll(program: Program): string {
   return JSON.stringify(e.report()) + e.stateHash() + mid;
 }
 
+/** The program run from its columns (prefetching at any size) and from statement objects: the same. */
+function assertColumnsAsObjects(program: Program, text: string): void {
+  const objects: Program = { file: program.file, statements: [...program.statements] };
+  const min = Engine.prefetchMinFrames;
+  Engine.prefetchMinFrames = 0;
+  try {
+    assert.equal(runAll(objects), runAll(program), text);
+  } finally {
+    Engine.prefetchMinFrames = min;
+  }
+}
+
 test('fuzz: stores run from the parser\'s columns (with their prefetch) exactly as from statement objects', () => {
   let n = 0;
   fc.assert(fc.property(trace, (text) => {
@@ -126,14 +138,7 @@ test('fuzz: stores run from the parser\'s columns (with their prefetch) exactly 
       return;
     }
     assert.ok(program.statements instanceof StatementTable);
-    const objects: Program = { file: program.file, statements: [...program.statements] };
-    const min = Engine.prefetchMinFrames;
-    Engine.prefetchMinFrames = 0;
-    try {
-      assert.equal(runAll(objects), runAll(program), text);
-    } finally {
-      Engine.prefetchMinFrames = min;
-    }
+    assertColumnsAsObjects(program, text);
     n++;
   }), { numRuns: Math.max(100, Math.floor(RUNS / 2)), seed: Number(process.env.XPL_FUZZ_SEED ?? 20261123) + 2 });
   assert.ok(n > 0);
@@ -170,31 +175,11 @@ test('long store runs (where the engine prefetches) give the same states from co
     } catch {
       return;
     }
-    const objects: Program = { file: program.file, statements: [...program.statements] };
-    const min = Engine.prefetchMinFrames;
-    Engine.prefetchMinFrames = 0;
-    try {
-      assert.equal(runAll(objects), runAll(program), text);
-    } finally {
-      Engine.prefetchMinFrames = min;
-    }
+    assertColumnsAsObjects(program, text);
   }), { numRuns: 40, seed: Number(process.env.XPL_FUZZ_SEED ?? 20261123) + 3 });
 });
 
 test('fuzz: the exact shortcuts (version epochs, paging-structure caches, plain-RAM scans) change no report and no state', () => {
-  const run = (program: ReturnType<typeof parseTrace>): string => {
-    const e = createEngine(program, { checkpointInterval: 16 });
-    try {
-      e.run({ maxSteps: 5000 });
-    } catch (err) {
-      return `error: ${err instanceof Error ? err.message : String(err)}`;
-    }
-    const n = e.stepCount;
-    e.seek(Math.floor(n / 3));
-    const mid = e.stateHash();
-    e.seek(n);
-    return JSON.stringify(e.report()) + e.stateHash() + mid;
-  };
   fc.assert(fc.property(trace, (text) => {
     let program;
     try {
@@ -202,10 +187,10 @@ test('fuzz: the exact shortcuts (version epochs, paging-structure caches, plain-
     } catch {
       return;
     }
-    const fast = run(program);
+    const fast = runAll(program);
     Machine.fastPaths = false;
     try {
-      assert.equal(run(program), fast, text);
+      assert.equal(runAll(program), fast, text);
     } finally {
       Machine.fastPaths = true;
     }
