@@ -145,12 +145,34 @@ export function parseTraceBounded(text: string, file: string, bounds: ParserBoun
 
 /** Every independent error that can be found (continuing with the next line). Never throws. */
 export function diagnoseTrace(text: string, file: string, maxErrors = 200): TraceError[] {
+  const steps = diagnoseInSteps(text, file, maxErrors);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) {
+      return r.value;
+    }
+  }
+}
+
+/** Statements `diagnoseInSteps` checks between two yields. */
+const DIAGNOSE_STEP = 512;
+
+/**
+ * `diagnoseTrace` as a generator that yields after every DIAGNOSE_STEP statements and returns the
+ * errors, so that an editor can check a big trace in slices (and drop a check an edit made stale)
+ * instead of blocking while it reads a million lines.
+ */
+export function* diagnoseInSteps(text: string, file: string, maxErrors = 200): Generator<void, TraceError[], void> {
   const out: TraceError[] = [];
   try {
     const checker = new Checker(file);
+    let n = 0;
     for (const r of rawStatements(textLines(text), isJsonlTrace(text, file))) {
       if (out.length >= maxErrors) {
         return out;
+      }
+      if (++n % DIAGNOSE_STEP === 0) {
+        yield;
       }
       if (r instanceof LexError) {
         out.push(new TraceError(file, r.line, r.col, oneLine(r.message)));

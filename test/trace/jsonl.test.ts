@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { diagnoseTrace, jsonlToText, parseTrace, textToJsonl, TraceError } from '../../src/trace/index';
+import { diagnoseInSteps, diagnoseTrace, jsonlToText, parseTrace, textToJsonl, TraceError } from '../../src/trace/index';
 import { FIXTURES, REPO, shapes } from './util';
 
 /** Every text trace we ship or test with: fixtures and, once they exist, examples and lessons. */
@@ -175,6 +175,23 @@ describe('JSON Lines reading', () => {
 });
 
 describe('diagnostics for the editor', () => {
+  it('checks a big trace in slices (for the editor) with the same errors as in one go', () => {
+    const lines = ['domain g paging=shadow mem=64M vcpus=1', 'vram lfb dom=g gfn=0x3000 pages=16', 'map vcpu=g.0 va=0xffff800000000000 fb=lfb'];
+    for (let i = 0; i < 20000; i++) {
+      lines.push(i === 7000 ? 'write vcpu=g.7 va=0xffff800000000000' : i === 15000 ? 'peek fb=nope' : `write vcpu=g.0 va=0xffff80000000${(i % 4096).toString(16).padStart(4, '0')}`);
+    }
+    const text = lines.join('\n') + '\n';
+    const steps = diagnoseInSteps(text, 'big.xpt');
+    let yields = 0;
+    let r = steps.next();
+    while (!r.done) {
+      yields++;
+      r = steps.next();
+    }
+    assert.ok(yields >= 35, `a check of 20,003 lines should give the editor its turn often (${yields} yields)`);
+    assert.deepEqual(r.value.map((e) => e.message), diagnoseTrace(text, 'big.xpt').map((e) => e.message));
+    assert.deepEqual(r.value.map((e) => `${e.line}:${e.col}`), ['7004:14', '15004:9']);
+  });
   it('finds independent errors on several lines and goes on', () => {
     const text = 'domain g paging=hap mem=64M vcpus=1\ntick 5\nflush dom=h\nwrite vcpu=0 va=0x0000800000000000\nflush dom=g\n';
     const errs = diagnoseTrace(text, 'd.xpt');

@@ -3,7 +3,7 @@
  * completion, document symbols and code lenses. All language knowledge comes from a LanguageTable.
  */
 import * as vscode from 'vscode';
-import { diagnoseTrace } from '../../trace/index';
+import { diagnoseInSteps } from '../../trace/index';
 import type { TraceError } from '../../sim/program';
 import { COMMANDS, LANGUAGE_ID } from '../constants';
 import { codePointColToUtf16, outline, scanLine, statementName, tokenAt, wordRangeAt, type Declaration, type NameKind, type RepeatBlock } from './scan';
@@ -24,9 +24,17 @@ export function registerLanguageFeatures(context: vscode.ExtensionContext, table
   diagnostics.start();
 }
 
-/** Parser diagnostics, refreshed shortly after each edit and dropped when the document closes. */
+/** Time one slice of a check may take before the extension host gets its turn again. */
+const SLICE_MS = 8;
+
+/**
+ * Parser diagnostics, refreshed shortly after each edit and dropped when the document closes. A
+ * check runs in slices of SLICE_MS (a trace of a million lines takes seconds to read), and an edit
+ * or a close drops the check in progress: the host stays responsive and never shows stale results.
+ */
 class TraceDiagnostics implements vscode.Disposable {
   private readonly collection = vscode.languages.createDiagnosticCollection(LANGUAGE_ID);
+  /** Per document: the pending timer (a scheduled check or its next slice), or nothing. */
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -59,9 +67,36 @@ class TraceDiagnostics implements vscode.Disposable {
     const key = doc.uri.toString();
     this.cancel(key);
     this.timers.set(key, setTimeout(() => {
-      this.timers.delete(key);
-      this.collection.set(doc.uri, computeDiagnostics(doc));
+      const steps = diagnoseInSteps(doc.getText(), fileLabel(doc.uri));
+      this.slice(key, doc, steps);
     }, delay));
+  }
+
+  /** Run the check for SLICE_MS; then publish its result, or come back for the next slice. */
+  private slice(key: string, doc: vscode.TextDocument, steps: Generator<void, TraceError[], void>): void {
+    this.timers.delete(key);
+    const end = Date.now() + SLICE_MS;
+    let errors: TraceError[];
+    try {
+      for (;;) {
+        const r = steps.next();
+        if (r.done) {
+          errors = r.value;
+          break;
+        }
+        if (Date.now() >= end) {
+          this.timers.set(key, setTimeout(() => this.slice(key, doc, steps), 0));
+          return;
+        }
+      }
+    } catch (e) {
+      // diagnoseInSteps promises never to throw; if it does, say so on line 1 rather than lose the editor.
+      const d = new vscode.Diagnostic(new vscode.Range(0, 0, 0, 1), vscode.l10n.t('Internal error while checking this trace: {0}', String(e)), vscode.DiagnosticSeverity.Error);
+      d.source = 'xpl';
+      this.collection.set(doc.uri, [d]);
+      return;
+    }
+    this.collection.set(doc.uri, toDiagnostics(doc, errors));
   }
 
   dispose(): void {
@@ -76,16 +111,8 @@ class TraceDiagnostics implements vscode.Disposable {
   }
 }
 
-export function computeDiagnostics(doc: vscode.TextDocument): vscode.Diagnostic[] {
-  let errors: TraceError[];
-  try {
-    errors = diagnoseTrace(doc.getText(), fileLabel(doc.uri));
-  } catch (e) {
-    // diagnoseTrace promises never to throw; if it does, say so on line 1 rather than lose the editor.
-    const d = new vscode.Diagnostic(new vscode.Range(0, 0, 0, 1), vscode.l10n.t('Internal error while checking this trace: {0}', String(e)), vscode.DiagnosticSeverity.Error);
-    d.source = 'xpl';
-    return [d];
-  }
+/** Trace errors as the editor's diagnostics, each over the word at its column. */
+function toDiagnostics(doc: vscode.TextDocument, errors: TraceError[]): vscode.Diagnostic[] {
   return errors.map((err) => {
     const line = Math.max(0, Math.min(err.line - 1, doc.lineCount - 1));
     const text = doc.lineAt(line).text;
