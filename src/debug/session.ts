@@ -21,7 +21,7 @@ import {
   PAGE_DIFFERS, PAGE_EXTRA, PAGE_MISSED, PAGE_REPORTED, PAGE_STALE_SCREEN, PAGE_WRITABLE, PAGE_WRITTEN,
 } from '../sim/inspect';
 import { createEngine } from '../sim/engine';
-import { parseTrace } from '../trace/index';
+import { parseTraceSliced } from '../trace/index';
 import type { FileAccessor } from './fileAccessor';
 import {
   ExprError, evalExpr, parseExpr, parseLogMessage, showValue, truthy, type Expr, type ExprEnv, type Value,
@@ -601,7 +601,7 @@ export class XplDebugSession extends DebugSession {
     } catch (e) {
       throw new UserError(`cannot read ${args.trace}: ${message(e)}`);
     }
-    const program = parseTrace(text, args.trace);
+    const program = await parseTraceSliced(text, args.trace);
     const options: RunOptions = {};
     if (args.tracker) {
       options.tracker = args.tracker as TrackerId;
@@ -729,7 +729,7 @@ export class XplDebugSession extends DebugSession {
       return this.program;
     }
     try {
-      return parseTrace(await this.files.readFile(file), file);
+      return await parseTraceSliced(await this.files.readFile(file), file);
     } catch {
       return null;
     }

@@ -3,7 +3,7 @@
  * Open Lesson…, Export Report, Show Output.
  */
 import * as vscode from 'vscode';
-import { parseTrace } from '../trace/index';
+import { parseTraceSliced } from '../trace/index';
 import { TraceError, type BugId, type CounterName, type Paging, type Program, type RunOptions, type TrackerId } from '../sim/program';
 import { PAGE_MISSED, PAGE_REPORTED, PAGE_WRITTEN } from '../sim/inspect';
 import { BUGS, TRACKERS } from '../sim/program';
@@ -57,9 +57,9 @@ export class Commands {
     return undefined;
   }
 
-  private parse(doc: vscode.TextDocument): Program {
+  private parse(doc: vscode.TextDocument): Promise<Program> {
     const file = doc.uri.scheme === 'file' ? vscode.workspace.asRelativePath(doc.uri, false) : doc.uri.path;
-    return parseTrace(doc.getText(), file);
+    return parseTraceSliced(doc.getText(), file);
   }
 
   private options(doc: vscode.TextDocument): { program: (p: Program) => Program; run: RunOptions } {
@@ -78,7 +78,7 @@ export class Commands {
       return;
     }
     const opts = this.options(doc);
-    const program = opts.program(this.parse(doc));
+    const program = opts.program(await this.parse(doc));
     const engine = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Running {0}', program.file), cancellable: true },
       (progress, token) => runToEnd(program, opts.run, { cancelled: () => token.isCancellationRequested, progress: (n) => progress.report({ message: vscode.l10n.t('{0} steps', n) }) }),
@@ -101,7 +101,7 @@ export class Commands {
       return;
     }
     const opts = this.options(doc);
-    const program = opts.program(this.parse(doc));
+    const program = opts.program(await this.parse(doc));
     const rows = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Comparing trackers on {0}', program.file), cancellable: true },
       (_p, token) => compareTrackers(program, {}, { cancelled: () => token.isCancellationRequested }),
@@ -209,7 +209,7 @@ export class Commands {
       return undefined;
     }
     const opts = this.options(doc);
-    const program = opts.program(this.parse(doc));
+    const program = opts.program(await this.parse(doc));
     const engine = await runToEnd(program, opts.run);
     const report = engine.report();
     let snapshots: FbSnapshot[] = [];

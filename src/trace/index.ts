@@ -112,8 +112,20 @@ function* rawStatements(lines: Iterable<SrcLine>, jsonl: boolean): Generator<Raw
 }
 
 function checkLines(lines: Iterable<SrcLine>, jsonl: boolean, file: string, bounds?: ParserBounds): Checker {
+  return finish(checkLinesInSteps(lines, jsonl, file, bounds));
+}
+
+/** Statements checked between two yields of the `...InSteps` generators (a few milliseconds). */
+const STEP_STATEMENTS = 512;
+
+/** `checkLines` as a generator that yields after every STEP_STATEMENTS statements. */
+function* checkLinesInSteps(lines: Iterable<SrcLine>, jsonl: boolean, file: string, bounds?: ParserBounds): Generator<void, Checker, void> {
   const checker = new Checker(file, bounds);
+  let n = 0;
   for (const r of rawStatements(lines, jsonl)) {
+    if (++n % STEP_STATEMENTS === 0) {
+      yield;
+    }
     if (r instanceof LexError) {
       throw new TraceError(file, r.line, r.col, oneLine(r.message));
     }
@@ -123,6 +135,38 @@ function checkLines(lines: Iterable<SrcLine>, jsonl: boolean, file: string, boun
   }
   checker.finish();
   return checker;
+}
+
+/** Run a generator to its end. */
+function finish<T>(steps: Generator<void, T, void>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) {
+      return r.value;
+    }
+  }
+}
+
+/**
+ * `parseTrace` for the extension host: the same parse, run in slices of about `sliceMs` with the
+ * event loop's turn between them, so that a trace of a million lines (seconds to read) never blocks
+ * the host. Rejects with the same TraceError.
+ */
+export async function parseTraceSliced(text: string, file: string, sliceMs = 10): Promise<Program> {
+  const steps = checkLinesInSteps(textLines(text), isJsonlTrace(text, file), file);
+  for (;;) {
+    const end = Date.now() + sliceMs;
+    for (;;) {
+      const r = steps.next();
+      if (r.done) {
+        return { file, statements: r.value.statements };
+      }
+      if (Date.now() >= end) {
+        break;
+      }
+    }
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
 }
 
 function checkAll(text: string, file: string, bounds?: ParserBounds): Checker {
@@ -145,20 +189,11 @@ export function parseTraceBounded(text: string, file: string, bounds: ParserBoun
 
 /** Every independent error that can be found (continuing with the next line). Never throws. */
 export function diagnoseTrace(text: string, file: string, maxErrors = 200): TraceError[] {
-  const steps = diagnoseInSteps(text, file, maxErrors);
-  for (;;) {
-    const r = steps.next();
-    if (r.done) {
-      return r.value;
-    }
-  }
+  return finish(diagnoseInSteps(text, file, maxErrors));
 }
 
-/** Statements `diagnoseInSteps` checks between two yields. */
-const DIAGNOSE_STEP = 512;
-
 /**
- * `diagnoseTrace` as a generator that yields after every DIAGNOSE_STEP statements and returns the
+ * `diagnoseTrace` as a generator that yields after every STEP_STATEMENTS statements and returns the
  * errors, so that an editor can check a big trace in slices (and drop a check an edit made stale)
  * instead of blocking while it reads a million lines.
  */
@@ -171,7 +206,7 @@ export function* diagnoseInSteps(text: string, file: string, maxErrors = 200): G
       if (out.length >= maxErrors) {
         return out;
       }
-      if (++n % DIAGNOSE_STEP === 0) {
+      if (++n % STEP_STATEMENTS === 0) {
         yield;
       }
       if (r instanceof LexError) {

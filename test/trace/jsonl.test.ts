@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { diagnoseInSteps, diagnoseTrace, jsonlToText, parseTrace, textToJsonl, TraceError } from '../../src/trace/index';
+import { diagnoseInSteps, diagnoseTrace, parseTraceSliced, jsonlToText, parseTrace, textToJsonl, TraceError } from '../../src/trace/index';
 import { FIXTURES, REPO, shapes } from './util';
 
 /** Every text trace we ship or test with: fixtures and, once they exist, examples and lessons. */
@@ -171,6 +171,39 @@ describe('JSON Lines reading', () => {
   it('refuses a text trace given to jsonlToText and JSON Lines given to textToJsonl', () => {
     assert.throws(() => textToJsonl(head, 'h.xpt.jsonl'), TraceError);
     assert.throws(() => jsonlToText('tick 1ns\n', 'h.xpt'), TraceError);
+  });
+});
+
+describe('parsing in slices (the extension host)', () => {
+  const big = (bad: string | null): string => {
+    const lines = ['domain g paging=hap mem=64M vcpus=1', 'vram lfb dom=g gfn=0x3000 pages=16', 'map vcpu=g.0 va=0xffff800000000000 fb=lfb', 'repeat 3'];
+    for (let i = 0; i < 20000; i++) {
+      lines.push(i === 12345 && bad !== null ? bad : `  write vcpu=g.0 va=0xffff80000000${(i % 4096).toString(16).padStart(4, '0')}`);
+    }
+    return [...lines, 'end', 'peek fb=lfb', ''].join('\n');
+  };
+  it('gives the program parseTrace gives, and lets the event loop run meanwhile', async () => {
+    const text = big(null);
+    let turns = 0;
+    const tick = setInterval(() => turns++, 0);
+    const sliced = await parseTraceSliced(text, 'big.xpt', 2);
+    clearInterval(tick);
+    const whole = parseTrace(text, 'big.xpt');
+    assert.equal(sliced.statements.length, whole.statements.length);
+    assert.deepEqual([...sliced.statements], [...whole.statements]);
+    assert.ok(turns > 0, 'timers ran while the trace was being parsed');
+  });
+  it('rejects with the error parseTrace throws', async () => {
+    const text = big('  write vcpu=g.9 va=0xffff800000000000');
+    const want = (() => {
+      try {
+        parseTrace(text, 'big.xpt');
+      } catch (e) {
+        return e instanceof TraceError ? e.message : String(e);
+      }
+      return 'no error';
+    })();
+    await assert.rejects(parseTraceSliced(text, 'big.xpt'), (e: unknown) => e instanceof TraceError && e.message === want && /^big\.xpt:12350:/.test(e.message));
   });
 });
 

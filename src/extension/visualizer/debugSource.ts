@@ -2,7 +2,7 @@
 import * as vscode from 'vscode';
 import { STEPPED_EVENT, type CustomRequests, type SteppedEventBody } from '../../debug/custom';
 import type { BugId, Program, RunOptions, TrackerId } from '../../sim/program';
-import { parseTrace } from '../../trace/index';
+import { parseTraceSliced } from '../../trace/index';
 import { steppedSchema, validate, type SourceInfo } from '../../shared/protocol';
 import type { RequestName, VisualizerSource } from './source';
 
@@ -47,7 +47,7 @@ export class DebugSource implements VisualizerSource {
     if (Array.isArray(c.inject)) {
       options.inject = c.inject.filter((b: unknown): b is BugId => typeof b === 'string');
     }
-    return { program: parseTrace(text, c.trace), options };
+    return { program: await parseTraceSliced(text, c.trace), options };
   }
 
   dispose(): void {

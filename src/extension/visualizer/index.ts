@@ -5,7 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { TRACKERS, TraceError, type TrackerId } from '../../sim/program';
-import { parseTrace } from '../../trace/index';
+import { parseTraceSliced } from '../../trace/index';
 import { DebugSource } from './debugSource';
 import { EngineSource } from './engineSource';
 import { VIEW_TYPE, VisualizerPanel } from './panel';
@@ -97,7 +97,7 @@ class VisualizerController implements vscode.Disposable {
       const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
       const text = doc ? doc.getText() : new TextDecoder('utf-8').decode(await vscode.workspace.fs.readFile(uri));
       const file = uri.scheme === 'file' ? vscode.workspace.asRelativePath(uri) : uri.toString();
-      const program = parseTrace(text, file);
+      const program = await parseTraceSliced(text, file);
       const tracker = vscode.workspace.getConfiguration('xpl', uri).get<string>('defaultTracker', 'auto');
       const known = (TRACKERS as readonly string[]).includes(tracker) ? (tracker as TrackerId) : undefined;
       const source = new EngineSource(program, known ? { tracker: known } : {}, file);
