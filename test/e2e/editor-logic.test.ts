@@ -74,6 +74,18 @@ describe('the outline', () => {
     assert.deepEqual(o.vcpus, ['g.0', 'g.1']);
   });
 
+  test('among thousands of stores, comments and JSON Lines, only declarations and repeat/end shape it', () => {
+    const lines = ['  domain h paging=hap mem=64M vcpus=3', '# domain commented dom=x', 'endx', 'repeat 2'];
+    for (let i = 0; i < 5000; i++) {
+      lines.push(`  write vcpu=h.${i % 3} va=0xffff8800000${(i % 4096).toString(16).padStart(5, '0')}`);
+    }
+    lines.push('  end # closes the repeat', '{"op":"vram","args":["fb2"],"dom":"h","gfn":12288,"pages":4}', '{"op":"ioreq","args":["server","dm"],"dom":"h"}', '{"op":"write","vcpu":"h.0","va":"0xffff880000000000"}');
+    const o = outline(lines.join('\n'));
+    assert.deepEqual(o.declarations.map((d) => `${d.kind}:${d.name}@${d.line}`), ['domain:h@0', 'fb:fb2@5005', 'server:dm@5006']);
+    assert.deepEqual(o.vcpus, ['h.0', 'h.1', 'h.2']);
+    assert.deepEqual(o.repeats.map((r) => [r.start, r.end, r.count]), [[3, 5004, '2']]);
+  });
+
   test('nested repeat blocks with their lines', () => {
     const o = outline(text);
     assert.equal(o.repeats.length, 1);

@@ -142,6 +142,27 @@ export interface Outline {
 
 const DECLARING: Record<string, NameKind> = { domain: 'domain', vram: 'fb', process: 'process', 'ioreq server': 'server' };
 
+/** First words of the lines that shape an outline: declarations, `repeat` and `end`. */
+const OUTLINE_WORDS = new Set(['domain', 'vram', 'process', 'ioreq', 'repeat', 'end']);
+const FIRST_WORD = /^\s*([a-z-]+)/;
+const JSONL_OP = /"op"\s*:\s*"([a-z-]+)/;
+
+/**
+ * Can this line declare a name or open or close a `repeat`? A cheap look at its first word (or
+ * JSON Lines `op`), so that an outline of a million stores does not tokenize every one of them.
+ */
+function mayShape(line: string): boolean {
+  const m = FIRST_WORD.exec(line);
+  if (m !== null) {
+    return OUTLINE_WORDS.has(m[1]);
+  }
+  if (line.trimStart().startsWith('{')) {
+    const op = JSONL_OP.exec(line);
+    return op === null || OUTLINE_WORDS.has(op[1]);
+  }
+  return false;
+}
+
 /** Declarations, vCPUs and `repeat` blocks of a whole text trace (JSON Lines: declarations by `"args"`). */
 export function outline(text: string): Outline {
   const lines = text.split('\n');
@@ -151,6 +172,9 @@ export function outline(text: string): Outline {
   const open: RepeatBlock[] = [];
   for (let ln = 0; ln < lines.length; ln++) {
     const line = lines[ln];
+    if (!mayShape(line)) {
+      continue;
+    }
     const tokens = line.trimStart().startsWith('{') ? scanJsonlDeclaration(line) : scanLine(line);
     const name = statementName(tokens);
     if (!name) {
