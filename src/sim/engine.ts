@@ -44,7 +44,6 @@ interface Checkpoint { step: number; state: RunState; logPos: number; bytes: num
 /** Statements per prefetch batch (a power of two). */
 const PREFETCH = 32;
 
-
 const DEFAULT_CHECKPOINT_BUDGET = 512 * 1024 * 1024;
 
 /** Rough size of a checkpoint's structured state (memory bytes live in the shared write log). */
@@ -181,8 +180,7 @@ export class Engine implements EngineApi {
     }
     const index = this.s.pc;
     // A store kept as a row of the parser's table runs from its columns (no statement object).
-    const row = this.table !== null && this.table.isStore(index);
-    const stmt = row ? null : this.program.statements.at(index)!;
+    const stmt = this.table !== null && this.table.isStore(index) ? null : this.program.statements.at(index)!;
     const line = stmt === null ? this.table!.storeLine(index) : stmt.pos.line;
     const m = this.s.m;
     const sink = m.sink;
