@@ -1,19 +1,54 @@
 #!/usr/bin/env node
-// One run of the issue's 1M random-store workload: `node bench/throughput.js shadow|hap [ROOT]`,
-// where ROOT is a checkout whose `out/` is built (default: this one). Prints statements per second.
-// The machine's speed drifts by up to 2× over minutes, so compare two builds by alternating this
-// command between them, in the same window, and taking medians (BENCHMARKS.md).
+// One run of the issue's 1M random-store workload:
+//   node bench/throughput.js shadow|hap [CHECKOUT] [--no-prefetch] [--allocations]
+// CHECKOUT is a checkout whose `out/` is built (default: this one). Prints statements per second;
+// `--no-prefetch` turns the engine's prefetch off (Engine.prefetchMinFrames); `--allocations` also
+// prints the bytes allocated per statement during the run (V8's sampling heap profiler, counting
+// objects already collected too; the run is slower under it). The machine's speed drifts by up to
+// 2× over minutes, so compare two builds or options by alternating runs in the same window and
+// taking medians (BENCHMARKS.md).
 'use strict';
 const path = require('path');
+const inspector = require('inspector');
 const { performance } = require('perf_hooks');
 const { bigWorkload } = require('./workload');
 
-const paging = process.argv[2] === 'hap' ? 'hap' : 'shadow';
-const root = path.resolve(process.argv[3] ?? path.join(__dirname, '..'));
-const { createEngine } = require(path.join(root, 'out', 'src', 'sim', 'engine.js'));
+const args = process.argv.slice(2);
+const flags = new Set(args.filter((a) => a.startsWith('--')));
+const [pagingArg, rootArg] = args.filter((a) => !a.startsWith('--'));
+const paging = pagingArg === 'hap' ? 'hap' : 'shadow';
+const root = path.resolve(rootArg ?? path.join(__dirname, '..'));
+const { createEngine, Engine } = require(path.join(root, 'out', 'src', 'sim', 'engine.js'));
+if (flags.has('--no-prefetch')) {
+  Engine.prefetchMinFrames = Infinity;
+}
 const program = bigWorkload(paging, 1_000_000, 42, root);
 const engine = createEngine(program, { tracker: paging === 'shadow' ? 'sl1ma' : 'p2m-type', checkpointInterval: 10_000 });
-const t0 = performance.now();
-engine.run({});
-const rate = engine.stepCount / ((performance.now() - t0) / 1000);
-console.log(`${paging}: ${(rate / 1e6).toFixed(3)} M statements/s (${root})`);
+
+const session = new inspector.Session();
+const post = (method, params = {}) => new Promise((resolve, reject) => session.post(method, params, (e, r) => (e ? reject(e) : resolve(r))));
+
+async function main() {
+  const sampling = flags.has('--allocations');
+  if (sampling) {
+    session.connect();
+    await post('HeapProfiler.enable');
+    await post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true });
+  }
+  const t0 = performance.now();
+  engine.run({});
+  const rate = engine.stepCount / ((performance.now() - t0) / 1000);
+  let extra = '';
+  if (sampling) {
+    const { profile } = await post('HeapProfiler.stopSampling');
+    let bytes = 0;
+    const walk = (n) => {
+      bytes += n.selfSize;
+      n.children.forEach(walk);
+    };
+    walk(profile.head);
+    extra = `, ${(bytes / engine.stepCount).toFixed(0)} bytes allocated per statement`;
+  }
+  console.log(`${paging}: ${(rate / 1e6).toFixed(3)} M statements/s${extra} (${root}${flags.size ? ' ' + [...flags].join(' ') : ''})`);
+}
+main();

@@ -12,8 +12,8 @@ export function checkTrackerOverride(program: Program, tracker: TrackerId | unde
     return;
   }
   const need = TRACKER_DOCS[tracker].paging;
-  for (const s of program.statements) {
-    if (s.op === 'domain' && need !== 'any' && s.paging !== need) {
+  for (const s of program.statements.withOp('domain')) {
+    if (need !== 'any' && s.paging !== need) {
       throw new TraceError(program.file, s.pos.line, s.pos.args?.['paging'] ?? s.pos.col,
         `--tracker ${tracker} needs paging=${need}, but domain '${s.name}' uses paging=${s.paging}`);
     }

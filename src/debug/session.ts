@@ -14,7 +14,7 @@ import {
 } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { EngineApi } from '../sim/api';
-import { BUGS, INVARIANTS, TRACKERS, TraceError, SimError, canonicalToVa48, vaToString, type BugId, type InvariantId, type Program, type RunOptions, type Statement, type TrackerId, COUNTERS, type CounterName, eachStatement, findStatement } from '../sim/program';
+import { BUGS, INVARIANTS, TRACKERS, TraceError, SimError, canonicalToVa48, vaToString, type BugId, type InvariantId, type Program, type RunOptions, type Statement, type TrackerId, COUNTERS, type CounterName } from '../sim/program';
 import type { StepOutcome, ViolationRecord, EventKind } from '../sim/report';
 import type { StateSummary, WalkLevelView, DomainView } from '../sim/inspect';
 import {
@@ -716,9 +716,11 @@ export class XplDebugSession extends DebugSession {
 
   private stepLines(program: Program): number[] {
     const set = new Set<number>();
-    for (const s of program.statements) {
-      if (s.op !== 'repeat' && s.op !== 'end') {
-        set.add(s.pos.line);
+    const st = program.statements;
+    for (let i = 0; i < st.length; i++) {
+      const op = st.opAt(i);
+      if (op !== 'repeat' && op !== 'end') {
+        set.add(st.lineAt(i));
       }
     }
     return [...set].sort((a, b) => a - b);
@@ -1121,7 +1123,7 @@ export class XplDebugSession extends DebugSession {
     if (engine.nextIndex === null) {
       return null;
     }
-    const line = this.program?.statements.at(engine.nextIndex)?.pos.line;
+    const line = this.program?.statements.lineAt(engine.nextIndex);
     const all = this.lineBps.get(this.traceKey);
     if (!all || all.length === 0) {
       return null;
@@ -1530,13 +1532,8 @@ export class XplDebugSession extends DebugSession {
       // Out of the innermost `repeat` body: run until the statement after its `end`.
       const program = this.mustEngine().program;
       const at = engine.nextIndex ?? 0;
-      let loop: { s: Statement; i: number } | undefined;
-      for (let i = 0; i < at; i++) {
-        const s = program.statements.at(i)!;
-        if (s.op === 'repeat' && s.end > at) {
-          loop = { s, i };
-        }
-      }
+      const inner = program.statements.enclosingRepeats(at)[0];
+      const loop = inner === undefined ? undefined : { s: program.statements.at(inner)!, i: inner };
       this.sendResponse(response);
       if (!loop || loop.s.op !== 'repeat') {
         void this.runForward();
@@ -1613,14 +1610,17 @@ export class XplDebugSession extends DebugSession {
       const line = this.verifyLine(lines, this.convertClientLineToDebugger(args.line));
       const targets: DebugProtocol.GotoTarget[] = [];
       if (line !== null) {
-        eachStatement(engine.program.statements, (s, i) => {
-          if (s.pos.line === line && s.op !== 'repeat' && s.op !== 'end') {
+        const st = engine.program.statements;
+        for (let i = 0; i < st.length; i++) {
+          const op = st.opAt(i);
+          if (st.lineAt(i) === line && op !== 'repeat' && op !== 'end') {
+            const s = st.at(i)!;
             targets.push({
               id: i + 1, label: `travel in time to line ${line}: ${this.stmtText(s)}`,
               line: this.convertDebuggerLineToClient(line), column: this.convertDebuggerColumnToClient(s.pos.col),
             });
           }
-        });
+        }
       }
       response.body = { targets };
       this.sendResponse(response);
@@ -1652,7 +1652,7 @@ export class XplDebugSession extends DebugSession {
     this.sub = null;
     const backFirst = engine.nextIndex === null || index <= (engine.nextIndex ?? 0);
     const target = (o: StepOutcome | null): Hit | null =>
-      o === null && engine.nextIndex === index ? { reason: 'goto', description: `Travelled to line ${engine.program.statements.at(index)!.pos.line}`, event: null } : null;
+      o === null && engine.nextIndex === index ? { reason: 'goto', description: `Travelled to line ${engine.program.statements.lineAt(index)}`, event: null } : null;
     try {
       const back = async (): Promise<boolean> => {
         const found = await this.scanBack(here, (o) => target(o), gen);
@@ -1691,11 +1691,11 @@ export class XplDebugSession extends DebugSession {
       }
       if (!ok) {
         this.travel(start, false);
-        this.output(`line ${engine.program.statements.at(index)!.pos.line} is never reached\n`, 'console');
+        this.output(`line ${engine.program.statements.lineAt(index)} is never reached\n`, 'console');
       }
       this.resetDataValues();
       this.stopAt(ok
-        ? { reason: 'goto', description: `Travelled to line ${engine.program.statements.at(index)!.pos.line} (step ${engine.stepCount})`, event: null }
+        ? { reason: 'goto', description: `Travelled to line ${engine.program.statements.lineAt(index)} (step ${engine.stepCount})`, event: null }
         : { reason: 'goto', description: 'That line is never reached; stayed here', event: null });
     } catch (e) {
       if (gen === this.generation) {
@@ -1733,14 +1733,8 @@ export class XplDebugSession extends DebugSession {
 
   /** The repeat statements enclosing statement `index`, innermost first. */
   private enclosingRepeats(index: number): Statement[] {
-    const program = this.mustEngine().program;
-    const out: Statement[] = [];
-    eachStatement(program.statements, (s, i) => {
-      if (s.op === 'repeat' && i < index && s.end > index) {
-        out.unshift(s);
-      }
-    });
-    return out;
+    const st = this.mustEngine().program.statements;
+    return st.enclosingRepeats(index).map((i) => st.at(i)!);
   }
 
   protected override stackTraceRequest(response: DebugProtocol.StackTraceResponse, args: DebugProtocol.StackTraceArguments): void {
@@ -2167,7 +2161,13 @@ export class XplDebugSession extends DebugSession {
           details: { message: hit.text, typeName: 'TraceError' },
         };
       } else {
-        const stmt = findStatement(engine.program.statements, (s) => s.pos.line === v.line);
+        const st = engine.program.statements;
+        let stmt: Statement | undefined;
+        for (let i = 0; i < st.length && stmt === undefined; i++) {
+          if (st.lineAt(i) === v.line) {
+            stmt = st.at(i);
+          }
+        }
         const parts: string[] = [];
         if (v.fb) { parts.push(`framebuffer ${v.fb}`); }
         if (v.pages?.length) { parts.push(`pages [${v.pages.join(', ')}]`); }

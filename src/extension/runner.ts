@@ -37,13 +37,7 @@ export async function runToEnd(program: Program, options: RunOptions, control: R
 
 /** Paging modes of the trace's domains, in order of declaration. */
 export function pagingModes(program: Program): Paging[] {
-  const out: Paging[] = [];
-  for (const s of program.statements) {
-    if (s.op === 'domain') {
-      out.push(s.paging);
-    }
-  }
-  return out;
+  return program.statements.withOp('domain').map((s) => s.paging);
 }
 
 /** Trackers that fit every domain of the trace (what `--tracker` accepts for it). */

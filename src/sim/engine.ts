@@ -5,7 +5,7 @@
 import type { EngineApi, RunResult } from './api';
 import { Machine, StepSink } from './machine';
 import { Executor } from './exec';
-import { SimError, StatementTable, TraceError, type Program, type RunOptions, type Statement, type InvariantId } from './program';
+import { SimError, TraceError, type Program, type RunOptions, type Statement, type InvariantId } from './program';
 import type { AnswerRecord, IoreqRecord, LogdirtyRecord, Report, StepOutcome, ViolationRecord } from './report';
 import type { BitmapView, EptView, ScreenView, StateSummary, TlbEntryView, TrackerView, WalkView, WalkLevelView } from './inspect';
 import {
@@ -82,8 +82,6 @@ export class Engine implements EngineApi {
   private ioreq: IoreqRecord[] = [];
   private finishes: { index: number; stale: number[] }[] = [];
   private checkpoints: Checkpoint[] = [];
-  /** The program's statements when the parser's table holds them (stores run from its columns). */
-  private readonly table: StatementTable | null;
   private checkpointBytes = 0;
   /** Steps between checkpoints; doubles when thinning keeps the checkpoints within the budget. */
   private interval: number;
@@ -103,7 +101,6 @@ export class Engine implements EngineApi {
       m, pc: 0, loops: [], steps: 0, expectMark: 0, passed: 0, nAnswers: 0, nViolations: 0, nFailed: 0, nNotes: 0, nLogdirty: 0, nIoreq: 0, nFinishes: 0, lastScreen: new Map(),
     };
     this.exec = new Executor(m, options.tracker, options.adaptPaging);
-    this.table = program.statements instanceof StatementTable ? program.statements : null;
     this.interval = options.checkpointInterval ?? 0;
     this.budget = options.checkpointBudgetBytes ?? DEFAULT_CHECKPOINT_BUDGET;
     this.normalize();
@@ -128,7 +125,7 @@ export class Engine implements EngineApi {
   private normalize(): void {
     const st = this.program.statements;
     for (;;) {
-      if (this.table !== null && this.table.isStore(this.s.pc)) {
+      if (st.isStore(this.s.pc)) {
         return;
       }
       const s = st.at(this.s.pc);
@@ -179,9 +176,10 @@ export class Engine implements EngineApi {
       throw new Error('the trace has finished');
     }
     const index = this.s.pc;
-    // A store kept as a row of the parser's table runs from its columns (no statement object).
-    const stmt = this.table !== null && this.table.isStore(index) ? null : this.program.statements.at(index)!;
-    const line = stmt === null ? this.table!.storeLine(index) : stmt.pos.line;
+    const table = this.program.statements;
+    // A store kept as a row runs from its columns (no statement object).
+    const stmt = table.isStore(index) ? null : table.at(index)!;
+    const line = table.lineAt(index);
     const m = this.s.m;
     const sink = m.sink;
     sink.record = this.recordEvents;
@@ -190,10 +188,10 @@ export class Engine implements EngineApi {
     sink.reset();
     let res;
     try {
-      res = stmt === null ? this.exec.storeRow(this.table!, index) : this.exec.exec(stmt);
+      res = stmt === null ? this.exec.storeRow(table, index) : this.exec.exec(stmt);
       m.checkSl1ma();
     } catch (e) {
-      throw this.errorAt(stmt ?? this.program.statements.at(index)!, e);
+      throw this.errorAt(stmt ?? table.at(index)!, e);
     }
     this.s.steps++;
     const out: StepOutcome | null = want ? { index, line, step: this.s.steps, events: sink.events, violations: sink.violations } : null;
@@ -289,8 +287,8 @@ export class Engine implements EngineApi {
    * optimised away.
    */
   private prefetch(): void {
-    const t = this.table;
-    if (t === null || this.s.m.pages.frameCount < Engine.prefetchMinFrames) {
+    const t = this.program.statements;
+    if (this.s.m.pages.frameCount < Engine.prefetchMinFrames) {
       return;
     }
     const to = Math.min(this.s.pc + 2 * PREFETCH, t.length);
@@ -536,7 +534,7 @@ export class Engine implements EngineApi {
     return {
       step: this.s.steps,
       time: m.time,
-      line: this.done ? null : this.program.statements.at(this.s.pc)!.pos.line,
+      line: this.done ? null : this.program.statements.lineAt(this.s.pc),
       done: this.done,
       domains: [...m.domains.values()].map((d) => ({
         name: d.name, paging: d.paging, memBytes: d.memPages * PAGE_SIZE, tracker: d.tracker, tlb: d.tlbMode, pml: d.pml,

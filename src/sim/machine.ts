@@ -64,14 +64,8 @@ export class WalkCache {
       this.region.fill(-1);
     }
   }
-  /** The slot of the region if it is cached under these keys, or -1. */
+  /** The slot of the region if it is cached under these keys, or -1 (a lookup changes nothing). */
   slot(dom: string, proc: string, e1: number, e2: number, e3: number, region: number): number {
-    this.valid(dom, proc, e1, e2, e3);
-    const i = region & 63;
-    return this.region[i] === region ? i : -1;
-  }
-  /** `slot` without taking the keys: -1 when they differ from the ones the cache holds. */
-  peek(dom: string, proc: string, e1: number, e2: number, e3: number, region: number): number {
     if (this.dom !== dom || this.proc !== proc || this.e1 !== e1 || this.e2 !== e2 || this.e3 !== e3) {
       return -1;
     }
@@ -481,7 +475,7 @@ export class Machine {
     if (d.paging === 'shadow' && Machine.fastPaths) {
       // The L1 shadow entry the walk would read (the TLB, after a flush, mostly has nothing).
       const pc = this.pscache;
-      const cs = pc.peek(d.name, v.process, d.permEpoch, 0, 0, Math.floor(va / 2097152));
+      const cs = pc.slot(d.name, v.process, d.permEpoch, 0, 0, Math.floor(va / 2097152));
       const t = cs >= 0 ? pc.table[cs] : undefined;
       if (t !== undefined) {
         const sl = vaIndex(va, 1);
@@ -491,7 +485,7 @@ export class Machine {
     if (d.paging === 'hap' && Machine.fastPaths) {
       // The guest L1 table the HAP walk cache holds for the region, its PTE, and the frame behind.
       const hc = this.hapcache;
-      const i = hc.peek(d.name, v.process, d.permEpoch, d.p2m.verEpoch, d.p2m.nextStamp, Math.floor(va / 2097152));
+      const i = hc.slot(d.name, v.process, d.permEpoch, d.p2m.verEpoch, d.p2m.nextStamp, Math.floor(va / 2097152));
       if (i >= 0) {
         const l1 = this.pages.read(this.backingMfn(d, hc.l1[i]));
         const idx = vaIndex(va, 1);
@@ -966,10 +960,11 @@ export class Machine {
       if (fail !== null) {
         throw new SimError(fail.msg, 'va');
       }
-      const gw = { ...this.gwalk };
+      // The leaf, read at once (the walks below overwrite gwalk).
+      const { gfn: leafGfn, flags: leafFlags } = this.gwalk;
       const p = this.processes.get(v.process)!;
       if (write && d.linear) {
-        linear2007LearnVa(this, d, va, gw.gfn);
+        linear2007LearnVa(this, d, va, leafGfn);
       }
       // Shadows from the top: sh_make_shadow for each guest table on the path.
       let table = p.cr3;
@@ -991,34 +986,34 @@ export class Machine {
         table = child;
       }
       const slot = vaIndex(va, 1);
-      const target = this.p2mLookup(d, gw.gfn);
+      const target = this.p2mLookup(d, leafGfn);
       if (target.mfn < 0) {
         // No RAM behind the gfn (emulated MMIO): the entry stays a "magic" not-present one and the
         // access is emulated by the device model (handle_mmio); nothing reaches RAM.
-        this.propagateL1(v, d, st, slot, gw.flags, gw.gfn, write);
+        this.propagateL1(v, d, st, slot, leafFlags, leafGfn, write);
         if (this.sink.record) {
-          this.ev('emulate', 'handle_mmio', `${write ? 'store' : 'load'} to gfn ${hex(gw.gfn)} (${typeLabel(target.t)}) emulated by the device model`, { gfn: gw.gfn });
+          this.ev('emulate', 'handle_mmio', `${write ? 'store' : 'load'} to gfn ${hex(leafGfn)} (${typeLabel(target.t)}) emulated by the device model`, { gfn: leafGfn });
         }
         return 'emulated' as const;
       }
       if (write && target.t === T.ioreq_server) {
         // A write to a write-protected p2m type is emulated and forwarded to the ioreq server.
-        this.propagateL1(v, d, st, slot, gw.flags, gw.gfn, false);
+        this.propagateL1(v, d, st, slot, leafFlags, leafGfn, false);
         if (this.sink.record) {
-          this.ev('emulate', 'hvm_emulate_one', `store to gfn ${hex(gw.gfn)} (ioreq_server) forwarded to the device model`, { gfn: gw.gfn });
+          this.ev('emulate', 'hvm_emulate_one', `store to gfn ${hex(leafGfn)} (ioreq_server) forwarded to the device model`, { gfn: leafGfn });
         }
         return 'emulated' as const;
       }
-      if (d.ptFrames.has(gw.gfn) && write && this.isShadowed(d, gw.gfn)) {
+      if (d.ptFrames.has(leafGfn) && write && this.isShadowed(d, leafGfn)) {
         // A store to a shadowed page-table frame: emulate it instead of retrying.
-        this.propagateL1(v, d, st, slot, gw.flags, gw.gfn, false);
+        this.propagateL1(v, d, st, slot, leafFlags, leafGfn, false);
         this.costs.add(Counter.ptEmulations);
         if (this.sink.record) {
-          this.ev('emulate', 'sh_emulate_write', `store to page-table frame gfn ${hex(gw.gfn)}`, { gfn: gw.gfn });
+          this.ev('emulate', 'sh_emulate_write', `store to page-table frame gfn ${hex(leafGfn)}`, { gfn: leafGfn });
         }
         return 'emulated' as const;
       }
-      this.propagateL1(v, d, st, slot, gw.flags, gw.gfn, write);
+      this.propagateL1(v, d, st, slot, leafFlags, leafGfn, write);
       return 'retry' as const;
     }, { vcpu: v.id, va });
   }

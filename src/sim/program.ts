@@ -80,49 +80,24 @@ export type Stmt =
 export type Statement = Stmt & { pos: SrcPos };
 export type Op = Stmt['op'];
 
-/**
- * A program's statements by index. A plain array is one; the parser's `StatementTable` is another,
- * which keeps stores as columns of numbers.
- */
-export interface StatementList extends Iterable<Statement> {
-  readonly length: number;
-  at(index: number): Statement | undefined;
-}
-
 /** A parsed trace. `statements` is flat; `repeat`/`end` pairs point at each other. */
 export interface Program {
   /** The path as given by the user (reported as `trace`). */
   file: string;
-  statements: StatementList;
-}
-
-/** Call f on every statement with its index. */
-export function eachStatement(list: StatementList, f: (s: Statement, index: number) => void): void {
-  for (let i = 0; i < list.length; i++) {
-    f(list.at(i)!, i);
-  }
-}
-/** The first statement that satisfies pred. */
-export function findStatement(list: StatementList, pred: (s: Statement) => boolean): Statement | undefined {
-  for (let i = 0; i < list.length; i++) {
-    const s = list.at(i)!;
-    if (pred(s)) {
-      return s;
-    }
-  }
-  return undefined;
+  statements: StatementTable;
 }
 
 type WriteStatement = Extract<Statement, { op: 'write' }>;
 
 /**
- * The statements of a parsed trace. Every statement but a store is kept as its object; a store (the
+ * The statements of a program. Every statement but a store is kept as its object; a store (the
  * statement of bulk traces, millions of them) is a row of typed-array columns, from which `at()`
  * makes its object when asked. A million-store trace is then a few flat arrays instead of millions
  * of objects, which every full garbage collection while the trace runs would have to mark. The
- * engine runs stores from the columns (`isStore`, `storeVcpu`, ...). Rows are append-only.
+ * engine runs stores from the columns (`isStore`, `storeVcpu`, ...); `opAt` and `lineAt` answer for
+ * any statement without making an object. Rows are append-only.
  */
-export class StatementTable implements StatementList {
+export class StatementTable {
   private n = 0;
   /** Non-store statements at their index (undefined at a store's). */
   private objs: (Statement | undefined)[] = [];
@@ -141,21 +116,29 @@ export class StatementTable implements StatementList {
   private argTables: (Record<string, number> | undefined)[] = [];
   private argIndex = new Map<Record<string, number> | undefined, number>();
 
+  /** `rows = false` keeps stores as objects too (tests compare the two forms). */
+  constructor(private readonly rows = true) {}
+
+  static from(statements: Iterable<Statement>, rows = true): StatementTable {
+    const t = new StatementTable(rows);
+    for (const s of statements) {
+      t.push(s);
+    }
+    return t;
+  }
+
   get length(): number {
     return this.n;
   }
 
-  /**
-   * Append a statement. A store whose vCPU reference and argument table are shared (the parser
-   * interns both) becomes a row; anything else is kept as it is.
-   */
+  /** Append a statement: a store as a row (its vCPU reference and argument table shared by identity). */
   push(s: Statement): void {
     const i = this.n;
     if (i === this.store.length) {
       this.grow();
     }
     this.n = i + 1;
-    if (s.op === 'write' && Object.isFrozen(s.vcpu) && (s.pos.args === undefined || Object.isFrozen(s.pos.args))) {
+    if (this.rows && s.op === 'write') {
       this.objs.push(undefined);
       this.store[i] = 1;
       this.vaCol[i] = s.va;
@@ -192,6 +175,36 @@ export class StatementTable implements StatementList {
     }
   }
 
+  /** Statement i's keyword (i in range). */
+  opAt(i: number): Op {
+    return this.store[i] === 1 ? 'write' : this.objs[i]!.op;
+  }
+  /** Statement i's line (i in range). */
+  lineAt(i: number): number {
+    return this.store[i] === 1 ? this.lineCol[i] : this.objs[i]!.pos.line;
+  }
+  /** The statements with keyword `op`, in order. */
+  withOp<O extends Op>(op: O): Extract<Statement, { op: O }>[] {
+    const out: Extract<Statement, { op: O }>[] = [];
+    for (let i = 0; i < this.n; i++) {
+      if (this.opAt(i) === op) {
+        out.push(this.at(i) as Extract<Statement, { op: O }>);
+      }
+    }
+    return out;
+  }
+  /** Indices of the `repeat` statements whose bodies hold statement `index`, innermost first. */
+  enclosingRepeats(index: number): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < index && i < this.n; i++) {
+      const s = this.store[i] === 1 ? undefined : this.objs[i];
+      if (s !== undefined && s.op === 'repeat' && s.end > index) {
+        out.unshift(i);
+      }
+    }
+    return out;
+  }
+
   /** Is statement i a store kept as a row? (Then the accessors below describe it.) */
   isStore(i: number): boolean {
     return this.store[i] === 1;
@@ -209,10 +222,6 @@ export class StatementTable implements StatementList {
   storeByte(i: number): number {
     return this.byteCol[i];
   }
-  storeLine(i: number): number {
-    return this.lineCol[i];
-  }
-
   private posOf(i: number): SrcPos {
     const args = this.argTables[this.argsCol[i]];
     return args === undefined ? { line: this.lineCol[i], col: this.colCol[i] } : { line: this.lineCol[i], col: this.colCol[i], args };

@@ -153,19 +153,30 @@ function finish<T>(steps: Generator<void, T, void>): T {
  * the host. Rejects with the same TraceError.
  */
 export async function parseTraceSliced(text: string, file: string, sliceMs = 10): Promise<Program> {
-  const steps = checkLinesInSteps(textLines(text), isJsonlTrace(text, file), file);
+  const checker = (await runInSlices(checkLinesInSteps(textLines(text), isJsonlTrace(text, file), file), sliceMs))!;
+  return { file, statements: checker.statements };
+}
+
+/**
+ * Run a step generator (`...InSteps`) to its end, about `sliceMs` at a time with the event loop's
+ * turn between slices. Resolves to undefined if `cancelled` says so at a slice boundary.
+ */
+export async function runInSlices<T>(steps: Generator<void, T, void>, sliceMs: number, cancelled: () => boolean = () => false): Promise<T | undefined> {
   for (;;) {
     const end = Date.now() + sliceMs;
     for (;;) {
       const r = steps.next();
       if (r.done) {
-        return { file, statements: r.value.statements };
+        return r.value;
       }
       if (Date.now() >= end) {
         break;
       }
     }
     await new Promise<void>((resolve) => setImmediate(resolve));
+    if (cancelled()) {
+      return undefined;
+    }
   }
 }
 

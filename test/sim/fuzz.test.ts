@@ -127,7 +127,11 @@ function runAll(program: Program): string {
 
 /** The program run from its columns (prefetching at any size) and from statement objects: the same. */
 function assertColumnsAsObjects(program: Program, text: string): void {
-  const objects: Program = { file: program.file, statements: [...program.statements] };
+  const objects: Program = { file: program.file, statements: StatementTable.from(program.statements, false) };
+  for (let i = 0; i < program.statements.length; i++) {
+    assert.equal(program.statements.isStore(i), program.statements.opAt(i) === 'write', 'the parser keeps every store as a row');
+    assert.equal(objects.statements.isStore(i), false, 'the copy keeps every statement as an object');
+  }
   const min = Engine.prefetchMinFrames;
   Engine.prefetchMinFrames = 0;
   try {
@@ -144,7 +148,6 @@ test('fuzz: stores run from the parser\'s columns (with their prefetch) exactly 
     if (program === null) {
       return;
     }
-    assert.ok(program.statements instanceof StatementTable);
     assertColumnsAsObjects(program, text);
     n++;
   }), { numRuns: Math.max(100, Math.floor(RUNS / 2)), seed: Number(process.env.XPL_FUZZ_SEED ?? 20261123) + 2 });

@@ -54,7 +54,7 @@ export function record(traceFile: string, extraVas: [string, number][]): Recordi
   const b64 = (u: Uint8Array): string => Buffer.from(u.buffer, u.byteOffset, u.byteLength).toString('base64');
   const steps: RecordedStep[] = [];
   const marks: TimelineMark[] = [];
-  const line = (): number | null => (engine.nextIndex === null ? null : program.statements.at(engine.nextIndex)?.pos.line ?? null);
+  const line = (): number | null => (engine.nextIndex === null ? null : program.statements.lineAt(engine.nextIndex));
   const snapshot = (o: StepOutcome | null): void => {
     const responses: Record<string, number> = {};
     const put = (method: string, args: unknown, v: unknown): void => {

@@ -3,7 +3,7 @@
  * completion, document symbols and code lenses. All language knowledge comes from a LanguageTable.
  */
 import * as vscode from 'vscode';
-import { diagnoseInSteps } from '../../trace/index';
+import { diagnoseInSteps, runInSlices } from '../../trace/index';
 import type { TraceError } from '../../sim/program';
 import { COMMANDS, LANGUAGE_ID } from '../constants';
 import { codePointColToUtf16, outline, scanLine, statementName, tokenAt, wordRangeAt, type Declaration, type NameKind, type RepeatBlock } from './scan';
@@ -34,8 +34,10 @@ const SLICE_MS = 8;
  */
 class TraceDiagnostics implements vscode.Disposable {
   private readonly collection = vscode.languages.createDiagnosticCollection(LANGUAGE_ID);
-  /** Per document: the pending timer (a scheduled check or its next slice), or nothing. */
+  /** Per document: the check scheduled after an edit. */
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Per document: the check in progress (an edit or a close replaces or drops it). */
+  private readonly checks = new Map<string, object>();
   private readonly disposables: vscode.Disposable[] = [];
 
   start(): void {
@@ -58,6 +60,7 @@ class TraceDiagnostics implements vscode.Disposable {
       clearTimeout(t);
       this.timers.delete(key);
     }
+    this.checks.delete(key);
   }
 
   private schedule(doc: vscode.TextDocument, delay: number): void {
@@ -67,35 +70,32 @@ class TraceDiagnostics implements vscode.Disposable {
     const key = doc.uri.toString();
     this.cancel(key);
     this.timers.set(key, setTimeout(() => {
-      const steps = diagnoseInSteps(doc.getText(), fileLabel(doc.uri));
-      this.slice(key, doc, steps);
+      this.timers.delete(key);
+      void this.check(key, doc);
     }, delay));
   }
 
-  /** Run the check for SLICE_MS; then publish its result, or come back for the next slice. */
-  private slice(key: string, doc: vscode.TextDocument, steps: Generator<void, TraceError[], void>): void {
-    this.timers.delete(key);
-    const end = Date.now() + SLICE_MS;
-    let errors: TraceError[];
+  /** Check the document in slices of SLICE_MS; publish the result unless the check was dropped. */
+  private async check(key: string, doc: vscode.TextDocument): Promise<void> {
+    const token = {};
+    this.checks.set(key, token);
+    const dropped = (): boolean => this.checks.get(key) !== token;
+    let errors: TraceError[] | undefined;
     try {
-      for (;;) {
-        const r = steps.next();
-        if (r.done) {
-          errors = r.value;
-          break;
-        }
-        if (Date.now() >= end) {
-          this.timers.set(key, setTimeout(() => this.slice(key, doc, steps), 0));
-          return;
-        }
-      }
+      errors = await runInSlices(diagnoseInSteps(doc.getText(), fileLabel(doc.uri)), SLICE_MS, dropped);
     } catch (e) {
       // diagnoseInSteps promises never to throw; if it does, say so on line 1 rather than lose the editor.
       const d = new vscode.Diagnostic(new vscode.Range(0, 0, 0, 1), vscode.l10n.t('Internal error while checking this trace: {0}', String(e)), vscode.DiagnosticSeverity.Error);
       d.source = 'xpl';
-      this.collection.set(doc.uri, [d]);
+      errors = undefined;
+      if (!dropped()) {
+        this.collection.set(doc.uri, [d]);
+      }
+    }
+    if (errors === undefined || dropped()) {
       return;
     }
+    this.checks.delete(key);
     this.collection.set(doc.uri, toDiagnostics(doc, errors));
   }
 
@@ -104,6 +104,7 @@ class TraceDiagnostics implements vscode.Disposable {
       clearTimeout(t);
     }
     this.timers.clear();
+    this.checks.clear();
     this.collection.dispose();
     for (const d of this.disposables) {
       d.dispose();

@@ -70,7 +70,7 @@ export class EngineSource implements VisualizerSource {
 
   private line(): number | null {
     const i = this.engine.nextIndex;
-    return i === null ? null : this.prog.statements.at(i)?.pos.line ?? null;
+    return i === null ? null : this.prog.statements.lineAt(i);
   }
 
   /** Goes to the state after `step` steps; the step itself is replayed so its events are known. */
