@@ -291,20 +291,8 @@ export class Engine implements EngineApi {
     if (this.s.m.pages.frameCount < Engine.prefetchMinFrames) {
       return;
     }
-    const to = Math.min(this.s.pc + 2 * PREFETCH, t.length);
-    const at = this.probeAt;
-    let n = 0;
-    for (let j = this.s.pc + PREFETCH; j < to; j++) {
-      if (t.isStore(j)) {
-        const a = this.exec.probe(t.storeVcpu(j), t.storeVa(j));
-        if (a >= 0) {
-          at[n++] = a;
-        }
-      }
-    }
-    this.probed = this.s.m.pages.touch(at, n);
+    this.probed = this.exec.prefetch(t, this.s.pc + PREFETCH, Math.min(this.s.pc + 2 * PREFETCH, t.length));
   }
-  private probeAt = new Float64Array(PREFETCH);
   private probed = 0;
 
   /** The answers so far, split refreshes completed by their `phase=finish`. */

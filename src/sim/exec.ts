@@ -19,6 +19,9 @@ import { multiFbPeek, multiFbUntrack } from './trackers/multiFb';
 import { logdirtyOp } from './migration';
 import type { IoreqRecord, LogdirtyRecord } from './report';
 import type { TrackerAnswer } from './trackers/types';
+
+/** Most stores one `prefetch` call loads ahead of (the engine asks for PREFETCH of them). */
+const PROBE_MAX = 64;
 import type { AnswerRecord } from './report';
 
 export const TRACKER_PAGING: Record<TrackerId, 'shadow' | 'hap' | 'any'> = {
@@ -73,21 +76,46 @@ export class Executor {
   }
 
   /**
-   * Where in the page store a store by ref to va will land, if its frame is known without walking
-   * (see Machine.probeStoreFrame; PageStore.locate), else -1. No effect on the model: the engine
-   * asks it for stores a few dozen statements ahead and loads those places all at once, so that
-   * their cache misses overlap instead of each stalling its own store.
+   * Load, all at once, a byte of the memory each store among statements [from, to) will write, when
+   * its frame is known without walking (see Machine.probeStoreFrame), so that their cache misses
+   * overlap instead of each stalling its own store later. No effect on the model: reads only, and
+   * the sum returned just keeps the loads from being optimised away. (At most PROBE_MAX stores.)
    */
-  probe(ref: VcpuRef, va: number): number {
+  prefetch(t: StatementTable, from: number, to: number): number {
     const m = this.m;
-    const d = m.domains.get(ref.dom);
-    const v = d === undefined ? undefined : d.vcpus[ref.idx];
-    if (v === undefined) {
-      return -1;
+    const slots = this.probeSlots;
+    const offs = this.probeOffs;
+    let n = 0;
+    // Consecutive stores share their (interned) vCPU reference: resolve it once per run of them.
+    let ref: VcpuRef | null = null;
+    let d: Domain | undefined;
+    let v: Vcpu | undefined;
+    for (let j = from; j < to && n < PROBE_MAX; j++) {
+      if (!t.isStore(j)) {
+        continue;
+      }
+      const r = t.storeVcpu(j);
+      if (r !== ref) {
+        ref = r;
+        d = m.domains.get(r.dom);
+        v = d === undefined ? undefined : d.vcpus[r.idx];
+      }
+      if (v === undefined) {
+        continue;
+      }
+      const va = t.storeVa(j);
+      const mfn = m.probeStoreFrame(v, d!, va);
+      const slot = mfn < 0 ? -1 : m.pages.slotOf(mfn);
+      if (slot >= 0) {
+        slots[n] = slot;
+        offs[n] = va & (PAGE_SIZE - 1);
+        n++;
+      }
     }
-    const mfn = m.probeStoreFrame(v, d!, va);
-    return mfn < 0 ? -1 : m.pages.locate(mfn, va);
+    return m.pages.touch(slots, offs, n);
   }
+  private readonly probeSlots = new Int32Array(PROBE_MAX);
+  private readonly probeOffs = new Int32Array(PROBE_MAX);
 
   private execOther(s: Exclude<Statement, { op: 'write' }>): ExecResult {
     const m = this.m;

@@ -23,6 +23,7 @@
 import type { Hasher } from './util';
 
 export const PAGE_SIZE = 4096;
+const PAGE_SHIFT = 12;
 export const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
 
 /** Frames per table chunk: mfn >>> FSHIFT selects the chunk. */
@@ -176,25 +177,25 @@ export class PageStore {
   }
 
   /**
-   * Where byte off of frame mfn sits (slot * PAGE_SIZE + off), or -1 if the frame has no bytes yet:
-   * for `touch`, which loads it ahead of a write (see Engine's prefetch).
+   * The slot holding frame mfn's bytes, or -1 if it has none yet: with `touch`, which loads a byte
+   * of it ahead of a write (see Engine's prefetch).
    */
-  locate(mfn: number, off: number): number {
+  slotOf(mfn: number): number {
     const ci = mfn >>> FSHIFT;
     const c = ci < this.frames.length ? this.frames[ci] : undefined;
-    if (c === undefined) {
-      return -1;
-    }
-    const slot = c[((mfn & FMASK) << 1) + 1];
-    return slot < 0 ? -1 : slot * PAGE_SIZE + (off & (PAGE_SIZE - 1));
+    return c === undefined ? -1 : c[((mfn & FMASK) << 1) + 1];
   }
-  /** Load the bytes at the places `locate` gave (a plain read: it only brings their lines into the cache). */
-  touch(at: Float64Array, n: number): number {
+  /**
+   * Load byte offs[i] of slot slots[i], i < n (a plain read: it only brings their lines into the
+   * cache). Integer arithmetic only, so that the loads' misses overlap: a floating-point modulo here
+   * is a call per load, which keeps them one after another.
+   */
+  touch(slots: Int32Array, offs: Int32Array, n: number): number {
     let acc = 0;
     const slabs = this.slabs;
     for (let i = 0; i < n; i++) {
-      const a = at[i];
-      acc += slabs[Math.floor(a / (SLAB_FRAMES * PAGE_SIZE))][a % (SLAB_FRAMES * PAGE_SIZE)];
+      const slot = slots[i];
+      acc += slabs[slot >>> SLAB_SHIFT][((slot & SLAB_MASK) << PAGE_SHIFT) | offs[i]];
     }
     return acc;
   }
