@@ -24,6 +24,36 @@ function median(a) {
 
 const { bigWorkload } = require('./workload');
 
+/**
+ * How fast this machine is right now at what bounds the store workload: one random load over 64 MiB
+ * whose address depends on the previous load (so no two overlap). Printed beside the throughput
+ * figures because the machine's speed drifts (BENCHMARKS.md, "Measuring"): read a throughput
+ * figure with this one.
+ */
+function benchMachine() {
+  const bytes = 64 * 2 ** 20;
+  // Filled, so that every page is backed by its own memory (untouched pages all read one zero page).
+  const buf = new Uint8Array(bytes).fill(1);
+  const n = short ? 200_000 : 2_000_000;
+  const idx = new Int32Array(n);
+  let x = 12345;
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    idx[i] = (x >>> 4) & (bytes - 1);
+  }
+  const times = [];
+  for (let r = 0; r < 3; r++) {
+    let p = 0;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      // buf is all ones: p is idx[i], but only once the previous load has arrived.
+      p = (idx[i] + buf[p] - 1) & (bytes - 1);
+    }
+    times.push(((performance.now() - t0) * 1e6) / n + (p < 0 ? 1 : 0));
+  }
+  report('machine: one dependent random load over 64 MiB (reference)', median(times), 'ns', null);
+}
+
 function benchThroughput(paging, tracker) {
   const stores = short ? 50_000 : 1_000_000;
   const prog = bigWorkload(paging, stores, 42);
@@ -39,6 +69,23 @@ function benchThroughput(paging, tracker) {
   }
   report(`model: ${paging}/${tracker} statements per second (1M stores)`, median(rates) / 1e6, 'M/s', 2, 'higher');
   return engine;
+}
+
+/**
+ * The same workload over a 256 KiB framebuffer (64 pages), whose every structure stays in the
+ * caches: what the model's own work costs per statement when memory is not what bounds it. For
+ * reading the figure above (BENCHMARKS.md); no budget of its own.
+ */
+function benchCachedThroughput(paging, tracker) {
+  const prog = bigWorkload(paging, short ? 50_000 : 1_000_000, 42, undefined, 64);
+  const rates = [];
+  for (let r = 0; r < (short ? 1 : 3); r++) {
+    const engine = createEngine(prog, { tracker, checkpointInterval: 10_000 });
+    const t0 = performance.now();
+    engine.run({});
+    rates.push(engine.stepCount / ((performance.now() - t0) / 1000));
+  }
+  report(`model: ${paging}/${tracker}, 64-page framebuffer (reference)`, median(rates) / 1e6, 'M/s', null);
 }
 
 function benchTimeTravel(engine, label) {
@@ -213,8 +260,10 @@ if (process.env.XPL_BENCH_ONLY === 'big') {
   process.exit(0);
 }
 console.log(`Xen Paging Lens benchmarks (${short ? 'short form' : 'full'}), node ${process.version}, ${require('os').cpus()[0].model}`);
+benchMachine();
 for (const [paging, tracker] of [['shadow', 'sl1ma'], ['hap', 'p2m-type']]) {
   const e = benchThroughput(paging, tracker);
+  benchCachedThroughput(paging, tracker);
   benchTimeTravel(e, `${paging}/${tracker}`);
   report(`${paging}/${tracker}: resident memory after the run`, process.memoryUsage().rss / 2 ** 20, 'MiB', 2048, 'lower');
 }
