@@ -394,4 +394,24 @@ describe('Xen Paging Lens in real VS Code (code-server)', { skip, timeout: 600_0
     await screenshot(page, '09-walkthrough');
     assert.deepEqual(steps, ['openLesson', 'startDebugging', 'hitViolation', 'stepBack', 'compare'].map((id) => ({ id, done: true })));
   });
+
+  test('a reloaded window brings the visualizer back on the trace it showed without the debugger, at its step', async () => {
+    await runCommand(page, 'View: Close All Editors');
+    await openFile(page, 'shadow-store-then-peek.xpt');
+    await runCommand(page, 'Xen Paging Lens: Open Visualizer');
+    const stepShown = (): Promise<string | undefined> => webview(page).locator('body').getAttribute('data-step', { timeout: 2_000 }).then((v) => v ?? undefined, () => undefined);
+    assert.equal(await until('the trace in the visualizer', async () => ((await stepShown()) === '0' ? '0' : undefined), 30_000), '0');
+    const forward = webview(page).locator('header.toolbar button[aria-label^="Step forward"]').first();
+    for (const want of ['1', '2', '3']) {
+      await forward.click();
+      await until(`step ${want}`, async () => ((await stepShown()) === want ? want : undefined));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // the host saves the step 250 ms after the last one
+    await runCommand(page, 'Developer: Reload Window');
+    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    const restored = await until('the visualizer restored at step 3', async () => ((await stepShown()) === '3' ? '3' : undefined), 60_000);
+    assert.equal(restored, '3');
+    assert.match(await webview(page).locator('.source-title').innerText(), /shadow-store-then-peek\.xpt/);
+    await screenshot(page, '10-restored-visualizer');
+  });
 });

@@ -13,12 +13,21 @@ import type { VisualizerSource } from './source';
 
 const DEBUG_TYPE = 'xpl';
 export const OPEN_COMMAND = 'xpl.openVisualizer';
+/**
+ * Workspace state: the trace last shown without the debugger and the step shown, so that a panel
+ * VS Code restores (a window reload, a restart) shows it again where it was.
+ */
+const LAST_TRACE = 'xpl.visualizer.lastTrace';
+interface Remembered { uri: string; step: number }
 
 class VisualizerController implements vscode.Disposable {
   private panel: VisualizerPanel | null = null;
   /** A trace opened without the debugger; shown whenever no xpl session is active. */
   private engine: EngineSource | null = null;
   private debug: DebugSource | null = null;
+  /** The step to remember for the engine trace, written shortly after stepping stops. */
+  private saveTimer: ReturnType<typeof setTimeout> | undefined;
+  private unsaved: Remembered | undefined;
   private readonly output = vscode.window.createOutputChannel('Xen Paging Lens Visualizer', { log: true });
 
   constructor(private readonly context: vscode.ExtensionContext) {
@@ -28,6 +37,7 @@ class VisualizerController implements vscode.Disposable {
       vscode.window.registerWebviewPanelSerializer(VIEW_TYPE, {
         deserializeWebviewPanel: async (panel: vscode.WebviewPanel) => {
           this.adopt(panel);
+          await this.restoreTrace();
         },
       }),
       vscode.debug.onDidChangeActiveDebugSession(() => this.follow()),
@@ -92,7 +102,38 @@ class VisualizerController implements vscode.Disposable {
     this.follow();
   }
 
-  private async openTrace(uri: vscode.Uri): Promise<void> {
+  /** A restored panel: the trace it showed without the debugger, at the step it showed, if still there. */
+  private async restoreTrace(): Promise<void> {
+    const saved = this.context.workspaceState.get<Partial<Remembered>>(LAST_TRACE);
+    if (this.engine || typeof saved?.uri !== 'string') {
+      return;
+    }
+    let uri: vscode.Uri;
+    try {
+      uri = vscode.Uri.parse(saved.uri, true);
+      await vscode.workspace.fs.stat(uri);
+    } catch {
+      // Moved or deleted since: the panel shows what it would without it.
+      return;
+    }
+    const step = typeof saved.step === 'number' && Number.isSafeInteger(saved.step) && saved.step > 0 ? saved.step : 0;
+    this.log(`restoring the visualizer on ${uri.toString()} at step ${step}`);
+    await this.openTrace(uri, step);
+  }
+
+  private remember(r: Remembered): void {
+    this.unsaved = r;
+    clearTimeout(this.saveTimer);
+    this.saveTimer = setTimeout(() => this.save(), 250);
+  }
+  private save(): void {
+    if (this.unsaved) {
+      void this.context.workspaceState.update(LAST_TRACE, this.unsaved);
+      this.unsaved = undefined;
+    }
+  }
+
+  private async openTrace(uri: vscode.Uri, step = 0): Promise<void> {
     try {
       const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
       const text = doc ? doc.getText() : new TextDecoder('utf-8').decode(await vscode.workspace.fs.readFile(uri));
@@ -103,8 +144,22 @@ class VisualizerController implements vscode.Disposable {
       const source = new EngineSource(program, known ? { tracker: known } : {}, file);
       this.engine?.dispose();
       this.engine = source;
+      const key = uri.toString();
+      this.remember({ uri: key, step });
+      source.onDidStep((e) => {
+        if (this.engine === source) {
+          this.remember({ uri: key, step: e.step });
+        }
+      });
       this.follow();
       await source.start();
+      if (step > 0) {
+        try {
+          await source.request('xpl/seek', { step });
+        } catch {
+          // The trace is shorter now than when the step was remembered: it stays at the start.
+        }
+      }
     } catch (e) {
       const msg = e instanceof TraceError ? e.message : e instanceof Error ? e.message : String(e);
       void vscode.window.showErrorMessage(vscode.l10n.t('Cannot visualize {0}: {1}', uri.path.split('/').pop() ?? '', msg));
@@ -112,6 +167,8 @@ class VisualizerController implements vscode.Disposable {
   }
 
   dispose(): void {
+    clearTimeout(this.saveTimer);
+    this.save();
     this.engine?.dispose();
     this.debug?.dispose();
     this.panel?.dispose();
