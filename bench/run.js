@@ -71,23 +71,6 @@ function benchThroughput(paging, tracker) {
   return engine;
 }
 
-/**
- * The same workload over a 256 KiB framebuffer (64 pages), whose every structure stays in the
- * caches: what the model's own work costs per statement when memory is not what bounds it. For
- * reading the figure above (BENCHMARKS.md); no budget of its own.
- */
-function benchCachedThroughput(paging, tracker) {
-  const prog = bigWorkload(paging, short ? 50_000 : 1_000_000, 42, undefined, 64);
-  const rates = [];
-  for (let r = 0; r < (short ? 1 : 3); r++) {
-    const engine = createEngine(prog, { tracker, checkpointInterval: 10_000 });
-    const t0 = performance.now();
-    engine.run({});
-    rates.push(engine.stepCount / ((performance.now() - t0) / 1000));
-  }
-  report(`model: ${paging}/${tracker}, 64-page framebuffer (reference)`, median(rates) / 1e6, 'M/s', null);
-}
-
 function benchTimeTravel(engine, label) {
   const total = engine.stepCount;
   const times = [];
@@ -263,7 +246,6 @@ console.log(`Xen Paging Lens benchmarks (${short ? 'short form' : 'full'}), node
 benchMachine();
 for (const [paging, tracker] of [['shadow', 'sl1ma'], ['hap', 'p2m-type']]) {
   const e = benchThroughput(paging, tracker);
-  benchCachedThroughput(paging, tracker);
   benchTimeTravel(e, `${paging}/${tracker}`);
   report(`${paging}/${tracker}: resident memory after the run`, process.memoryUsage().rss / 2 ** 20, 'MiB', 2048, 'lower');
 }

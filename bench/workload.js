@@ -3,13 +3,13 @@
 const path = require('path');
 
 /**
- * A 4 GiB guest, a 64 MiB framebuffer (`fbPages` pages), `stores` 4-byte stores spread over it
- * (uniformly at random, the worst case for every cache), a peek every 10,000. Written as trace text
- * and parsed, as a user's trace would be; `root` is the build whose parser reads it (its `out/`
- * directory's parent).
+ * A 4 GiB guest, a 64 MiB framebuffer, `stores` 4-byte stores spread over it (uniformly at random,
+ * the worst case for every cache), a peek every 10,000. Written as trace text and parsed, as a
+ * user's trace would be; `root` is the build whose parser reads it (its `out/` directory's parent).
  */
-function bigWorkload(paging, stores, seed, root = path.join(__dirname, '..'), fbPages = 16384) {
+function bigWorkload(paging, stores, seed, root = path.join(__dirname, '..')) {
   const { parseTrace } = require(path.join(root, 'out', 'src', 'trace', 'index.js'));
+  const fbPages = 16384;
   const lines = [
     `domain g paging=${paging} mem=4G vcpus=1`,
     `vram lfb dom=g gfn=0x${(0x100000 - fbPages).toString(16)} pages=${fbPages}`,
