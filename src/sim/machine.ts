@@ -733,7 +733,9 @@ export class Machine {
   hapGpaCheck(d: Domain, gfn: number, write: boolean): Fault | null {
     const b = this.backed(d, gfn);
     if (b && d.p2m.pending(gfn)) {
-      return { kind: 'misconfig', gfn };
+      const f = this.misconfigExit;
+      f.gfn = gfn;
+      return f;
     }
     // Backed and nothing pending: the stored type is the effective one.
     const t = b ? d.p2m.rawType(gfn, true) : d.p2m.type(gfn, false);
@@ -741,10 +743,18 @@ export class Machine {
       return { kind: 'mmio', gfn };
     }
     if (write && !this.eptWritable(d, t)) {
-      return { kind: 'ept', gfn, write };
+      const f = this.violationExit;
+      f.gfn = gfn;
+      return f;
     }
     return null;
   }
+  /**
+   * hapGpaCheck's two common exits, one record each, reused: an exit is handled before the next
+   * check (the first store to each page after a peek takes both, a million times in a big run).
+   */
+  private readonly misconfigExit = { kind: 'misconfig' as const, gfn: 0 };
+  private readonly violationExit = { kind: 'ept' as const, gfn: 0, write: true };
   /** ept_p2m_type_to_flags: w for each type. logdirty is writable only with PML (4K entries). */
   eptWritable(d: Domain, t: number): boolean {
     if (t === T.ram_rw) {
@@ -898,14 +908,19 @@ export class Machine {
     switch (f.kind) {
       // Without event recording, the handlers run without nest's closure and event fields (this is
       // the exit of every first store to a re-armed page).
-      case 'misconfig':
+      // The gfn is read once, first: EPT exits come in records that the next check reuses.
+      case 'misconfig': {
+        const gfn = f.gfn;
         return this.sink.record
-          ? this.nest('ept-misconfig', 'ept_handle_misconfig', `gfn ${hex(f.gfn)}: lazy type recalculation`, () => this.eptMisconfig(v, d, f.gfn), { vcpu: v.id, gfn: f.gfn })
-          : this.eptMisconfig(v, d, f.gfn);
-      case 'ept':
+          ? this.nest('ept-misconfig', 'ept_handle_misconfig', `gfn ${hex(gfn)}: lazy type recalculation`, () => this.eptMisconfig(v, d, gfn), { vcpu: v.id, gfn })
+          : this.eptMisconfig(v, d, gfn);
+      }
+      case 'ept': {
+        const gfn = f.gfn;
         return this.sink.record
-          ? this.nest('ept-violation', 'hvm_hap_nested_page_fault', `write to gfn ${hex(f.gfn)}`, () => this.eptViolation(v, d, f.gfn), { vcpu: v.id, gfn: f.gfn })
-          : this.eptViolation(v, d, f.gfn);
+          ? this.nest('ept-violation', 'hvm_hap_nested_page_fault', `write to gfn ${hex(gfn)}`, () => this.eptViolation(v, d, gfn), { vcpu: v.id, gfn })
+          : this.eptViolation(v, d, gfn);
+      }
       case 'shadow':
         return this.shPageFault(v, d, va, write);
       case 'mmio':
