@@ -7,7 +7,7 @@ import { SimError, type BugId, type InvariantId } from './program';
 import type { SimEvent, EventKind, ViolationRecord } from './report';
 import { PageStore, PAGE_SIZE } from './pages';
 import { Costs, Counter } from './costs';
-import { T, WHY_GUEST, WHY_HV, isRam, typeName } from './p2m';
+import { EPT_ENTRIES, T, WHY_GUEST, WHY_HV, isRam, typeName } from './p2m';
 import { A, D, G, NX, P, RW, US, pteFlags, pteFrame, readPte, vaIndex, writePte } from './pte';
 import { Domain, Framebuffer, FbOracle, Process, ShadowTable, Vcpu, type Backing } from './state';
 import { TLB_D, TLB_G, TLB_W, TLB_WARNED, type Tlb } from './tlb';
@@ -927,13 +927,18 @@ export class Machine {
         return 'emulated';
     }
   }
-  /** ept_handle_misconfig → resolve_misconfig: the pending recalculation of the entry. */
+  /**
+   * ept_handle_misconfig → resolve_misconfig: the pending recalculations of the EPT leaf table that
+   * holds gfn, all 512 entries at once (so the other pages of that 2 MiB block take no
+   * misconfiguration exit of their own).
+   */
   private eptMisconfig(v: Vcpu, d: Domain, gfn: number): 'retry' {
     this.vmexitNoEvent(v, d);
-    const t = d.p2m.resolve(gfn, this.backed(d, gfn));
+    const n = d.p2m.resolveTable(gfn, (g) => this.backed(d, g));
     this.costs.add(Counter.p2mTypeChanges);
     if (this.sink.record) {
-      this.ev('p2m-type-change', 'resolve_misconfig', `gfn ${hex(gfn)} → ${typeLabel(t)}`, { gfn });
+      const base = gfn - (gfn % EPT_ENTRIES);
+      this.ev('p2m-type-change', 'resolve_misconfig', `gfn ${hex(gfn)} → ${typeLabel(d.p2m.type(gfn, this.backed(d, gfn)))}; ${n} entr${n === 1 ? 'y' : 'ies'} of the EPT table for gfns ${hex(base)}..${hex(base + EPT_ENTRIES - 1)} recalculated`, { gfn });
     }
     return 'retry';
   }

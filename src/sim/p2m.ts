@@ -47,6 +47,8 @@ export const WHY_NONE = 0;
 export const WHY_HV = 1;
 export const WHY_GUEST = 2;
 
+/** Entries of an EPT table (EPT_PAGETABLE_ENTRIES). */
+export const EPT_ENTRIES = 512;
 const CHUNK_BITS = 12;
 const CHUNK = 1 << CHUNK_BITS;
 const CMASK = CHUNK - 1;
@@ -213,13 +215,26 @@ export class P2m {
     return t;
   }
 
-  /** resolve_misconfig: store the recalculated type and clear the pending mark. Returns the new type. */
-  resolve(gfn: number, backed: boolean, ioreqServerMapped = false): number {
-    const t = this.type(gfn, backed, ioreqServerMapped);
-    this.store(gfn, t, WHY_HV);
-    const c = this.chunk(gfn, true)!;
-    c.stamp[gfn & CMASK] = this.nextStamp - 1;
-    return t;
+  /**
+   * resolve_misconfig after an access to gfn: the whole EPT leaf table holding it is recomputed
+   * under the one misconfiguration exit (p2m-ept.c, the level-0 loop over all 512 entries), so every
+   * pending entry of gfn's 512-aligned block gets its recalculated type stored and its mark cleared,
+   * not gfn's alone. `backed(g)`: whether a frame backs g. Returns how many entries were recalculated.
+   */
+  resolveTable(gfn: number, backed: (g: number) => boolean): number {
+    const base = gfn - (gfn % EPT_ENTRIES);
+    let n = 0;
+    for (let g = base; g < base + EPT_ENTRIES; g++) {
+      const t = this.rawType(g, backed(g));
+      if (t === T.invalid || !this.pending(g)) {
+        // Not present, or nothing to recalculate.
+        continue;
+      }
+      this.store(g, this.recalc(t, g, false), WHY_HV);
+      this.chunk(g, true)!.stamp[g & CMASK] = this.nextStamp - 1;
+      n++;
+    }
+    return n;
   }
 
   /** Write an entry's type (p2m_set_entry); EPT D follows ept_p2m_type_to_flags. */

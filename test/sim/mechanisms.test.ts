@@ -79,6 +79,24 @@ test('p2m: arming is lazy (recalc pending), the first access resolves it through
   assert.equal(after.w, false, 'logdirty without PML is read-only in EPT');
 });
 
+test('p2m: one misconfig exit recalculates the whole EPT leaf table (512 gfns), as resolve_misconfig does', () => {
+  // Pages 0-15 (gfns 0x31f0-0x31ff) share one EPT leaf table; pages 16-31 (0x3200-) are in the next.
+  const armed = `domain g paging=hap mem=64M vcpus=1\nvram lfb dom=g gfn=0x31f0 pages=32\nmap vcpu=g.0 va=${KVA} fb=lfb\npeek fb=lfb\n`;
+  const e = engine(armed + `read vcpu=g.0 va=${KVA}\n`);
+  e.run({});
+  const p = e.p2m('g', 0x31f0, 32);
+  assert.deepEqual(p.slice(0, 16).map((x) => x.recalc), new Array(16).fill(false), 'the whole table of the page read is recalculated');
+  assert.deepEqual(p.slice(0, 16).map((x) => x.type), new Array(16).fill('ram_logdirty'));
+  assert.deepEqual(p.slice(16).map((x) => x.recalc), new Array(16).fill(true), 'the next table is still pending');
+  // A read of page 15 (same table) takes no exit; one of page 16 (next table) takes its misconfig.
+  const e2 = engine(armed + `read vcpu=g.0 va=${KVA}\nread vcpu=g.0 va=0xffff80000000f000\n`);
+  e2.run({});
+  assert.equal(e2.report().costs.vmexits, e.report().costs.vmexits);
+  const e3 = engine(armed + `read vcpu=g.0 va=${KVA}\nread vcpu=g.0 va=0xffff800000010000\n`);
+  e3.run({});
+  assert.equal(e3.report().costs.vmexits, e.report().costs.vmexits + 1);
+});
+
 test('HAP: an EPT violation flips the page to ram_rw; the peek re-arms it', () => {
   const e = engine(HAP + 'peek fb=lfb\nwrite vcpu=g.0 va=0xffff800000005000\n');
   e.run({});
