@@ -3,7 +3,7 @@ import { Counter } from './costs';
 import { Machine, hex, KERNEL_HALF } from './machine';
 import { SimError, type StatementTable, type Statement, type TrackerId, type VcpuRef, vaToString } from './program';
 import { Domain, Framebuffer, Process, Vcpu, Backing } from './state';
-import { T, typeCode } from './p2m';
+import { T, WHY_HV, typeCode } from './p2m';
 import { P, RW, US, G, flagBit, readPte, vaIndex } from './pte';
 import { PAGE_SIZE } from './pages';
 import { newOracle, recordAnswer } from './oracle';
@@ -125,7 +125,7 @@ export class Executor {
       case 'p2m': {
         const d = m.dom(s.dom);
         for (let g = s.gfn; g < s.gfn + s.pages; g++) {
-          d.p2m.store(g, typeCode(s.type), 1);
+          d.p2m.setEntry(g, typeCode(s.type), WHY_HV, m.backedIn(d));
         }
         if (m.sink.record) {
           m.ev('setup', 'p2m_set_entry', `gfn ${hex(s.gfn)}..${hex(s.gfn + s.pages)} type ${s.type}`);

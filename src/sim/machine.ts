@@ -130,7 +130,7 @@ export class Machine {
   /** The HAP walk's (see guestWalk): guest L1 tables by gfn. */
   hapcache = new WalkCache();
   /** The last domain looked up by name, and its framebuffers with their oracles. */
-  private domCache: { name: string; d: Domain; fbs: { f: Framebuffer; o: FbOracle }[] } | null = null;
+  private domCache: { name: string; d: Domain; fbs: { f: Framebuffer; o: FbOracle }[]; backed: (gfn: number) => boolean } | null = null;
 
   /** Checkpoint copy: the state, deep; the caches, fresh. */
   cloneShared(): Machine {
@@ -153,7 +153,7 @@ export class Machine {
       return c.d;
     }
     const d = this.dom(name);
-    this.domCache = { name, d, fbs: d.fbs.map((n) => ({ f: this.fbs.get(n)!, o: this.oracles.get(n)! })) };
+    this.domCache = { name, d, fbs: d.fbs.map((n) => ({ f: this.fbs.get(n)!, o: this.oracles.get(n)! })), backed: (g) => this.backed(d, g) };
     return d;
   }
   /** The guest walk's leaf (see guestWalk). */
@@ -226,6 +226,11 @@ export class Machine {
   /** Is this gfn backed by frames (RAM or a framebuffer outside RAM)? */
   backed(d: Domain, gfn: number): boolean {
     return this.backingOf(d, gfn) !== null;
+  }
+  /** `backed` for one domain, as the p2m's table scans take it (one function per domain while cached). */
+  backedIn(d: Domain): (gfn: number) => boolean {
+    const c = this.domCache;
+    return c !== null && c.d === d ? c.backed : (g) => this.backed(d, g);
   }
   /** The frame allocated for gfn (regardless of p2m type); -1 if none. */
   backingMfn(d: Domain, gfn: number): number {
@@ -795,7 +800,7 @@ export class Machine {
     this.nest('pml-drain', 'ept_vcpu_flush_pml_buffer', `${logged.length} entries`, () => {
       for (const gfn of logged) {
         this.markPfnDirty(d, gfn);
-        if (d.p2m.changeTypeOne(gfn, this.backed(d, gfn), T.ram_logdirty, T.ram_rw)) {
+        if (d.p2m.changeTypeOne(gfn, this.backedIn(d), T.ram_logdirty, T.ram_rw)) {
           this.costs.add(Counter.p2mTypeChanges);
           if (this.sink.record) {
             this.ev('p2m-type-change', 'p2m_change_type_one', `gfn ${hex(gfn)} ram_logdirty → ram_rw`, { gfn });
@@ -934,7 +939,7 @@ export class Machine {
    */
   private eptMisconfig(v: Vcpu, d: Domain, gfn: number): 'retry' {
     this.vmexitNoEvent(v, d);
-    const n = d.p2m.resolveTable(gfn, (g) => this.backed(d, g));
+    const n = d.p2m.resolveTable(gfn, this.backedIn(d));
     this.costs.add(Counter.p2mTypeChanges);
     if (this.sink.record) {
       const base = gfn - (gfn % EPT_ENTRIES);
@@ -951,7 +956,7 @@ export class Machine {
     if (t === T.ram_logdirty) {
       // paging_mark_pfn_dirty (a no-op unless log-dirty mode is on), then logdirty → rw.
       this.markPfnDirty(d, gfn);
-      d.p2m.changeTypeOne(gfn, b, T.ram_logdirty, T.ram_rw);
+      d.p2m.changeTypeOne(gfn, this.backedIn(d), T.ram_logdirty, T.ram_rw);
       this.costs.add(Counter.p2mTypeChanges);
       if (this.sink.record) {
         this.ev('p2m-type-change', 'p2m_change_type_one', `gfn ${hex(gfn)} ram_logdirty → ram_rw`, { gfn });

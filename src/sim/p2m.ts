@@ -49,6 +49,7 @@ export const WHY_GUEST = 2;
 
 /** Entries of an EPT table (EPT_PAGETABLE_ENTRIES). */
 export const EPT_ENTRIES = 512;
+const EPT_BITS = 9;
 const CHUNK_BITS = 12;
 const CHUNK = 1 << CHUNK_BITS;
 const CMASK = CHUNK - 1;
@@ -64,10 +65,17 @@ class Chunk {
   stamp = new Uint32Array(CHUNK);
   /** Version, bumped whenever the entry's permissions drop (TLB staleness). */
   ver = new Uint32Array(CHUNK);
+  /**
+   * Per EPT leaf table (512 entries): the stamp up to which every present entry was last
+   * recalculated together (see P2m.resolveTable); a table with no range change newer than this has
+   * nothing pending and needs no scan.
+   */
+  tableStamp = new Uint32Array(CHUNK / EPT_ENTRIES);
   /** Entries with an explicit type. */
   nExplicit = 0;
   clone(): Chunk {
     const c = new Chunk();
+    c.tableStamp.set(this.tableStamp);
     c.type.set(this.type);
     c.explicit.set(this.explicit);
     c.d.set(this.d);
@@ -223,6 +231,13 @@ export class P2m {
    */
   resolveTable(gfn: number, backed: (g: number) => boolean): number {
     const base = gfn - (gfn % EPT_ENTRIES);
+    const c0 = this.chunk(gfn, false);
+    const done = c0 ? c0.tableStamp[(gfn & CMASK) >>> EPT_BITS] : 0;
+    if (this.globalStamp <= done && !this.recalcRanges.some((r) => r.stamp > done && r.s < base + EPT_ENTRIES && base < r.e) && !this.pending(gfn)) {
+      // No range change since the table was last recalculated (and gfn, perhaps not present then,
+      // is not pending either): nothing in it is pending.
+      return 0;
+    }
     let n = 0;
     for (let g = base; g < base + EPT_ENTRIES; g++) {
       const t = this.rawType(g, backed(g));
@@ -234,7 +249,17 @@ export class P2m {
       this.chunk(g, true)!.stamp[g & CMASK] = this.nextStamp - 1;
       n++;
     }
+    this.chunk(gfn, true)!.tableStamp[(gfn & CMASK) >>> EPT_BITS] = this.nextStamp - 1;
     return n;
+  }
+
+  /**
+   * p2m_set_entry → ept_set_entry: pending recalculations of gfn's EPT table are carried out first
+   * (resolve_misconfig), then the entry is written.
+   */
+  setEntry(gfn: number, t: number, why: number, backed: (g: number) => boolean): void {
+    this.resolveTable(gfn, backed);
+    this.store(gfn, t, why);
   }
 
   /** Write an entry's type (p2m_set_entry); EPT D follows ept_p2m_type_to_flags. */
@@ -259,13 +284,16 @@ export class P2m {
     }
   }
 
-  /** p2m_change_type_one: succeeds only if the (effective) type is `ot`. */
-  changeTypeOne(gfn: number, backed: boolean, ot: number, nt: number): boolean {
-    const cur = this.type(gfn, backed);
+  /**
+   * p2m_change_type_one: succeeds only if the (effective) type is `ot`; then p2m_set_entry, which
+   * first resolves what is pending in gfn's EPT table. `backed(g)`: whether a frame backs g.
+   */
+  changeTypeOne(gfn: number, backed: (g: number) => boolean, ot: number, nt: number): boolean {
+    const cur = this.type(gfn, backed(gfn));
     if (cur !== ot) {
       return false;
     }
-    this.store(gfn, nt, WHY_HV);
+    this.setEntry(gfn, nt, WHY_HV, backed);
     const c = this.chunk(gfn, true)!;
     c.stamp[gfn & CMASK] = this.nextStamp - 1;
     return true;

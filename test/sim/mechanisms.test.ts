@@ -97,6 +97,19 @@ test('p2m: one misconfig exit recalculates the whole EPT leaf table (512 gfns), 
   assert.equal(e3.report().costs.vmexits, e.report().costs.vmexits + 1);
 });
 
+test('p2m: setting an entry first carries out what is pending in its EPT table (ept_set_entry → resolve_misconfig)', () => {
+  const armed = `domain g paging=hap mem=64M vcpus=1\nvram lfb dom=g gfn=0x31f0 pages=32\nmap vcpu=g.0 va=${KVA} fb=lfb\npeek fb=lfb\n`;
+  const e = engine(armed + 'p2m dom=g gfn=0x3200 pages=1 type=ram_rw\n');
+  e.run({});
+  const p = e.p2m('g', 0x31f0, 32);
+  assert.deepEqual(p.slice(16).map((x) => x.recalc), new Array(16).fill(false), 'the set entry\'s table is resolved');
+  assert.deepEqual(p.slice(0, 16).map((x) => x.recalc), new Array(16).fill(true), 'the table before it is not');
+  // So a read of page 17 (gfn 0x3201) then takes no misconfiguration exit.
+  const e2 = engine(armed + 'p2m dom=g gfn=0x3200 pages=1 type=ram_rw\nread vcpu=g.0 va=0xffff800000011000\n');
+  e2.run({});
+  assert.equal(e2.report().costs.vmexits, e.report().costs.vmexits);
+});
+
 test('HAP: an EPT violation flips the page to ram_rw; the peek re-arms it', () => {
   const e = engine(HAP + 'peek fb=lfb\nwrite vcpu=g.0 va=0xffff800000005000\n');
   e.run({});

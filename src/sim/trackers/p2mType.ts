@@ -70,6 +70,7 @@ export function logDirtyRange(m: Machine, d: Domain, fb: Framebuffer, begin: num
   const contiguous = m.bugs.has('contiguous-mfn');
   const base = m.backingMfn(d, begin);
   let scanned = 0;
+  const backed = m.backedIn(d);
   for (let i = 0; i < fb.pages; i++) {
     let gfn = begin + i;
     if (contiguous) {
@@ -84,7 +85,7 @@ export function logDirtyRange(m: Machine, d: Domain, fb: Framebuffer, begin: num
       }
     }
     scanned++;
-    if (d.p2m.changeTypeOne(gfn, m.backed(d, gfn), T.ram_rw, T.ram_logdirty)) {
+    if (d.p2m.changeTypeOne(gfn, backed, T.ram_rw, T.ram_logdirty)) {
       dirty.push(i);
       if (m.sink.record) {
         m.ev('peek-page', fn, `page ${i} (gfn ${hex(gfn)}) was ram_rw: dirty, re-armed`, { page: i, gfn });
