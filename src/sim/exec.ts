@@ -19,10 +19,10 @@ import { multiFbPeek, multiFbUntrack } from './trackers/multiFb';
 import { logdirtyOp } from './migration';
 import type { IoreqRecord, LogdirtyRecord } from './report';
 import type { TrackerAnswer } from './trackers/types';
+import type { AnswerRecord } from './report';
 
 /** Most stores one `prefetch` call loads ahead of (the engine asks for PREFETCH of them). */
 const PROBE_MAX = 64;
-import type { AnswerRecord } from './report';
 
 export const TRACKER_PAGING: Record<TrackerId, 'shadow' | 'hap' | 'any'> = {
   memcmp: 'any', 'dbit-2007': 'shadow', 'linear-2007': 'shadow', sl1ma: 'shadow', 'logdirty-2009': 'hap', 'p2m-type': 'hap', 'multi-fb': 'any',

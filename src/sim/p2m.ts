@@ -346,6 +346,7 @@ export class P2m {
       h.bytes(c.explicit);
       h.bytes(c.d);
       h.bytes(new Uint8Array(c.stamp.buffer));
+      h.bytes(new Uint8Array(c.tableStamp.buffer));
     }
     h.num(this.globalStamp);
     h.word(this.globalLogdirty ? 1 : 0);
