@@ -4,7 +4,7 @@
  */
 import type { EngineApi, RunResult } from './api';
 import { Machine, StepSink } from './machine';
-import { Executor } from './exec';
+import { BATCH_MAX, Executor } from './exec';
 import { SimError, TraceError, type Program, type RunOptions, type Statement, type InvariantId } from './program';
 import type { AnswerRecord, IoreqRecord, LogdirtyRecord, Report, StepOutcome, ViolationRecord } from './report';
 import type { BitmapView, EptView, ScreenView, StateSummary, TlbEntryView, TrackerView, WalkView, WalkLevelView } from './inspect';
@@ -41,8 +41,6 @@ interface RunState {
 
 interface Checkpoint { step: number; state: RunState; logPos: number; bytes: number }
 
-/** Statements per prefetch batch (a power of two). */
-const PREFETCH = 32;
 
 const DEFAULT_CHECKPOINT_BUDGET = 512 * 1024 * 1024;
 
@@ -65,12 +63,8 @@ function checkpointBytes(m: Machine): number {
 }
 
 export class Engine implements EngineApi {
-  /**
-   * Bulk runs prefetch (see `prefetch`) once the model holds this many frames: it pays only when the
-   * memory touched outgrows the last-level cache (32 MiB here); below that the loads find their
-   * lines cached and the probes are pure cost. Tests set 0 to run it on small traces.
-   */
-  static prefetchMinFrames = 8192;
+  /** Bulk runs run consecutive stores as batches (see `storeBatch`); tests turn it off to compare. */
+  static batchStores = true;
   recordEvents = false;
   private s: RunState;
   private exec: Executor;
@@ -257,16 +251,25 @@ export class Engine implements EngineApi {
     const outcomes: StepOutcome[] = [];
     const max = opts.maxSteps ?? Infinity;
     const want = opts.collect === true || opts.stop !== undefined;
+    const table = this.program.statements;
     let n = 0;
+    let nextClock = 64;
     while (!this.done) {
       if (n >= max) {
         return { outcomes, reason: 'budget' };
       }
-      if (opts.deadline !== undefined && (n & 63) === 0 && n > 0 && performance.now() > opts.deadline) {
-        return { outcomes, reason: 'budget' };
+      if (opts.deadline !== undefined && n >= nextClock) {
+        nextClock = n + 64;
+        if (performance.now() > opts.deadline) {
+          return { outcomes, reason: 'budget' };
+        }
       }
-      if (!want && (n & (PREFETCH - 1)) === 0) {
-        this.prefetch();
+      if (!want && !this.recordEvents && Engine.batchStores && table.isStore(this.s.pc)) {
+        const k = this.storeBatch(max - n);
+        if (k > 0) {
+          n += k;
+          continue;
+        }
       }
       const o = this.advance(want);
       n++;
@@ -281,19 +284,44 @@ export class Engine implements EngineApi {
   }
 
   /**
-   * Bulk runs over big memory: touch the memory of the stores PREFETCH to 2 * PREFETCH - 1 statements
-   * ahead, all at once, so that their cache misses overlap (a store's own load of the bytes it
-   * replaces otherwise waits for memory alone). Reads only; the sum just keeps the loads from being
-   * optimised away.
+   * Bulk runs (no outcomes, no events): consecutive stores from the statement table run as a batch
+   * (Executor.storeBatch), at most `max` of them and never past a checkpoint's step; the step
+   * bookkeeping of `advance` for each. Returns how many ran (0: run this statement with `advance`).
    */
-  private prefetch(): void {
-    const t = this.program.statements;
-    if (this.s.m.pages.frameCount < Engine.prefetchMinFrames) {
-      return;
+  private storeBatch(max: number): number {
+    const s = this.s;
+    const m = s.m;
+    let to = s.pc + Math.min(max, BATCH_MAX);
+    if (this.interval > 0) {
+      to = Math.min(to, s.pc + this.interval - (s.steps % this.interval));
     }
-    this.probed = this.exec.prefetch(t, this.s.pc + PREFETCH, Math.min(this.s.pc + 2 * PREFETCH, t.length));
+    const sink = m.sink;
+    sink.record = false;
+    sink.depth = 0;
+    sink.reset();
+    let k: number;
+    try {
+      k = this.exec.storeBatch(this.program.statements, s.pc, to);
+    } catch (e) {
+      const done = this.exec.batchDone;
+      s.steps += done;
+      s.pc += done;
+      throw this.errorAt(this.program.statements.at(s.pc)!, e);
+    }
+    if (k === 0) {
+      return 0;
+    }
+    s.steps += k;
+    for (const v of sink.violations) {
+      s.nViolations = put(this.violations, s.nViolations, v);
+    }
+    s.pc += k;
+    this.normalize();
+    if (this.interval > 0 && s.steps % this.interval === 0 && this.checkpoints[this.checkpoints.length - 1].step < s.steps) {
+      this.takeCheckpoint();
+    }
+    return k;
   }
-  private probed = 0;
 
   /** The answers so far, split refreshes completed by their `phase=finish`. */
   private completedAnswers(): AnswerRecord[] {

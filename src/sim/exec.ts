@@ -21,8 +21,8 @@ import type { IoreqRecord, LogdirtyRecord } from './report';
 import type { TrackerAnswer } from './trackers/types';
 import type { AnswerRecord } from './report';
 
-/** Most stores one `prefetch` call loads ahead of (the engine asks for PREFETCH of them). */
-const PROBE_MAX = 64;
+/** Most stores in one batch (see `storeBatch`). */
+export const BATCH_MAX = 32;
 
 export const TRACKER_PAGING: Record<TrackerId, 'shadow' | 'hap' | 'any'> = {
   memcmp: 'any', 'dbit-2007': 'shadow', 'linear-2007': 'shadow', sl1ma: 'shadow', 'logdirty-2009': 'hap', 'p2m-type': 'hap', 'multi-fb': 'any',
@@ -76,46 +76,127 @@ export class Executor {
   }
 
   /**
-   * Load, all at once, a byte of the memory each store among statements [from, to) will write, when
-   * its frame is known without walking (see Machine.probeStoreFrame), so that their cache misses
-   * overlap instead of each stalling its own store later. No effect on the model: reads only, and
-   * the sum returned just keeps the loads from being optimised away. (At most PROBE_MAX stores.)
+   * Run the stores among statements [from, to) as one batch; returns how many ran (0: statement
+   * `from` is not a store a batch takes: run it with `storeRow`). The result, the write log and every
+   * state are those of running them one by one: only the order of independent memory accesses
+   * changes, so that their cache misses overlap instead of each store waiting for its own.
+   *
+   * A batch takes consecutive 4-byte stores within one page by one vCPU. Three passes:
+   * 1. load each store's TLB home record (the lookups' misses, together);
+   * 2. translate each store in order (TLB, walks, faults, exits: all of `translate`), keeping its
+   *    frame; its bytes are written later. Translation reads page-table frames only, and a batch ends
+   *    after a store to a page-table frame, so no translation can see a write still pending. When a
+   *    translation writes memory itself (A/D bits in a guest PTE, an emulated write), the page store
+   *    first writes the pending stores (`PageStore.beforeWrite`), so the log's order is the one-by-one
+   *    order. A batch also ends after a store that reported a violation (the engine records it
+   *    before going on) or when a translation throws (the stores before it are written first; the
+   *    error is statement `from + batchDone`'s).
+   * 3. load a byte of each pending store's frame (the misses, together), then write them in order,
+   *    each with its oracle bookkeeping.
    */
-  prefetch(t: StatementTable, from: number, to: number): number {
+  storeBatch(t: StatementTable, from: number, to: number): number {
     const m = this.m;
-    const slots = this.probeSlots;
-    const offs = this.probeOffs;
-    let n = 0;
-    // Consecutive stores share their (interned) vCPU reference: resolve it once per run of them.
-    let ref: VcpuRef | null = null;
-    let d: Domain | undefined;
-    let v: Vcpu | undefined;
-    for (let j = from; j < to && n < PROBE_MAX; j++) {
-      if (!t.isStore(j)) {
-        continue;
+    const ref = t.storeVcpu(from);
+    const d = m.domFast(ref.dom);
+    const v = d.vcpus[ref.idx];
+    if (v === undefined) {
+      return 0;
+    }
+    const vpns = this.batchVpn;
+    let end = from;
+    let acc = 0;
+    to = Math.min(to, from + BATCH_MAX);
+    while (end < to && t.isStore(end) && t.storeVcpu(end) === ref && t.storeLen(end) === 4 && (t.storeVa(end) & (PAGE_SIZE - 1)) <= PAGE_SIZE - 4) {
+      const vpn = Math.floor(t.storeVa(end) / PAGE_SIZE);
+      vpns[end - from] = vpn;
+      acc += v.tlb.touch(vpn);
+      end++;
+    }
+    if (end === from) {
+      return 0;
+    }
+    const sink = m.sink;
+    const mfns = this.batchMfn;
+    const gfns = this.batchGfn;
+    this.batchTable = t;
+    this.batchFrom = from;
+    this.batchWritten = from;
+    this.batchDone = 0;
+    let j = from;
+    try {
+      while (j < end) {
+        if (this.batchWritten < j) {
+          m.pages.beforeWrite = this.flushBatch;
+        }
+        sink.line = t.lineAt(j);
+        this.batchAt = j;
+        const mfn = m.translate(v, t.storeVa(j), true, d);
+        m.pages.beforeWrite = null;
+        const gfn = m.lastGfn;
+        mfns[j - from] = mfn;
+        gfns[j - from] = gfn;
+        m.checkSl1ma();
+        j++;
+        if (sink.violations.length > 0 || (mfn >= 0 && gfn > d.nextPtGfn && d.ptFrames.has(gfn))) {
+          break;
+        }
       }
-      const r = t.storeVcpu(j);
-      if (r !== ref) {
-        ref = r;
-        d = m.domains.get(r.dom);
-        v = d === undefined ? undefined : d.vcpus[r.idx];
-      }
-      if (v === undefined) {
-        continue;
-      }
-      const va = t.storeVa(j);
-      const mfn = m.probeStoreFrame(v, d!, va);
-      const slot = mfn < 0 ? -1 : m.pages.slotOf(mfn);
-      if (slot >= 0) {
-        slots[n] = slot;
-        offs[n] = va & (PAGE_SIZE - 1);
-        n++;
+    } catch (e) {
+      m.pages.beforeWrite = null;
+      this.writeBatch(j);
+      this.batchDone = j - from;
+      this.batchTable = null;
+      throw e;
+    }
+    // Pass 3: the frames' lines, loaded together, then the writes.
+    const pages = m.pages;
+    for (let i = this.batchWritten; i < j; i++) {
+      const mfn = mfns[i - from];
+      if (mfn >= 0) {
+        acc += pages.touchByte(mfn, t.storeVa(i) & (PAGE_SIZE - 1));
       }
     }
-    return m.pages.touch(slots, offs, n);
+    this.writeBatch(j);
+    this.batchTable = null;
+    this.batchSum = acc;
+    return j - from;
   }
-  private readonly probeSlots = new Int32Array(PROBE_MAX);
-  private readonly probeOffs = new Int32Array(PROBE_MAX);
+
+  /** The batch's pending stores up to (not including) statement `upTo`, written in order. */
+  private writeBatch(upTo: number): void {
+    const t = this.batchTable!;
+    const m = this.m;
+    const from = this.batchFrom;
+    const ref = t.storeVcpu(from);
+    const d = m.domFast(ref.dom);
+    for (let i = this.batchWritten; i < upTo; i++) {
+      const mfn = this.batchMfn[i - from];
+      if (mfn >= 0) {
+        const byte = t.storeByte(i);
+        const off = t.storeVa(i) & (PAGE_SIZE - 1);
+        m.pages.write(mfn, off, 4, byte >= 0 ? byte : this.nextByte());
+        m.afterPhysWrite(d, mfn, off, 4, 'vcpu', this.batchGfn[i - from]);
+      }
+    }
+    this.batchWritten = upTo;
+  }
+  /** Statements done by the last batch that threw (the error is the next one's). */
+  batchDone = 0;
+  /** The loads' sum (kept so that they are not optimised away). */
+  batchSum = 0;
+  private batchTable: StatementTable | null = null;
+  private batchFrom = 0;
+  /** Stores of the batch before this statement are written. */
+  private batchWritten = 0;
+  /** PageStore.beforeWrite while stores are pending: a translation is about to write memory. */
+  private readonly flushBatch = (): void => {
+    this.writeBatch(this.batchAt);
+  };
+  /** The store being translated. */
+  private batchAt = 0;
+  private readonly batchVpn = new Float64Array(BATCH_MAX);
+  private readonly batchMfn = new Float64Array(BATCH_MAX);
+  private readonly batchGfn = new Float64Array(BATCH_MAX);
 
   private execOther(s: Exclude<Statement, { op: 'write' }>): ExecResult {
     const m = this.m;

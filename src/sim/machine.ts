@@ -471,37 +471,6 @@ export class Machine {
     return out;
   }
 
-  /**
-   * The frame a store to va by v would reach, if the translation is at hand without walking: (shadow)
-   * in the L1 shadow the paging-structure cache holds for its region, or in the TLB. -1 otherwise.
-   * Reads only: nothing it touches changes, so it may run ahead of the statements before the store.
-   */
-  probeStoreFrame(v: Vcpu, d: Domain, va: number): number {
-    if (d.paging === 'shadow' && Machine.fastPaths) {
-      // The L1 shadow entry the walk would read (the TLB, after a flush, mostly has nothing).
-      const pc = this.pscache;
-      const cs = pc.slot(d.name, v.process, d.permEpoch, 0, 0, Math.floor(va / 2097152));
-      const t = cs >= 0 ? pc.table[cs] : undefined;
-      if (t !== undefined) {
-        const sl = vaIndex(va, 1);
-        return t.f[sl] & P ? t.e[sl] : -1;
-      }
-    }
-    if (d.paging === 'hap' && Machine.fastPaths) {
-      // The guest L1 table the HAP walk cache holds for the region, its PTE, and the frame behind.
-      const hc = this.hapcache;
-      const i = hc.slot(d.name, v.process, d.permEpoch, d.p2m.verEpoch, d.p2m.nextStamp, Math.floor(va / 2097152));
-      if (i >= 0) {
-        const l1 = this.pages.read(this.backingMfn(d, hc.l1[i]));
-        const idx = vaIndex(va, 1);
-        return pteFlags(l1, idx) & P ? this.backingMfn(d, pteFrame(l1, idx)) : -1;
-      }
-    }
-    const tlb = v.tlb;
-    const slot = tlb.find(Math.floor(va / PAGE_SIZE));
-    return slot >= 0 ? tlb.mfn(slot) : -1;
-  }
-
   /** Bookkeeping after guest memory at mfn changed: the oracle, and page-table writes. */
   afterPhysWrite(d: Domain, mfn: number, off: number, n: number, who: 'vcpu' | 'dma', knownGfn = -1): void {
     const gfn = knownGfn >= 0 ? knownGfn : this.m2p(d, mfn);

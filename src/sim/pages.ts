@@ -177,31 +177,26 @@ export class PageStore {
   }
 
   /**
-   * The slot holding frame mfn's bytes, or -1 if it has none yet: with `touch`, which loads a byte
-   * of it ahead of a write (see Engine's prefetch).
+   * Called (once, then cleared) before the next write: a batch of stores whose writes are pending
+   * writes them first, so that the log keeps the order of running them one by one (Executor.storeBatch).
    */
-  slotOf(mfn: number): number {
+  beforeWrite: (() => void) | null = null;
+
+  /** Load byte `off` of frame mfn, if it has bytes (a prefetch: reads only; the value is meaningless). */
+  touchByte(mfn: number, off: number): number {
     const ci = mfn >>> FSHIFT;
     const c = ci < this.frames.length ? this.frames[ci] : undefined;
-    return c === undefined ? -1 : c[((mfn & FMASK) << 1) + 1];
-  }
-  /**
-   * Load byte offs[i] of slot slots[i], i < n (a plain read: it only brings their lines into the
-   * cache). Integer arithmetic only, so that the loads' misses overlap: a floating-point modulo here
-   * is a call per load, which keeps them one after another.
-   */
-  touch(slots: Int32Array, offs: Int32Array, n: number): number {
-    let acc = 0;
-    const slabs = this.slabs;
-    for (let i = 0; i < n; i++) {
-      const slot = slots[i];
-      acc += slabs[slot >>> SLAB_SHIFT][((slot & SLAB_MASK) << PAGE_SHIFT) | offs[i]];
-    }
-    return acc;
+    const slot = c === undefined ? -1 : c[((mfn & FMASK) << 1) + 1];
+    return slot < 0 ? 0 : this.slabs[slot >>> SLAB_SHIFT][((slot & SLAB_MASK) << PAGE_SHIFT) | off];
   }
 
   /** Write `len` bytes at off: `src` bytes, or a fill byte. */
   write(mfn: number, off: number, len: number, src: Uint8Array | number): void {
+    if (this.beforeWrite !== null) {
+      const f = this.beforeWrite;
+      this.beforeWrite = null;
+      f();
+    }
     if (!(off >= 0 && len >= 0 && off + len <= PAGE_SIZE)) {
       throw new RangeError(`write of ${len} byte(s) at ${off} does not fit in a frame`);
     }

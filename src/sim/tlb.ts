@@ -137,6 +137,11 @@ export class Tlb {
     return Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x9e3779b1) >>> 0 & (this.cap - 1);
   }
 
+  /** Load vpn's home record (a prefetch ahead of `find`: reads only; the value is meaningless). */
+  touch(vpn: number): number {
+    return this.packed ? 0 : this.rec[this.home(vpn) * REC];
+  }
+
   /** The slot holding vpn, or -1. */
   find(vpn: number): number {
     if (this.packed) {

@@ -125,23 +125,24 @@ function runAll(program: Program): string {
   return JSON.stringify(e.report()) + e.stateHash() + mid;
 }
 
-/** The program run from its columns (prefetching at any size) and from statement objects: the same. */
+/** The program run from its columns (in store batches, and one by one) and from statement objects: the same. */
 function assertColumnsAsObjects(program: Program, text: string): void {
   const objects: Program = { file: program.file, statements: StatementTable.from(program.statements, false) };
   for (let i = 0; i < program.statements.length; i++) {
     assert.equal(program.statements.isStore(i), program.statements.opAt(i) === 'write', 'the parser keeps every store as a row');
     assert.equal(objects.statements.isStore(i), false, 'the copy keeps every statement as an object');
   }
-  const min = Engine.prefetchMinFrames;
-  Engine.prefetchMinFrames = 0;
+  const batched = runAll(program);
+  assert.equal(runAll(objects), batched, text);
+  Engine.batchStores = false;
   try {
-    assert.equal(runAll(objects), runAll(program), text);
+    assert.equal(runAll(program), batched, text);
   } finally {
-    Engine.prefetchMinFrames = min;
+    Engine.batchStores = true;
   }
 }
 
-test('fuzz: stores run from the parser\'s columns (with their prefetch) exactly as from statement objects', () => {
+test('fuzz: stores run from the parser\'s columns (in batches and one by one) exactly as from statement objects', () => {
   let n = 0;
   fc.assert(fc.property(trace, (text) => {
     const program = parsedOrNull(text, 'fuzz.xpt');
@@ -154,7 +155,7 @@ test('fuzz: stores run from the parser\'s columns (with their prefetch) exactly 
   assert.ok(n > 0);
 });
 
-test('long store runs (where the engine prefetches) give the same states from columns as from objects', () => {
+test('long store runs (batched by the engine) give the same states from columns, one by one, and from objects', () => {
   const storeRun = fc.record({
     paging: fc.constantFrom('shadow', 'hap'),
     stores: fc.array(fc.tuple(fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 1023 })), { minLength: 200, maxLength: 600 }),
