@@ -7,7 +7,7 @@ import { SimError, type BugId, type InvariantId } from './program';
 import type { SimEvent, EventKind, ViolationRecord } from './report';
 import { PageStore, PAGE_SIZE } from './pages';
 import { Costs, Counter } from './costs';
-import { EPT_ENTRIES, T, WHY_GUEST, WHY_HV, isRam, typeName } from './p2m';
+import { EPT_ENTRIES, PENDING, T, WHY_GUEST, WHY_HV, isRam, typeName } from './p2m';
 import { A, D, G, NX, P, RW, US, pteFlags, pteFrame, readPte, vaIndex, writePte } from './pte';
 import { Domain, Framebuffer, FbOracle, Process, ShadowTable, Vcpu, type Backing } from './state';
 import { TLB_D, TLB_G, TLB_W, TLB_WARNED, type Tlb } from './tlb';
@@ -625,8 +625,7 @@ export class Machine {
    * fault message (a fault the model does not run: a trace error), or HAP's exit.
    */
   guestWalk(v: Vcpu, d: Domain, va: number, write: boolean, setAd: boolean): { msg: string; hapFault?: Fault } | null {
-    const p = this.processes.get(v.process)!;
-    let table = p.cr3;
+    let table = -1;
     let rwAll = true;
     let top = 4;
     // HAP: the paging-structure cache (as in shadowHwWalk) gives the L1 table of a 2 MiB region
@@ -642,6 +641,9 @@ export class Machine {
         rwAll = hc.rw[i] === 1;
         top = 1;
       }
+    }
+    if (top === 4) {
+      table = this.processes.get(v.process)!.cr3;
     }
     for (let l = top; l >= 1; l--) {
       if (l === 1 && hapKey && top === 4) {
@@ -661,11 +663,11 @@ export class Machine {
       const flags = pteFlags(data, idx);
       const frame = pteFrame(data, idx);
       if (!(flags & P)) {
-        return { msg: `guest page fault: ${vaToString(va)} is not mapped (L${l} entry not present in process '${p.name}'); the model does not run the guest's fault handler` };
+        return { msg: `guest page fault: ${vaToString(va)} is not mapped (L${l} entry not present in process '${v.process}'); the model does not run the guest's fault handler` };
       }
       rwAll = rwAll && !!(flags & RW);
       if (l === 1 && write && !rwAll) {
-        return { msg: `guest page fault: store to read-only mapping ${vaToString(va)} in process '${p.name}'` };
+        return { msg: `guest page fault: store to read-only mapping ${vaToString(va)} in process '${v.process}'` };
       }
       let want = flags | A;
       if (l === 1 && write) {
@@ -705,14 +707,13 @@ export class Machine {
 
   /** The EPT check of one guest-physical access (what the CPU does; returns the exit, if any). */
   hapGpaCheck(d: Domain, gfn: number, write: boolean): Fault | null {
-    const b = this.backed(d, gfn);
-    if (b && d.p2m.pending(gfn)) {
+    // Backed and nothing pending: the stored type is the effective one.
+    const t = this.backed(d, gfn) ? d.p2m.eptType(gfn) : d.p2m.type(gfn, false);
+    if (t === PENDING) {
       const f = this.misconfigExit;
       f.gfn = gfn;
       return f;
     }
-    // Backed and nothing pending: the stored type is the effective one.
-    const t = b ? d.p2m.rawType(gfn, true) : d.p2m.type(gfn, false);
     if (t === T.invalid || t === T.mmio_dm) {
       return { kind: 'mmio', gfn };
     }

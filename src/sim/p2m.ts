@@ -47,6 +47,9 @@ export const WHY_NONE = 0;
 export const WHY_HV = 1;
 export const WHY_GUEST = 2;
 
+/** `eptType`'s answer for an entry whose recalculation is pending. */
+export const PENDING = -1;
+
 /** Entries of an EPT table (EPT_PAGETABLE_ENTRIES). */
 export const EPT_ENTRIES = 512;
 const EPT_BITS = 9;
@@ -189,6 +192,27 @@ export class P2m {
     return false;
   }
 
+  /**
+   * The EPT check of a backed entry, with one chunk lookup: PENDING if a recalculation is pending
+   * (the access takes a misconfiguration exit), else the stored type (`pending` and `rawType`).
+   */
+  eptType(gfn: number): number {
+    const c = this.chunks[Math.floor(gfn / CHUNK)];
+    const i = gfn & CMASK;
+    const st = c !== undefined ? c.stamp[i] : 0;
+    if (this.globalStamp > st) {
+      return PENDING;
+    }
+    const rs = this.recalcRanges;
+    for (let k = 0; k < rs.length; k++) {
+      const r = rs[k];
+      if (gfn >= r.s && gfn < r.e && r.stamp > st) {
+        return PENDING;
+      }
+    }
+    return c !== undefined && c.explicit[i] ? c.type[i] : T.ram_rw;
+  }
+
   /** p2m_is_logdirty_range for one gfn. */
   inLogdirtyRange(gfn: number): boolean {
     if (this.globalLogdirty) {
@@ -233,7 +257,13 @@ export class P2m {
     const base = gfn - (gfn % EPT_ENTRIES);
     const c0 = this.chunk(gfn, false);
     const done = c0 ? c0.tableStamp[(gfn & CMASK) >>> EPT_BITS] : 0;
-    if (this.globalStamp <= done && !this.recalcRanges.some((r) => r.stamp > done && r.s < base + EPT_ENTRIES && base < r.e) && !this.pending(gfn)) {
+    let newer = this.globalStamp > done;
+    const rs = this.recalcRanges;
+    for (let k = 0; k < rs.length && !newer; k++) {
+      const r = rs[k];
+      newer = r.stamp > done && r.s < base + EPT_ENTRIES && base < r.e;
+    }
+    if (!newer && !this.pending(gfn)) {
       // No range change since the table was last recalculated (and gfn, perhaps not present then,
       // is not pending either): nothing in it is pending.
       return 0;
