@@ -51,7 +51,7 @@ function checkpointBytes(m: Machine): number {
     for (const v of d.vcpus) {
       b += v.tlb.bytes + v.pml.length * 8;
     }
-    b += d.shTables.size * 7800 + d.p2m.chunkCount * 45 * 1024 + d.rmap.bytes + d.wcount.bytes + d.ptVer.size * 2100;
+    b += d.shTables.size * 7800 + d.p2m.chunkCount * 65 * 1024 + d.rmap.bytes + d.wcount.bytes + d.ptVer.size * 2100;
     if (d.shVram) {
       b += (d.shVram.end - d.shVram.begin) * 9;
     }

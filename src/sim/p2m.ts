@@ -57,17 +57,25 @@ const CHUNK_BITS = 12;
 const CHUNK = 1 << CHUNK_BITS;
 const CMASK = CHUNK - 1;
 
-/** Per 4096 gfns: explicit state. Absent chunk = defaults (type by backing, D set, no recalc). */
+/**
+ * Per 4096 gfns: explicit state. Absent chunk = defaults (type by backing, D set, no recalc).
+ * An entry's fields sit side by side (W words per entry), so that an access that reads or writes
+ * several of them touches one cache line, not one per field: a big guest's p2m does not stay in the
+ * caches, and an EPT violation reads the type, the recalculation stamp, D and the version.
+ */
+const W = 4;
+/** Word 0: the type byte, whether it is explicit (else the backing default applies), EPT D. */
+const M_TYPE = 0xff;
+const M_EXPLICIT = 0x100;
+/** EPT D bit (EPT A/D and PML). rw entries are made with A=D=1; logdirty ones with D=0. */
+const M_D = 0x200;
+/** Word 1: the recalc stamp: the entry is current w.r.t. range changes with stamp ≤ this. */
+const W_STAMP = 1;
+/** Word 2: the version, bumped whenever the entry's permissions drop (TLB staleness). */
+const W_VER = 2;
+
 class Chunk {
-  type = new Uint8Array(CHUNK).fill(T.invalid);
-  /** Set if the type byte holds an explicit value (otherwise the backing default applies). */
-  explicit = new Uint8Array(CHUNK);
-  /** EPT D bit (EPT A/D and PML). rw entries are made with A=D=1; logdirty ones with D=0. */
-  d = new Uint8Array(CHUNK).fill(1);
-  /** Recalc stamp: the entry is current w.r.t. range changes with stamp ≤ this. */
-  stamp = new Uint32Array(CHUNK);
-  /** Version, bumped whenever the entry's permissions drop (TLB staleness). */
-  ver = new Uint32Array(CHUNK);
+  e: Uint32Array;
   /**
    * Per EPT leaf table (512 entries): the stamp up to which every present entry was last
    * recalculated together (see P2m.resolveTable); a table with no range change newer than this has
@@ -76,16 +84,20 @@ class Chunk {
   tableStamp = new Uint32Array(CHUNK / EPT_ENTRIES);
   /** Entries with an explicit type. */
   nExplicit = 0;
+  constructor(from?: Chunk) {
+    if (from !== undefined) {
+      this.e = from.e.slice();
+      this.tableStamp.set(from.tableStamp);
+      this.nExplicit = from.nExplicit;
+    } else {
+      this.e = new Uint32Array(CHUNK * W);
+      for (let i = 0; i < CHUNK * W; i += W) {
+        this.e[i] = T.invalid | M_D;
+      }
+    }
+  }
   clone(): Chunk {
-    const c = new Chunk();
-    c.tableStamp.set(this.tableStamp);
-    c.type.set(this.type);
-    c.explicit.set(this.explicit);
-    c.d.set(this.d);
-    c.stamp.set(this.stamp);
-    c.ver.set(this.ver);
-    c.nExplicit = this.nExplicit;
-    return c;
+    return new Chunk(this);
   }
 }
 
@@ -147,8 +159,9 @@ export class P2m {
   /** The type stored in the entry (before any pending recalculation). */
   rawType(gfn: number, backed: boolean): number {
     const c = this.chunk(gfn, false);
-    if (c && c.explicit[gfn & CMASK]) {
-      return c.type[gfn & CMASK];
+    const w = c !== undefined ? c.e[(gfn & CMASK) * W] : 0;
+    if (w & M_EXPLICIT) {
+      return w & M_TYPE;
     }
     return backed ? T.ram_rw : T.invalid;
   }
@@ -178,7 +191,7 @@ export class P2m {
   /** Is a lazy recalculation pending on this entry (an EPT misconfiguration on access)? */
   pending(gfn: number): boolean {
     const c = this.chunk(gfn, false);
-    const st = c ? c.stamp[gfn & CMASK] : 0;
+    const st = c !== undefined ? c.e[(gfn & CMASK) * W + W_STAMP] : 0;
     if (this.globalStamp > st) {
       return true;
     }
@@ -198,8 +211,8 @@ export class P2m {
    */
   eptType(gfn: number): number {
     const c = this.chunks[Math.floor(gfn / CHUNK)];
-    const i = gfn & CMASK;
-    const st = c !== undefined ? c.stamp[i] : 0;
+    const i = (gfn & CMASK) * W;
+    const st = c !== undefined ? c.e[i + W_STAMP] : 0;
     if (this.globalStamp > st) {
       return PENDING;
     }
@@ -210,7 +223,8 @@ export class P2m {
         return PENDING;
       }
     }
-    return c !== undefined && c.explicit[i] ? c.type[i] : T.ram_rw;
+    const w = c !== undefined ? c.e[i] : 0;
+    return w & M_EXPLICIT ? w & M_TYPE : T.ram_rw;
   }
 
   /** p2m_is_logdirty_range for one gfn. */
@@ -276,7 +290,7 @@ export class P2m {
         continue;
       }
       this.store(g, this.recalc(t, g, false), WHY_HV);
-      this.chunk(g, true)!.stamp[g & CMASK] = this.nextStamp - 1;
+      this.chunk(g, true)!.e[(g & CMASK) * W + W_STAMP] = this.nextStamp - 1;
       n++;
     }
     this.chunk(gfn, true)!.tableStamp[(gfn & CMASK) >>> EPT_BITS] = this.nextStamp - 1;
@@ -295,21 +309,20 @@ export class P2m {
   /** Write an entry's type (p2m_set_entry); EPT D follows ept_p2m_type_to_flags. */
   store(gfn: number, t: number, why: number): void {
     const c = this.chunk(gfn, true)!;
-    const i = gfn & CMASK;
-    const old = c.explicit[i] ? c.type[i] : T.ram_rw;
+    const i = (gfn & CMASK) * W;
+    const w = c.e[i];
+    const old = w & M_EXPLICIT ? w & M_TYPE : T.ram_rw;
     if (old === T.ioreq_server && t !== T.ioreq_server) {
       this.ioreqEntries--;
     } else if (old !== T.ioreq_server && t === T.ioreq_server) {
       this.ioreqEntries++;
     }
-    c.type[i] = t;
-    if (c.explicit[i] === 0) {
-      c.explicit[i] = 1;
+    if (!(w & M_EXPLICIT)) {
       c.nExplicit++;
     }
-    c.d[i] = t === T.ram_rw ? 1 : 0;
+    c.e[i] = t | M_EXPLICIT | (t === T.ram_rw ? M_D : 0);
     if (losesWrite(old, t) || why === WHY_GUEST) {
-      c.ver[i]++;
+      c.e[i + W_VER]++;
       this.verEpoch++;
     }
   }
@@ -325,7 +338,7 @@ export class P2m {
     }
     this.setEntry(gfn, nt, WHY_HV, backed);
     const c = this.chunk(gfn, true)!;
-    c.stamp[gfn & CMASK] = this.nextStamp - 1;
+    c.e[(gfn & CMASK) * W + W_STAMP] = this.nextStamp - 1;
     return true;
   }
 
@@ -354,15 +367,15 @@ export class P2m {
 
   eptD(gfn: number): boolean {
     const c = this.chunk(gfn, false);
-    return c ? c.d[gfn & CMASK] === 1 : true;
+    return c !== undefined ? (c.e[(gfn & CMASK) * W] & M_D) !== 0 : true;
   }
   setEptD(gfn: number): void {
-    this.chunk(gfn, true)!.d[gfn & CMASK] = 1;
+    this.chunk(gfn, true)!.e[(gfn & CMASK) * W] |= M_D;
   }
   /** Version of the entry (see `ver`). */
   version(gfn: number): number {
     const c = this.chunk(gfn, false);
-    return c ? c.ver[gfn & CMASK] : 0;
+    return c !== undefined ? c.e[(gfn & CMASK) * W + W_VER] : 0;
   }
 
   hashInto(h: Hasher): void {
@@ -372,10 +385,22 @@ export class P2m {
         continue;
       }
       h.num(k);
-      h.bytes(c.type);
-      h.bytes(c.explicit);
-      h.bytes(c.d);
-      h.bytes(new Uint8Array(c.stamp.buffer));
+      // Field by field (type bytes, explicit flags, D bits, stamps), as the entries read.
+      const type = new Uint8Array(CHUNK);
+      const explicit = new Uint8Array(CHUNK);
+      const d = new Uint8Array(CHUNK);
+      const stamp = new Uint32Array(CHUNK);
+      for (let i = 0; i < CHUNK; i++) {
+        const w = c.e[i * W];
+        type[i] = w & M_TYPE;
+        explicit[i] = w & M_EXPLICIT ? 1 : 0;
+        d[i] = w & M_D ? 1 : 0;
+        stamp[i] = c.e[i * W + W_STAMP];
+      }
+      h.bytes(type);
+      h.bytes(explicit);
+      h.bytes(d);
+      h.bytes(new Uint8Array(stamp.buffer));
       h.bytes(new Uint8Array(c.tableStamp.buffer));
     }
     h.num(this.globalStamp);
