@@ -130,6 +130,9 @@ export class Executor {
         }
         sink.line = t.lineAt(j);
         this.batchAt = j;
+        // The fill byte first, as `write` takes it (a store that faults has drawn its counter byte).
+        const byte = t.storeByte(j);
+        this.batchByte[j - from] = byte >= 0 ? byte : this.nextByte();
         const mfn = m.translate(v, t.storeVa(j), true, d);
         m.pages.beforeWrite = null;
         const gfn = m.lastGfn;
@@ -172,9 +175,8 @@ export class Executor {
     for (let i = this.batchWritten; i < upTo; i++) {
       const mfn = this.batchMfn[i - from];
       if (mfn >= 0) {
-        const byte = t.storeByte(i);
         const off = t.storeVa(i) & (PAGE_SIZE - 1);
-        m.pages.write(mfn, off, 4, byte >= 0 ? byte : this.nextByte());
+        m.pages.write(mfn, off, 4, this.batchByte[i - from]);
         m.afterPhysWrite(d, mfn, off, 4, 'vcpu', this.batchGfn[i - from]);
       }
     }
@@ -197,6 +199,7 @@ export class Executor {
   private readonly batchVpn = new Float64Array(BATCH_MAX);
   private readonly batchMfn = new Float64Array(BATCH_MAX);
   private readonly batchGfn = new Float64Array(BATCH_MAX);
+  private readonly batchByte = new Int32Array(BATCH_MAX);
 
   private execOther(s: Exclude<Statement, { op: 'write' }>): ExecResult {
     const m = this.m;
