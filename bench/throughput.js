@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // One run of the issue's 1M random-store workload:
-//   node bench/throughput.js shadow|hap [CHECKOUT] [--no-prefetch] [--allocations]
+//   node bench/throughput.js shadow|hap [CHECKOUT] [--no-batch] [--allocations]
 // CHECKOUT is a checkout whose `out/` is built (default: this one). Prints statements per second;
-// `--no-prefetch` turns the engine's prefetch off (Engine.prefetchMinFrames); `--allocations` also
+// `--no-batch` runs stores one at a time (Engine.batchStores off); `--allocations` also
 // prints the bytes allocated per statement during the run (V8's sampling heap profiler, counting
 // objects already collected too; the run is slower under it). The machine's speed drifts by up to
 // 2× over minutes, so compare two builds or options by alternating runs in the same window and
@@ -19,8 +19,8 @@ const [pagingArg, rootArg] = args.filter((a) => !a.startsWith('--'));
 const paging = pagingArg === 'hap' ? 'hap' : 'shadow';
 const root = path.resolve(rootArg ?? path.join(__dirname, '..'));
 const { createEngine, Engine } = require(path.join(root, 'out', 'src', 'sim', 'engine.js'));
-if (flags.has('--no-prefetch')) {
-  Engine.prefetchMinFrames = Infinity;
+if (flags.has('--no-batch')) {
+  Engine.batchStores = false;
 }
 const program = bigWorkload(paging, 1_000_000, 42, root);
 const engine = createEngine(program, { tracker: paging === 'shadow' ? 'sl1ma' : 'p2m-type', checkpointInterval: 10_000 });
