@@ -191,7 +191,10 @@ export class P2m {
   /** Is a lazy recalculation pending on this entry (an EPT misconfiguration on access)? */
   pending(gfn: number): boolean {
     const c = this.chunk(gfn, false);
-    const st = c !== undefined ? c.e[(gfn & CMASK) * W + W_STAMP] : 0;
+    return this.changedSince(gfn, c !== undefined ? c.e[(gfn & CMASK) * W + W_STAMP] : 0);
+  }
+  /** Is there a range (or global) type change covering gfn newer than stamp `st`? */
+  private changedSince(gfn: number, st: number): boolean {
     if (this.globalStamp > st) {
       return true;
     }
@@ -212,16 +215,8 @@ export class P2m {
   eptType(gfn: number): number {
     const c = this.chunks[Math.floor(gfn / CHUNK)];
     const i = (gfn & CMASK) * W;
-    const st = c !== undefined ? c.e[i + W_STAMP] : 0;
-    if (this.globalStamp > st) {
+    if (this.changedSince(gfn, c !== undefined ? c.e[i + W_STAMP] : 0)) {
       return PENDING;
-    }
-    const rs = this.recalcRanges;
-    for (let k = 0; k < rs.length; k++) {
-      const r = rs[k];
-      if (gfn >= r.s && gfn < r.e && r.stamp > st) {
-        return PENDING;
-      }
     }
     const w = c !== undefined ? c.e[i] : 0;
     return w & M_EXPLICIT ? w & M_TYPE : T.ram_rw;
