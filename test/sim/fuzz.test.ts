@@ -116,7 +116,8 @@ function runAll(program: Program): string {
   try {
     e.run({ maxSteps: 5000 });
   } catch (err) {
-    return `error: ${err instanceof Error ? err.message : String(err)}`;
+    // The state a failed run leaves behind counts too (the statements before the error ran).
+    return `error: ${err instanceof Error ? err.message : String(err)} ${e.stepCount} ${e.stateHash()}`;
   }
   const n = e.stepCount;
   e.seek(Math.floor(n / 3));
