@@ -241,9 +241,7 @@ export class Engine implements EngineApi {
     }
     this.s.pc++;
     this.normalize();
-    if (this.interval > 0 && this.s.steps % this.interval === 0 && this.checkpoints[this.checkpoints.length - 1].step < this.s.steps) {
-      this.takeCheckpoint();
-    }
+    this.checkpointIfDue();
     return out;
   }
 
@@ -317,10 +315,15 @@ export class Engine implements EngineApi {
     }
     s.pc += k;
     this.normalize();
-    if (this.interval > 0 && s.steps % this.interval === 0 && this.checkpoints[this.checkpoints.length - 1].step < s.steps) {
+    this.checkpointIfDue();
+    return k;
+  }
+
+  /** A checkpoint at every `interval`-th step (once). */
+  private checkpointIfDue(): void {
+    if (this.interval > 0 && this.s.steps % this.interval === 0 && this.checkpoints[this.checkpoints.length - 1].step < this.s.steps) {
       this.takeCheckpoint();
     }
-    return k;
   }
 
   /** The answers so far, split refreshes completed by their `phase=finish`. */

@@ -102,14 +102,11 @@ export class Executor {
     if (v === undefined) {
       return 0;
     }
-    const vpns = this.batchVpn;
     let end = from;
     let acc = 0;
     to = Math.min(to, from + BATCH_MAX);
     while (end < to && t.isStore(end) && t.storeVcpu(end) === ref && t.storeLen(end) === 4 && (t.storeVa(end) & (PAGE_SIZE - 1)) <= PAGE_SIZE - 4) {
-      const vpn = Math.floor(t.storeVa(end) / PAGE_SIZE);
-      vpns[end - from] = vpn;
-      acc += v.tlb.touch(vpn);
+      acc += v.tlb.touch(Math.floor(t.storeVa(end) / PAGE_SIZE));
       end++;
     }
     if (end === from) {
@@ -119,6 +116,7 @@ export class Executor {
     const mfns = this.batchMfn;
     const gfns = this.batchGfn;
     this.batchTable = t;
+    this.batchDom = d;
     this.batchFrom = from;
     this.batchWritten = from;
     this.batchDone = 0;
@@ -170,8 +168,7 @@ export class Executor {
     const t = this.batchTable!;
     const m = this.m;
     const from = this.batchFrom;
-    const ref = t.storeVcpu(from);
-    const d = m.domFast(ref.dom);
+    const d = this.batchDom!;
     for (let i = this.batchWritten; i < upTo; i++) {
       const mfn = this.batchMfn[i - from];
       if (mfn >= 0) {
@@ -187,6 +184,7 @@ export class Executor {
   /** The loads' sum (kept so that they are not optimised away). */
   batchSum = 0;
   private batchTable: StatementTable | null = null;
+  private batchDom: Domain | null = null;
   private batchFrom = 0;
   /** Stores of the batch before this statement are written. */
   private batchWritten = 0;
@@ -196,7 +194,6 @@ export class Executor {
   };
   /** The store being translated. */
   private batchAt = 0;
-  private readonly batchVpn = new Float64Array(BATCH_MAX);
   private readonly batchMfn = new Float64Array(BATCH_MAX);
   private readonly batchGfn = new Float64Array(BATCH_MAX);
   private readonly batchByte = new Int32Array(BATCH_MAX);
