@@ -129,6 +129,10 @@ export class PageStore {
     const slot = this.slots++;
     if ((slot & SLAB_MASK) === 0) {
       const slab = new Uint8Array(SLAB_FRAMES * PAGE_SIZE);
+      // Take the slab's memory now, in one sweep: frames get their slots in the order of their first
+      // writes, which for a framebuffer is random, and memory the system hands out page by page at
+      // random made every later random access measurably slower on these machines (BENCHMARKS.md).
+      slab.fill(0);
       this.slabs.push(slab);
       this.slabs32.push(new Int32Array(slab.buffer));
     }

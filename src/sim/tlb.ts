@@ -302,8 +302,9 @@ export class Tlb {
     this.cap = cap;
     this.gen = 1;
     this.n = 0;
-    this.rec = new Float64Array(cap * REC);
-    this.side = new Uint32Array(2 * cap);
+    // Taken in one sweep, not page by page as random fills reach it (as PageStore's slabs).
+    this.rec = new Float64Array(cap * REC).fill(0);
+    this.side = new Uint32Array(2 * cap).fill(0);
   }
 
   private rehash(cap: number): void {
