@@ -115,7 +115,6 @@ export class Executor {
     const sink = m.sink;
     const mfns = this.batchMfn;
     const gfns = this.batchGfn;
-    this.batchTable = t;
     this.batchDom = d;
     this.batchFrom = from;
     this.batchWritten = from;
@@ -136,6 +135,9 @@ export class Executor {
         const gfn = m.lastGfn;
         mfns[j - from] = mfn;
         gfns[j - from] = gfn;
+        // Where its bytes sit, for pass 3's loads (-1: not yet allocated, or no write).
+        this.batchSlot[j - from] = mfn >= 0 ? m.pages.slotOf(mfn) : -1;
+        this.batchOff[j - from] = t.storeVa(j) & (PAGE_SIZE - 1);
         m.checkSl1ma();
         j++;
         if (sink.violations.length > 0 || (mfn >= 0 && gfn > d.nextPtGfn && d.ptFrames.has(gfn))) {
@@ -146,33 +148,24 @@ export class Executor {
       m.pages.beforeWrite = null;
       this.writeBatch(j);
       this.batchDone = j - from;
-      this.batchTable = null;
       throw e;
     }
     // Pass 3: the frames' lines, loaded together, then the writes.
-    const pages = m.pages;
-    for (let i = this.batchWritten; i < j; i++) {
-      const mfn = mfns[i - from];
-      if (mfn >= 0) {
-        acc += pages.touchByte(mfn, t.storeVa(i) & (PAGE_SIZE - 1));
-      }
-    }
+    acc += m.pages.touch(this.batchSlot, this.batchOff, this.batchWritten - from, j - from);
     this.writeBatch(j);
-    this.batchTable = null;
     this.batchSum = acc;
     return j - from;
   }
 
   /** The batch's pending stores up to (not including) statement `upTo`, written in order. */
   private writeBatch(upTo: number): void {
-    const t = this.batchTable!;
     const m = this.m;
     const from = this.batchFrom;
     const d = this.batchDom!;
     for (let i = this.batchWritten; i < upTo; i++) {
       const mfn = this.batchMfn[i - from];
       if (mfn >= 0) {
-        const off = t.storeVa(i) & (PAGE_SIZE - 1);
+        const off = this.batchOff[i - from];
         m.pages.write(mfn, off, 4, this.batchByte[i - from]);
         m.afterPhysWrite(d, mfn, off, 4, 'vcpu', this.batchGfn[i - from]);
       }
@@ -183,7 +176,6 @@ export class Executor {
   batchDone = 0;
   /** The loads' sum (kept so that they are not optimised away). */
   batchSum = 0;
-  private batchTable: StatementTable | null = null;
   private batchDom: Domain | null = null;
   private batchFrom = 0;
   /** Stores of the batch before this statement are written. */
@@ -197,6 +189,8 @@ export class Executor {
   private readonly batchMfn = new Float64Array(BATCH_MAX);
   private readonly batchGfn = new Float64Array(BATCH_MAX);
   private readonly batchByte = new Int32Array(BATCH_MAX);
+  private readonly batchSlot = new Int32Array(BATCH_MAX);
+  private readonly batchOff = new Int32Array(BATCH_MAX);
 
   private execOther(s: Exclude<Statement, { op: 'write' }>): ExecResult {
     const m = this.m;
