@@ -4,7 +4,7 @@
  */
 import type { EngineApi, RunResult } from './api';
 import { Machine, StepSink } from './machine';
-import { BATCH_MAX, Executor } from './exec';
+import { Executor } from './exec';
 import { SimError, TraceError, type Program, type RunOptions, type Statement, type InvariantId } from './program';
 import type { AnswerRecord, IoreqRecord, LogdirtyRecord, Report, StepOutcome, ViolationRecord } from './report';
 import type { BitmapView, EptView, ScreenView, StateSummary, TlbEntryView, TrackerView, WalkView, WalkLevelView } from './inspect';
@@ -283,13 +283,14 @@ export class Engine implements EngineApi {
 
   /**
    * Bulk runs (no outcomes, no events): consecutive stores from the statement table run as a batch
-   * (Executor.storeBatch), at most `max` of them and never past a checkpoint's step; the step
-   * bookkeeping of `advance` for each. Returns how many ran (0: run this statement with `advance`).
+   * (Executor.storeBatch, which bounds its length), at most `max` of them and never past a
+   * checkpoint's step; the step bookkeeping of `advance` for each. Returns how many ran (0: run this
+   * statement with `advance`).
    */
   private storeBatch(max: number): number {
     const s = this.s;
     const m = s.m;
-    let to = s.pc + Math.min(max, BATCH_MAX);
+    let to = s.pc + Math.min(max, this.program.statements.length - s.pc);
     if (this.interval > 0) {
       to = Math.min(to, s.pc + this.interval - (s.steps % this.interval));
     }

@@ -22,7 +22,7 @@ import type { TrackerAnswer } from './trackers/types';
 import type { AnswerRecord } from './report';
 
 /** Most stores in one batch (see `storeBatch`). */
-export const BATCH_MAX = 32;
+const BATCH_MAX = 32;
 
 export const TRACKER_PAGING: Record<TrackerId, 'shadow' | 'hap' | 'any'> = {
   memcmp: 'any', 'dbit-2007': 'shadow', 'linear-2007': 'shadow', sl1ma: 'shadow', 'logdirty-2009': 'hap', 'p2m-type': 'hap', 'multi-fb': 'any',
@@ -140,7 +140,7 @@ export class Executor {
         this.batchOff[j - from] = t.storeVa(j) & (PAGE_SIZE - 1);
         m.checkSl1ma();
         j++;
-        if (sink.violations.length > 0 || (mfn >= 0 && gfn > d.nextPtGfn && d.ptFrames.has(gfn))) {
+        if (sink.violations.length > 0 || (mfn >= 0 && m.isPageTableGfn(d, gfn))) {
           break;
         }
       }

@@ -471,6 +471,13 @@ export class Machine {
     return out;
   }
 
+  /** Does gfn hold one of the guest's page tables? */
+  isPageTableGfn(d: Domain, gfn: number): boolean {
+    // Page-table frames are taken downwards from the top of RAM: anything at or below the next one
+    // to take is not a page table (saves a map lookup per store).
+    return gfn > d.nextPtGfn && d.ptFrames.has(gfn);
+  }
+
   /** Bookkeeping after guest memory at mfn changed: the oracle, and page-table writes. */
   afterPhysWrite(d: Domain, mfn: number, off: number, n: number, who: 'vcpu' | 'dma', knownGfn = -1): void {
     const gfn = knownGfn >= 0 ? knownGfn : this.m2p(d, mfn);
@@ -498,9 +505,7 @@ export class Machine {
       }
       break;
     }
-    // Page-table frames are taken downwards from the top of RAM: anything at or below the next one
-    // to take is not a page table (saves a map lookup per store).
-    if (gfn > d.nextPtGfn && d.ptFrames.has(gfn)) {
+    if (this.isPageTableGfn(d, gfn)) {
       this.guestPtesChanged(d, gfn, Math.floor(off / 8), Math.ceil((off + n) / 8));
     }
   }
@@ -707,7 +712,8 @@ export class Machine {
 
   /** The EPT check of one guest-physical access (what the CPU does; returns the exit, if any). */
   hapGpaCheck(d: Domain, gfn: number, write: boolean): Fault | null {
-    // Backed and nothing pending: the stored type is the effective one.
+    // A backed entry: PENDING (a misconfiguration exit), or its stored type, which is then the
+    // effective one.
     const t = this.backed(d, gfn) ? d.p2m.eptType(gfn) : d.p2m.type(gfn, false);
     if (t === PENDING) {
       const f = this.misconfigExit;
