@@ -195,7 +195,7 @@ export class PageStore {
   /**
    * Load byte offs[i] of slot slots[i] for i in [from, to), skipping slots < 0 (a prefetch: reads
    * only; the sum is meaningless). The loop does nothing else, so that many of its cache misses are
-   * in flight at once: looking the frames up here, through the frame table, took twice as long per
+   * in flight at once: looking the frames up here, through the frame table, took two to three times as long per
    * load.
    */
   touch(slots: Int32Array, offs: Int32Array, from: number, to: number): number {
