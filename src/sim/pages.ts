@@ -195,8 +195,8 @@ export class PageStore {
   /**
    * Load byte offs[i] of slot slots[i] for i in [from, to), skipping slots < 0 (a prefetch: reads
    * only; the sum is meaningless). The loop does nothing else, so that many of its cache misses are
-   * in flight at once: looking the frames up here, through the frame table, took two to three times as long per
-   * load.
+   * in flight at once: looking the frames up here, through the frame table, made each load take two
+   * to three times as long.
    */
   touch(slots: Int32Array, offs: Int32Array, from: number, to: number): number {
     let acc = 0;
