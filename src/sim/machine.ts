@@ -546,6 +546,7 @@ export class Machine {
       this.ev('tlb-miss', 'tlb', `${vaToString(va)}`, { vcpu: v.id, va });
     }
     this.costs.add(Counter.tlbRefills);
+    this.hapWalkOf = null;
     for (let i = 0; i < MAX_RETRIES; i++) {
       const r = d.paging === 'shadow' ? this.shadowHwWalk(v, d, va, write) : this.hapHwWalk(v, d, va, write);
       if (r !== null) {
@@ -786,20 +787,45 @@ export class Machine {
     }, { vcpu: v.id });
   }
 
-  /** The 2-D hardware walk under HAP: guest tables through EPT, then the final gfn. */
+  /**
+   * The guest walk that the current translation's last HAP walk completed, while it still holds: the
+   * domain, and its epochs then (see `hapHwWalk`); null when there is none.
+   */
+  private hapWalkOf: Domain | null = null;
+  private hapWalkEpochs = [0, 0, 0];
+
+  /**
+   * The 2-D hardware walk under HAP: guest tables through EPT, then the final gfn.
+   *
+   * When the previous attempt of this same access completed the guest walk and exited on the final
+   * gfn alone, and nothing a guest walk reads has moved since — no guest PTE or p2m entry version
+   * (`permEpoch`, `verEpoch`) and no range type change (`nextStamp`): the EPT violation handler's
+   * logdirty → rw change of that gfn moves none of them — the retry's guest walk would read the same
+   * entries and set no A/D bit (the first attempt set them), so its result is reused (as a
+   * paging-structure cache hit would give it) instead of walked again.
+   */
   hapHwWalk(v: Vcpu, d: Domain, va: number, write: boolean): Fault | null {
-    const fail = this.guestWalk(v, d, va, write, true);
-    if (fail !== null) {
-      if (fail.hapFault) {
-        return fail.hapFault;
+    const ep = this.hapWalkEpochs;
+    if (this.hapWalkOf !== d || ep[0] !== d.permEpoch || ep[1] !== d.p2m.verEpoch || ep[2] !== d.p2m.nextStamp || !Machine.fastPaths) {
+      this.hapWalkOf = null;
+      const fail = this.guestWalk(v, d, va, write, true);
+      if (fail !== null) {
+        if (fail.hapFault) {
+          return fail.hapFault;
+        }
+        throw new SimError(fail.msg, 'va');
       }
-      throw new SimError(fail.msg, 'va');
     }
     const { gfn, flags, table, idx } = this.gwalk;
     const f = this.hapGpaCheck(d, gfn, write);
     if (f) {
+      this.hapWalkOf = d;
+      ep[0] = d.permEpoch;
+      ep[1] = d.p2m.verEpoch;
+      ep[2] = d.p2m.nextStamp;
       return f;
     }
+    this.hapWalkOf = null;
     this.hapPhysAccess(v, d, gfn, write);
     const t = d.p2m.type(gfn, true);
     const mfn = this.backingMfn(d, gfn);

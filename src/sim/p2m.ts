@@ -264,15 +264,7 @@ export class P2m {
    */
   resolveTable(gfn: number, backed: (g: number) => boolean): number {
     const base = gfn - (gfn % EPT_ENTRIES);
-    const c0 = this.chunk(gfn, false);
-    const done = c0 ? c0.tableStamp[(gfn & CMASK) >>> EPT_BITS] : 0;
-    let newer = this.globalStamp > done;
-    const rs = this.recalcRanges;
-    for (let k = 0; k < rs.length && !newer; k++) {
-      const r = rs[k];
-      newer = r.stamp > done && r.s < base + EPT_ENTRIES && base < r.e;
-    }
-    if (!newer && !this.pending(gfn)) {
+    if (!this.tableNewer(gfn) && !this.pending(gfn)) {
       // No range change since the table was last recalculated (and gfn, perhaps not present then,
       // is not pending either): nothing in it is pending.
       return 0;
@@ -290,6 +282,24 @@ export class P2m {
     }
     this.chunk(gfn, true)!.tableStamp[(gfn & CMASK) >>> EPT_BITS] = this.nextStamp - 1;
     return n;
+  }
+
+  /** Has a range (or global) type change covering gfn's EPT table come since the table was last recalculated? */
+  private tableNewer(gfn: number): boolean {
+    const base = gfn - (gfn % EPT_ENTRIES);
+    const c0 = this.chunk(gfn, false);
+    const done = c0 ? c0.tableStamp[(gfn & CMASK) >>> EPT_BITS] : 0;
+    if (this.globalStamp > done) {
+      return true;
+    }
+    const rs = this.recalcRanges;
+    for (let k = 0; k < rs.length; k++) {
+      const r = rs[k];
+      if (r.stamp > done && r.s < base + EPT_ENTRIES && base < r.e) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -335,6 +345,42 @@ export class P2m {
     const c = this.chunk(gfn, true)!;
     c.e[(gfn & CMASK) * W + W_STAMP] = this.nextStamp - 1;
     return true;
+  }
+
+  /**
+   * `changeTypeOne(g, ot, nt)` for each g of [s, e) in ascending order, as p2m_log_dirty_range's
+   * loop calls it; appends g - s to `changed` for each g that changed. The same entries, stamps and
+   * versions result, with one read of each entry and the table's test once per EPT table:
+   * - a change stores only its own entry, so each entry's effective type is what it was before;
+   * - a change first resolves its table (resolveTable) when the table has a newer range change or
+   *   the entry itself is pending. Once that has run in a table, nothing left in it that can change
+   *   is pending (only entries without a type are skipped), so later changes there resolve nothing.
+   */
+  changeTypeEach(s: number, e: number, backed: (g: number) => boolean, ot: number, nt: number, changed: number[]): void {
+    for (let b = s; b < e; ) {
+      const end = Math.min(e, b - (b % EPT_ENTRIES) + EPT_ENTRIES);
+      const newer = this.tableNewer(b);
+      let resolved = false;
+      for (let g = b; g < end; g++) {
+        // `type(g)`, reading the entry once.
+        const c = this.chunks[Math.floor(g / CHUNK)];
+        const i = (g & CMASK) * W;
+        const w = c !== undefined ? c.e[i] : 0;
+        const raw = w & M_EXPLICIT ? w & M_TYPE : backed(g) ? T.ram_rw : T.invalid;
+        const pending = raw !== T.invalid && this.changedSince(g, c !== undefined ? c.e[i + W_STAMP] : 0);
+        if ((pending ? this.recalc(raw, g, false) : raw) !== ot) {
+          continue;
+        }
+        if (!resolved && (newer || pending)) {
+          this.resolveTable(g, backed);
+          resolved = true;
+        }
+        this.store(g, nt, WHY_HV);
+        this.chunk(g, true)!.e[i + W_STAMP] = this.nextStamp - 1;
+        changed.push(g - s);
+      }
+      b = end;
+    }
   }
 
   /** p2m_change_type_range: lazy; records the log-dirty rangeset change. */

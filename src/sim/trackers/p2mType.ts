@@ -67,22 +67,31 @@ export function hapTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Track
  */
 export function logDirtyRange(m: Machine, d: Domain, fb: Framebuffer, begin: number, fn: string, flushFn: string): number[] {
   const dirty: number[] = [];
-  const contiguous = m.bugs.has('contiguous-mfn');
+  if (!m.bugs.has('contiguous-mfn')) {
+    // Every page's own gfn: the whole range in one pass of the p2m.
+    d.p2m.changeTypeEach(begin, begin + fb.pages, m.backedIn(d), T.ram_rw, T.ram_logdirty, dirty);
+    if (m.sink.record) {
+      for (const i of dirty) {
+        m.ev('peek-page', fn, `page ${i} (gfn ${hex(begin + i)}) was ram_rw: dirty, re-armed`, { page: i, gfn: begin + i });
+      }
+    }
+    return rangeDone(m, d, dirty, fb.pages, flushFn);
+  }
   const base = m.backingMfn(d, begin);
   let scanned = 0;
   const backed = m.backedIn(d);
+  // contiguous-mfn: page i is looked up as frame base + i, which with scattered frames is some other
+  // page's (or none).
   for (let i = 0; i < fb.pages; i++) {
     let gfn = begin + i;
-    if (contiguous) {
-      const real = m.backingMfn(d, gfn);
-      if (real !== base + i) {
-        const g2 = m.m2p(d, base + i);
-        m.violation('wrong-frame', `${fn} for page ${i} of '${fb.name}' used frame ${hex(base + i)} (gfn ${g2 >= 0 ? hex(g2) : 'none'}), but the page is backed by ${hex(real)}`, { fb: fb.name, pages: [i], gfn, mfn: base + i });
-        if (g2 < 0) {
-          continue;
-        }
-        gfn = g2;
+    const real = m.backingMfn(d, gfn);
+    if (real !== base + i) {
+      const g2 = m.m2p(d, base + i);
+      m.violation('wrong-frame', `${fn} for page ${i} of '${fb.name}' used frame ${hex(base + i)} (gfn ${g2 >= 0 ? hex(g2) : 'none'}), but the page is backed by ${hex(real)}`, { fb: fb.name, pages: [i], gfn, mfn: base + i });
+      if (g2 < 0) {
+        continue;
       }
+      gfn = g2;
     }
     scanned++;
     if (d.p2m.changeTypeOne(gfn, backed, T.ram_rw, T.ram_logdirty)) {
@@ -92,6 +101,11 @@ export function logDirtyRange(m: Machine, d: Domain, fb: Framebuffer, begin: num
       }
     }
   }
+  return rangeDone(m, d, dirty, scanned, flushFn);
+}
+
+/** The end of p2m_log_dirty_range: the costs of `scanned` entries tested, then the flush at unlock. */
+function rangeDone(m: Machine, d: Domain, dirty: number[], scanned: number, flushFn: string): number[] {
   m.costs.add(Counter.pteScans, scanned);
   m.costs.add(Counter.p2mTypeChanges, dirty.length);
   if (dirty.length > 0) {
