@@ -953,12 +953,10 @@ export class Machine {
   private eptViolation(v: Vcpu, d: Domain, gfn: number): 'retry' | 'emulated' {
     this.vmexitNoEvent(v, d);
     this.costs.add(Counter.eptViolations);
-    const b = this.backed(d, gfn);
-    const t = d.p2m.type(gfn, b);
-    if (t === T.ram_logdirty) {
-      // paging_mark_pfn_dirty (a no-op unless log-dirty mode is on), then logdirty → rw.
+    // A logdirty page: paging_mark_pfn_dirty (a no-op unless log-dirty mode is on), then logdirty →
+    // rw. (The two touch different state: the change is made first, where the type is read.)
+    if (d.p2m.changeTypeOne(gfn, this.backedIn(d), T.ram_logdirty, T.ram_rw)) {
       this.markPfnDirty(d, gfn);
-      d.p2m.changeTypeOne(gfn, this.backedIn(d), T.ram_logdirty, T.ram_rw);
       this.costs.add(Counter.p2mTypeChanges);
       if (this.sink.record) {
         this.ev('p2m-type-change', 'p2m_change_type_one', `gfn ${hex(gfn)} ram_logdirty → ram_rw`, { gfn });
@@ -967,6 +965,7 @@ export class Machine {
     }
     // p2m_ioreq_server: the write is forwarded to the ioreq server, which emulates it.
     if (this.sink.record) {
+      const t = d.p2m.type(gfn, this.backed(d, gfn));
       this.ev('emulate', 'hvm_emulate_one', `write to ${typeLabel(t)} gfn ${hex(gfn)} forwarded to the device model`, { gfn });
     }
     return 'emulated';

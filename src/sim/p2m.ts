@@ -110,6 +110,10 @@ export interface Backing {
   scatter: boolean;
 }
 
+/** `effective`'s flag for an entry that was pending, and its answer for an entry without a type. */
+const E_PENDING = 0x10000;
+const PENDING_NONE = -2;
+
 export class P2m {
   /** Chunks by gfn / 4096 (a sparse array: absent chunk = defaults). */
   chunks: (Chunk | undefined)[] = [];
@@ -276,8 +280,7 @@ export class P2m {
         // Not present, or nothing to recalculate.
         continue;
       }
-      this.store(g, this.recalc(t, g, false), WHY_HV);
-      this.chunk(g, true)!.e[(g & CMASK) * W + W_STAMP] = this.nextStamp - 1;
+      this.storeStamped(g, this.recalc(t, g, false));
       n++;
     }
     this.chunk(gfn, true)!.tableStamp[(gfn & CMASK) >>> EPT_BITS] = this.nextStamp - 1;
@@ -334,23 +337,25 @@ export class P2m {
 
   /**
    * p2m_change_type_one: succeeds only if the (effective) type is `ot`; then p2m_set_entry, which
-   * first resolves what is pending in gfn's EPT table. `backed(g)`: whether a frame backs g.
+   * first resolves what is pending in gfn's EPT table. `backed(g)`: whether a frame backs g; `ot`
+   * is a type an entry can hold (not `invalid`).
    */
   changeTypeOne(gfn: number, backed: (g: number) => boolean, ot: number, nt: number): boolean {
-    const cur = this.type(gfn, backed(gfn));
-    if (cur !== ot) {
+    const r = this.effective(gfn, backed);
+    if (r === PENDING_NONE || (r & ~E_PENDING) !== ot) {
       return false;
     }
-    this.setEntry(gfn, nt, WHY_HV, backed);
-    const c = this.chunk(gfn, true)!;
-    c.e[(gfn & CMASK) * W + W_STAMP] = this.nextStamp - 1;
+    if (r & E_PENDING || this.tableNewer(gfn)) {
+      this.resolveTable(gfn, backed);
+    }
+    this.storeStamped(gfn, nt);
     return true;
   }
 
   /**
    * `changeTypeOne(g, ot, nt)` for each g of [s, e) in ascending order, as p2m_log_dirty_range's
    * loop calls it; appends g - s to `changed` for each g that changed. The same entries, stamps and
-   * versions result, with one read of each entry and the table's test once per EPT table:
+   * versions result, with the table's test once per EPT table:
    * - a change stores only its own entry, so each entry's effective type is what it was before;
    * - a change first resolves its table (resolveTable) when the table has a newer range change or
    *   the entry itself is pending. Once that has run in a table, nothing left in it that can change
@@ -362,25 +367,40 @@ export class P2m {
       const newer = this.tableNewer(b);
       let resolved = false;
       for (let g = b; g < end; g++) {
-        // `type(g)`, reading the entry once.
-        const c = this.chunks[Math.floor(g / CHUNK)];
-        const i = (g & CMASK) * W;
-        const w = c !== undefined ? c.e[i] : 0;
-        const raw = w & M_EXPLICIT ? w & M_TYPE : backed(g) ? T.ram_rw : T.invalid;
-        const pending = raw !== T.invalid && this.changedSince(g, c !== undefined ? c.e[i + W_STAMP] : 0);
-        if ((pending ? this.recalc(raw, g, false) : raw) !== ot) {
+        const r = this.effective(g, backed);
+        if (r === PENDING_NONE || (r & ~E_PENDING) !== ot) {
           continue;
         }
-        if (!resolved && (newer || pending)) {
+        if (!resolved && (newer || r & E_PENDING)) {
           this.resolveTable(g, backed);
           resolved = true;
         }
-        this.store(g, nt, WHY_HV);
-        this.chunk(g, true)!.e[i + W_STAMP] = this.nextStamp - 1;
+        this.storeStamped(g, nt);
         changed.push(g - s);
       }
       b = end;
     }
+  }
+
+  /**
+   * `type(gfn)` from one read of the entry, with E_PENDING set when the entry was pending
+   * (recalculated); PENDING_NONE for an entry without a type (invalid, never pending).
+   */
+  private effective(gfn: number, backed: (g: number) => boolean): number {
+    const c = this.chunks[Math.floor(gfn / CHUNK)];
+    const i = (gfn & CMASK) * W;
+    const w = c !== undefined ? c.e[i] : 0;
+    const raw = w & M_EXPLICIT ? w & M_TYPE : backed(gfn) ? T.ram_rw : T.invalid;
+    if (raw === T.invalid) {
+      return PENDING_NONE;
+    }
+    return this.changedSince(gfn, c !== undefined ? c.e[i + W_STAMP] : 0) ? this.recalc(raw, gfn, false) | E_PENDING : raw;
+  }
+
+  /** Store a hypervisor change of gfn's type and mark the entry as recalculated now. */
+  private storeStamped(gfn: number, t: number): void {
+    this.store(gfn, t, WHY_HV);
+    this.chunk(gfn, true)!.e[(gfn & CMASK) * W + W_STAMP] = this.nextStamp - 1;
   }
 
   /** p2m_change_type_range: lazy; records the log-dirty rangeset change. */

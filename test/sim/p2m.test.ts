@@ -63,7 +63,14 @@ test('p2m_log_dirty_range in one pass (changeTypeEach) leaves the p2m that p2m_c
     const each = p.cloneShared();
     const byOne: number[] = [];
     for (let g = s; g < e; g++) {
-      if (one.changeTypeOne(g, backed, ot, nt)) {
+      // p2m_change_type_one: it changes exactly the entries whose effective type is ot, to nt,
+      // leaving nothing pending on them.
+      const was = one.type(g, backed(g));
+      const did = one.changeTypeOne(g, backed, ot, nt);
+      assert.equal(did, was === ot, `seed ${seed}: gfn ${g} was ${was}`);
+      if (did) {
+        assert.equal(one.type(g, backed(g)), nt);
+        assert.equal(one.pending(g), false);
         byOne.push(g - s);
       }
     }
