@@ -7,6 +7,8 @@
  * entry — which the store path touches for thousands of frames between two checkpoints.
  */
 
+import type { Hasher } from './util';
+
 const SHIFT = 12;
 const SIZE = 1 << SHIFT;
 const MASK = SIZE - 1;
@@ -100,6 +102,23 @@ export class CowTable<A extends Page> {
       }
     }
     return out;
+  }
+
+  /** State hash: the non-default entries (which pages are shared is not state). */
+  hashInto(h: Hasher): void {
+    h.word(this.n);
+    for (let pi = 0; pi < this.pages.length; pi++) {
+      const p = this.pages[pi];
+      if (p === undefined) {
+        continue;
+      }
+      for (let i = 0; i < SIZE; i++) {
+        if (p[i] !== this.empty) {
+          h.num(pi * SIZE + i);
+          h.num(p[i]);
+        }
+      }
+    }
   }
 
   /** Checkpoint copy: both copies share every page until one of them writes it. */

@@ -713,13 +713,7 @@ export class Engine implements EngineApi {
       fields.begin_pfn = '0x' + v.begin.toString(16);
       fields.end_pfn = '0x' + v.end.toString(16);
       fields.last_dirty = v.lastDirty === -1 ? '-1 (idle: write access removed)' : `${(v.lastDirty / 1e9).toFixed(3)} s`;
-      let known = 0;
-      for (const x of v.sl1ma) {
-        if (x !== -1) {
-          known++;
-        }
-      }
-      fields.sl1ma_known = known;
+      fields.sl1ma_known = v.sl1ma.size;
       const acc: number[] = [];
       for (let i = 0; i < v.end - v.begin; i++) {
         if (v.acc[i >> 3] & (1 << (i & 7))) {
@@ -790,7 +784,7 @@ export class Engine implements EngineApi {
       const mfn = m.backingMfn(d, g);
       if (d.tracker === 'sl1ma' && d.shVram) {
         const v = d.shVram;
-        const sl = v.sl1ma[i];
+        const sl = v.sl1ma.get(i);
         const wc = m.writableCount(d, mfn);
         const accBit = v.acc[i >> 3] & (1 << (i & 7));
         let dirty = !!accBit || wc > 1 || (wc === 1 && sl === -1);

@@ -1333,7 +1333,7 @@ export class Machine {
           continue;
         }
         const mfn = this.backingMfn(d, vram.begin + i);
-        const sl = vram.sl1ma[i];
+        const sl = vram.sl1ma.get(i);
         if (sl === -1) {
           continue;
         }

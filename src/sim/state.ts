@@ -149,14 +149,16 @@ export class ShadowPool {
 
 /** struct sh_dirty_vram (xen/arch/x86/mm/shadow/private.h). */
 export class ShDirtyVram {
-  /** Machine address of the remembered shadow L1e per page, as smfn * 512 + slot; -1 = INVALID_PADDR. */
-  sl1ma: Float64Array;
+  /**
+   * Machine address of the remembered shadow L1e per page, as smfn * 512 + slot; -1 = INVALID_PADDR.
+   * Copy-on-write: it changes only as shadow entries come and go, so checkpoints mostly share it.
+   */
+  sl1ma = CowTable.float64(-1);
   /** The accumulator: bits found between peeks (dirty_bitmap). */
   acc: Uint8Array;
   /** Time (ns) of the last observed dirtiness; -1 = idle, write access removed. */
   lastDirty = 0;
   constructor(readonly begin: number, readonly end: number) {
-    this.sl1ma = new Float64Array(end - begin).fill(-1);
     this.acc = new Uint8Array(Math.ceil((end - begin) / 8));
   }
 }

@@ -52,8 +52,8 @@ test('sl1ma: the checker flags a remembered entry that no longer maps its page w
   const m = e.machine;
   const d = m.dom('g');
   const vram = d.shVram!;
-  assert.notEqual(vram.sl1ma[5], -1, 'the store recorded sl1ma[5]');
-  vram.sl1ma[5] = vram.sl1ma[5] + 1; // the next slot: not present
+  assert.notEqual(vram.sl1ma.get(5), -1, 'the store recorded sl1ma[5]');
+  vram.sl1ma.set(5, vram.sl1ma.get(5) + 1); // the next slot: not present
   m.touchVram(d, 5);
   m.checkSl1ma();
   assert.deepEqual(m.sink.violations.map((v) => v.id), ['sl1ma']);

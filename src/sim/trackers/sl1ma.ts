@@ -41,7 +41,7 @@ export function shadowVramGetMfn(m: Machine, d: Domain, mfn: number, _flags: num
   }
   const vram = d.shVram!;
   if (m.writableCount(d, mfn) === 1) {
-    vram.sl1ma[i] = sl1a;
+    vram.sl1ma.set(i, sl1a);
     if (m.sink.record) {
       m.ev('set-l1e', 'shadow_vram_get_mfn', `page ${i}: first writable mapping, sl1ma = smfn ${hex(Math.floor(sl1a / 512))}[${sl1a % 512}]`, { page: i });
     }
@@ -61,18 +61,18 @@ export function shadowVramPutMfn(m: Machine, d: Domain, mfn: number, flags: numb
   let dirty = false;
   let why: string;
   if (count === 1) {
-    if (vram.sl1ma[i] === -1) {
+    if (vram.sl1ma.get(i) === -1) {
       dirty = true;
       why = 'last writable mapping, sl1ma unknown: dirty';
     } else {
-      vram.sl1ma[i] = -1;
+      vram.sl1ma.set(i, -1);
       dirty = (flags & D) !== 0;
       why = `last writable mapping: sl1ma invalidated, ${dirty ? 'D set: dirty' : 'D clear'}`;
     }
   } else {
     dirty = true;
-    if (vram.sl1ma[i] === sl1a) {
-      vram.sl1ma[i] = -1;
+    if (vram.sl1ma.get(i) === sl1a) {
+      vram.sl1ma.set(i, -1);
       why = 'one of several mappings, the remembered one: dirty, sl1ma invalidated';
     } else {
       why = 'one of several mappings: dirty';
@@ -128,7 +128,8 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
     // ... and with contiguous frames, page i's frame is the first one plus i.
     const linear = plain && backing.scatter === null ? backing.mfn(begin) : -1;
     const wcount = d.wcount;
-    const sl1ma = vram.sl1ma;
+    let spage: Float64Array | undefined;
+    let spi = -1;
     // Neighbouring pages share a count page and (mostly) an L1 shadow: look each up once.
     let wpage: Int32Array | undefined;
     let wpi = -1;
@@ -152,7 +153,11 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
           wpage = wcount.readPage(mfn);
         }
         const count = wpage === undefined ? 0 : wpage[mfn & mask];
-        const sl1a = sl1ma[i];
+        if (i >>> shift !== spi) {
+          spi = i >>> shift;
+          spage = vram.sl1ma.readPage(i);
+        }
+        const sl1a = spage === undefined ? -1 : spage[i & mask];
         if (count === 0) {
           // No guest reference: nothing to track.
         } else if (count === 1) {
@@ -162,8 +167,10 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
               m.ev('peek-page', 'shadow_track_dirty_vram', `page ${i}: one mapping, unknown: dirty; sh_remove_all_mappings`, { page: i });
             }
             flush = m.removeAllMappings(d, mfn) || flush;
-            // That changed counts (perhaps copying their page) and shadow entries: look up afresh.
+            // That changed counts, sl1ma entries (perhaps copying their pages) and shadow entries:
+            // look up afresh.
             wpi = -1;
+            spi = -1;
             lsmfn = -1;
           } else {
             if (sl1a < lsmfn * 512 || sl1a >= lsmfn * 512 + 512) {
