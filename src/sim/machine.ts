@@ -715,7 +715,10 @@ export class Machine {
   hapGpaCheck(d: Domain, gfn: number, write: boolean): Fault | null {
     // A backed entry: PENDING (a misconfiguration exit), or its stored type, which is then the
     // effective one.
-    const t = this.backed(d, gfn) ? d.p2m.eptType(gfn) : d.p2m.type(gfn, false);
+    const b = this.backingOf(d, gfn);
+    const t = b !== null ? d.p2m.eptType(gfn) : d.p2m.type(gfn, false);
+    this.gpaBacking = b;
+    this.gpaType = t;
     if (t === PENDING) {
       const f = this.misconfigExit;
       f.gfn = gfn;
@@ -731,6 +734,9 @@ export class Machine {
     }
     return null;
   }
+  /** What the last `hapGpaCheck` found: the gfn's backing, and its type when the check passed. */
+  private gpaBacking: Backing | null = null;
+  private gpaType = 0;
   /**
    * hapGpaCheck's two common exits, one record each, reused: an exit is handled before the next
    * check (the first store to each page after a peek takes both, a million times in a big run).
@@ -826,9 +832,13 @@ export class Machine {
       return f;
     }
     this.hapWalkOf = null;
+    // The check passed with the backing and type it found; only a PML drain on the way in
+    // (hapPhysAccess) can change the type.
+    const b = this.gpaBacking;
+    const t0 = this.gpaType;
     this.hapPhysAccess(v, d, gfn, write);
-    const t = d.p2m.type(gfn, true);
-    const mfn = this.backingMfn(d, gfn);
+    const t = d.pmlEnabled ? d.p2m.type(gfn, true) : t0;
+    const mfn = b !== null ? b.mfn(gfn) : -1;
     if (this.sink.record) {
       this.ev('walk', 'cpu 2-D walk', `${vaToString(va)} → gfn ${hex(gfn)} → mfn ${hex(mfn)}`, { vcpu: v.id, va, gfn, mfn });
     }

@@ -72,6 +72,10 @@ const scratchPage = new Uint8Array(PAGE_SIZE);
 const scratchStamp = new Int32Array(PAGE_SIZE);
 let stamp = 0;
 const touched = new Int32Array(PAGE_SIZE);
+/** `changedSince`'s fast case: at most FEW records, their offsets and lengths. */
+const FEW = 8;
+const fewOff = new Int32Array(FEW);
+const fewLen = new Int32Array(FEW);
 
 export class PageStore {
   /** Frame table chunks: per frame [2k] latest applied record (-1: none), [2k + 1] slot (-1: no bytes yet). */
@@ -425,6 +429,38 @@ export class PageStore {
         }
       }
       return false;
+    }
+    // A few short records at offsets that do not overlap (stores to different places): each byte was
+    // written once since p0, so the page changed iff one of them changed its own bytes.
+    let changed = false;
+    let few = 0;
+    for (let i = first; ; ) {
+      if (i < p0) {
+        return changed;
+      }
+      if (few === FEW) {
+        break;
+      }
+      const ri = this.recs[i >>> RSHIFT];
+      const oi = (i & RMASK) * STRIDE;
+      const ol = ri[oi + R_OFFLEN];
+      const ro = ol & OFF_MASK;
+      const rl = ol >>> LEN_SHIFT;
+      if (rl > INLINE) {
+        break;
+      }
+      let j = 0;
+      while (j < few && (ro >= fewOff[j] + fewLen[j] || fewOff[j] >= ro + rl)) {
+        j++;
+      }
+      if (j < few) {
+        break;
+      }
+      fewOff[few] = ro;
+      fewLen[few] = rl;
+      few++;
+      changed = changed || ri[oi + R_A] !== ri[oi + R_B];
+      i = ri[oi + R_PREV];
     }
     // Walking back, the first-seen new byte of each offset is the newest, the last-seen old byte the
     // oldest: keep the first, overwrite the second as we go.
