@@ -82,7 +82,7 @@ export class WalkCache {
 }
 
 /** Machine fields that are caches, not state (see Machine.cloneShared). */
-const CACHES = new Set(['pscache', 'hapcache', 'domCache']);
+const CACHES = new Set(['pscache', 'gwcache', 'domCache']);
 
 export class StepSink {
   /** Fresh arrays per step (allocated on the first push), so outcomes never share them. */
@@ -127,8 +127,8 @@ export class Machine {
 
   /** The shadow walk's paging-structure cache (see shadowHwWalk): L1 shadows by smfn. */
   pscache = new WalkCache();
-  /** The HAP walk's (see guestWalk): guest L1 tables by gfn. */
-  hapcache = new WalkCache();
+  /** The guest walk's (see guestWalk): guest L1 tables by gfn. */
+  gwcache = new WalkCache();
   /** The last domain looked up by name, and its framebuffers with their oracles. */
   private domCache: { name: string; d: Domain; fbs: { f: Framebuffer; o: FbOracle }[]; backed: (gfn: number) => boolean } | null = null;
 
@@ -139,7 +139,7 @@ export class Machine {
       (c as unknown as Record<string, unknown>)[k] = CACHES.has(k) ? null : deepClone(this[k]);
     }
     c.pscache = new WalkCache();
-    c.hapcache = new WalkCache();
+    c.gwcache = new WalkCache();
     return c;
   }
   /** Drop the caches a statement other than a store may have made stale (domains, framebuffers). */
@@ -634,13 +634,14 @@ export class Machine {
     let table = -1;
     let rwAll = true;
     let top = 4;
-    // HAP: the paging-structure cache (as in shadowHwWalk) gives the L1 table of a 2 MiB region
-    // while no guest PTE, p2m entry version or pending p2m change moved (so levels 4..2 would walk
-    // to the same table with the same rights and no exit).
+    // A paging-structure cache (as in shadowHwWalk) gives the L1 table of a 2 MiB region while no
+    // guest PTE, p2m entry version or pending p2m change moved: levels 4..2 would walk to the same
+    // table with the same rights, find A already set (the walk that filled it set them), and under
+    // HAP take no exit. (Shadow walks, Xen's guest_walk_tables, read the same guest entries.)
     const region = Math.floor(va / 2097152);
-    const hapKey = Machine.fastPaths && d.paging === 'hap' && setAd;
-    if (hapKey) {
-      const hc = this.hapcache;
+    const cacheKey = Machine.fastPaths && setAd;
+    if (cacheKey) {
+      const hc = this.gwcache;
       const i = hc.slot(d.name, v.process, d.permEpoch, d.p2m.verEpoch, d.p2m.nextStamp, region);
       if (i >= 0) {
         table = hc.l1[i];
@@ -652,8 +653,8 @@ export class Machine {
       table = this.processes.get(v.process)!.cr3;
     }
     for (let l = top; l >= 1; l--) {
-      if (l === 1 && hapKey && top === 4) {
-        const hc = this.hapcache;
+      if (l === 1 && cacheKey && top === 4) {
+        const hc = this.gwcache;
         const i = hc.put(d.name, v.process, d.permEpoch, d.p2m.verEpoch, d.p2m.nextStamp, region);
         hc.l1[i] = table;
         hc.rw[i] = rwAll ? 1 : 0;
@@ -989,69 +990,85 @@ export class Machine {
 
   /** sh_page_fault: walk the guest tables, build shadows down to L1, propagate the L1 entry. */
   shPageFault(v: Vcpu, d: Domain, va: number, write: boolean): 'retry' | 'emulated' {
-    return this.nest('shadow-fault', 'sh_page_fault', this.sink.record ? `${write ? 'write' : 'read'} ${vaToString(va)}` : '', () => {
-      this.vmexitNoEvent(v, d);
-      this.costs.add(Counter.shadowFaults);
-      const fail = this.guestWalk(v, d, va, write, true);
-      if (fail !== null) {
-        throw new SimError(fail.msg, 'va');
-      }
-      // The leaf, read at once (the walks below overwrite gwalk).
-      const { gfn: leafGfn, flags: leafFlags } = this.gwalk;
-      const p = this.processes.get(v.process)!;
-      if (write && d.linear) {
-        linear2007LearnVa(this, d, va, leafGfn);
-      }
-      // Shadows from the top: sh_make_shadow for each guest table on the path.
-      let table = p.cr3;
-      let st = this.getOrMakeShadow(d, table, 4);
-      for (let l = 4; l > 1; l--) {
-        const idx = vaIndex(va, l);
-        const child = pteFrame(this.guestTable(d, table), idx);
-        const cs = this.getOrMakeShadow(d, child, l - 1);
-        if (!(st.f[idx] & P) || st.e[idx] !== cs.smfn) {
-          if (st.f[idx] & P) {
-            // Repointed: walks cached through the old child are no longer valid.
-            d.permEpoch++;
-          }
-          // Entries above L1 get A and D forced on (they may act as L1 entries through the linear map).
-          st.e[idx] = cs.smfn;
-          st.f[idx] = P | RW | US | A | D;
-        }
-        st = cs;
-        table = child;
-      }
-      const slot = vaIndex(va, 1);
-      const target = this.p2mLookup(d, leafGfn);
-      if (target.mfn < 0) {
-        // No RAM behind the gfn (emulated MMIO): the entry stays a "magic" not-present one and the
-        // access is emulated by the device model (handle_mmio); nothing reaches RAM.
-        this.propagateL1(v, d, st, slot, leafFlags, leafGfn, write);
-        if (this.sink.record) {
-          this.ev('emulate', 'handle_mmio', `${write ? 'store' : 'load'} to gfn ${hex(leafGfn)} (${typeLabel(target.t)}) emulated by the device model`, { gfn: leafGfn });
-        }
-        return 'emulated' as const;
-      }
-      if (write && target.t === T.ioreq_server) {
-        // A write to a write-protected p2m type is emulated and forwarded to the ioreq server.
-        this.propagateL1(v, d, st, slot, leafFlags, leafGfn, false);
-        if (this.sink.record) {
-          this.ev('emulate', 'hvm_emulate_one', `store to gfn ${hex(leafGfn)} (ioreq_server) forwarded to the device model`, { gfn: leafGfn });
-        }
-        return 'emulated' as const;
-      }
-      if (d.ptFrames.has(leafGfn) && write && this.isShadowed(d, leafGfn)) {
-        // A store to a shadowed page-table frame: emulate it instead of retrying.
-        this.propagateL1(v, d, st, slot, leafFlags, leafGfn, false);
-        this.costs.add(Counter.ptEmulations);
-        if (this.sink.record) {
-          this.ev('emulate', 'sh_emulate_write', `store to page-table frame gfn ${hex(leafGfn)}`, { gfn: leafGfn });
-        }
-        return 'emulated' as const;
-      }
+    // Without event recording, without nest's closure and event fields (the exit of every first
+    // store to a page after a peek).
+    return this.sink.record
+      ? this.nest('shadow-fault', 'sh_page_fault', `${write ? 'write' : 'read'} ${vaToString(va)}`, () => this.shFault(v, d, va, write), { vcpu: v.id, va })
+      : this.shFault(v, d, va, write);
+  }
+  private shFault(v: Vcpu, d: Domain, va: number, write: boolean): 'retry' | 'emulated' {
+    this.vmexitNoEvent(v, d);
+    this.costs.add(Counter.shadowFaults);
+    const fail = this.guestWalk(v, d, va, write, true);
+    if (fail !== null) {
+      throw new SimError(fail.msg, 'va');
+    }
+    // The leaf, read at once (the walks below overwrite gwalk).
+    const { gfn: leafGfn, flags: leafFlags, table: leafTable } = this.gwalk;
+    if (write && d.linear) {
+      linear2007LearnVa(this, d, va, leafGfn);
+    }
+    // Shadows from the top: sh_make_shadow for each guest table on the path. While the hardware
+    // walk's cache holds this region's L1 shadow (no shadow entry or guest PTE changed since it
+    // walked there) and it shadows the guest's L1 table, every shadow on the path exists and points
+    // to the next: the loop would only look them up.
+    const pc = this.pscache;
+    const cs = Machine.fastPaths ? pc.slot(d.name, v.process, d.permEpoch, 0, 0, Math.floor(va / 2097152)) : -1;
+    const cached = cs >= 0 ? pc.table[cs] : undefined;
+    const st = cached !== undefined && cached.gfn === leafTable && cached.level === 1 ? cached : this.shadowPath(d, v, va);
+    const slot = vaIndex(va, 1);
+    const target = this.p2mLookup(d, leafGfn);
+    if (target.mfn < 0) {
+      // No RAM behind the gfn (emulated MMIO): the entry stays a "magic" not-present one and the
+      // access is emulated by the device model (handle_mmio); nothing reaches RAM.
       this.propagateL1(v, d, st, slot, leafFlags, leafGfn, write);
-      return 'retry' as const;
-    }, { vcpu: v.id, va });
+      if (this.sink.record) {
+        this.ev('emulate', 'handle_mmio', `${write ? 'store' : 'load'} to gfn ${hex(leafGfn)} (${typeLabel(target.t)}) emulated by the device model`, { gfn: leafGfn });
+      }
+      return 'emulated';
+    }
+    if (write && target.t === T.ioreq_server) {
+      // A write to a write-protected p2m type is emulated and forwarded to the ioreq server.
+      this.propagateL1(v, d, st, slot, leafFlags, leafGfn, false);
+      if (this.sink.record) {
+        this.ev('emulate', 'hvm_emulate_one', `store to gfn ${hex(leafGfn)} (ioreq_server) forwarded to the device model`, { gfn: leafGfn });
+      }
+      return 'emulated';
+    }
+    if (d.ptFrames.has(leafGfn) && write && this.isShadowed(d, leafGfn)) {
+      // A store to a shadowed page-table frame: emulate it instead of retrying.
+      this.propagateL1(v, d, st, slot, leafFlags, leafGfn, false);
+      this.costs.add(Counter.ptEmulations);
+      if (this.sink.record) {
+        this.ev('emulate', 'sh_emulate_write', `store to page-table frame gfn ${hex(leafGfn)}`, { gfn: leafGfn });
+      }
+      return 'emulated';
+    }
+    this.propagateL1(v, d, st, slot, leafFlags, leafGfn, write);
+    return 'retry';
+  }
+
+  /** sh_page_fault's descent: the shadow of each guest table from the top down to va's L1 shadow. */
+  private shadowPath(d: Domain, v: Vcpu, va: number): ShadowTable {
+    let table = this.processes.get(v.process)!.cr3;
+    let st = this.getOrMakeShadow(d, table, 4);
+    for (let l = 4; l > 1; l--) {
+      const idx = vaIndex(va, l);
+      const child = pteFrame(this.guestTable(d, table), idx);
+      const cs = this.getOrMakeShadow(d, child, l - 1);
+      if (!(st.f[idx] & P) || st.e[idx] !== cs.smfn) {
+        if (st.f[idx] & P) {
+          // Repointed: walks cached through the old child are no longer valid.
+          d.permEpoch++;
+        }
+        // Entries above L1 get A and D forced on (they may act as L1 entries through the linear map).
+        st.e[idx] = cs.smfn;
+        st.f[idx] = P | RW | US | A | D;
+      }
+      st = cs;
+      table = child;
+    }
+    return st;
   }
 
   /** Find the shadow of (gfn, level) or make one (sh_make_shadow, which promotes the frame). */
