@@ -796,9 +796,11 @@ export class Machine {
 
   /**
    * The guest walk that the current translation's last HAP walk completed, while it still holds: the
-   * domain, and its epochs then (see `hapHwWalk`); null when there is none.
+   * domain, vCPU and address, and the domain's epochs then (see `hapHwWalk`); null when there is none.
    */
   private hapWalkOf: Domain | null = null;
+  private hapWalkVcpu: Vcpu | null = null;
+  private hapWalkVa = 0;
   private hapWalkEpochs = [0, 0, 0];
 
   /**
@@ -813,7 +815,7 @@ export class Machine {
    */
   hapHwWalk(v: Vcpu, d: Domain, va: number, write: boolean): Fault | null {
     const ep = this.hapWalkEpochs;
-    if (this.hapWalkOf !== d || ep[0] !== d.permEpoch || ep[1] !== d.p2m.verEpoch || ep[2] !== d.p2m.nextStamp || !Machine.fastPaths) {
+    if (this.hapWalkOf !== d || this.hapWalkVcpu !== v || this.hapWalkVa !== va || ep[0] !== d.permEpoch || ep[1] !== d.p2m.verEpoch || ep[2] !== d.p2m.nextStamp || !Machine.fastPaths) {
       this.hapWalkOf = null;
       const fail = this.guestWalk(v, d, va, write, true);
       if (fail !== null) {
@@ -827,6 +829,8 @@ export class Machine {
     const f = this.hapGpaCheck(d, gfn, write);
     if (f) {
       this.hapWalkOf = d;
+      this.hapWalkVcpu = v;
+      this.hapWalkVa = va;
       ep[0] = d.permEpoch;
       ep[1] = d.p2m.verEpoch;
       ep[2] = d.p2m.nextStamp;
