@@ -567,7 +567,7 @@ export class Engine implements EngineApi {
           const p = m.processes.get(n)!;
           return { name: displayProcess(p.name), cr3Gfn: p.cr3, exited: p.exited };
         }),
-        ptFrames: [...d.ptFrames.keys()].sort((a, b) => a - b),
+        ptFrames: d.ptFrames.entries().map((e) => e[0]),
         logdirty: d.logdirty,
       })),
       costs: m.costs.totals(),
@@ -821,7 +821,7 @@ export class Engine implements EngineApi {
         vcpus: d.vcpus.map((v) => ({ p: v.process, tlb: v.tlb.entries(), pml: v.pml })),
         sh: [...d.shTables.values()].sort((a, b) => a.smfn - b.smfn).map((t) => [t.smfn, t.gfn, t.level, t.e, t.f]),
         wc: d.wcount.entries(),
-        vram: d.shVram, hap: d.hapVram, pt: [...d.ptFrames].sort((a, b) => a[0] - b[0]), pml: d.pmlEnabled,
+        vram: d.shVram, hap: d.hapVram, pt: d.ptFrames.entries(), pml: d.pmlEnabled,
       });
     }
     m.ioreq.hashInto(h);

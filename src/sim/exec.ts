@@ -655,7 +655,7 @@ export class Executor {
             best = va;
             return;
           }
-        } else if (d.ptFrames.has(frame)) {
+        } else if (d.ptFrames.get(frame) !== 0) {
           walk(frame, level - 1, va);
         }
       }

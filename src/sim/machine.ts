@@ -317,7 +317,7 @@ export class Machine {
   /** A page-table page for the guest: highest free gfn of RAM, never a framebuffer's. */
   allocPtFrame(d: Domain, level: number): number {
     let g = d.nextPtGfn;
-    while (g >= 0 && (d.ptFrames.has(g) || this.fbAt(d, g))) {
+    while (g >= 0 && (d.ptFrames.get(g) !== 0 || this.fbAt(d, g))) {
       g--;
     }
     if (g < 0) {
@@ -475,7 +475,7 @@ export class Machine {
   isPageTableGfn(d: Domain, gfn: number): boolean {
     // Page-table frames are taken downwards from the top of RAM: anything at or below the next one
     // to take is not a page table (saves a map lookup per store).
-    return gfn > d.nextPtGfn && d.ptFrames.has(gfn);
+    return gfn > d.nextPtGfn && d.ptFrames.get(gfn) !== 0;
   }
 
   /** Bookkeeping after guest memory at mfn changed: the oracle, and page-table writes. */
@@ -1039,7 +1039,7 @@ export class Machine {
       }
       return 'emulated';
     }
-    if (d.ptFrames.has(leafGfn) && write && this.isShadowed(d, leafGfn)) {
+    if (d.ptFrames.get(leafGfn) !== 0 && write && this.isShadowed(d, leafGfn)) {
       // A store to a shadowed page-table frame: emulate it instead of retrying.
       this.propagateL1(v, d, st, slot, leafFlags, leafGfn, false);
       this.costs.add(Counter.ptEmulations);
@@ -1145,7 +1145,7 @@ export class Machine {
         sflags &= ~RW;
         why += ` RO: p2m type ${typeLabel(target.t)}`;
       }
-      if (this.isShadowed(d, gfn) && d.ptFrames.has(gfn)) {
+      if (this.isShadowed(d, gfn) && d.ptFrames.get(gfn) !== 0) {
         sflags &= ~RW;
         why += ' RO: guest page table';
       }

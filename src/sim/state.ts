@@ -202,8 +202,11 @@ export class Domain {
   p2m = new P2m();
   ram: Backing;
   vram: Backing[] = [];
-  /** Guest page-table frames and their level. */
-  ptFrames = new Map<number, number>();
+  /**
+   * Guest page-table frames: their level by gfn (0: not one). A table of arrays, not a map: the store
+   * path asks about every store's gfn (two array loads instead of a hash lookup).
+   */
+  ptFrames = CowTable.int32(0);
   /** Guest PTE versions per table frame (bumped by guest edits; guest-no-flush). */
   ptVer = new Map<number, Uint32Array>();
   nextPtGfn: number;
