@@ -142,6 +142,7 @@ function numberError(text: string, what: string): string {
 
 const SMALL_DEC = /^[0-9]{1,15}$/;
 const SMALL_HEX = /^0x[0-9a-fA-F]{1,12}$/;
+const WIDE_HEX = /^0x[0-9a-fA-F]{13,16}$/;
 
 function num(text: string, col: number, what: string, min: number, max: number): number {
   // fast path for the common spellings (exact: below 2^53)
@@ -213,6 +214,15 @@ function va(text: string, col: number): Va48 {
     const n = text.startsWith('0x') ? parseInt(text.slice(2), 16) : Number(text);
     if (n < 2 ** 47) {
       return n;
+    }
+  }
+  if (WIDE_HEX.test(text)) {
+    // 13 to 16 hex digits, in two exact halves: bits 63..48 and bits 47..0. Canonical when the
+    // high half is all zeros (and bit 47 clear) or, with all 16 digits, all ones (and bit 47 set).
+    const hi = parseInt(text.slice(2, text.length - 12), 16);
+    const lo = parseInt(text.slice(text.length - 12), 16);
+    if (lo < 2 ** 47 ? hi === 0 : hi === 0xffff && text.length === 18) {
+      return lo;
     }
   }
   const v = parseUnsigned(text);

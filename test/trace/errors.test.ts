@@ -194,6 +194,13 @@ describe('addresses and guest memory', () => {
     assert.equal(st[1]?.op === 'invlpg' && st[1].va, 0x800000001000);
     assert.equal(st[2]?.op === 'invlpg' && st[2].va, 0x7ffffffff000);
   });
+  it('reads 13 to 16 hex digits exactly, at both edges of both canonical halves', () => {
+    const st = ok(H + ['0xFFFF800000000000', '0xffffffffffffe000', '0x00007ffffffff000', '0x7ffffffff000', '0x0ffffffff000'].map((v) => `invlpg vcpu=0 va=${v}`).join('\n'));
+    assert.deepEqual(st.slice(1).map((s) => (s.op === 'invlpg' ? s.va : -1)), [0x800000000000, 0xffffffffe000, 0x7ffffffff000, 0x7ffffffff000, 0xffffffff000]);
+    assertError(H + 'write vcpu=0 va=0xffff7ffffffff000', '2:17', /non-canonical/);
+    assertError(H + 'write vcpu=0 va=0x0fff800000000000', '2:17', /non-canonical/);
+    assertError(H + 'write vcpu=0 va=0x800000000000', '2:17', /non-canonical/);
+  });
   it('refuses non-canonical VAs at the value', () => {
     assertError(H + 'write vcpu=0 va=0x0000800000000000', '2:17', /non-canonical virtual address/);
     assertError(H + 'write vcpu=0 va=0xfff0800000000000', '2:17', /non-canonical/);
