@@ -87,9 +87,8 @@ export class CowTable<A extends Page> {
     p[i] = value;
   }
 
-  /** Non-default entries, ascending by key. */
-  entries(): [number, number][] {
-    const out: [number, number][] = [];
+  /** Call `f` for each non-default entry, ascending by key. */
+  forEach(f: (key: number, value: number) => void): void {
     for (let pi = 0; pi < this.pages.length; pi++) {
       const p = this.pages[pi];
       if (p === undefined) {
@@ -97,28 +96,26 @@ export class CowTable<A extends Page> {
       }
       for (let i = 0; i < SIZE; i++) {
         if (p[i] !== this.empty) {
-          out.push([pi * SIZE + i, p[i]]);
+          f(pi * SIZE + i, p[i]);
         }
       }
     }
+  }
+
+  /** Non-default entries, ascending by key. */
+  entries(): [number, number][] {
+    const out: [number, number][] = [];
+    this.forEach((k, v) => out.push([k, v]));
     return out;
   }
 
   /** State hash: the non-default entries (which pages are shared is not state). */
   hashInto(h: Hasher): void {
     h.word(this.n);
-    for (let pi = 0; pi < this.pages.length; pi++) {
-      const p = this.pages[pi];
-      if (p === undefined) {
-        continue;
-      }
-      for (let i = 0; i < SIZE; i++) {
-        if (p[i] !== this.empty) {
-          h.num(pi * SIZE + i);
-          h.num(p[i]);
-        }
-      }
-    }
+    this.forEach((k, v) => {
+      h.num(k);
+      h.num(v);
+    });
   }
 
   /** Checkpoint copy: both copies share every page until one of them writes it. */
