@@ -73,6 +73,24 @@ function formInfo(spec: StatementSpec): FormInfo {
   return f;
 }
 
+/**
+ * The `write` form, when `write vcpu=V va=A` can take `Checker.addPlainWrite`: a single form without
+ * a selector or bare words, whose only required keys are vcpu= and va=, neither an enum.
+ */
+const PLAIN_WRITE: StatementSpec | null = (() => {
+  const forms = formsOf('write');
+  const f = forms[0];
+  if (forms.length !== 1 || f === undefined || f.selector || f.positional.length > 0 || f.declaration) {
+    return null;
+  }
+  const keys = new Map(f.keys.map((k) => [k.name, k]));
+  const plain = (name: string): boolean => keys.get(name) !== undefined && keys.get(name)?.kind !== 'enum';
+  return plain('vcpu') && plain('va') && f.keys.every((k) => !k.required || k.name === 'vcpu' || k.name === 'va') ? f : null;
+})();
+const NO_FLAGS: ReadonlySet<string> = new Set();
+/** Off: every line takes the general path (tests compare the two). */
+export const parserShortcuts = { enabled: true };
+
 /** The parser's own bounds on memory (below the spec's limits); see LIMITS. */
 export interface ParserBounds { statements?: number; listEntriesTotal?: number }
 
@@ -379,6 +397,10 @@ export class Checker {
   }
 
   private addInner(raw: RawStmt): void {
+    if (PLAIN_WRITE !== null && parserShortcuts.enabled && raw.keyword === 'write' && raw.words.length === 0 && raw.pairs.length === 2 && raw.pairs[0]?.key === 'vcpu' && raw.pairs[1]?.key === 'va') {
+      this.addPlainWrite(PLAIN_WRITE, raw, raw.pairs[0], raw.pairs[1]);
+      return;
+    }
     const { spec, words, selectorWord } = this.selectForm(raw);
     const pos: SrcPos = { line: raw.line, col: raw.col, args: {} };
     const args = pos.args as Record<string, number>;
@@ -463,6 +485,27 @@ export class Checker {
     full.pos = pos;
     this.account(spec, full, raw);
   }
+
+  /**
+   * `write vcpu=V va=A` and nothing else (most lines of a big trace): what `addInner` does for it,
+   * without its general checks, which cannot fail here (one form, two distinct keys it knows, no
+   * words, no enum; see PLAIN_WRITE). The statement itself is built and accounted the same way.
+   */
+  private addPlainWrite(spec: StatementSpec, raw: RawStmt, vcpu: RawPair, va: RawPair): void {
+    const pairs = new Map<string, RawPair>([[vcpu.key, vcpu], [va.key, va]]);
+    const full = this.build(spec, [], NO_FLAGS, pairs, raw) as Statement;
+    // The columns table sharedArgs gives this layout, found by the one column that varies.
+    let args = vcpu.keyCol === 7 ? this.plainWriteArgs.get(va.keyCol) : undefined;
+    if (args === undefined) {
+      args = this.sharedArgs({ vcpu: vcpu.keyCol, va: va.keyCol });
+      if (vcpu.keyCol === 7) {
+        this.plainWriteArgs.set(va.keyCol, args);
+      }
+    }
+    full.pos = { line: raw.line, col: raw.col, args };
+    this.account(spec, full, raw);
+  }
+  private readonly plainWriteArgs = new Map<number, Record<string, number>>();
 
   private account(spec: StatementSpec, st: Statement, raw: RawStmt): void {
     const index = this.statements.length;
@@ -717,7 +760,7 @@ export class Checker {
 
   // ---------------------------------------------------------------- statements
 
-  private build(spec: StatementSpec, words: RawWord[], flags: Set<string>, k: Map<string, RawPair>, raw: RawStmt): Stmt {
+  private build(spec: StatementSpec, words: RawWord[], flags: ReadonlySet<string>, k: Map<string, RawPair>, raw: RawStmt): Stmt {
     const get = (key: string): RawPair | undefined => k.get(key);
     const need = (key: string): RawPair => k.get(key) as RawPair;
     const n = (key: string, min: number, max: number, what = key): number | undefined => {
