@@ -160,7 +160,20 @@ function numberError(text: string, what: string): string {
 
 const SMALL_DEC = /^[0-9]{1,15}$/;
 const SMALL_HEX = /^0x[0-9a-fA-F]{1,12}$/;
-const WIDE_HEX = /^0x[0-9a-fA-F]{13,16}$/;
+
+/** The hex digits text[from, to) as a number (at most 13 of them, so exact), or -1 if one is not a hex digit. */
+function hexValue(text: string, from: number, to: number): number {
+  let v = 0;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+    if (d < 0) {
+      return -1;
+    }
+    v = v * 16 + d;
+  }
+  return v;
+}
 
 function num(text: string, col: number, what: string, min: number, max: number): number {
   // fast path for the common spellings (exact: below 2^53)
@@ -234,12 +247,12 @@ function va(text: string, col: number): Va48 {
       return n;
     }
   }
-  if (WIDE_HEX.test(text)) {
-    // 13 to 16 hex digits, in two exact halves: bits 63..48 and bits 47..0. Canonical when the
-    // high half is all zeros (and bit 47 clear) or, with all 16 digits, all ones (and bit 47 set).
-    const hi = parseInt(text.slice(2, text.length - 12), 16);
-    const lo = parseInt(text.slice(text.length - 12), 16);
-    if (lo < 2 ** 47 ? hi === 0 : hi === 0xffff && text.length === 18) {
+  if (text.length >= 15 && text.length <= 18 && text.charCodeAt(0) === 48 && text.charCodeAt(1) === 120) {
+    // 0x and 13 to 16 hex digits, in two exact halves: bits 63..48 and bits 47..0. Canonical when
+    // the high half is all zeros (and bit 47 clear) or, with all 16 digits, all ones (and bit 47 set).
+    const hi = hexValue(text, 2, text.length - 12);
+    const lo = hexValue(text, text.length - 12, text.length);
+    if (hi >= 0 && lo >= 0 && (lo < 2 ** 47 ? hi === 0 : hi === 0xffff && text.length === 18)) {
       return lo;
     }
   }
@@ -641,7 +654,23 @@ export class Checker {
     return r;
   }
 
+  /**
+   * DOMAIN.N references resolved so far, by their text: one that resolved once always resolves the
+   * same (domains are never undeclared, nor their vCPU counts changed), and only a failure depends
+   * on the column. (Not a bare N: a second domain makes it ambiguous.)
+   */
+  private readonly vcpusByText = new Map<string, VcpuRef & { info: DomInfo }>();
   private vcpu(p: RawPair): VcpuRef & { info: DomInfo } {
+    let v = this.vcpusByText.get(p.value);
+    if (v === undefined) {
+      v = this.resolveVcpu(p);
+      if (p.value.includes('.')) {
+        this.vcpusByText.set(p.value, v);
+      }
+    }
+    return v;
+  }
+  private resolveVcpu(p: RawPair): VcpuRef & { info: DomInfo } {
     const text = p.value;
     const dot = text.lastIndexOf('.');
     let info: DomInfo;

@@ -175,6 +175,8 @@ describe('names and references', () => {
     assert.deepEqual(st[1]?.op === 'vmexit' && st[1].vcpu, { dom: 'g', idx: 1 });
     assert.deepEqual(st[3]?.op === 'vmexit' && st[3].vcpu, { dom: 'h', idx: 0 });
     assertError(H + 'domain h paging=hap mem=1M vcpus=1\nvmexit vcpu=0', '3:13', /bare vCPU number '0' is ambiguous with 2 domains/);
+    // A bare N that resolved while one domain existed is ambiguous once a second one is declared.
+    assertError(H + 'vmexit vcpu=0\nvmexit vcpu=g.0\ndomain h paging=hap mem=1M vcpus=1\nvmexit vcpu=g.0\nvmexit vcpu=0', '6:13', /bare vCPU number '0' is ambiguous/);
     assertError('vmexit vcpu=0', '1:13', /declare a domain first/);
   });
   it('refuses a vCPU index past vcpus at the index', () => {
