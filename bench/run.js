@@ -22,7 +22,8 @@ function median(a) {
   return s[Math.floor(s.length / 2)];
 }
 
-const { bigWorkload } = require('./workload');
+const { bigWorkload, bigWorkloadText } = require('./workload');
+const { parseTrace } = require(path.join(__dirname, '..', 'out', 'src', 'trace', 'index.js'));
 
 /**
  * How fast this machine is right now at what bounds the store workload: one random load over 64 MiB
@@ -57,6 +58,18 @@ function benchMachine() {
 function benchThroughput(paging, tracker) {
   const stores = short ? 50_000 : 1_000_000;
   const prog = bigWorkload(paging, stores, 42);
+  if (paging === 'shadow') {
+    // The same trace's text through the parser, as `xpl run` and the debugger read it.
+    const text = bigWorkloadText(paging, stores, 42);
+    const lines = prog.statements.length;
+    const times = [];
+    for (let r = 0; r < (short ? 1 : 3); r++) {
+      const t0 = performance.now();
+      parseTrace(text, 'bench-parse.xpt');
+      times.push(performance.now() - t0);
+    }
+    report(`trace: parse the ${stores / 1e6}M-store trace, per line (median of ${times.length})`, (median(times) * 1000) / lines, 'µs', null, 'lower');
+  }
   const runs = short ? 1 : 3;
   const rates = [];
   let engine;
@@ -152,7 +165,6 @@ function benchQemu2010() {
 
 /** The 2007 argument: real time the model spends per refresh, per design, framebuffer size and write density. */
 function bench2007() {
-  const { parseTrace } = require(path.join(__dirname, '..', 'out', 'src', 'trace', 'index.js'));
   for (const mib of short ? [8] : [8, 16, 32]) {
     const pagesN = mib * 256;
     for (const density of [1, 64]) {
@@ -183,7 +195,6 @@ function bench2007() {
 
 /** A 10-million-step trace (a repeat of 1000 stores and a peek), streamed through the engine. */
 function benchBigTrace() {
-  const { parseTrace } = require(path.join(__dirname, '..', 'out', 'src', 'trace', 'index.js'));
   const iterations = short ? 200 : 10_000;
   const body = [];
   for (let i = 0; i < 999; i++) {

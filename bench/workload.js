@@ -11,6 +11,11 @@ const path = require('path');
  */
 function bigWorkload(paging, stores, seed, root = path.join(__dirname, '..'), opts = {}) {
   const { parseTrace } = require(path.join(root, 'out', 'src', 'trace', 'index.js'));
+  return parseTrace(bigWorkloadText(paging, stores, seed, opts), `bench-${paging}.xpt`);
+}
+
+/** The text of `bigWorkload`'s trace (one line per statement). */
+function bigWorkloadText(paging, stores, seed, opts = {}) {
   const fbPages = opts.pages ?? 16384;
   const peekEvery = opts.peekEvery ?? 10000;
   const lines = [
@@ -28,7 +33,7 @@ function bigWorkload(paging, stores, seed, root = path.join(__dirname, '..'), op
       lines.push('peek fb=lfb');
     }
   }
-  return parseTrace(lines.join('\n') + '\n', `bench-${paging}.xpt`);
+  return lines.join('\n') + '\n';
 }
 
-module.exports = { bigWorkload };
+module.exports = { bigWorkload, bigWorkloadText };
