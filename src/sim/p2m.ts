@@ -112,7 +112,7 @@ export interface Backing {
 
 /** `effective`'s flag for an entry that was pending, and its answer for an entry without a type. */
 const E_PENDING = 0x10000;
-const PENDING_NONE = -2;
+const NO_TYPE = -2;
 
 export class P2m {
   /** Chunks by gfn / 4096 (a sparse array: absent chunk = defaults). */
@@ -253,11 +253,8 @@ export class P2m {
 
   /** ept_get_entry: the effective type (recalculated if pending). */
   type(gfn: number, backed: boolean, ioreqServerMapped = false): number {
-    const t = this.rawType(gfn, backed);
-    if (t !== T.invalid && this.pending(gfn)) {
-      return this.recalc(t, gfn, ioreqServerMapped);
-    }
-    return t;
+    const r = this.effective(gfn, backed, ioreqServerMapped);
+    return r === NO_TYPE ? T.invalid : r & ~E_PENDING;
   }
 
   /**
@@ -341,8 +338,8 @@ export class P2m {
    * is a type an entry can hold (not `invalid`).
    */
   changeTypeOne(gfn: number, backed: (g: number) => boolean, ot: number, nt: number): boolean {
-    const r = this.effective(gfn, backed);
-    if (r === PENDING_NONE || (r & ~E_PENDING) !== ot) {
+    const r = this.effective(gfn, backed(gfn));
+    if (r === NO_TYPE || (r & ~E_PENDING) !== ot) {
       return false;
     }
     if (r & E_PENDING || this.tableNewer(gfn)) {
@@ -367,8 +364,8 @@ export class P2m {
       const newer = this.tableNewer(b);
       let resolved = false;
       for (let g = b; g < end; g++) {
-        const r = this.effective(g, backed);
-        if (r === PENDING_NONE || (r & ~E_PENDING) !== ot) {
+        const r = this.effective(g, backed(g));
+        if (r === NO_TYPE || (r & ~E_PENDING) !== ot) {
           continue;
         }
         if (!resolved && (newer || r & E_PENDING)) {
@@ -383,18 +380,18 @@ export class P2m {
   }
 
   /**
-   * `type(gfn)` from one read of the entry, with E_PENDING set when the entry was pending
-   * (recalculated); PENDING_NONE for an entry without a type (invalid, never pending).
+   * The effective type from one read of the entry (`type`), with E_PENDING set when the entry was
+   * pending (so it is the recalculated type); NO_TYPE for an entry without one (never pending).
    */
-  private effective(gfn: number, backed: (g: number) => boolean): number {
+  private effective(gfn: number, backed: boolean, ioreqServerMapped = false): number {
     const c = this.chunks[Math.floor(gfn / CHUNK)];
     const i = (gfn & CMASK) * W;
     const w = c !== undefined ? c.e[i] : 0;
-    const raw = w & M_EXPLICIT ? w & M_TYPE : backed(gfn) ? T.ram_rw : T.invalid;
+    const raw = w & M_EXPLICIT ? w & M_TYPE : backed ? T.ram_rw : T.invalid;
     if (raw === T.invalid) {
-      return PENDING_NONE;
+      return NO_TYPE;
     }
-    return this.changedSince(gfn, c !== undefined ? c.e[i + W_STAMP] : 0) ? this.recalc(raw, gfn, false) | E_PENDING : raw;
+    return this.changedSince(gfn, c !== undefined ? c.e[i + W_STAMP] : 0) ? this.recalc(raw, gfn, ioreqServerMapped) | E_PENDING : raw;
   }
 
   /** Store a hypervisor change of gfn's type and mark the entry as recalculated now. */
