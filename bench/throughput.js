@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // One run of the issue's 1M random-store workload:
-//   node bench/throughput.js shadow|hap [CHECKOUT] [--no-batch] [--allocations]
+//   node bench/throughput.js shadow|hap [CHECKOUT] [--no-batch] [--allocations] [--parts]
 //                            [--pages=N] [--peek-every=N] [--checkpoint-every=N]
 // CHECKOUT is a checkout whose `out/` is built (default: this one). Prints statements per second;
 // `--no-batch` runs stores one at a time (Engine.batchStores off); `--allocations` also
@@ -28,6 +28,35 @@ const root = path.resolve(rootArg ?? path.join(__dirname, '..'));
 const { createEngine, Engine } = require(path.join(root, 'out', 'src', 'sim', 'engine.js'));
 if (flags.has('--no-batch')) {
   Engine.batchStores = false;
+}
+/**
+ * `--parts`: time every call of the parts a peek and a checkpoint are made of (the tracker's
+ * answer, the oracle's record of it, QEMU's import of it, the checkpoint and its TLB copy), by
+ * wrapping them; printed per call after the run. The wrappers add a little to every call.
+ */
+const parts = new Map();
+function timed(label, obj, name) {
+  const f = obj[name];
+  const p = { ms: 0, calls: 0 };
+  parts.set(label, p);
+  obj[name] = function (...a) {
+    const t0 = performance.now();
+    try {
+      return f.apply(this, a);
+    } finally {
+      p.ms += performance.now() - t0;
+      p.calls++;
+    }
+  };
+}
+if (flags.has('--parts')) {
+  const sim = (m) => require(path.join(root, 'out', 'src', 'sim', m));
+  timed('tracker peek (sl1ma)', sim('trackers/sl1ma.js'), 'shadowTrackDirtyVram');
+  timed('tracker peek (p2m-type)', sim('trackers/p2mType.js'), 'hapTrackDirtyVram');
+  timed('oracle: record the answer', sim('oracle.js'), 'recordAnswer');
+  timed('QEMU: import the answer', sim('qemu/vga.js'), 'importAnswer');
+  timed('checkpoint', Engine.prototype, 'takeCheckpoint');
+  timed('checkpoint: TLB copy', sim('tlb.js').Tlb.prototype, 'cloneShared');
 }
 const program = bigWorkload(paging, 1_000_000, 42, root, { pages: option('pages', 16384), peekEvery: option('peek-every', 10_000) });
 const engine = createEngine(program, { tracker: paging === 'shadow' ? 'sl1ma' : 'p2m-type', checkpointInterval: option('checkpoint-every', 10_000) });
@@ -57,5 +86,10 @@ async function main() {
     extra = `, ${(bytes / engine.stepCount).toFixed(0)} bytes allocated per statement`;
   }
   console.log(`${paging}: ${(rate / 1e6).toFixed(3)} M statements/s${extra} (${root}${flags.size ? ' ' + [...flags].join(' ') : ''})`);
+  for (const [label, p] of parts) {
+    if (p.calls > 0) {
+      console.log(`  ${label.padEnd(28)} ${(p.ms / p.calls).toFixed(3)} ms per call, ${p.calls} calls`);
+    }
+  }
 }
 main();

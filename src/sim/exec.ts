@@ -655,7 +655,7 @@ export class Executor {
             best = va;
             return;
           }
-        } else if (d.ptFrames.get(frame) !== 0) {
+        } else if (m.isPageTableGfn(d, frame)) {
           walk(frame, level - 1, va);
         }
       }

@@ -82,7 +82,7 @@ export class WalkCache {
 }
 
 /** Machine fields that are caches, not state (see Machine.cloneShared). */
-const CACHES = new Set(['pscache', 'gwcache', 'domCache']);
+const CACHES = new Set(['pscache', 'gwcache', 'domCache', 'hapWalkOf', 'hapWalkVcpu', 'gpaBacking']);
 
 export class StepSink {
   /** Fresh arrays per step (allocated on the first push), so outcomes never share them. */
@@ -735,7 +735,7 @@ export class Machine {
     }
     return null;
   }
-  /** What the last `hapGpaCheck` found: the gfn's backing, and its type when the check passed. */
+  /** What the last `hapGpaCheck` found: the gfn's backing, and its type when the check passed (a cache: CACHES). */
   private gpaBacking: Backing | null = null;
   private gpaType = 0;
   /**
@@ -797,6 +797,7 @@ export class Machine {
   /**
    * The guest walk that the current translation's last HAP walk completed, while it still holds: the
    * domain, vCPU and address, and the domain's epochs then (see `hapHwWalk`); null when there is none.
+   * A cache (CACHES): a checkpoint copy must not deep-copy the domain and vCPU it points to.
    */
   private hapWalkOf: Domain | null = null;
   private hapWalkVcpu: Vcpu | null = null;
@@ -1039,7 +1040,7 @@ export class Machine {
       }
       return 'emulated';
     }
-    if (d.ptFrames.get(leafGfn) !== 0 && write && this.isShadowed(d, leafGfn)) {
+    if (this.isPageTableGfn(d, leafGfn) && write && this.isShadowed(d, leafGfn)) {
       // A store to a shadowed page-table frame: emulate it instead of retrying.
       this.propagateL1(v, d, st, slot, leafFlags, leafGfn, false);
       this.costs.add(Counter.ptEmulations);
@@ -1145,7 +1146,7 @@ export class Machine {
         sflags &= ~RW;
         why += ` RO: p2m type ${typeLabel(target.t)}`;
       }
-      if (this.isShadowed(d, gfn) && d.ptFrames.get(gfn) !== 0) {
+      if (this.isShadowed(d, gfn) && this.isPageTableGfn(d, gfn)) {
         sflags &= ~RW;
         why += ' RO: guest page table';
       }

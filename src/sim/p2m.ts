@@ -217,13 +217,8 @@ export class P2m {
    * (the access takes a misconfiguration exit), else the stored type (`pending` and `rawType`).
    */
   eptType(gfn: number): number {
-    const c = this.chunks[Math.floor(gfn / CHUNK)];
-    const i = (gfn & CMASK) * W;
-    if (this.changedSince(gfn, c !== undefined ? c.e[i + W_STAMP] : 0)) {
-      return PENDING;
-    }
-    const w = c !== undefined ? c.e[i] : 0;
-    return w & M_EXPLICIT ? w & M_TYPE : T.ram_rw;
+    const r = this.effective(gfn, true);
+    return r === NO_TYPE ? T.invalid : r & E_PENDING ? PENDING : r;
   }
 
   /** p2m_is_logdirty_range for one gfn. */

@@ -103,10 +103,6 @@ export class PageStore {
   get position(): number {
     return this.pos;
   }
-  /** Frames that hold bytes (the memory the model has touched, in pages). */
-  get frameCount(): number {
-    return this.slots;
-  }
 
   /** The frame table chunk that holds mfn, if there is one. */
   private chunkOf(mfn: number): Int32Array | undefined {

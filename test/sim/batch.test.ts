@@ -107,3 +107,27 @@ for (const paging of ['shadow', 'hap']) {
     assertSame(lines.join('\n') + '\n');
   });
 }
+
+test('a checkpoint copies each vCPU\'s TLB once: the walk caches that point into the state are not copied with it', async () => {
+  const { Tlb } = await import('../../src/sim/tlb');
+  // HAP stores after arming: each takes an EPT violation, so the walk-reuse cache points at the
+  // domain and vCPU when the checkpoint is taken.
+  const lines = ['domain g paging=hap mem=64M vcpus=2', 'vram lfb dom=g gfn=0x3000 pages=16', `map vcpu=g.0 va=${KVA} fb=lfb`, 'peek fb=lfb'];
+  for (let i = 0; i < 16; i++) {
+    lines.push(`write vcpu=g.0 va=${va(i)}`);
+  }
+  const e = createEngine(parseTrace(lines.join('\n') + '\n', 'ckpt.xpt'), { tracker: 'p2m-type', checkpointInterval: 0 });
+  e.run({});
+  const clone = Tlb.prototype.cloneShared;
+  let copies = 0;
+  Tlb.prototype.cloneShared = function (this: InstanceType<typeof Tlb>) {
+    copies++;
+    return clone.call(this);
+  };
+  try {
+    e.machine.cloneShared();
+  } finally {
+    Tlb.prototype.cloneShared = clone;
+  }
+  assert.equal(copies, 2, 'one TLB copy per vCPU');
+});
