@@ -578,9 +578,37 @@ export class Executor {
       }
       d.vram.push(new Backing(s.gfn, s.pages, m.allocFrames(s.pages), d.scatterSeed === null ? null : d.scatterSeed + d.vram.length + 1));
     }
+    // Page-table frames never lie in a declared framebuffer: an address space's PML4 that is still
+    // empty (taken when its domain or process was made, nothing mapped through it yet) moves out of
+    // it; a table in use is an error.
+    const moved: number[] = [];
+    if (inRam !== 0) {
+      d.ptFrames.forEach((g, level) => {
+        if (g < s.gfn || g >= s.gfn + s.pages) {
+          return;
+        }
+        if (level !== 4 || !m.pages.isZero(m.backingMfn(d, g)) || m.isShadowed(d, g)) {
+          throw new SimError(`framebuffer '${s.name}' (gfn ${hex(s.gfn)}..${hex(s.gfn + s.pages)}) covers the guest's L${level} page table at gfn ${hex(g)}: declare framebuffers before the mappings that need page tables, or put it elsewhere`, 'gfn');
+        }
+        moved.push(g);
+      });
+    }
     const fb = new Framebuffer(s.name, d.name, s.gfn, s.pages, width, height, 32);
     m.fbs.set(s.name, fb);
     d.fbs.push(s.name);
+    for (const g of moved) {
+      const to = m.allocPtFrame(d, 4);
+      d.ptFrames.set(g, 0);
+      for (const name of d.processes) {
+        const p = m.processes.get(name)!;
+        if (p.cr3 === g) {
+          p.cr3 = to;
+        }
+      }
+      if (m.sink.record) {
+        m.ev('setup', 'guest', `empty PML4 moved out of the framebuffer: gfn ${hex(g)} → ${hex(to)}`);
+      }
+    }
     m.oracles.set(s.name, newOracle(m, d, fb));
     if (m.sink.record) {
       m.ev('setup', 'vga', `framebuffer '${s.name}': gfn ${hex(s.gfn)}..${hex(s.gfn + s.pages)}, ${width}x${height}`);

@@ -30,7 +30,7 @@ export class Vcpu {
 
 export class Process {
   exited = false;
-  constructor(readonly name: string, readonly dom: string, readonly cr3: number) {}
+  constructor(readonly name: string, readonly dom: string, public cr3: number) {}
 }
 
 export class Framebuffer {

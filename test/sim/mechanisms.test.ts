@@ -164,3 +164,30 @@ test('a guest fault the model does not run is a trace error with the line and th
   const e = engine(SHADOW + 'write vcpu=g.0 va=0x7000\n');
   assert.throws(() => e.run({}), /unit\.xpt:4:\d+: error: guest page fault/);
 });
+
+test('page tables never lie in a framebuffer: one at the top of RAM moves the still-empty kernel PML4 out of it', () => {
+  for (const paging of ['shadow', 'hap']) {
+    // 64 MiB: gfns 0..0x3fff; the kernel's PML4 was taken at the top (0x3fff) when the domain was made.
+    const fb = `domain g paging=${paging} mem=64M vcpus=1\nvram lfb dom=g gfn=0x3ff0 pages=16\nmap vcpu=g.0 va=${KVA} fb=lfb\n`;
+    // Stores over the last page's PML4 slot 256 (the kernel half's entry), then through every page.
+    let stores = `write vcpu=g.0 va=0xffff80000000f800 len=8\n`;
+    for (let i = 0; i < 16; i++) {
+      stores += `write vcpu=g.0 va=0xffff80000000${i.toString(16)}800 len=8\n`;
+    }
+    const e = engine(fb + stores + 'peek fb=lfb\n' + stores);
+    e.run({});
+    const d = e.summary().domains[0];
+    assert.ok(d.ptFrames.length >= 4);
+    for (const g of d.ptFrames) {
+      assert.ok(g < 0x3ff0, `${paging}: page-table frame ${g.toString(16)} is outside the framebuffer`);
+    }
+    assert.equal(d.processes[0].cr3Gfn, 0x3fef, `${paging}: the PML4 moved to the highest free gfn`);
+    assert.equal(e.walk('g.0', 0x8000_0000_f800).gfn, 0x3fff);
+    assert.deepEqual(e.report().violations, []);
+  }
+});
+
+test('a framebuffer over page tables already in use is a trace error', () => {
+  const text = `domain g paging=hap mem=64M vcpus=1\nmap vcpu=g.0 va=${KVA} gfn=0x100 pages=1\nvram lfb dom=g gfn=0x3ff0 pages=16\n`;
+  assert.throws(() => engine(text).run({}), /unit\.xpt:3:\d+: error: framebuffer 'lfb' \(gfn 0x3ff0\.\.0x4000\) covers the guest's L\d page table at gfn 0x3ff\w: declare framebuffers before/);
+});
