@@ -398,7 +398,9 @@ export class Executor {
         if (!m.backed(d, fb.gfn + s.pages - 1)) {
           throw new SimError(`the resized range ends outside the domain's memory`, 'pages');
         }
+        const moved = this.placeFb(d, fb.name, fb.gfn, s.pages, 'pages');
         fb.pages = s.pages;
+        this.movePml4s(d, moved);
         m.oracles.get(fb.name)!.grow(s.pages);
         if (this.trackerOf(d) === 'memcmp') {
           // qemu-dm reallocates its copy for the new mode: the next comparison starts afresh.
@@ -570,33 +572,55 @@ export class Executor {
     if (inRam !== 0 && inRam !== s.pages) {
       throw new SimError('a framebuffer must lie wholly inside RAM or wholly outside it', 'gfn');
     }
+    const moved = this.placeFb(d, s.name, s.gfn, s.pages, 'gfn');
     if (inRam === 0) {
-      for (const b of d.vram) {
-        if (s.gfn < b.gfn + b.count && b.gfn < s.gfn + s.pages) {
-          throw new SimError('framebuffer overlaps another one', 'gfn');
-        }
-      }
       d.vram.push(new Backing(s.gfn, s.pages, m.allocFrames(s.pages), d.scatterSeed === null ? null : d.scatterSeed + d.vram.length + 1));
-    }
-    // Page-table frames never lie in a declared framebuffer: an address space's PML4 that is still
-    // empty (taken when its domain or process was made, nothing mapped through it yet) moves out of
-    // it; a table in use is an error.
-    const moved: number[] = [];
-    if (inRam !== 0) {
-      d.ptFrames.forEach((g, level) => {
-        if (g < s.gfn || g >= s.gfn + s.pages) {
-          return;
-        }
-        if (level !== 4 || !m.pages.isZero(m.backingMfn(d, g)) || m.isShadowed(d, g)) {
-          throw new SimError(`framebuffer '${s.name}' (gfn ${hex(s.gfn)}..${hex(s.gfn + s.pages)}) covers the guest's L${level} page table at gfn ${hex(g)}: declare framebuffers before the mappings that need page tables, or put it elsewhere`, 'gfn');
-        }
-        moved.push(g);
-      });
     }
     const fb = new Framebuffer(s.name, d.name, s.gfn, s.pages, width, height, 32);
     m.fbs.set(s.name, fb);
     d.fbs.push(s.name);
-    for (const g of moved) {
+    this.movePml4s(d, moved);
+    m.oracles.set(s.name, newOracle(m, d, fb));
+    if (m.sink.record) {
+      m.ev('setup', 'vga', `framebuffer '${s.name}': gfn ${hex(s.gfn)}..${hex(s.gfn + s.pages)}, ${width}x${height}`);
+    }
+  }
+
+  /**
+   * Where framebuffer `name` may lie (gfns [gfn, gfn + pages) of domain d, as declared or resized):
+   * not over another framebuffer of the domain, and not over a page table — page-table frames never
+   * lie in a framebuffer (docs/trace-format.md, "Page tables"). Returns the address spaces' PML4s
+   * there that are still empty (taken when their domain or process was made, nothing mapped through
+   * them yet), for `movePml4s` once the framebuffer exists; a table in use there is an error.
+   */
+  private placeFb(d: Domain, name: string, gfn: number, pages: number, key: string): number[] {
+    const m = this.m;
+    for (const other of d.fbs) {
+      const f = m.fb(other);
+      if (other !== name && gfn < f.gfn + f.pages && f.gfn < gfn + pages) {
+        throw new SimError(`framebuffer '${name}' (gfn ${hex(gfn)}..${hex(gfn + pages)}) overlaps framebuffer '${other}' (gfn ${hex(f.gfn)}..${hex(f.gfn + f.pages)})`, key);
+      }
+    }
+    const movable: number[] = [];
+    if (!d.ram.hasGfn(gfn)) {
+      return movable;
+    }
+    d.ptFrames.forEach((g, level) => {
+      if (g < gfn || g >= gfn + pages) {
+        return;
+      }
+      if (level !== 4 || !m.pages.isZero(m.backingMfn(d, g)) || m.isShadowed(d, g)) {
+        throw new SimError(`framebuffer '${name}' (gfn ${hex(gfn)}..${hex(gfn + pages)}) would cover the guest's L${level} page table at gfn ${hex(g)}: declare framebuffers before the mappings that need page tables, or put it elsewhere`, key);
+      }
+      movable.push(g);
+    });
+    return movable;
+  }
+
+  /** Move the empty PML4s `placeFb` found to the highest free gfns outside every framebuffer. */
+  private movePml4s(d: Domain, pml4s: number[]): void {
+    const m = this.m;
+    for (const g of pml4s) {
       const to = m.allocPtFrame(d, 4);
       d.ptFrames.set(g, 0);
       for (const name of d.processes) {
@@ -608,10 +632,6 @@ export class Executor {
       if (m.sink.record) {
         m.ev('setup', 'guest', `empty PML4 moved out of the framebuffer: gfn ${hex(g)} → ${hex(to)}`);
       }
-    }
-    m.oracles.set(s.name, newOracle(m, d, fb));
-    if (m.sink.record) {
-      m.ev('setup', 'vga', `framebuffer '${s.name}': gfn ${hex(s.gfn)}..${hex(s.gfn + s.pages)}, ${width}x${height}`);
     }
   }
 

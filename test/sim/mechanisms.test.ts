@@ -189,5 +189,15 @@ test('page tables never lie in a framebuffer: one at the top of RAM moves the st
 
 test('a framebuffer over page tables already in use is a trace error', () => {
   const text = `domain g paging=hap mem=64M vcpus=1\nmap vcpu=g.0 va=${KVA} gfn=0x100 pages=1\nvram lfb dom=g gfn=0x3ff0 pages=16\n`;
-  assert.throws(() => engine(text).run({}), /unit\.xpt:3:\d+: error: framebuffer 'lfb' \(gfn 0x3ff0\.\.0x4000\) covers the guest's L\d page table at gfn 0x3ff\w: declare framebuffers before/);
+  assert.throws(() => engine(text).run({}), /unit\.xpt:3:\d+: error: framebuffer 'lfb' \(gfn 0x3ff0\.\.0x4000\) would cover the guest's L\d page table at gfn 0x3ff\w: declare framebuffers before/);
+});
+
+test('framebuffers of one domain may not overlap, inside RAM or outside it, declared or resized', () => {
+  const dom = 'domain g paging=hap mem=64M vcpus=1 tracker=multi-fb\n';
+  assert.throws(() => engine(dom + 'vram a dom=g gfn=0x1000 pages=16\nvram b dom=g gfn=0x1008 pages=16\n').run({}),
+    /unit\.xpt:3:\d+: error: framebuffer 'b' \(gfn 0x1008\.\.0x1018\) overlaps framebuffer 'a' \(gfn 0x1000\.\.0x1010\)/);
+  assert.throws(() => engine(dom + 'vram a dom=g gfn=0x10000 pages=16\nvram b dom=g gfn=0x1000f pages=4\n').run({}), /unit\.xpt:3:\d+: error: framebuffer 'b' .* overlaps framebuffer 'a'/);
+  assert.throws(() => engine(dom + 'vram a dom=g gfn=0x1000 pages=16\nvram b dom=g gfn=0x1010 pages=16\nresize fb=a pages=17\n').run({}), /unit\.xpt:4:\d+: error: framebuffer 'a' \(gfn 0x1000\.\.0x1011\) overlaps framebuffer 'b'/);
+  // Side by side is fine, and so is the same gfn range in another domain.
+  engine(dom + 'vram a dom=g gfn=0x1000 pages=16\nvram b dom=g gfn=0x1010 pages=16\ndomain h paging=hap mem=64M vcpus=1\nvram c dom=h gfn=0x1000 pages=16\n').run({});
 });
