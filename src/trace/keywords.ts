@@ -134,7 +134,7 @@ export const STATEMENTS: readonly StatementSpec[] = [
     positional: [{ name: 'name', kind: 'name', of: 'framebuffer', declares: true, required: true, doc: 'The new framebuffer\'s name.' }],
     keys: [
       domKey,
-      { name: 'gfn', kind: 'number', required: true, doc: 'First guest frame of the framebuffer (inside RAM, or outside it with frames of its own).' },
+      { name: 'gfn', kind: 'number', required: true, doc: 'First guest frame of the framebuffer (inside RAM, or outside it with frames of its own). It may not overlap another framebuffer of the domain, nor a page table in use (an empty PML4 there moves out).' },
       { name: 'pages', kind: 'number', required: true, doc: 'Number of 4 KiB pages, 1..262144 (the largest `nr` Xen accepts).' },
       { name: 'width', kind: 'number', required: false, default: '1024', doc: 'Pixels per line.' },
       { name: 'height', kind: 'number', required: false, doc: 'Lines (default: as many as fit in the pages).' },
@@ -336,7 +336,7 @@ export const STATEMENTS: readonly StatementSpec[] = [
     id: 'resize', keyword: 'resize', category: 'hypervisor', step: true,
     syntax: 'resize fb=NAME pages=N',
     positional: [],
-    keys: [fbKey, { name: 'pages', kind: 'number', required: true, doc: 'The new number of pages, 1..262144.' }],
+    keys: [fbKey, { name: 'pages', kind: 'number', required: true, doc: 'The new number of pages, 1..262144; the range obeys `vram`\'s placement rules.' }],
     doc: 'The tracked range changes (a mode switch): the next answer covers every page (`all` or `enodata`).',
     xen: 'The "range changed" branch of `hap_track_dirty_vram` / `shadow_track_dirty_vram`',
   },
