@@ -58,16 +58,10 @@ function benchMachine() {
 /**
  * The HAP workload's unavoidable part as a bare loop (bench/floor.js): what this machine manages
  * right now with nothing but the workload's memory accesses. The model's figures and their budget
- * read against it.
+ * read against it. In a child process, so that its buffers stay out of the memory figures.
  */
 function benchFloor() {
-  const { bareHapLoop } = require('./floor');
-  const stores = short ? 50_000 : 1_000_000;
-  const rates = [];
-  for (let r = 0; r < (short ? 1 : 3); r++) {
-    rates.push(bareHapLoop(stores, 42));
-  }
-  report('machine: the HAP workload as a bare flat-array loop (reference)', median(rates) / 1e6, 'M/s', null);
+  benchChild('', process.execPath, [path.join(__dirname, 'floor.js'), '--json']);
 }
 
 function benchThroughput(paging, tracker) {
