@@ -281,7 +281,7 @@ function shapeDescription(s: WorkloadShape): string {
 function compareStrings(): CompareStrings {
   const t = vscode.l10n.t;
   return {
-    title: t('Compare trackers'), tracker: t('Tracker'), answers: t('Answers'), missed: t('Missed pages'), extra: t('Extra pages'), violations: t('Violations'),
+    title: t('Compare trackers'), tracker: t('Tracker'), paging: t('Paging'), answers: t('Answers'), missed: t('Missed pages'), extra: t('Extra pages'), violations: t('Violations'),
     expectsFailed: t('Failed expects'), hypercalls: t('Hypercalls'), vmexits: t('VM exits'), tlbFlushes: t('TLB flushes'), guestCycles: t('Guest cycles'),
     dom0Cycles: t('Dom0 cycles'), cycles: t('Total cycles'), chart: t('Cycles by tracker (guest + dom0)'), none: t('none'),
   };

@@ -3,7 +3,7 @@
  * notes, messages, file names) goes through `esc`: shown as text, never markup. No scripts at all.
  */
 import type { Report } from '../sim/report';
-import type { CompareRow } from './runner';
+import type { CompareRow } from '../trace/compare';
 
 export function esc(s: unknown): string {
   return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c] as string));
@@ -12,24 +12,25 @@ export function esc(s: unknown): string {
 const fmt = (n: number): string => (Number.isFinite(n) ? n.toLocaleString('en-US') : String(n));
 
 export interface CompareStrings {
-  title: string; tracker: string; answers: string; missed: string; extra: string; violations: string; expectsFailed: string;
+  title: string; tracker: string; paging: string; answers: string; missed: string; extra: string; violations: string; expectsFailed: string;
   hypercalls: string; vmexits: string; tlbFlushes: string; guestCycles: string; dom0Cycles: string; cycles: string; chart: string; none: string;
 }
 
 export const COMPARE_STRINGS_EN: CompareStrings = {
-  title: 'Compare trackers', tracker: 'Tracker', answers: 'Answers', missed: 'Missed pages', extra: 'Extra pages', violations: 'Violations',
+  title: 'Compare trackers', tracker: 'Tracker', paging: 'Paging', answers: 'Answers', missed: 'Missed pages', extra: 'Extra pages', violations: 'Violations',
   expectsFailed: 'Failed expects', hypercalls: 'Hypercalls', vmexits: 'VM exits', tlbFlushes: 'TLB flushes', guestCycles: 'Guest cycles',
   dom0Cycles: 'Dom0 cycles', cycles: 'Total cycles', chart: 'Cycles by tracker (guest + dom0)', none: 'none',
 };
 
 export function compareTable(rows: readonly CompareRow[], s: CompareStrings): string {
-  const head = [s.tracker, s.answers, s.missed, s.extra, s.violations, s.expectsFailed, s.hypercalls, s.vmexits, s.tlbFlushes, s.guestCycles, s.dom0Cycles, s.cycles];
+  const head = [s.tracker, s.paging, s.answers, s.missed, s.extra, s.violations, s.expectsFailed, s.hypercalls, s.vmexits, s.tlbFlushes, s.guestCycles, s.dom0Cycles, s.cycles];
   const body = rows.map((r) => {
     if (r.error) {
-      return `<tr data-tracker="${esc(r.tracker)}"><th scope="row">${esc(r.tracker)}</th><td colspan="${head.length - 1}" class="error">${esc(r.error)}</td></tr>`;
+      return `<tr data-tracker="${esc(r.tracker)}"><th scope="row">${esc(r.tracker)}</th><td>${esc(r.paging)}</td><td colspan="${head.length - 2}" class="error">${esc(r.error)}</td></tr>`;
     }
     const v = Object.entries(r.violations).map(([id, n]) => `${esc(id)}×${n}`).join(', ') || esc(s.none);
-    const cells = [fmt(r.answers), fmt(r.missedPages), fmt(r.extraPages), v, fmt(r.expectsFailed), fmt(r.hypercalls), fmt(r.vmexits), fmt(r.tlbFlushes), fmt(r.guestCycles), fmt(r.dom0Cycles), fmt(r.cycles)];
+    const c = r.costs;
+    const cells = [esc(r.paging), fmt(r.answers), fmt(r.missedPages), fmt(r.extraPages), v, fmt(r.expectsFailed), fmt(c.hypercalls), fmt(c.vmexits), fmt(c.tlbFlushes), fmt(c.guestCycles), fmt(c.dom0Cycles), fmt(c.cycles)];
     const bad = r.missedPages > 0 || Object.keys(r.violations).length > 0 ? ' class="bad"' : '';
     return `<tr data-tracker="${esc(r.tracker)}"${bad}><th scope="row">${esc(r.tracker)}</th>${cells.map((c) => `<td>${c}</td>`).join('')}</tr>`;
   });
@@ -39,7 +40,7 @@ export function compareTable(rows: readonly CompareRow[], s: CompareStrings): st
 /** A stacked horizontal bar chart (guest + dom0 cycles) as inline SVG, colours from the theme. */
 export function compareChart(rows: readonly CompareRow[], s: CompareStrings): string {
   const ok = rows.filter((r) => !r.error);
-  const max = Math.max(1, ...ok.map((r) => r.cycles));
+  const max = Math.max(1, ...ok.map((r) => r.costs.cycles));
   const barH = 22;
   const labelW = 120;
   const width = 640;
@@ -47,12 +48,12 @@ export function compareChart(rows: readonly CompareRow[], s: CompareStrings): st
   const height = ok.length * (barH + 8) + 30;
   const bars = ok.map((r, i) => {
     const y = i * (barH + 8) + 4;
-    const gw = (r.guestCycles / max) * plotW;
-    const dw = (r.dom0Cycles / max) * plotW;
+    const gw = (r.costs.guestCycles / max) * plotW;
+    const dw = (r.costs.dom0Cycles / max) * plotW;
     return `<g class="bar" data-tracker="${esc(r.tracker)}"><text x="${labelW - 8}" y="${y + barH * 0.7}" text-anchor="end" class="label">${esc(r.tracker)}</text>` +
-      `<rect x="${labelW}" y="${y}" width="${gw.toFixed(1)}" height="${barH}" class="guest"><title>${esc(s.guestCycles)}: ${fmt(r.guestCycles)}</title></rect>` +
-      `<rect x="${(labelW + gw).toFixed(1)}" y="${y}" width="${dw.toFixed(1)}" height="${barH}" class="dom0"><title>${esc(s.dom0Cycles)}: ${fmt(r.dom0Cycles)}</title></rect>` +
-      `<text x="${(labelW + gw + dw + 6).toFixed(1)}" y="${y + barH * 0.7}" class="value">${fmt(r.cycles)}</text></g>`;
+      `<rect x="${labelW}" y="${y}" width="${gw.toFixed(1)}" height="${barH}" class="guest"><title>${esc(s.guestCycles)}: ${fmt(r.costs.guestCycles)}</title></rect>` +
+      `<rect x="${(labelW + gw).toFixed(1)}" y="${y}" width="${dw.toFixed(1)}" height="${barH}" class="dom0"><title>${esc(s.dom0Cycles)}: ${fmt(r.costs.dom0Cycles)}</title></rect>` +
+      `<text x="${(labelW + gw + dw + 6).toFixed(1)}" y="${y + barH * 0.7}" class="value">${fmt(r.costs.cycles)}</text></g>`;
   });
   const ly = ok.length * (barH + 8) + 18;
   const legend = `<rect x="${labelW}" y="${ly - 10}" width="12" height="12" class="guest"/><text x="${labelW + 16}" y="${ly}" class="label">${esc(s.guestCycles)}</text>` +

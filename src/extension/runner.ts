@@ -4,9 +4,12 @@
  */
 import { createEngine } from '../sim/engine';
 import type { EngineApi } from '../sim/api';
-import { TraceError, type Paging, type Program, type RunOptions, type TrackerId } from '../sim/program';
+import type { Program, RunOptions } from '../sim/program';
 import type { Report } from '../sim/report';
-import { TRACKER_DOCS } from '../trace/keywords';
+import { DEFAULT_COMPARE, compareRow, designOptions, stoppedBy, type CompareRow } from '../trace/compare';
+import type { CompareRow as ProtocolCompareRow } from '../shared/protocol';
+
+export type { CompareRow };
 
 /** Milliseconds the engine may run before yielding to the event loop. */
 const SLICE_MS = 20;
@@ -21,6 +24,12 @@ export interface RunControl {
 /** Run to the end in slices. Throws TraceError (from the engine) for a statement it cannot run. */
 export async function runToEnd(program: Program, options: RunOptions, control: RunControl = {}): Promise<EngineApi> {
   const engine = createEngine(program, options);
+  await runSliced(engine, control);
+  return engine;
+}
+
+/** Run an engine to its end in slices (see `runToEnd`). */
+async function runSliced(engine: EngineApi, control: RunControl): Promise<void> {
   engine.recordEvents = false;
   while (!engine.done) {
     if (control.cancelled?.()) {
@@ -32,83 +41,37 @@ export async function runToEnd(program: Program, options: RunOptions, control: R
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
-  return engine;
 }
 
-/** Paging modes of the trace's domains, in order of declaration. */
-export function pagingModes(program: Program): Paging[] {
-  return program.statements.withOp('domain').map((s) => s.paging);
-}
-
-/** Trackers that fit every domain of the trace (what `--tracker` accepts for it). */
-export function applicableTrackers(program: Program): TrackerId[] {
-  const modes = new Set(pagingModes(program));
-  return (Object.keys(TRACKER_DOCS) as TrackerId[]).filter((t) => {
-    const p = TRACKER_DOCS[t].paging;
-    return p === 'any' || (modes.size > 0 && [...modes].every((m) => m === p));
-  });
-}
-
-export interface CompareRow {
-  tracker: TrackerId;
-  /** Set when this tracker could not run the trace (unsupported, not implemented, ...). */
-  error?: string;
-  report?: Report;
-  answers: number;
-  /** Pages changed but not reported, summed over answers. */
-  missedPages: number;
-  /** Pages reported but not written, summed over bitmap answers. */
-  extraPages: number;
-  violations: Record<string, number>;
-  expectsFailed: number;
-  hypercalls: number;
-  vmexits: number;
-  tlbFlushes: number;
-  guestCycles: number;
-  dom0Cycles: number;
-  cycles: number;
-}
-
-export function compareRow(tracker: TrackerId, report: Report): CompareRow {
-  const violations: Record<string, number> = {};
-  for (const v of report.violations) {
-    violations[v.id] = (violations[v.id] ?? 0) + 1;
-  }
-  return {
-    tracker,
-    report,
-    answers: report.answers.length,
-    missedPages: report.answers.reduce((n, a) => n + a.missed.length, 0),
-    extraPages: report.answers.reduce((n, a) => n + a.extra.length, 0),
-    violations,
-    expectsFailed: report.expects.failed.length,
-    hypercalls: report.costs.hypercalls,
-    vmexits: report.costs.vmexits,
-    tlbFlushes: report.costs.tlbFlushes,
-    guestCycles: report.costs.guestCycles,
-    dom0Cycles: report.costs.dom0Cycles,
-    cycles: report.costs.cycles,
-  };
-}
-
-/** Run the trace once per applicable tracker. Failures of one tracker become a row with `error`. */
-export async function compareTrackers(program: Program, options: Omit<RunOptions, 'tracker'>, control: RunControl = {}): Promise<CompareRow[]> {
+/**
+ * Compare Trackers: every design of `xpl compare` (DEFAULT_COMPARE), each with the same options
+ * (src/trace/compare.ts: paging adapted to the design), run in slices; the same rows. A design that
+ * stops on a trace error gives a row with `error` and its counts up to there.
+ */
+export async function compareTrackers(program: Program, options: Omit<RunOptions, 'tracker' | 'adaptPaging'>, control: RunControl = {}): Promise<CompareRow[]> {
   const rows: CompareRow[] = [];
-  for (const tracker of applicableTrackers(program)) {
+  for (const tracker of DEFAULT_COMPARE) {
+    const engine = createEngine(program, designOptions(tracker, options));
+    let error: string | undefined;
     try {
-      const engine = await runToEnd(program, { ...options, tracker, checkpointInterval: 0 }, control);
-      rows.push(compareRow(tracker, engine.report()));
+      await runSliced(engine, control);
     } catch (e) {
       if (e instanceof Error && e.message === 'cancelled') {
         throw e;
       }
-      rows.push({
-        tracker, error: e instanceof TraceError ? e.message : String(e instanceof Error ? e.message : e),
-        answers: 0, missedPages: 0, extraPages: 0, violations: {}, expectsFailed: 0, hypercalls: 0, vmexits: 0, tlbFlushes: 0, guestCycles: 0, dom0Cycles: 0, cycles: 0,
-      });
+      error = stoppedBy(e);
     }
+    rows.push(compareRow(tracker, engine, error));
   }
   return rows;
+}
+
+/** The rows as the visualizer's protocol carries them (src/shared/protocol.ts). */
+export function protocolCompareRows(rows: readonly CompareRow[]): ProtocolCompareRow[] {
+  return rows.map((r) => ({
+    tracker: r.tracker, paging: r.paging, costs: { ...r.costs }, answers: r.answers, missed: r.missedPages, extra: r.extraPages,
+    violations: Object.values(r.violations).reduce((a, b) => a + b, 0), ...(r.error !== undefined ? { error: r.error } : {}),
+  }));
 }
 
 /** A readable summary of a report for the output channel (plain text). */

@@ -230,7 +230,7 @@ export const timelineMarkSchema = obj({ step: int(), line: int(), kinds: arr(eve
 export type TimelineMark = Infer<typeof timelineMarkSchema>;
 
 export const compareRowSchema = obj({
-  tracker: name, costs: costsSchema, answers: int(), missed: int(), extra: int(), violations: int(), error: opt(str(1024)),
+  tracker: name, paging: opt(str(64)), costs: costsSchema, answers: int(), missed: int(), extra: int(), violations: int(), error: opt(str(1024)),
 });
 export type CompareRow = Infer<typeof compareRowSchema>;
 

@@ -1,21 +1,29 @@
 /**
- * `xpl compare`: one trace under several dirty-tracking designs, side by side — where the answers
- * differ, which invariants break, and what each design spends (every counter, and the cycles of
- * the guest and of dom0). A design that needs another paging mode than the trace declares runs with
- * the domains switched to it (shadow for the 2007 designs and sl1ma, HAP for the p2m designs).
+ * Comparing dirty-tracking designs on one trace, side by side — where the answers differ, which
+ * invariants break, and what each design spends (every counter, and the cycles of the guest and of
+ * dom0). A design that needs another paging mode than the trace declares runs with the domains
+ * switched to it (shadow for the 2007 designs and sl1ma, HAP for the p2m designs). `xpl compare`
+ * runs it at once; the extension's Compare Trackers runs the same designs with the same options in
+ * slices (src/extension/runner.ts) and builds the same rows.
  */
 import { createEngine } from '../sim/engine';
-import { TRACKERS, TraceError, type BugId, type Program, type TrackerId } from '../sim/program';
+import type { EngineApi } from '../sim/api';
+import { TRACKERS, TraceError, type BugId, type Program, type RunOptions, type TrackerId } from '../sim/program';
 import type { AnswerRecord, CostTotals, Report } from '../sim/report';
 
 export interface CompareRow {
   tracker: TrackerId;
+  /** The paging the domains ran under (adapted to the design), comma-separated; '-' for none. */
   paging: string;
-  /** Set when the trace could not run under this design (e.g. a statement it refuses). */
+  /** Set when the trace could not run to its end under this design (the counts are up to there). */
   error?: string;
   answers: number;
+  /** Pages changed but not reported, summed over the answers. */
+  missedPages: number;
+  /** Pages reported but not written, summed over the answers. */
+  extraPages: number;
   violations: Record<string, number>;
-  costs: CostTotals | null;
+  costs: CostTotals;
   expectsFailed: number;
 }
 
@@ -45,30 +53,52 @@ function describe(a: AnswerRecord): string {
   return a.dirty.length ? a.dirty.join(',') : 'none';
 }
 
-export function compareTrackers(program: Program, trackers: TrackerId[] = DEFAULT_COMPARE, inject: BugId[] = []): CompareResult {
-  for (const t of trackers) {
-    if (!(TRACKERS as readonly string[]).includes(t)) {
-      throw new Error(`unknown tracker '${t}'`);
-    }
+/** The engine options of one design in a comparison. */
+export function designOptions(tracker: TrackerId, options: Omit<RunOptions, 'tracker' | 'adaptPaging'> = {}): RunOptions {
+  if (!(TRACKERS as readonly string[]).includes(tracker)) {
+    throw new Error(`unknown tracker '${tracker}'`);
   }
+  return { ...options, tracker, adaptPaging: true, checkpointInterval: 0 };
+}
+
+/** One design's row, from its engine after the run (or after it stopped with `error`). */
+export function compareRow(tracker: TrackerId, engine: EngineApi, error?: string): CompareRow {
+  const r = engine.report();
+  const violations: Record<string, number> = {};
+  for (const v of r.violations) {
+    violations[v.id] = (violations[v.id] ?? 0) + 1;
+  }
+  return {
+    tracker,
+    paging: [...new Set(engine.summary().domains.map((d) => d.paging))].join(',') || '-',
+    ...(error !== undefined ? { error } : {}),
+    answers: r.answers.length,
+    missedPages: r.answers.reduce((n, a) => n + a.missed.length, 0),
+    extraPages: r.answers.reduce((n, a) => n + a.extra.length, 0),
+    violations,
+    costs: r.costs,
+    expectsFailed: r.expects.failed.length,
+  };
+}
+
+/** Why a design stopped, as its row's `error` (one design's failure never stops the others). */
+export function stoppedBy(err: unknown): string {
+  return err instanceof TraceError ? err.message : String(err);
+}
+
+export function compareTrackers(program: Program, trackers: TrackerId[] = DEFAULT_COMPARE, inject: BugId[] = []): CompareResult {
   const rows: CompareRow[] = [];
   const reports = new Map<TrackerId, Report>();
   for (const tracker of trackers) {
-    const e = createEngine(program, { tracker, adaptPaging: true, inject });
+    const e = createEngine(program, designOptions(tracker, { inject }));
     let error: string | undefined;
     try {
       e.run({});
     } catch (err) {
-      error = err instanceof TraceError ? err.message : String(err);
+      error = stoppedBy(err);
     }
-    const r = e.report();
-    reports.set(tracker, r);
-    const violations: Record<string, number> = {};
-    for (const v of r.violations) {
-      violations[v.id] = (violations[v.id] ?? 0) + 1;
-    }
-    const paging = [...new Set(e.summary().domains.map((d) => d.paging))].join(',') || '-';
-    rows.push({ tracker, paging, error, answers: r.answers.length, violations, costs: r.costs, expectsFailed: r.expects.failed.length });
+    reports.set(tracker, e.report());
+    rows.push(compareRow(tracker, e, error));
   }
   // Align answers by (line, fb, occurrence).
   const keyed = new Map<string, Record<string, string>>();

@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import { codePointColToUtf16, outline, scanLine, statementName, tokenAt } from '../../src/extension/language/scan';
 import { TableIndex } from '../../src/extension/language/table';
 import { XPT_TABLE } from '../../src/extension/language/xptTable';
-import { applicableTrackers, compareRow } from '../../src/extension/runner';
+import { compareTrackers, protocolCompareRows } from '../../src/extension/runner';
+import { compareTrackers as xplCompare, DEFAULT_COMPARE } from '../../src/trace/compare';
 import { generateWorkload, SHAPES } from '../../src/extension/workload';
 import { COMPARE_STRINGS_EN, comparePage, esc, reportPage } from '../../src/extension/html';
 import { parseTrace } from '../../src/trace/index';
@@ -131,13 +132,20 @@ describe('the language table from src/trace/keywords.ts', () => {
 });
 
 describe('Compare Trackers', () => {
-  test('trackers that fit the paging mode of every domain', () => {
-    const shadow = parseTrace('domain g paging=shadow mem=64M vcpus=1\n', 's.xpt');
-    const hap = parseTrace('domain g paging=hap mem=64M vcpus=1\n', 'h.xpt');
-    const mixed = parseTrace('domain a paging=shadow mem=64M vcpus=1\ndomain b paging=hap mem=64M vcpus=1\n', 'm.xpt');
-    assert.deepEqual(applicableTrackers(shadow).sort(), ['dbit-2007', 'linear-2007', 'memcmp', 'multi-fb', 'sl1ma']);
-    assert.deepEqual(applicableTrackers(hap).sort(), ['logdirty-2009', 'memcmp', 'multi-fb', 'p2m-type']);
-    assert.deepEqual(applicableTrackers(mixed).sort(), ['memcmp', 'multi-fb']);
+  test('every design runs, in the paging it needs, with the same rows as `xpl compare`', async () => {
+    const p = parseTrace([
+      'domain g paging=hap mem=64M vcpus=1', 'vram lfb dom=g gfn=0x3000 pages=16', 'map vcpu=g.0 va=0xffff880000000000 fb=lfb',
+      'peek fb=lfb', 'write vcpu=g.0 va=0xffff880000005000', 'peek fb=lfb',
+    ].join('\n') + '\n', 'h.xpt');
+    const rows = await compareTrackers(p, {});
+    assert.deepEqual(rows.map((r) => r.tracker), DEFAULT_COMPARE);
+    assert.deepEqual(rows.filter((r) => r.error !== undefined), []);
+    assert.equal(rows.find((r) => r.tracker === 'sl1ma')?.paging, 'shadow');
+    assert.equal(rows.find((r) => r.tracker === 'p2m-type')?.paging, 'hap');
+    assert.deepEqual(rows, xplCompare(p).rows);
+    // What the visualizer's protocol carries: the same counts.
+    const wire = protocolCompareRows(rows);
+    assert.deepEqual(wire.map((r) => [r.tracker, r.paging, r.answers, r.costs.cycles]), rows.map((r) => [r.tracker, r.paging, r.answers, r.costs.cycles]));
   });
 
   test('cost overrides reach the engine without adding a step', () => {
@@ -150,20 +158,27 @@ describe('Compare Trackers', () => {
     assert.equal(priced.report().costs.dom0Cycles - plain.report().costs.dom0Cycles, 3000);
   });
 
-  test('a row sums missed pages and counts violations by id', () => {
+  test('a row sums missed pages and counts violations by id', async () => {
     const p = parseTrace([
       'domain g paging=shadow mem=64M vcpus=1', 'vram lfb dom=g gfn=0x3000 pages=16', 'map vcpu=g.0 va=0xffff880000000000 fb=lfb',
       'inject skip-flush', 'peek fb=lfb', 'write vcpu=g.0 va=0xffff880000005000', 'peek fb=lfb',
       'write vcpu=g.0 va=0xffff880000005000', 'peek fb=lfb', 'write vcpu=g.0 va=0xffff880000005000', 'peek fb=lfb',
     ].join('\n') + '\n', 'skip.xpt');
-    const engine = createEngine(p, { checkpointInterval: 0 });
-    while (!engine.done) {
-      engine.run({});
-    }
-    const row = compareRow('sl1ma', engine.report());
+    const row = (await compareTrackers(p, {})).find((r) => r.tracker === 'sl1ma')!;
     assert.equal(row.answers, 4);
     assert.ok((row.violations['stale-tlb'] ?? 0) >= 1, JSON.stringify(row.violations));
     assert.ok(row.missedPages >= 1);
+  });
+
+  test('a design that stops on a trace error is a row with the error and its counts up to there', async () => {
+    // A store through an address nothing maps: a guest fault the model does not run, under every design.
+    const p = parseTrace('domain g paging=hap mem=64M vcpus=1\nvram lfb dom=g gfn=0x3000 pages=4\npeek fb=lfb\nwrite vcpu=g.0 va=0x7000\n', 'e.xpt');
+    const rows = await compareTrackers(p, {});
+    assert.equal(rows.length, DEFAULT_COMPARE.length);
+    for (const r of rows) {
+      assert.match(r.error ?? '', /^e\.xpt:4:\d+: error: /, r.tracker);
+      assert.equal(r.answers, 1, r.tracker);
+    }
   });
 });
 
@@ -193,11 +208,12 @@ describe('HTML pages show trace text as text', () => {
   test('the compare page has no script and escapes the trace name and errors', () => {
     const html = comparePage({
       trace: '<script>alert(1)</script>.xpt', cspSource: 'vscode-resource:', nonce: 'abc',
-      rows: [{ tracker: 'memcmp', error: '<b>boom</b>', answers: 0, missedPages: 0, extraPages: 0, violations: {}, expectsFailed: 0, hypercalls: 0, vmexits: 0, tlbFlushes: 0, guestCycles: 0, dom0Cycles: 0, cycles: 0 }],
+      rows: [{ tracker: 'memcmp', paging: '<i>hap</i>', error: '<b>boom</b>', answers: 0, missedPages: 0, extraPages: 0, violations: {}, expectsFailed: 0, costs: { vmexits: 0, eptViolations: 0, shadowFaults: 0, ptEmulations: 0, hypercalls: 0, pteScans: 0, p2mTypeChanges: 0, tlbFlushes: 0, tlbRefills: 0, pmlDrains: 0, bytesCompared: 0, bytesCopied: 0, rangesetNodesVisited: 0, guestCycles: 0, dom0Cycles: 0, cycles: 0 } }],
       strings: COMPARE_STRINGS_EN,
     });
     assert.ok(!/<script/i.test(html));
     assert.ok(!html.includes('<b>boom</b>'));
+    assert.ok(!html.includes('<i>hap</i>'));
     assert.match(html, /default-src 'none'/);
   });
 

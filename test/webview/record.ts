@@ -6,32 +6,20 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createEngine } from '../../src/sim/engine';
-import { TRACKERS, type Program } from '../../src/sim/program';
+import type { Program } from '../../src/sim/program';
 import type { StepOutcome } from '../../src/sim/report';
 import { timelineMark } from '../../src/debug/custom';
 import { parseTrace } from '../../src/trace/index';
+import { compareTrackers } from '../../src/trace/compare';
+import { protocolCompareRows } from '../../src/extension/runner';
 import type { CompareRow, TimelineMark } from '../../src/shared/protocol';
 import { requestKey, type P2mRun, type RecordedStep, type Recording } from './fixture';
 
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/webview');
 
-
+/** What the host answers to the webview's `compare` request: the extension's rows, as the protocol carries them. */
 function compare(program: Program): CompareRow[] {
-  const rows: CompareRow[] = [];
-  for (const tracker of TRACKERS) {
-    try {
-      const e = createEngine(program, { tracker, checkpointInterval: 0 });
-      e.run({});
-      const r = e.report();
-      rows.push({
-        tracker, costs: { ...r.costs }, answers: r.answers.length, missed: r.answers.reduce((n, a) => n + a.missed.length, 0),
-        extra: r.answers.reduce((n, a) => n + a.extra.length, 0), violations: r.violations.length,
-      });
-    } catch (err) {
-      rows.push({ tracker, costs: {}, answers: 0, missed: 0, extra: 0, violations: 0, error: err instanceof Error ? err.message : String(err) });
-    }
-  }
-  return rows;
+  return protocolCompareRows(compareTrackers(program).rows);
 }
 
 export function record(traceFile: string, extraVas: [string, number][]): Recording {

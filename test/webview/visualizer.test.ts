@@ -238,7 +238,10 @@ describe('visualizer webview in Chromium', { timeout: 180_000 }, () => {
     await page.keyboard.press('c');
     await page.waitForSelector('svg.compare-chart rect.bar');
     const bars = await page.$$eval('svg.compare-chart rect.bar', (r) => r.map((e) => e.getAttribute('data-tracker')));
-    assert.deepEqual(bars.sort(), ['memcmp', 'sl1ma']);
+    // Every design ran (the 2009 and 2012 HAP designs with the guest switched to HAP): a bar each.
+    assert.deepEqual(bars.sort(), ['dbit-2007', 'linear-2007', 'logdirty-2009', 'memcmp', 'multi-fb', 'p2m-type', 'sl1ma']);
+    const labels = await page.$$eval('svg.compare-chart text', (t) => t.map((e) => e.textContent ?? ''));
+    assert.ok(labels.some((l) => /violations \(hap\)$/.test(l)), labels.join(' | '));
     await page.close();
   });
 });

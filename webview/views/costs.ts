@@ -118,7 +118,7 @@ export class CostsView implements View {
       s.append('rect').attr('class', 'bar').attr('data-tracker', r.tracker).attr('x', 110).attr('y', yy).attr('height', yb.bandwidth()).attr('width', Math.max(1, x(r.costs.cycles ?? 0)))
         .attr('fill', r.missed > 0 || r.violations > 0 ? p.violation : p.reported);
       s.append('text').attr('x', 114 + x(r.costs.cycles ?? 0)).attr('y', yy + yb.bandwidth() - 2).attr('fill', p.muted).attr('font-size', 11)
-        .text(`${r.costs.cycles ?? 0} cycles, ${r.missed} missed, ${r.extra} extra, ${r.violations} violations`);
+        .text(`${r.costs.cycles ?? 0} cycles, ${r.missed} missed, ${r.extra} extra, ${r.violations} violations${r.paging ? ` (${r.paging})` : ''}`);
     }
     this.compareBox.append(svg);
   }
@@ -127,8 +127,8 @@ export class CostsView implements View {
     if (this.compare) {
       const keys = [...new Set(this.compare.flatMap((r) => Object.keys(r.costs)))].sort();
       return {
-        name: 'compare', header: ['tracker', 'answers', 'missed', 'extra', 'violations', ...keys],
-        rows: this.compare.map((r) => [r.tracker, r.answers, r.missed, r.extra, r.violations, ...keys.map((k) => r.costs[k] ?? null)]),
+        name: 'compare', header: ['tracker', 'paging', 'answers', 'missed', 'extra', 'violations', ...keys],
+        rows: this.compare.map((r) => [r.tracker, r.paging ?? null, r.answers, r.missed, r.extra, r.violations, ...keys.map((k) => r.costs[k] ?? null)]),
         json: { compare: this.compare, series: this.series },
       };
     }

@@ -4,10 +4,9 @@
  * and the requests the host answers itself (cost history, tracker comparison, export).
  */
 import * as vscode from 'vscode';
-import type { TrackerId } from '../../sim/program';
-import { compareTrackers } from '../runner';
+import { compareTrackers, protocolCompareRows } from '../runner';
 import {
-  parseWebviewMessage, STRING_KEYS, type Args, type CompareRow, type Costs, type HostMessage, type Method, type RequestMessage, type Result,
+  parseWebviewMessage, STRING_KEYS, type Args, type Costs, type HostMessage, type Method, type RequestMessage, type Result,
   type StringKey, type ThemeKind,
 } from '../../shared/protocol';
 import type { VisualizerSource } from './source';
@@ -175,13 +174,7 @@ export class VisualizerPanel implements vscode.Disposable {
     const { program, options } = await src.program();
     const rows = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Comparing trackers…'), cancellable: true },
       (_p, token) => compareTrackers(program, { inject: options.inject }, { cancelled: () => token.isCancellationRequested }));
-    return {
-      rows: rows.map((r): CompareRow => ({
-        tracker: r.tracker as TrackerId, costs: r.report ? { ...r.report.costs } : { cycles: r.cycles, guestCycles: r.guestCycles, dom0Cycles: r.dom0Cycles },
-        answers: r.answers, missed: r.missedPages, extra: r.extraPages, violations: Object.values(r.violations).reduce((a, b) => a + b, 0),
-        ...(r.error ? { error: r.error } : {}),
-      })),
-    };
+    return { rows: protocolCompareRows(rows) };
   }
 
   /** Saves what the webview exported, where the user says (the dialog confirms any overwrite). */
