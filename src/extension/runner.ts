@@ -9,8 +9,6 @@ import type { Report } from '../sim/report';
 import { DEFAULT_COMPARE, compareRow, designOptions, stoppedBy, type CompareRow } from '../trace/compare';
 import type { CompareRow as ProtocolCompareRow } from '../shared/protocol';
 
-export type { CompareRow };
-
 /** Milliseconds the engine may run before yielding to the event loop. */
 const SLICE_MS = 20;
 
