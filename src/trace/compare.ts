@@ -61,9 +61,8 @@ export function designOptions(tracker: TrackerId, options: Omit<RunOptions, 'tra
   return { ...options, tracker, adaptPaging: true, checkpointInterval: 0 };
 }
 
-/** One design's row, from its engine after the run (or after it stopped with `error`). */
-export function compareRow(tracker: TrackerId, engine: EngineApi, error?: string): CompareRow {
-  const r = engine.report();
+/** One design's row, from its engine after the run (or after it stopped with `error`) and its report. */
+export function compareRow(tracker: TrackerId, engine: EngineApi, error?: string, r: Report = engine.report()): CompareRow {
   const violations: Record<string, number> = {};
   for (const v of r.violations) {
     violations[v.id] = (violations[v.id] ?? 0) + 1;
@@ -97,8 +96,9 @@ export function compareTrackers(program: Program, trackers: TrackerId[] = DEFAUL
     } catch (err) {
       error = stoppedBy(err);
     }
-    reports.set(tracker, e.report());
-    rows.push(compareRow(tracker, e, error));
+    const r = e.report();
+    reports.set(tracker, r);
+    rows.push(compareRow(tracker, e, error, r));
   }
   // Align answers by (line, fb, occurrence).
   const keyed = new Map<string, Record<string, string>>();
