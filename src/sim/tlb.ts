@@ -32,18 +32,22 @@ export interface TlbEntry {
   warned: boolean;
 }
 
+/** Smallest hash table (slots) and record array (entries). */
 const MIN_CAP = 64;
 
 /**
- * An entry is one record of REC doubles, side by side in one Float64Array, so that a lookup and
- * the hit it finds read one cache line (a table of tens of thousands of entries does not fit the
- * caches, and a store that misses the TLB both looks up and fills). The guest PTE version, read
- * only by the slow checks, and a copy of the fill generation sit in a side array (`side`).
+ * Entries are records of REC doubles, dense: entries 0..n-1 side by side in one Float64Array, in no
+ * particular order. A hash table of slots (open addressing, linear probing, keyed by vpn) maps a
+ * vpn to its record: per slot two int32s, the generation it was filled in (a flush bumps the
+ * table's: O(1)) and the record's index. A checkpoint copies the n records as one block (a copy of
+ * the hash layout would be mostly empty slots, and a scan of it for the occupied ones read the
+ * records at random: that took three quarters of a millisecond per checkpoint of a big TLB); the
+ * copy builds its hash table on first use. The guest PTE version, read only by the slow checks,
+ * sits in a side array.
  */
 const REC = 8;
 const F_VPN = 0;
-/** The entry's flags times 2^32, plus the generation the slot was filled in (0: never). */
-const F_GENFLAGS = 1;
+const F_FLAGS = 1;
 const F_MFN = 2;
 const F_GFN = 3;
 /** The domain's version epoch at fill (Domain.permEpoch + P2m.verEpoch). */
@@ -51,27 +55,26 @@ const F_EP = 4;
 const F_SRC = 5;
 const F_SRCVER = 6;
 const F_PT = 7;
-const GEN_SPAN = 4294967296;
+/** Generations stay below this (int32); past it every slot is emptied and they start again at 1. */
+const GEN_MAX = 0x7fffffff;
 
 export class Tlb {
-  private cap = 0;
-  /**
-   * A checkpoint's copy is packed: entries 0..n-1 side by side, no hash layout (less to copy and to
-   * hold); the first use after a restore lays it out again.
-   */
-  private packed = false;
-  private gen = 1;
+  /** Entries, and room for them in `rec` and `ptv`. */
   private n = 0;
-  private rec!: Float64Array;
-  /**
-   * Per slot, side by side: the generation it was filled in (0: empty; the same as in its record,
-   * kept here too so that a checkpoint finds the occupied slots by scanning 8 bytes per slot, not
-   * 64) and the guest PTE version at fill.
-   */
-  private side!: Uint32Array;
+  private room = 0;
+  private rec: Float64Array;
+  /** Per entry: the guest PTE version at fill. */
+  private ptv: Uint32Array;
+  /** Hash slots: [2i] the generation it was filled in, [2i + 1] the entry; null until first needed (a checkpoint copy). */
+  private hash: Int32Array | null = null;
+  private hcap = 0;
+  private gen = 1;
 
   constructor() {
-    this.alloc(MIN_CAP);
+    this.room = MIN_CAP;
+    this.rec = new Float64Array(MIN_CAP * REC);
+    this.ptv = new Uint32Array(MIN_CAP);
+    this.allocHash(MIN_CAP);
   }
 
   get size(): number {
@@ -79,12 +82,12 @@ export class Tlb {
   }
   /** Bytes held (for the checkpoint budget). */
   get bytes(): number {
-    return this.cap * (REC * 8 + 8);
+    return this.room * (REC * 8 + 4) + this.hcap * 8;
   }
 
-  // ---- a slot's fields (slot from `find` or `insert`) ----
+  // ---- an entry's fields (slot from `find` or `insert`, good until the next insert, remove or clear) ----
   flags(slot: number): number {
-    return (this.rec[slot * REC + F_GENFLAGS] / GEN_SPAN) >>> 0;
+    return this.rec[slot * REC + F_FLAGS];
   }
   mfn(slot: number): number {
     return this.rec[slot * REC + F_MFN];
@@ -105,128 +108,181 @@ export class Tlb {
     return this.rec[slot * REC + F_PT];
   }
   ptVer(slot: number): number {
-    return this.side[2 * slot + 1];
+    return this.ptv[slot];
   }
   /** Mark the entry as reported (TLB_WARNED), so one stale entry is reported once. */
   warn(slot: number): void {
-    const o = slot * REC + F_GENFLAGS;
-    this.rec[o] = (this.flags(slot) | TLB_WARNED) * GEN_SPAN + (this.rec[o] >>> 0);
-  }
-
-  private occupied(i: number): boolean {
-    return this.side[2 * i] === this.gen;
-  }
-
-  private unpack(): void {
-    this.packed = false;
-    const old = this.snapshot(Array.from({ length: this.n }, (_, i) => i));
-    let cap = MIN_CAP;
-    while (cap < 2 * old.length + 2) {
-      cap *= 2;
-    }
-    this.alloc(cap);
-    for (const e of old) {
-      this.insert(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7], e[8]);
-    }
+    this.rec[slot * REC + F_FLAGS] = this.flags(slot) | TLB_WARNED;
   }
 
   private home(vpn: number): number {
     // Fibonacci hashing of the low 32 bits mixed with the high ones.
     const lo = vpn >>> 0;
     const hi = (vpn / 4294967296) >>> 0;
-    return Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x9e3779b1) >>> 0 & (this.cap - 1);
+    return Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x9e3779b1) >>> 0 & (this.hcap - 1);
   }
 
-  /** Load vpn's home record (a prefetch ahead of `find`: reads only; the value is meaningless). */
-  touch(vpn: number): number {
-    return this.packed ? 0 : this.rec[this.home(vpn) * REC];
+  private allocHash(cap: number): void {
+    this.hcap = cap;
+    this.gen = 1;
+    // Taken in one sweep, not page by page as random fills reach it (as PageStore's slabs).
+    this.hash = new Int32Array(2 * cap).fill(0);
   }
 
-  /** The slot holding vpn, or -1. */
-  find(vpn: number): number {
-    if (this.packed) {
-      this.unpack();
+  /** Lay the entries out in a fresh hash table of at least twice their number of slots. */
+  private rehash(): void {
+    let cap = MIN_CAP;
+    while (cap < 2 * this.n + 2) {
+      cap *= 2;
     }
-    const mask = this.cap - 1;
+    this.allocHash(cap);
+    const h = this.hash!;
+    const mask = cap - 1;
+    for (let e = 0; e < this.n; e++) {
+      let i = this.home(this.rec[e * REC + F_VPN]);
+      while (h[2 * i] === 1) {
+        i = (i + 1) & mask;
+      }
+      h[2 * i] = 1;
+      h[2 * i + 1] = e;
+    }
+  }
+
+  /** Load vpn's home slot and the record it names (a prefetch ahead of `find`: reads only; the value is meaningless). */
+  touch(vpn: number): number {
+    const h = this.hash;
+    if (h === null) {
+      return 0;
+    }
+    const e = h[2 * this.home(vpn) + 1];
+    return e < this.n ? this.rec[e * REC] : 0;
+  }
+
+  /** The hash slot holding vpn, or -1. */
+  private slotOf(vpn: number): number {
+    if (this.hash === null) {
+      this.rehash();
+    }
+    const h = this.hash!;
+    const mask = this.hcap - 1;
     const rec = this.rec;
     const g = this.gen;
     for (let i = this.home(vpn); ; i = (i + 1) & mask) {
-      const o = i * REC;
-      if (rec[o + F_GENFLAGS] >>> 0 !== g) {
+      if (h[2 * i] !== g) {
         return -1;
       }
-      if (rec[o + F_VPN] === vpn) {
+      if (rec[h[2 * i + 1] * REC + F_VPN] === vpn) {
         return i;
+      }
+    }
+  }
+
+  /** The entry (slot) holding vpn, or -1. */
+  find(vpn: number): number {
+    if (this.hash === null) {
+      this.rehash();
+    }
+    const h = this.hash!;
+    const mask = this.hcap - 1;
+    const rec = this.rec;
+    const g = this.gen;
+    for (let i = this.home(vpn); ; i = (i + 1) & mask) {
+      if (h[2 * i] !== g) {
+        return -1;
+      }
+      const e = h[2 * i + 1];
+      if (rec[e * REC + F_VPN] === vpn) {
+        return e;
       }
     }
   }
 
   /** Fill (or refill) the entry for vpn; returns its slot. */
   insert(vpn: number, mfn: number, gfn: number, flags: number, src: number, srcVer: number, pt: number, ptVer: number, ep: number): number {
-    if (this.packed) {
-      this.unpack();
+    if (this.hash === null || (this.n + 1) * 2 > this.hcap) {
+      this.rehash();
     }
-    if ((this.n + 1) * 2 > this.cap) {
-      this.rehash(this.cap * 2);
-    }
-    const mask = this.cap - 1;
-    const rec = this.rec;
+    const h = this.hash!;
+    const mask = this.hcap - 1;
     const g = this.gen;
     let i = this.home(vpn);
+    let e = -1;
     for (;;) {
-      const o = i * REC;
-      if (rec[o + F_GENFLAGS] >>> 0 !== g) {
-        this.n++;
+      if (h[2 * i] !== g) {
         break;
       }
-      if (rec[o + F_VPN] === vpn) {
+      const x = h[2 * i + 1];
+      if (this.rec[x * REC + F_VPN] === vpn) {
+        e = x;
         break;
       }
       i = (i + 1) & mask;
     }
-    const o = i * REC;
+    if (e < 0) {
+      if (this.n === this.room) {
+        this.grow(2 * this.room);
+      }
+      e = this.n++;
+      h[2 * i] = g;
+      h[2 * i + 1] = e;
+    }
+    const rec = this.rec;
+    const o = e * REC;
     rec[o + F_VPN] = vpn;
-    rec[o + F_GENFLAGS] = flags * GEN_SPAN + g;
+    rec[o + F_FLAGS] = flags;
     rec[o + F_MFN] = mfn;
     rec[o + F_GFN] = gfn;
     rec[o + F_EP] = ep;
     rec[o + F_SRC] = src;
     rec[o + F_SRCVER] = srcVer;
     rec[o + F_PT] = pt;
-    this.side[2 * i] = g;
-    this.side[2 * i + 1] = ptVer;
-    return i;
+    this.ptv[e] = ptVer;
+    return e;
   }
 
-  /** invlpg: drop vpn's entry (backward-shift deletion keeps probe chains intact). */
+  /** Room for `room` entries (the first n kept). */
+  private grow(room: number): void {
+    const rec = new Float64Array(room * REC);
+    rec.set(this.rec.subarray(0, this.n * REC));
+    const ptv = new Uint32Array(room);
+    ptv.set(this.ptv.subarray(0, this.n));
+    this.rec = rec;
+    this.ptv = ptv;
+    this.room = room;
+  }
+
+  /** invlpg: drop vpn's entry (backward-shift deletion keeps probe chains intact; the last entry fills its place). */
   remove(vpn: number): boolean {
-    if (this.packed) {
-      this.unpack();
-    }
-    let i = this.find(vpn);
+    let i = this.slotOf(vpn);
     if (i < 0) {
       return false;
     }
-    const mask = this.cap - 1;
+    const h = this.hash!;
+    const e = h[2 * i + 1];
+    const mask = this.hcap - 1;
+    const g = this.gen;
     let j = i;
     for (;;) {
       j = (j + 1) & mask;
-      if (!this.occupied(j)) {
+      if (h[2 * j] !== g) {
         break;
       }
-      const h = this.home(this.rec[j * REC + F_VPN]);
+      const k = this.home(this.rec[h[2 * j + 1] * REC + F_VPN]);
       // Move j back into the hole at i unless its home lies cyclically in (i, j].
-      const inRange = i <= j ? h > i && h <= j : h > i || h <= j;
+      const inRange = i <= j ? k > i && k <= j : k > i || k <= j;
       if (!inRange) {
-        this.rec.copyWithin(i * REC, j * REC, j * REC + REC);
-        this.side[2 * i] = this.side[2 * j];
-        this.side[2 * i + 1] = this.side[2 * j + 1];
+        h[2 * i + 1] = h[2 * j + 1];
         i = j;
       }
     }
-    this.rec[i * REC + F_GENFLAGS] = 0;
-    this.side[2 * i] = 0;
-    this.n--;
+    h[2 * i] = 0;
+    // The last entry moves into the freed record.
+    const last = --this.n;
+    if (e !== last) {
+      this.rec.copyWithin(e * REC, last * REC, last * REC + REC);
+      this.ptv[e] = this.ptv[last];
+      h[2 * this.slotOf(this.rec[e * REC + F_VPN]) + 1] = e;
+    }
     return true;
   }
 
@@ -235,47 +291,41 @@ export class Tlb {
     if (this.n === 0) {
       return;
     }
-    if (this.packed) {
-      this.unpack();
-    }
+    let kept = 0;
     if (keepGlobal) {
-      const kept = this.slots().filter((s) => this.flags(s) & TLB_G);
-      if (kept.length > 0) {
-        const old = this.snapshot(kept);
-        this.clear();
-        for (const e of old) {
-          this.insert(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7], e[8]);
+      // The global entries move to the front, in their order.
+      const rec = this.rec;
+      for (let e = 0; e < this.n; e++) {
+        if (rec[e * REC + F_FLAGS] & TLB_G) {
+          if (e !== kept) {
+            rec.copyWithin(kept * REC, e * REC, e * REC + REC);
+            this.ptv[kept] = this.ptv[e];
+          }
+          kept++;
         }
-        return;
       }
     }
-    this.n = 0;
-    this.gen = (this.gen + 1) >>> 0;
-    if (this.gen === 0) {
-      // Generation numbers wrapped: clear the slots' own, so no old one can match again.
-      for (let i = 0; i < this.cap; i++) {
-        this.rec[i * REC + F_GENFLAGS] = 0;
-        this.side[2 * i] = 0;
-      }
-      this.gen = 1;
-    }
-    if (this.cap > 1 << 16) {
+    this.n = kept;
+    if (this.room > 1 << 16 && kept < MIN_CAP) {
       // A very big table emptied: give the memory back, the next fills regrow it.
-      this.alloc(MIN_CAP);
+      this.grow(MIN_CAP);
+      this.allocHash(MIN_CAP);
+    } else if (this.hash !== null) {
+      this.gen++;
+      if (this.gen === GEN_MAX) {
+        // Generations ran out: empty every slot, so no old one can match again.
+        this.hash.fill(0);
+        this.gen = 1;
+      }
+    }
+    if (kept > 0) {
+      this.rehash();
     }
   }
 
-  /** Occupied slots, in ascending vpn order (deterministic, and the order views show). */
+  /** Entries (slots), in ascending vpn order (deterministic, and the order views show). */
   slots(): number[] {
-    if (this.packed) {
-      this.unpack();
-    }
-    const out: number[] = [];
-    for (let i = 0; i < this.cap; i++) {
-      if (this.occupied(i)) {
-        out.push(i);
-      }
-    }
+    const out = Array.from({ length: this.n }, (_, e) => e);
     return out.sort((a, b) => this.rec[a * REC + F_VPN] - this.rec[b * REC + F_VPN]);
   }
 
@@ -292,67 +342,17 @@ export class Tlb {
     return this.slots().map((s) => [this.rec[s * REC + F_VPN], this.entry(s)]);
   }
 
-  private snapshot(slots: number[]): number[][] {
-    return slots.map((s) => [
-      this.rec[s * REC + F_VPN], this.mfn(s), this.gfn(s), this.flags(s), this.src(s), this.srcVer(s), this.pt(s), this.ptVer(s), this.ep(s),
-    ]);
-  }
-
-  private alloc(cap: number): void {
-    this.cap = cap;
-    this.gen = 1;
-    this.n = 0;
-    // Taken in one sweep, not page by page as random fills reach it (as PageStore's slabs).
-    this.rec = new Float64Array(cap * REC).fill(0);
-    this.side = new Uint32Array(2 * cap).fill(0);
-  }
-
-  private rehash(cap: number): void {
-    const occupied: number[] = [];
-    for (let i = 0; i < this.cap; i++) {
-      if (this.occupied(i)) {
-        occupied.push(i);
-      }
-    }
-    const old = this.snapshot(occupied);
-    this.alloc(cap);
-    for (const e of old) {
-      this.insert(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7], e[8]);
-    }
-  }
-
-  /** Checkpoint copy: the entries, packed (see `packed`), each marked with generation 1. */
+  /** Checkpoint copy: the n records as one block; its hash table is built on first use. */
   cloneShared(): Tlb {
     const t = Object.create(Tlb.prototype) as Tlb;
-    const n = this.n;
-    t.packed = true;
-    t.cap = n;
+    const n = Math.max(this.n, 1);
+    t.n = this.n;
+    t.room = n;
+    t.rec = this.rec.slice(0, n * REC);
+    t.ptv = this.ptv.slice(0, n);
+    t.hash = null;
+    t.hcap = 0;
     t.gen = 1;
-    t.n = n;
-    if (this.packed) {
-      t.rec = this.rec.slice(0, n * REC);
-      t.side = this.side.slice(0, 2 * n);
-      return t;
-    }
-    const rec = (t.rec = new Float64Array(n * REC));
-    const side = (t.side = new Uint32Array(2 * n));
-    const from = this.rec;
-    const gens = this.side;
-    const g = this.gen;
-    let k = 0;
-    for (let i = 0; i < this.cap && k < n; i++) {
-      if (gens[2 * i] === g) {
-        const o = i * REC;
-        const q = k * REC;
-        for (let f = 0; f < REC; f++) {
-          rec[q + f] = from[o + f];
-        }
-        rec[q + F_GENFLAGS] = this.flags(i) * GEN_SPAN + 1;
-        side[2 * k] = 1;
-        side[2 * k + 1] = gens[2 * i + 1];
-        k++;
-      }
-    }
     return t;
   }
 }
