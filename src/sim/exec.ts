@@ -165,9 +165,7 @@ export class Executor {
     for (let i = this.batchWritten; i < upTo; i++) {
       const mfn = this.batchMfn[i - from];
       if (mfn >= 0) {
-        const off = this.batchOff[i - from];
-        m.pages.write(mfn, off, 4, this.batchByte[i - from]);
-        m.afterPhysWrite(d, mfn, off, 4, 'vcpu', this.batchGfn[i - from]);
+        m.vcpuWrite(d, mfn, this.batchGfn[i - from], this.batchOff[i - from], 4, this.batchByte[i - from]);
       }
     }
     this.batchWritten = upTo;

@@ -449,11 +449,18 @@ export class Machine {
       const n = Math.min(len - done, PAGE_SIZE - off);
       const mfn = this.translate(v, a, true, d);
       if (mfn >= 0) {
-        this.pages.write(mfn, off, n, typeof bytes === 'number' ? bytes : bytes(n, done));
-        this.afterPhysWrite(d, mfn, off, n, 'vcpu', this.lastGfn);
+        this.vcpuWrite(d, mfn, this.lastGfn, off, n, typeof bytes === 'number' ? bytes : bytes(n, done));
       }
       done += n;
     }
+  }
+  /**
+   * The bytes of a vCPU's store, once translated to mfn (gfn behind it): into memory and the
+   * oracle's books. A single store and a batch of them (Executor.storeBatch) both end here.
+   */
+  vcpuWrite(d: Domain, mfn: number, gfn: number, off: number, n: number, bytes: Uint8Array | number): void {
+    this.pages.write(mfn, off, n, bytes);
+    this.afterPhysWrite(d, mfn, off, n, 'vcpu', gfn);
   }
   load(v: Vcpu, va: number, len: number): Uint8Array {
     const out = new Uint8Array(len);
