@@ -265,6 +265,9 @@ class App {
     document.body.dataset.mode = src.mode;
     this.ui.notice.textContent = src.mode === 'none' ? this.ctx.strings.noSession : '';
     this.ui.notice.hidden = src.mode !== 'none';
+    // Without a source there is nothing to show: the views of a session that ended would otherwise
+    // stay half-drawn (their pictures kept, their data gone) under the notice.
+    this.ui.main.hidden = src.mode === 'none';
     for (const b of this.ui.buttons) {
       b.disabled = src.mode === 'none';
     }

@@ -231,17 +231,27 @@ export class XplDebugSession extends DebugSession {
   // ---------------------------------------------------------------- plumbing
 
   /** Run a handler; any exception becomes an error response instead of a crash. */
+  /** Runs a request's body; an error it throws is the response's, shown to the user. */
   private guard(response: DebugProtocol.Response, body: () => void | Promise<void>): void {
+    this.answer(true, response, body);
+  }
+  /**
+   * `guard`, with the error shown to the user only if `showUser`: not for the requests the client
+   * makes on its own (the Variables and Call Stack views, hovers, watches), whose errors it shows
+   * where they were asked for (a Variables view expanding a reference of the previous stop is
+   * routine, not the user's mistake, and must not pop up a notification).
+   */
+  private answer(showUser: boolean, response: DebugProtocol.Response, run: () => void | Promise<void>): void {
     const fail = (e: unknown): void => {
       // Not sendErrorResponse: its `{name}` substitution would mangle (or, for `{_x}`, throw on) trace text.
       const text = message(e);
       response.success = false;
       response.message = text;
-      response.body = { error: { id: 1, format: text, showUser: true } };
+      response.body = { error: { id: 1, format: text, showUser } };
       this.sendResponse(response);
     };
     try {
-      const r = body();
+      const r = run();
       if (r instanceof Promise) {
         r.catch(fail);
       }
@@ -816,7 +826,7 @@ export class XplDebugSession extends DebugSession {
   }
 
   protected override breakpointLocationsRequest(response: DebugProtocol.BreakpointLocationsResponse, args: DebugProtocol.BreakpointLocationsArguments): void {
-    this.guard(response, async () => {
+    this.answer(false, response, async () => {
       const file = args.source?.path;
       const program = file ? await this.programFor(file) : null;
       const first = this.convertClientLineToDebugger(args.line);
@@ -950,7 +960,7 @@ export class XplDebugSession extends DebugSession {
   }
 
   protected override dataBreakpointInfoRequest(response: DebugProtocol.DataBreakpointInfoResponse, args: DebugProtocol.DataBreakpointInfoArguments): void {
-    this.guard(response, () => {
+    this.answer(false, response, () => {
       const known = args.variablesReference !== undefined ? this.dataInfo.get(`${args.variablesReference}\u0000${args.name}`) : undefined;
       if (known) {
         response.body = { dataId: known.dataId, description: known.description, accessTypes: ['write'], canPersist: true };
@@ -1707,7 +1717,7 @@ export class XplDebugSession extends DebugSession {
   // ---------------------------------------------------------------- threads, stack, scopes
 
   protected override threadsRequest(response: DebugProtocol.ThreadsResponse): void {
-    this.guard(response, () => {
+    this.answer(false, response, () => {
       const threads = [new Thread(MACHINE_THREAD, 'Xen + device model')];
       if (this.engine) {
         for (const d of this.domains()) {
@@ -1738,7 +1748,7 @@ export class XplDebugSession extends DebugSession {
   }
 
   protected override stackTraceRequest(response: DebugProtocol.StackTraceResponse, args: DebugProtocol.StackTraceArguments): void {
-    this.guard(response, () => {
+    this.answer(false, response, () => {
       const engine = this.mustBeStopped();
       const base = args.threadId * FRAMES_PER_THREAD;
       const src = this.source();
@@ -1805,7 +1815,7 @@ export class XplDebugSession extends DebugSession {
   }
 
   protected override scopesRequest(response: DebugProtocol.ScopesResponse, args: DebugProtocol.ScopesArguments): void {
-    this.guard(response, () => {
+    this.answer(false, response, () => {
       this.mustBeStopped();
       const threadId = Math.floor(args.frameId / FRAMES_PER_THREAD);
       const vcpuName = this.threadVcpu(threadId);
@@ -2071,7 +2081,7 @@ export class XplDebugSession extends DebugSession {
   }
 
   protected override variablesRequest(response: DebugProtocol.VariablesResponse, args: DebugProtocol.VariablesArguments): void {
-    this.guard(response, () => {
+    this.answer(false, response, () => {
       this.mustBeStopped();
       const c = this.vars.get(args.variablesReference);
       if (!c) {
@@ -2100,7 +2110,7 @@ export class XplDebugSession extends DebugSession {
   // ---------------------------------------------------------------- memory
 
   protected override readMemoryRequest(response: DebugProtocol.ReadMemoryResponse, args: DebugProtocol.ReadMemoryArguments): void {
-    this.guard(response, () => {
+    this.answer(false, response, () => {
       const engine = this.mustBeStopped();
       const m = /^(?:g:([A-Za-z_][A-Za-z0-9_-]*):|m:)(0x[0-9a-f]+|\d+)$/.exec(args.memoryReference);
       if (!m) {
@@ -2148,7 +2158,7 @@ export class XplDebugSession extends DebugSession {
   // ---------------------------------------------------------------- exceptions
 
   protected override exceptionInfoRequest(response: DebugProtocol.ExceptionInfoResponse, _args: DebugProtocol.ExceptionInfoArguments): void {
-    this.guard(response, () => {
+    this.answer(false, response, () => {
       const engine = this.mustBeStopped();
       const hit = this.lastHit;
       if (!hit || hit.reason !== 'exception') {
@@ -2193,7 +2203,7 @@ export class XplDebugSession extends DebugSession {
   // ---------------------------------------------------------------- evaluate
 
   protected override evaluateRequest(response: DebugProtocol.EvaluateResponse, args: DebugProtocol.EvaluateArguments): void {
-    this.guard(response, () => {
+    this.answer(args.context === 'repl', response, () => {
       const text = (args.expression ?? '').trim();
       if (text === 'help' || text === '?') {
         response.body = { result: EXPR_HELP.join('\n'), variablesReference: 0 };
@@ -2342,7 +2352,7 @@ export class XplDebugSession extends DebugSession {
   }
 
   protected override completionsRequest(response: DebugProtocol.CompletionsResponse, args: DebugProtocol.CompletionsArguments): void {
-    this.guard(response, () => {
+    this.answer(false, response, () => {
       const text = args.text.slice(0, Math.max(0, args.column - 1));
       const word = /[A-Za-z_][A-Za-z0-9_.-]*$/.exec(text)?.[0] ?? '';
       const items: DebugProtocol.CompletionItem[] = [];

@@ -7,6 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import type { DebugProtocol } from '@vscode/debugprotocol';
 import { INVARIANTS } from '../../src/sim/program';
 import { close, fixture, launch, open, rejects, resume, stack, topLine, within, type Session } from './harness';
 
@@ -51,6 +52,32 @@ describe('debug adapter: launch and robustness', () => {
     assert.match(await rejects(s.dc.launchRequest({ trace: fixture('shadow-peek-after-one-store.xpt'), tracker: 'teleport' } as object), 'bad tracker'), /"tracker" must be one of/);
     assert.match(await rejects(s.dc.launchRequest({ trace: fixture('shadow-peek-after-one-store.xpt'), inject: ['no-such-bug'] } as object), 'bad inject'), /"inject"/);
     assert.match(await rejects(s.dc.launchRequest({ trace: fixture('no-such-file.xpt') } as object), 'missing file'), /cannot read/);
+  });
+
+  it('shows the user its own mistakes, not the errors of requests the client makes on its own', async () => {
+    const raw = (command: string, args: object): Promise<DebugProtocol.Response> => new Promise((resolve) => {
+      (s.dc as unknown as { doSend(c: string, a: object, cb: (r: DebugProtocol.Response) => void): void }).doSend(command, args, resolve);
+    });
+    const showUser = (r: DebugProtocol.Response): boolean | undefined => (r.body as { error?: { showUser?: boolean } } | undefined)?.error?.showUser;
+    const stopped = await launch(s, { trace: fixture('shadow-peek-after-one-store.xpt'), stopOnEntry: true });
+    const scopes = await raw('scopes', { frameId: (await stack(s, stopped))[0].id });
+    const ref = (scopes.body as DebugProtocol.ScopesResponse['body']).scopes[0].variablesReference;
+    await within(s.dc.nextRequest({ threadId: 1 }), 'next');
+    await s.dc.waitForEvent('stopped');
+    // The Variables view may still expand a node of the previous stop: an error in the view, no notification.
+    const stale = await raw('variables', { variablesReference: ref + 100000 });
+    assert.equal(stale.success, false);
+    assert.match(stale.message ?? '', /unknown variables reference/);
+    assert.equal(showUser(stale), false);
+    // A hover or watch that does not parse is answered in place, too.
+    const hover = await raw('evaluate', { expression: 'dirtyCount(', context: 'hover' });
+    assert.equal(hover.success, false);
+    assert.equal(showUser(hover), false);
+    // What the user typed in the debug console, or a step they asked for, is theirs to see.
+    const repl = await raw('evaluate', { expression: 'dirtyCount(', context: 'repl' });
+    assert.equal(showUser(repl), true);
+    const back = await raw('goto', { threadId: 1, targetId: 999 });
+    assert.equal(showUser(back), true);
   });
 
   it('answers out-of-order and malformed requests with errors, and keeps working', async () => {

@@ -265,8 +265,15 @@ describe('Xen Paging Lens in real VS Code (code-server)', { skip, timeout: 600_0
       const w = page.locator('.exception-widget');
       return (await w.count()) > 0 ? w.first().innerText() : undefined;
     }, 30_000);
-    await screenshot(page, '07-invariant');
     assert.match(widget, /stale-tlb|lost-update/);
+    // The visualizer follows the stop: it has drawn the step it shows, with the framebuffer's bitmap.
+    const vis = webview(page);
+    await until('the visualizer at the stop', async () => {
+      const body = vis.locator('body');
+      const [step, rendered] = await Promise.all([body.getAttribute('data-step', { timeout: 2_000 }), body.getAttribute('data-rendered-step', { timeout: 2_000 })]);
+      return step !== null && step !== '0' && step === rendered && (await vis.locator('.view-bitmaps canvas').count()) > 0 ? true : undefined;
+    }, 30_000);
+    await screenshot(page, '07-invariant');
   });
 
   test('Start Debugging with no launch.json debugs the active trace, stopped on entry', async (t) => {

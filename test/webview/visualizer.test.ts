@@ -228,6 +228,21 @@ describe('visualizer webview in Chromium', { timeout: 180_000 }, () => {
     await again.page.close();
   });
 
+  it('shows only the notice once its session ends, and the views again when a session starts', async () => {
+    const host = new FakeHost(loadRecording(SHADOW));
+    const { page } = await openVisualizer(browser, server, host, { atStep: AFTER_LOST_UPDATE });
+    assert.equal(await page.isVisible('main.views'), true);
+    const source = { ...loadRecording(SHADOW).source };
+    await host.post({ type: 'source', source: { mode: 'none', title: '' } });
+    await page.waitForSelector('main.views', { state: 'hidden' });
+    assert.match(await page.textContent('p.notice') ?? '', /No xpl debug session/);
+    assert.equal(await page.isDisabled('header.toolbar button >> nth=0'), true, 'nothing to step through');
+    await host.post({ type: 'source', source });
+    await page.waitForSelector('main.views', { state: 'visible' });
+    assert.equal(await page.isVisible('p.notice'), false);
+    await page.close();
+  });
+
   it('charts costs over steps and the tracker comparison', async () => {
     const host = new FakeHost(loadRecording(SHADOW));
     const { page } = await openVisualizer(browser, server, host, { atStep: 6 });
