@@ -51,7 +51,7 @@ export function readPalette(): Palette {
     muted: v('--vscode-descriptionForeground', fg),
     border: v('--vscode-contrastBorder', '') || v('--vscode-editorWidget-border', light ? '#c8c8c8' : '#454545'),
     focus: v('--vscode-focusBorder', blue),
-    clean: v('--vscode-input-background', light ? '#f3f3f3' : '#3c3c3c'),
+    clean: apartFrom(v('--vscode-input-background', light ? '#f3f3f3' : '#3c3c3c'), bg, fg),
     written: yellow,
     reported: blue,
     missed: red,
@@ -93,6 +93,21 @@ export function packRgba(c: Rgba): number {
 
 export function mix(a: Rgba, b: Rgba, t: number): Rgba {
   return { r: Math.round(a.r + (b.r - a.r) * t), g: Math.round(a.g + (b.g - a.g) * t), b: Math.round(a.b + (b.b - a.b) * t), a: 255 };
+}
+
+/**
+ * `css`, unless it is (nearly) the background itself, as the input background is in Light Modern
+ * and the high contrast themes (#ffffff on #ffffff, #000000 on #000000): then a shade of the
+ * foreground over the background, so that a clean page is still a cell one can see and point at.
+ */
+export function apartFrom(css: string, bg: string, fg: string): string {
+  const a = toRgba(css);
+  const b = toRgba(bg);
+  if (Math.max(Math.abs(a.r - b.r), Math.abs(a.g - b.g), Math.abs(a.b - b.b)) >= 16) {
+    return css;
+  }
+  const m = mix(b, toRgba(fg), 0.14);
+  return `rgb(${m.r}, ${m.g}, ${m.b})`;
 }
 
 /** Composites a possibly translucent theme colour over the background (canvas cells are opaque). */

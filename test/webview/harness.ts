@@ -17,13 +17,13 @@ export const ROOT = path.resolve(__dirname, '../../..');
 export const DIST = path.join(ROOT, 'dist', 'webview');
 export const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'webview');
 
-/** Theme variables as VS Code sets them (values from Default Light+/Dark+/High Contrast). */
+/** Theme variables as VS Code sets them (Light Modern, Dark Modern, High Contrast; extensions/theme-defaults). */
 export const THEMES: Record<'light' | 'dark' | 'highContrast', { bodyClass: string; vars: Record<string, string> }> = {
   light: {
     bodyClass: 'vscode-light',
     vars: {
       '--vscode-editor-background': '#ffffff', '--vscode-editor-foreground': '#3b3b3b', '--vscode-foreground': '#3b3b3b',
-      '--vscode-descriptionForeground': '#717171', '--vscode-focusBorder': '#005fb8', '--vscode-input-background': '#e4e4e4',
+      '--vscode-descriptionForeground': '#717171', '--vscode-focusBorder': '#005fb8', '--vscode-input-background': '#ffffff',
       '--vscode-editorWidget-border': '#c8c8c8', '--vscode-panel-border': '#e5e5e5', '--vscode-errorForeground': '#e51400',
       '--vscode-charts-red': '#e51400', '--vscode-charts-blue': '#1a85ff', '--vscode-charts-yellow': '#bf8803',
       '--vscode-charts-orange': '#d18616', '--vscode-charts-green': '#388a34', '--vscode-charts-purple': '#652d90',

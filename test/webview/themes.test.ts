@@ -65,6 +65,12 @@ describe('visualizer themes', { timeout: 180_000 }, () => {
       const { page, cspViolations } = await openVisualizer(browser, server, host, { theme, atStep: 11 });
       const vars = THEMES[theme].vars;
       assert.deepEqual(await missedCell(page), hexRgb(vars['--vscode-charts-red']), 'missed page in the theme\'s red');
+      // A clean page is a cell one can see, also where the input background is the editor's own
+      // (Light Modern: both #ffffff; high contrast: both #000000).
+      const c = await cellCentre(page, 'vga', 9);
+      const clean = (await pixel(page, c.sel, c.x, c.y)).slice(0, 3);
+      const bg = hexRgb(vars['--vscode-editor-background']);
+      assert.ok(Math.max(...clean.map((x, i) => Math.abs(x - bg[i]))) >= 16, `clean cell ${clean} stands out from the background ${bg}`);
       const fill = await page.$eval('svg.timeline rect.mark[data-lane="violation"]', (r) => r.getAttribute('fill'));
       assert.equal(fill, vars['--vscode-charts-red'], 'violation marks in the theme\'s red');
       const png = await page.screenshot({ fullPage: true });
