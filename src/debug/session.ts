@@ -2441,7 +2441,7 @@ export class XplDebugSession extends DebugSession {
         case 'xpl/summary': return reply('xpl/summary', engine.summary());
         case 'xpl/tlb': return reply('xpl/tlb', { entries: engine.tlb(this.resolveVcpu(str('vcpu'))) });
         case 'xpl/walk': return reply('xpl/walk', engine.walk(this.resolveVcpu(str('vcpu')), int('va')));
-        case 'xpl/p2m': return reply('xpl/p2m', { entries: engine.p2m(str('dom'), int('gfn'), Math.min(int('count'), 65536)) });
+        case 'xpl/p2m': return reply('xpl/p2m', { entries: engine.p2m(str('dom'), int('gfn'), int('count')) });
         case 'xpl/bitmap': {
           const b = engine.bitmap(str('fb'), int('start'), Math.min(int('count'), 262144));
           return reply('xpl/bitmap', { ...b, state: Buffer.from(b.state).toString('base64') });

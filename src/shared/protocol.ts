@@ -241,13 +241,18 @@ export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 // Requests: method → args and result schemas.
 
 const MAX_STEP = 2 ** 31;
+/**
+ * The most p2m entries one `p2m` request answers (the engine's `P2M_VIEW_MAX`, tied to this by a
+ * test): the guest-physical map shows p2m types once zoomed in to this many frames.
+ */
+export const P2M_ENTRIES_MAX = 4096;
 
 export const requests = {
   summary: { args: obj({}), result: summarySchema },
   tlb: { args: obj({ vcpu: name }), result: obj({ entries: arr(tlbEntrySchema, 1 << 18) }) },
   walk: { args: obj({ vcpu: name, va }), result: walkSchema },
-  /** At most 65,536 entries: the webview asks only for the zoomed-in window. */
-  p2m: { args: obj({ dom: name, gfn: frame, count: int(1, 65536) }), result: obj({ entries: arr(eptSchema, 65536) }) },
+  /** At most P2M_ENTRIES_MAX entries: the webview asks only for the zoomed-in window. */
+  p2m: { args: obj({ dom: name, gfn: frame, count: int(1, P2M_ENTRIES_MAX) }), result: obj({ entries: arr(eptSchema, P2M_ENTRIES_MAX) }) },
   bitmap: { args: obj({ fb: name, start: int(), count: int(1, 1 << 24) }), result: bitmapSchema },
   tracker: { args: obj({ fb: name }), result: trackerSchema },
   screen: { args: obj({ fb: name }), result: screenSchema },

@@ -62,6 +62,9 @@ function checkpointBytes(m: Machine): number {
   return b;
 }
 
+/** The most entries `Engine.p2m` answers (one view's worth; the visualizer zooms in for p2m types). */
+export const P2M_VIEW_MAX = 4096;
+
 export class Engine implements EngineApi {
   /** Bulk runs run consecutive stores as batches (see `storeBatch`); tests turn it off to compare. */
   static batchStores = true;
@@ -661,11 +664,12 @@ export class Engine implements EngineApi {
     return view;
   }
 
+  /** The p2m entries of gfns [gfn, gfn + count), at most P2M_VIEW_MAX of them. */
   p2m(dom: string, gfn: number, count: number): EptView[] {
     const m = this.s.m;
     const d = m.dom(dom);
     const out: EptView[] = [];
-    for (let g = gfn; g < gfn + Math.min(count, 4096); g++) {
+    for (let g = gfn; g < gfn + Math.min(count, P2M_VIEW_MAX); g++) {
       const b = m.backed(d, g);
       const t = d.p2m.type(g, b);
       const mfn = b ? m.backingMfn(d, g) : null;

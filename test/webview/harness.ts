@@ -10,7 +10,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { HostMessage, ThemeKind, StringKey } from '../../src/shared/protocol';
+import { P2M_ENTRIES_MAX, type HostMessage, type ThemeKind, type StringKey } from '../../src/shared/protocol';
 import { requestKey, type Recording } from './fixture';
 
 export const ROOT = path.resolve(__dirname, '../../..');
@@ -175,7 +175,8 @@ export class FakeHost {
         const runs = st.p2m[String(args.dom)] ?? [];
         const lo = Number(args.gfn);
         const entries = [];
-        for (let g = lo; g < lo + Number(args.count); g++) {
+        // As the engine does: at most one request's worth (Engine.p2m, P2M_VIEW_MAX).
+        for (let g = lo; g < lo + Math.min(Number(args.count), P2M_ENTRIES_MAX); g++) {
           const r = runs.find((x) => g >= x[0] && g < x[0] + x[1]);
           if (!r) {
             entries.push({ gfn: g, mfn: null, type: 'invalid', r: false, w: false, x: false, d: false, recalc: false });

@@ -4,7 +4,9 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseHostMessage, parseResult, parseWebviewMessage } from '../../src/shared/protocol';
+import { P2M_ENTRIES_MAX, parseHostMessage, parseResult, parseWebviewMessage } from '../../src/shared/protocol';
+import { P2M_VIEW_MAX, createEngine } from '../../src/sim/engine';
+import { parseTrace } from '../../src/trace/index';
 import { loadRecording } from './harness';
 import { requestKey } from './fixture';
 
@@ -67,6 +69,17 @@ describe('protocol: messages from the host (checked by the webview)', () => {
     assert.equal(parseResult('summary', bitmap).ok, false, 'a bitmap is not a summary');
     assert.equal(parseResult('tlb', { entries: [{ va: 1, mfn: 2, writable: 'yes', dirty: false, global: false, stale: null }] }).ok, false);
     assert.equal(parseResult('tlb', { entries: [{ va: 1, mfn: 2, writable: true, dirty: false, global: false, stale: 'maybe' }] }).ok, false);
+  });
+
+  it('answers p2m windows as large as the map asks for once zoomed in, and the protocol accepts them', () => {
+    assert.equal(P2M_VIEW_MAX, P2M_ENTRIES_MAX, 'the map asks for p2m types only for a window one answer covers');
+    const e = createEngine(parseTrace('domain g paging=hap mem=64M vcpus=1\n', 'p2m.xpt'), {});
+    e.run({});
+    const entries = e.p2m('g', 0, P2M_ENTRIES_MAX + 100);
+    assert.equal(entries.length, P2M_ENTRIES_MAX);
+    assert.equal(parseResult('p2m', { entries }).ok, true);
+    assert.equal(parseWebviewMessage({ type: 'request', requestId: 1, method: 'p2m', args: { dom: 'g', gfn: 0, count: P2M_ENTRIES_MAX } }).ok, true);
+    assert.equal(parseWebviewMessage({ type: 'request', requestId: 1, method: 'p2m', args: { dom: 'g', gfn: 0, count: P2M_ENTRIES_MAX + 1 } }).ok, false);
   });
 
   it('rejects unknown events, bad steps, event kinds and prototype keys', () => {

@@ -1,11 +1,11 @@
 /**
  * Guest-physical map: a strip over a domain's frames, coloured by what each frame is (RAM, a
- * framebuffer's range, a page-table frame) and, once zoomed in to at most 65,536 frames, by p2m type.
+ * framebuffer's range, a page-table frame) and, once zoomed in to at most P2M_ENTRIES_MAX (4096) frames, by p2m type.
  * One d3.zoom drives the canvas (redrawn in requestAnimationFrame) and the SVG axis; from 4 GiB down
  * to single frames.
  */
 import { axisBottom, scaleLinear, select, zoom, zoomIdentity, type ZoomBehavior, type ZoomTransform } from 'd3';
-import type { Domain, EptEntry } from '../../src/shared/protocol';
+import { P2M_ENTRIES_MAX, type Domain, type EptEntry } from '../../src/shared/protocol';
 import type { Ctx, ExportData, View } from '../context';
 import { fbOfGfn } from '../context';
 import { clear, el, hex } from '../dom';
@@ -14,7 +14,8 @@ import { canvasSvg, svgEl } from '../export';
 const STRIP_H = 28;
 const P2M_H = 14;
 const AXIS_H = 22;
-const P2M_WINDOW = 65536;
+/** p2m types show once the window is at most this many frames (what one request answers). */
+const P2M_WINDOW = P2M_ENTRIES_MAX;
 
 export type FrameKind = 'ptFrame' | 'framebuffer' | 'ram' | 'unmapped';
 

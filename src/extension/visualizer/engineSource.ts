@@ -101,7 +101,7 @@ export class EngineSource implements VisualizerSource {
       case 'xpl/summary': return r(e.summary());
       case 'xpl/tlb': return r({ entries: e.tlb(a.vcpu) });
       case 'xpl/walk': return r(e.walk(a.vcpu, a.va));
-      case 'xpl/p2m': return r({ entries: e.p2m(a.dom, a.gfn, Math.min(a.count, 65536)) });
+      case 'xpl/p2m': return r({ entries: e.p2m(a.dom, a.gfn, a.count) });
       case 'xpl/bitmap': {
         const b = e.bitmap(a.fb, a.start, a.count);
         return r({ ...b, state: b64(b.state) });
