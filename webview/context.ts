@@ -30,6 +30,8 @@ export interface Ctx {
   /** Steps known so far (timeline length). */
   total: number;
   selection: Selection;
+  /** The vCPU and VA the current step's statement is about (from `stepped`), if any. */
+  focus: { vcpu: string; va: number } | null;
   select(change: Partial<Selection>): void;
   seek(step: number): void;
   persist(): void;

@@ -92,6 +92,7 @@ class App {
     this.ctx = {
       rpc: this.rpc, strings: { ...DEFAULT_STRINGS }, palette: readPalette(), summary: null, step: 0, previousStep: null, total: 0,
       selection: persisted?.selection ?? { ...EMPTY_SELECTION },
+      focus: null,
       select: (change) => {
         this.ctx.selection = { ...this.ctx.selection, ...change };
         this.onSelection(change);
@@ -216,6 +217,7 @@ class App {
         const prev = this.ctx.step;
         this.ctx.previousStep = e.step === prev + 1 ? prev : null;
         this.ctx.step = e.step;
+        this.ctx.focus = e.focus ?? null;
         this.line = e.line;
         this.done = e.done;
         this.ctx.total = Math.max(this.ctx.total, e.step);
@@ -255,6 +257,7 @@ class App {
     this.source = src;
     this.target = null;
     this.ctx.summary = null;
+    this.ctx.focus = null;
     this.ctx.step = 0;
     this.ctx.previousStep = null;
     this.ctx.total = 0;

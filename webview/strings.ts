@@ -43,6 +43,7 @@ export const DEFAULT_STRINGS: Record<StringKey, string> = {
   heat: 'recently written',
   selectedPage: 'selected page',
   noData: 'nothing yet',
+  following: 'the walk of the current statement\'s VA; type a VA to keep one (empty: follow again)',
 };
 
 export type Strings = Record<StringKey, string>;

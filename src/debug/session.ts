@@ -14,7 +14,7 @@ import {
 } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { EngineApi } from '../sim/api';
-import { BUGS, INVARIANTS, TRACKERS, TraceError, SimError, canonicalToVa48, vaToString, type BugId, type InvariantId, type Program, type RunOptions, type Statement, type TrackerId, COUNTERS, type CounterName } from '../sim/program';
+import { BUGS, INVARIANTS, TRACKERS, TraceError, SimError, canonicalToVa48, stmtVa, stmtVcpu, vaToString, type BugId, type InvariantId, type Program, type RunOptions, type Statement, type TrackerId, COUNTERS, type CounterName } from '../sim/program';
 import type { StepOutcome, ViolationRecord, EventKind } from '../sim/report';
 import type { StateSummary, WalkLevelView, DomainView } from '../sim/inspect';
 import {
@@ -26,7 +26,7 @@ import type { FileAccessor } from './fileAccessor';
 import {
   ExprError, evalExpr, parseExpr, parseLogMessage, showValue, truthy, type Expr, type ExprEnv, type Value,
 } from './expr';
-import { STEPPED_EVENT, timelineMark, type CustomRequests, type SteppedEventBody, type TimelineMark } from './custom';
+import { STEPPED_EVENT, steppedBody, timelineMark, type CustomRequests, type TimelineMark } from './custom';
 
 /** Launch attributes of the `xpl` debug type (package.json `debuggers[].configurationAttributes`). */
 export interface XplLaunchArguments extends DebugProtocol.LaunchRequestArguments {
@@ -171,21 +171,6 @@ function flagsText(l: WalkLevelView): string {
   const f = l.flags;
   const on = (Object.keys(f) as (keyof typeof f)[]).filter((k) => f[k]);
   return on.length ? on.join(' ') : '-';
-}
-
-function stmtVcpu(s: Statement): string | null {
-  return 'vcpu' in s ? `${s.vcpu.dom}.${s.vcpu.idx}` : null;
-}
-
-function stmtVa(s: Statement): number | null {
-  switch (s.op) {
-    case 'map': case 'unmap': case 'pte': case 'write': case 'read': case 'invlpg':
-      return s.va;
-    case 'reclaim':
-      return s.va ?? null;
-    default:
-      return null;
-  }
 }
 
 export class XplDebugSession extends DebugSession {
@@ -1197,13 +1182,7 @@ export class XplDebugSession extends DebugSession {
   private sendStepped(): void {
     const engine = this.mustEngine();
     const o = this.lastOutcome && this.lastOutcome.step === engine.stepCount ? this.lastOutcome : null;
-    const body: SteppedEventBody = {
-      step: engine.stepCount,
-      line: this.currentLine(),
-      done: engine.done,
-      events: (o?.events ?? []).map((e) => ({ kind: e.kind, fn: e.fn, detail: e.detail })),
-    };
-    this.sendEvent(new Event(STEPPED_EVENT, body));
+    this.sendEvent(new Event(STEPPED_EVENT, steppedBody(engine, this.program!, o, this.currentLine())));
   }
 
   private fault(e: unknown): void {

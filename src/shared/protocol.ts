@@ -319,7 +319,7 @@ export const STRING_KEYS = [
   'gpaMap', 'pageTables', 'bitmaps', 'tlbs', 'timeline', 'screens', 'costs', 'compare',
   'guest', 'shadow', 'ept', 'written', 'reported', 'missed', 'extra', 'writable', 'stale', 'ram', 'framebuffer',
   'ptFrame', 'shortcuts', 'export', 'close', 'vcpu', 'va', 'noWalk', 'guestPixels', 'dmScreen', 'staleRegion',
-  'heat', 'selectedPage', 'noData',
+  'heat', 'selectedPage', 'noData', 'following',
 ] as const;
 export type StringKey = (typeof STRING_KEYS)[number];
 
@@ -333,6 +333,8 @@ export type SourceInfo = Infer<typeof sourceSchema>;
 export const steppedSchema = obj({
   type: lit('stepped'), step: int(), line: nullable(int()), done: bool,
   events: arr(obj({ kind: eventKind, fn: str(256), detail: str(4096) }), 1 << 16),
+  /** The vCPU and VA the step's statement is about, if any (the page tables view follows it). */
+  focus: opt(obj({ vcpu: name, va })),
 });
 
 /** Responses' results are checked against the asked method's schema by `parseResult`. */

@@ -29,6 +29,8 @@ export interface EngineApi {
   readonly stepCount: number;
   /** Index into program.statements of the statement that runs next; null when the trace is finished. */
   readonly nextIndex: number | null;
+  /** Index into program.statements of the statement the last step ran; null before the first step. */
+  readonly lastIndex: number | null;
   readonly done: boolean;
   /** Collect per-step events (tlb-hit, shadow-fault, ...). Off for bulk runs; on for the debugger. */
   recordEvents: boolean;

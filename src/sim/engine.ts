@@ -24,6 +24,8 @@ interface Loop { start: number; remaining: number }
 interface RunState {
   m: Machine;
   pc: number;
+  /** The statement the last step ran (-1: no step yet). */
+  lastIndex: number;
   loops: Loop[];
   steps: number;
   expectMark: number;
@@ -95,7 +97,7 @@ export class Engine implements EngineApi {
       }
     }
     this.s = {
-      m, pc: 0, loops: [], steps: 0, expectMark: 0, passed: 0, nAnswers: 0, nViolations: 0, nFailed: 0, nNotes: 0, nLogdirty: 0, nIoreq: 0, nFinishes: 0, lastScreen: new Map(),
+      m, pc: 0, lastIndex: -1, loops: [], steps: 0, expectMark: 0, passed: 0, nAnswers: 0, nViolations: 0, nFailed: 0, nNotes: 0, nLogdirty: 0, nIoreq: 0, nFinishes: 0, lastScreen: new Map(),
     };
     this.exec = new Executor(m, options.tracker, options.adaptPaging);
     this.interval = options.checkpointInterval ?? 0;
@@ -110,6 +112,10 @@ export class Engine implements EngineApi {
   get nextIndex(): number | null {
     return this.s.pc < this.program.statements.length ? this.s.pc : null;
   }
+  get lastIndex(): number | null {
+    return this.s.lastIndex >= 0 ? this.s.lastIndex : null;
+  }
+
   get done(): boolean {
     return this.s.pc >= this.program.statements.length;
   }
@@ -191,6 +197,7 @@ export class Engine implements EngineApi {
       throw this.errorAt(stmt ?? table.at(index)!, e);
     }
     this.s.steps++;
+    this.s.lastIndex = index;
     const out: StepOutcome | null = want ? { index, line, step: this.s.steps, events: sink.events, violations: sink.violations } : null;
     if (res.answer) {
       if (!res.finished) {
@@ -307,6 +314,9 @@ export class Engine implements EngineApi {
     } catch (e) {
       const done = this.exec.batchDone;
       s.steps += done;
+      if (done > 0) {
+        s.lastIndex = s.pc + done - 1;
+      }
       s.pc += done;
       throw this.errorAt(this.program.statements.at(s.pc)!, e);
     }
@@ -317,6 +327,8 @@ export class Engine implements EngineApi {
     for (const v of sink.violations) {
       s.nViolations = put(this.violations, s.nViolations, v);
     }
+    // A batch is consecutive store rows (no repeat or end among them).
+    s.lastIndex = s.pc + k - 1;
     s.pc += k;
     this.normalize();
     this.checkpointIfDue();
@@ -814,7 +826,7 @@ export class Engine implements EngineApi {
     const h = new Hasher();
     const m = this.s.m;
     hashValue(h, {
-      pc: this.s.pc, loops: this.s.loops, steps: this.s.steps, time: m.time, wc: m.writeCounter, next: m.nextMfn,
+      pc: this.s.pc, lastIndex: this.s.lastIndex, loops: this.s.loops, steps: this.s.steps, time: m.time, wc: m.writeCounter, next: m.nextMfn,
       bugs: [...m.bugs].sort(), costs: m.costs.counts,
     });
     m.pages.hashInto(h);

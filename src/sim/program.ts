@@ -78,6 +78,30 @@ export type Stmt =
   | { op: 'expect-cost'; counter: CounterName | 'guestCycles' | 'dom0Cycles' | 'cycles'; min?: number; max?: number };
 
 export type Statement = Stmt & { pos: SrcPos };
+
+/** The vCPU a statement acts through (`dom.N`), if it names one. */
+export function stmtVcpu(s: Statement): string | null {
+  return 'vcpu' in s ? `${s.vcpu.dom}.${s.vcpu.idx}` : null;
+}
+
+/** The guest virtual address a statement is about, if it names one. */
+export function stmtVa(s: Statement): number | null {
+  switch (s.op) {
+    case 'map': case 'unmap': case 'pte': case 'write': case 'read': case 'invlpg':
+      return s.va;
+    case 'reclaim':
+      return s.va ?? null;
+    default:
+      return null;
+  }
+}
+
+/** The translation a statement is about — a vCPU and a VA — for views that follow the trace (the walk). */
+export function stmtFocus(s: Statement): { vcpu: string; va: number } | null {
+  const vcpu = stmtVcpu(s);
+  const va = stmtVa(s);
+  return vcpu !== null && va !== null ? { vcpu, va } : null;
+}
 export type Op = Stmt['op'];
 
 /** A parsed trace. `statements` is flat; `repeat`/`end` pairs point at each other. */

@@ -131,3 +131,35 @@ test('a checkpoint copies each vCPU\'s TLB once: the walk caches that point into
   }
   assert.equal(copies, 2, 'one TLB copy per vCPU');
 });
+
+test('the engine knows which statement its last step ran, after batches, repeats, seeks and step back', () => {
+  const text = [
+    'domain g paging=hap mem=16M vcpus=1',
+    'vram lfb dom=g gfn=0x800 pages=16',
+    'map vcpu=g.0 va=0x10000000 fb=lfb',
+    'repeat 3',
+    '  write vcpu=g.0 va=0x10001000',
+    '  write vcpu=g.0 va=0x10002000',
+    '  peek fb=lfb',
+    'end',
+    'write vcpu=g.0 va=0x10003000',
+    'write vcpu=g.0 va=0x10004000',
+  ].join('\n') + '\n';
+  const program = parseTrace(text, 'last.xpt');
+  const stepwise = createEngine(program, { checkpointInterval: 4 });
+  assert.equal(stepwise.lastIndex, null);
+  const ran: number[] = [];
+  while (!stepwise.done) {
+    ran.push(stepwise.step().index);
+    assert.equal(stepwise.lastIndex, ran[ran.length - 1]);
+  }
+  // A bulk run (store batches) ends knowing the same statement.
+  const bulk = createEngine(program, { checkpointInterval: 4 });
+  bulk.run({});
+  assert.equal(bulk.lastIndex, ran[ran.length - 1]);
+  // Time travel restores it with the rest of the state.
+  for (const k of [7, 0, 12, 3, ran.length, 1]) {
+    bulk.seek(k);
+    assert.equal(bulk.lastIndex, k === 0 ? null : ran[k - 1], `after seeking to step ${k}`);
+  }
+});

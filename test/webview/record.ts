@@ -5,10 +5,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createEngine } from '../../src/sim/engine';
+import { createEngine, P2M_VIEW_MAX } from '../../src/sim/engine';
 import type { Program } from '../../src/sim/program';
 import type { StepOutcome } from '../../src/sim/report';
-import { timelineMark } from '../../src/debug/custom';
+import { steppedBody, timelineMark } from '../../src/debug/custom';
 import { parseTrace } from '../../src/trace/index';
 import { compareTrackers } from '../../src/trace/compare';
 import { protocolCompareRows } from '../../src/extension/runner';
@@ -50,7 +50,12 @@ export function record(traceFile: string, extraVas: [string, number][]): Recordi
     };
     const s = engine.summary();
     put('summary', {}, s);
+    const stepped = steppedBody(engine, program, o, line());
     const vas = new Set<string>();
+    if (stepped.focus) {
+      // The page tables view follows the statement's VA.
+      vas.add(JSON.stringify([stepped.focus.vcpu, stepped.focus.va]));
+    }
     const p2m: Record<string, P2mRun[]> = {};
     for (const d of s.domains) {
       for (const v of d.vcpus) {
@@ -69,8 +74,8 @@ export function record(traceFile: string, extraVas: [string, number][]): Recordi
       }
       const frames = Math.max(d.memBytes / 4096, ...d.framebuffers.map((f) => f.gfn + f.pages));
       const runs: P2mRun[] = [];
-      for (let g = 0; g < frames; g += 65536) {
-        for (const e of engine.p2m(d.name, g, Math.min(65536, frames - g))) {
+      for (let g = 0; g < frames; g += P2M_VIEW_MAX) {
+        for (const e of engine.p2m(d.name, g, Math.min(P2M_VIEW_MAX, frames - g))) {
           const last = runs[runs.length - 1];
           if (last && last[2] === e.type && last[0] + last[1] === e.gfn && (last[3] === null ? e.mfn === null : e.mfn === last[3] + last[1])
             && last[4] === e.r && last[5] === e.w && last[6] === e.x && last[7] === e.d) {
@@ -94,7 +99,7 @@ export function record(traceFile: string, extraVas: [string, number][]): Recordi
       }
     }
     steps.push({
-      stepped: { type: 'stepped', step: engine.stepCount, line: line(), done: engine.done, events: (o?.events ?? []).map((e) => ({ kind: e.kind, fn: e.fn, detail: e.detail })) },
+      stepped: { type: 'stepped', ...stepped },
       responses, p2m,
     });
   };

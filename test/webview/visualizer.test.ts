@@ -228,6 +228,33 @@ describe('visualizer webview in Chromium', { timeout: 180_000 }, () => {
     await again.page.close();
   });
 
+  it('shows the walk of the statement just run until a VA is chosen, and follows again when the VA is cleared', async () => {
+    const host = new FakeHost(loadRecording(SHADOW));
+    const { page, errors } = await openVisualizer(browser, server, host, { atStep: 10 });
+    const summary = (): Promise<string> => page.textContent('.view-pagetables .walk-summary').then((t) => t ?? '');
+    // Step 10 ran line 13's store by xp.0.
+    await page.waitForSelector('.view-pagetables .walk-summary');
+    assert.match(await summary(), /^xp\.0 0x10005000 → gfn 0x805/);
+    assert.equal(await page.isVisible('.view-pagetables p.following'), true);
+    assert.equal(await page.inputValue('.va-input'), '');
+    // Step 12 ran line 15's load by xp.1: the view follows it, vCPU included.
+    await seekAndWait(page, host, 12);
+    assert.match(await summary(), /^xp\.1 0x10002000/);
+    // A VA typed in is kept across steps.
+    await page.fill('.va-input', '0x10000000');
+    await page.press('.va-input', 'Enter');
+    await page.waitForFunction(() => /0x10000000/.test(document.querySelector('.view-pagetables .walk-summary')?.textContent ?? ''));
+    await seekAndWait(page, host, 10);
+    assert.match(await summary(), /0x10000000/);
+    assert.equal(await page.isVisible('.view-pagetables p.following'), false);
+    // Cleared: it follows the statement again.
+    await page.fill('.va-input', '');
+    await page.press('.va-input', 'Enter');
+    await page.waitForFunction(() => /0x10005000/.test(document.querySelector('.view-pagetables .walk-summary')?.textContent ?? ''));
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
   it('shows only the notice once its session ends, and the views again when a session starts', async () => {
     const host = new FakeHost(loadRecording(SHADOW));
     const { page } = await openVisualizer(browser, server, host, { atStep: AFTER_LOST_UPDATE });

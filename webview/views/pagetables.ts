@@ -20,6 +20,8 @@ export class PageTablesView implements View {
   private previous: { key: string; step: number; walk: Walk } | null = null;
   private last: { key: string; step: number; walk: Walk } | null = null;
   private error: string | null = null;
+  /** Showing the walk of the current statement's VA (no VA chosen). */
+  private following = false;
 
   constructor(private readonly ctx: Ctx, readonly section: HTMLElement) {
     this.body = section.querySelector('.view-body') as HTMLElement;
@@ -29,6 +31,12 @@ export class PageTablesView implements View {
     const form = el('form', { class: 'walk-form' }, el('label', {}, `${s.vcpu} `, this.vcpuSelect), el('label', {}, ` ${s.va} `, this.vaInput), el('button', { type: 'submit', text: '↵' }));
     form.addEventListener('submit', (e) => {
       e.preventDefault();
+      if (this.vaInput.value.trim() === '') {
+        // Nothing typed: follow the current statement's VA again.
+        this.vaInput.classList.remove('invalid');
+        this.ctx.select({ va: null });
+        return;
+      }
       const va = parseVa(this.vaInput.value);
       this.vaInput.classList.toggle('invalid', va === null);
       if (va !== null) {
@@ -51,10 +59,14 @@ export class PageTablesView implements View {
     for (const v of vcpus) {
       this.vcpuSelect.append(el('option', { value: v, text: v, selected: v === current }));
     }
-    const vcpu = current && vcpus.includes(current) ? current : vcpus[0];
-    const va = this.ctx.selection.va;
-    if (va !== null && document.activeElement !== this.vaInput) {
-      this.vaInput.value = vaText(va);
+    // No VA chosen: follow the VA (and vCPU) of the statement just run, if it names one.
+    const focus = this.ctx.selection.va === null && this.ctx.focus && vcpus.includes(this.ctx.focus.vcpu) ? this.ctx.focus : null;
+    this.following = focus !== null;
+    const vcpu = focus ? focus.vcpu : current && vcpus.includes(current) ? current : vcpus[0];
+    const va = focus ? focus.va : this.ctx.selection.va;
+    if (document.activeElement !== this.vaInput) {
+      this.vaInput.value = va !== null && !focus ? vaText(va) : '';
+      this.vaInput.placeholder = focus ? vaText(focus.va) : '0x7f0000001000';
     }
     if (!vcpu || va === null) {
       this.walk = null;
@@ -135,6 +147,9 @@ export class PageTablesView implements View {
       ` → gfn ${w.gfn !== undefined ? hex(w.gfn) : '—'} → mfn ${w.mfn !== undefined ? hex(w.mfn) : '—'} `,
       el('span', { class: w.writable ? 'badge rw' : 'badge ro', text: w.writable ? 'writable' : 'read-only' }));
     this.body.append(head);
+    if (this.following) {
+      this.body.append(el('p', { class: 'muted following', text: s.following }));
+    }
     if (w.stop) {
       this.body.append(el('p', { class: 'stop', text: w.stop }));
     }

@@ -22,7 +22,8 @@ export class DebugSource implements VisualizerSource {
       // The adapter is trusted less than the type says: check the body before passing it on.
       const v = validate(steppedSchema, { type: 'stepped', ...(e.body as object) });
       if (v.ok) {
-        this.emitter.fire({ step: v.value.step, line: v.value.line, done: v.value.done, events: v.value.events });
+        const { step, line, done, events, focus } = v.value;
+        this.emitter.fire(focus ? { step, line, done, events, focus } : { step, line, done, events });
       }
     });
   }

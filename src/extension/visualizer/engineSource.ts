@@ -4,7 +4,7 @@
  * learn its length and timeline marks, then goes back to step 0.
  */
 import * as vscode from 'vscode';
-import { timelineMark, type CustomRequests, type SteppedEventBody, type TimelineMark } from '../../debug/custom';
+import { steppedBody, timelineMark, type CustomRequests, type SteppedEventBody, type TimelineMark } from '../../debug/custom';
 import type { EngineApi } from '../../sim/api';
 import { createEngine } from '../../sim/engine';
 import type { Program, RunOptions } from '../../sim/program';
@@ -88,7 +88,7 @@ export class EngineSource implements VisualizerSource {
       this.last = null;
     }
     const o = this.last && this.last.step === e.stepCount ? this.last : null;
-    this.emitter.fire({ step: e.stepCount, line: this.line(), done: e.done, events: (o?.events ?? []).map((x) => ({ kind: x.kind, fn: x.fn, detail: x.detail })) });
+    this.emitter.fire(steppedBody(e, this.prog, o, this.line()));
     return e.stepCount;
   }
 
@@ -128,7 +128,7 @@ export class EngineSource implements VisualizerSource {
   /** Announces the starting position (after the first pass). */
   async start(): Promise<void> {
     await this.scanned;
-    this.emitter.fire({ step: this.engine.stepCount, line: this.line(), done: this.engine.done, events: [] });
+    this.emitter.fire(steppedBody(this.engine, this.prog, null, this.line()));
   }
 
   dispose(): void {
