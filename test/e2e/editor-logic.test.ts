@@ -247,7 +247,9 @@ describe('ready for localisation', () => {
 
   test('every vscode.l10n.t string of the extension shell is in l10n/bundle.l10n.json', () => {
     const bundle = JSON.parse(read('l10n/bundle.l10n.json')) as Record<string, string>;
-    const files = ['commands.ts', 'debug.ts', 'extension.ts', 'language/providers.ts'].map((f) => read(path.join('src', 'extension', f)));
+    const shell = ['commands.ts', 'debug.ts', 'extension.ts', 'language/providers.ts', 'runner.ts', 'html.ts'];
+    const visualizer = ['panel.ts', 'index.ts', 'engineSource.ts', 'debugSource.ts'].map((f) => `visualizer/${f}`);
+    const files = [...shell, ...visualizer].map((f) => read(path.join('src', 'extension', f)));
     const strings = files.flatMap((s) => [...s.matchAll(/(?:vscode\.l10n\.t|\bt)\(\s*'((?:[^'\\]|\\.)*)'/g)].map((m) => m[1].replace(/\\'/g, "'")));
     assert.ok(strings.length > 40);
     assert.deepEqual(strings.filter((k) => !(k in bundle)), []);
