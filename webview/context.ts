@@ -30,8 +30,8 @@ export interface Ctx {
   /** Steps known so far (timeline length). */
   total: number;
   selection: Selection;
-  /** The vCPU and VA the current step's statement is about (from `stepped`), if any. */
-  focus: { vcpu: string; va: number } | null;
+  /** The vCPU, VA and line of the statement the last step ran (from `stepped`), if it names a VA. */
+  focus: { vcpu: string; va: number; line: number } | null;
   select(change: Partial<Selection>): void;
   seek(step: number): void;
   persist(): void;

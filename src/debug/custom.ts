@@ -53,11 +53,12 @@ export function timelineMark(o: StepOutcome): TimelineMark | null {
 
 /**
  * Sent after every stop, so followers can refresh without polling. `focus`: the vCPU and VA the
- * step's statement is about (a store, a load, a mapping, an invlpg), for views that follow the trace.
+ * last step's statement is about (a store, a load, a mapping, an invlpg) and its line, for views that
+ * follow the trace.
  */
 export interface SteppedEventBody {
   step: number; line: number | null; done: boolean; events: { kind: EventKind; fn: string; detail: string }[];
-  focus?: { vcpu: string; va: number };
+  focus?: { vcpu: string; va: number; line: number };
 }
 export const STEPPED_EVENT = 'xpl/stepped';
 
@@ -71,7 +72,7 @@ export function steppedBody(engine: EngineApi, program: Program, o: StepOutcome 
   const s = last !== null ? program.statements.at(last) : undefined;
   const focus = s ? stmtFocus(s) : null;
   if (focus) {
-    body.focus = focus;
+    body.focus = { ...focus, line: program.statements.lineAt(last!) };
   }
   return body;
 }

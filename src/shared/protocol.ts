@@ -333,8 +333,8 @@ export type SourceInfo = Infer<typeof sourceSchema>;
 export const steppedSchema = obj({
   type: lit('stepped'), step: int(), line: nullable(int()), done: bool,
   events: arr(obj({ kind: eventKind, fn: str(256), detail: str(4096) }), 1 << 16),
-  /** The vCPU and VA the step's statement is about, if any (the page tables view follows it). */
-  focus: opt(obj({ vcpu: name, va })),
+  /** The vCPU, VA and line of the last step's statement, if it names a VA (the page tables view follows it). */
+  focus: opt(obj({ vcpu: name, va, line: int() })),
 });
 
 /** Responses' results are checked against the asked method's schema by `parseResult`. */

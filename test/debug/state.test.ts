@@ -138,7 +138,7 @@ describe('debug adapter: model state', () => {
     await within(s.dc.stepBackRequest({ threadId: 1 }), 'stepBack');
     await s.dc.waitForEvent('stopped');
     const back = s.custom[s.custom.length - 1];
-    assert.deepEqual([back.body.step, back.body.focus], [5, { vcpu: 'g.0', va: 0x10002000 }]);
+    assert.deepEqual([back.body.step, back.body.focus], [5, { vcpu: 'g.0', va: 0x10002000, line: 7 }]);
     assert.equal(stopped.body.reason, 'breakpoint');
   });
 

@@ -235,7 +235,7 @@ describe('visualizer webview in Chromium', { timeout: 180_000 }, () => {
     // Step 10 ran line 13's store by xp.0.
     await page.waitForSelector('.view-pagetables .walk-summary');
     assert.match(await summary(), /^xp\.0 0x10005000 → gfn 0x805/);
-    assert.equal(await page.isVisible('.view-pagetables p.following'), true);
+    assert.match(await page.textContent('.view-pagetables p.following') ?? '', /following line 13, the statement just run/);
     assert.equal(await page.inputValue('.va-input'), '');
     // Step 12 ran line 15's load by xp.1: the view follows it, vCPU included.
     await seekAndWait(page, host, 12);

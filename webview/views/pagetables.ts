@@ -148,7 +148,7 @@ export class PageTablesView implements View {
       el('span', { class: w.writable ? 'badge rw' : 'badge ro', text: w.writable ? 'writable' : 'read-only' }));
     this.body.append(head);
     if (this.following) {
-      this.body.append(el('p', { class: 'muted following', text: s.following }));
+      this.body.append(el('p', { class: 'muted following', text: s.following.replace('{0}', String(this.ctx.focus?.line ?? '')) }));
     }
     if (w.stop) {
       this.body.append(el('p', { class: 'stop', text: w.stop }));
