@@ -217,7 +217,6 @@ class App {
         const prev = this.ctx.step;
         this.ctx.previousStep = e.step === prev + 1 ? prev : null;
         this.ctx.step = e.step;
-        this.ctx.focus = e.focus ?? null;
         this.line = e.line;
         this.done = e.done;
         this.ctx.total = Math.max(this.ctx.total, e.step);
@@ -321,6 +320,7 @@ class App {
       const summary = await this.rpc.request('summary', {});
       performance.measure('xpl-refresh-summary', { start: t0, end: performance.now() });
       this.ctx.summary = summary;
+      this.ctx.focus = summary.focus ?? null;
       if (summary.step !== this.ctx.step) {
         this.ctx.previousStep = summary.step === this.ctx.step + 1 ? this.ctx.step : null;
         this.ctx.step = summary.step;

@@ -6,7 +6,6 @@
 import type { EptView, StateSummary, TlbEntryView, TrackerView, WalkView } from '../sim/inspect';
 import type { EventKind, StepOutcome } from '../sim/report';
 import type { EngineApi } from '../sim/api';
-import { stmtFocus, type Program } from '../sim/program';
 
 export interface CustomRequests {
   'xpl/summary': { args: Record<string, never>; result: StateSummary };
@@ -51,28 +50,14 @@ export function timelineMark(o: StepOutcome): TimelineMark | null {
   return mark;
 }
 
-/**
- * Sent after every stop, so followers can refresh without polling. `focus`: the vCPU and VA the
- * last step's statement is about (a store, a load, a mapping, an invlpg) and its line, for views that
- * follow the trace.
- */
-export interface SteppedEventBody {
-  step: number; line: number | null; done: boolean; events: { kind: EventKind; fn: string; detail: string }[];
-  focus?: { vcpu: string; va: number; line: number };
-}
+/** Sent after every stop, so followers can refresh without polling. */
+export interface SteppedEventBody { step: number; line: number | null; done: boolean; events: { kind: EventKind; fn: string; detail: string }[] }
 export const STEPPED_EVENT = 'xpl/stepped';
 
 /** The `xpl/stepped` body for the state after `engine.stepCount` steps; `o`: that step's outcome, when known. */
-export function steppedBody(engine: EngineApi, program: Program, o: StepOutcome | null, line: number | null): SteppedEventBody {
-  const body: SteppedEventBody = {
+export function steppedBody(engine: EngineApi, o: StepOutcome | null, line: number | null): SteppedEventBody {
+  return {
     step: engine.stepCount, line, done: engine.done,
     events: (o?.events ?? []).map((e) => ({ kind: e.kind, fn: e.fn, detail: e.detail })),
   };
-  const last = engine.lastIndex;
-  const s = last !== null ? program.statements.at(last) : undefined;
-  const focus = s ? stmtFocus(s) : null;
-  if (focus) {
-    body.focus = { ...focus, line: program.statements.lineAt(last!) };
-  }
-  return body;
 }

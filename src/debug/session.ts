@@ -1182,7 +1182,7 @@ export class XplDebugSession extends DebugSession {
   private sendStepped(): void {
     const engine = this.mustEngine();
     const o = this.lastOutcome && this.lastOutcome.step === engine.stepCount ? this.lastOutcome : null;
-    this.sendEvent(new Event(STEPPED_EVENT, steppedBody(engine, this.program!, o, this.currentLine())));
+    this.sendEvent(new Event(STEPPED_EVENT, steppedBody(engine, o, this.currentLine())));
   }
 
   private fault(e: unknown): void {

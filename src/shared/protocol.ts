@@ -188,6 +188,8 @@ export type Domain = Infer<typeof domainSchema>;
 export const summarySchema = obj({
   step: int(), time: num, line: nullable(int()), done: bool,
   domains: arr(domainSchema, 256), costs: costsSchema, violations: arr(violationSchema),
+  /** The vCPU, VA and line of the last step's statement, if it names a VA (the page tables view follows it). */
+  focus: opt(obj({ vcpu: name, va, line: int() })),
 });
 export type Summary = Infer<typeof summarySchema>;
 
@@ -333,8 +335,6 @@ export type SourceInfo = Infer<typeof sourceSchema>;
 export const steppedSchema = obj({
   type: lit('stepped'), step: int(), line: nullable(int()), done: bool,
   events: arr(obj({ kind: eventKind, fn: str(256), detail: str(4096) }), 1 << 16),
-  /** The vCPU, VA and line of the last step's statement, if it names a VA (the page tables view follows it). */
-  focus: opt(obj({ vcpu: name, va, line: int() })),
 });
 
 /** Responses' results are checked against the asked method's schema by `parseResult`. */

@@ -5,7 +5,7 @@
 import type { EngineApi, RunResult } from './api';
 import { Machine, StepSink } from './machine';
 import { Executor } from './exec';
-import { SimError, TraceError, type Program, type RunOptions, type Statement, type InvariantId } from './program';
+import { SimError, TraceError, stmtFocus, type Program, type RunOptions, type Statement, type InvariantId } from './program';
 import type { AnswerRecord, IoreqRecord, LogdirtyRecord, Report, StepOutcome, ViolationRecord } from './report';
 import type { BitmapView, EptView, ScreenView, StateSummary, TlbEntryView, TrackerView, WalkView, WalkLevelView } from './inspect';
 import {
@@ -587,7 +587,16 @@ export class Engine implements EngineApi {
       })),
       costs: m.costs.totals(),
       violations: this.violations.slice(Math.max(0, this.s.nViolations - 200), this.s.nViolations),
+      ...this.focus(),
     };
+  }
+
+  /** StateSummary.focus, from the statement the last step ran. */
+  private focus(): { focus?: StateSummary['focus'] } {
+    const i = this.s.lastIndex;
+    const s = i >= 0 ? this.program.statements.at(i) : undefined;
+    const f = s ? stmtFocus(s) : null;
+    return f ? { focus: { ...f, line: this.program.statements.lineAt(i) } } : {};
   }
 
   private vcpuById(id: string) {

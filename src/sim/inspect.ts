@@ -77,4 +77,9 @@ export interface StateSummary {
   domains: DomainView[];
   costs: CostTotals;
   violations: ViolationRecord[];
+  /**
+   * The translation the statement the last step ran is about — its vCPU, VA and line — when it names
+   * one (a store, a load, a mapping, a PTE edit, an invlpg): views that follow the trace show it.
+   */
+  focus?: { vcpu: string; va: number; line: number };
 }

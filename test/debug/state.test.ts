@@ -132,13 +132,13 @@ describe('debug adapter: model state', () => {
     // The stepped event followed the stop.
     const last = s.custom[s.custom.length - 1];
     assert.deepEqual([last.body.step, last.body.line], [6, 9]);
-    // ... and says which translation the step's statement was about: none for line 8's note, line
-    // 7's store once stepped back to it.
-    assert.equal(last.body.focus, undefined);
+    // The summary says which translation the last step's statement was about: none for line 8's
+    // note, line 7's store once stepped back to it.
+    assert.equal(summary.focus, undefined);
     await within(s.dc.stepBackRequest({ threadId: 1 }), 'stepBack');
     await s.dc.waitForEvent('stopped');
-    const back = s.custom[s.custom.length - 1];
-    assert.deepEqual([back.body.step, back.body.focus], [5, { vcpu: 'g.0', va: 0x10002000, line: 7 }]);
+    const back = await custom<StateSummary>(s, 'xpl/summary', {});
+    assert.deepEqual([back.step, back.focus], [5, { vcpu: 'g.0', va: 0x10002000, line: 7 }]);
     assert.equal(stopped.body.reason, 'breakpoint');
   });
 

@@ -423,6 +423,14 @@ describe('Xen Paging Lens in real VS Code (code-server)', { skip, timeout: 600_0
     const restored = await until('the visualizer restored at step 3', async () => ((await stepShown()) === '3' ? '3' : undefined), 60_000);
     assert.equal(restored, '3');
     assert.match(await webview(page).locator('.source-title').innerText(), /shadow-store-then-peek\.xpt/);
+    // Drawn at that step, the page tables follow the statement step 3 ran: line 4's map of the framebuffer.
+    const walk = await until('the walk of line 4', async () => {
+      const vis = webview(page);
+      const rendered = await vis.locator('body').getAttribute('data-rendered-step', { timeout: 2_000 }).catch(() => null);
+      const text = rendered === '3' ? await vis.locator('.view-pagetables .walk-summary').innerText({ timeout: 2_000 }).catch(() => '') : '';
+      return /0xffff880000000000/.test(text) ? text : undefined;
+    }, 30_000);
+    assert.match(walk, /^g\.0 0xffff880000000000 → gfn 0x3000/);
     await screenshot(page, '10-restored-visualizer');
   });
 });

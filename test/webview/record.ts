@@ -50,11 +50,11 @@ export function record(traceFile: string, extraVas: [string, number][]): Recordi
     };
     const s = engine.summary();
     put('summary', {}, s);
-    const stepped = steppedBody(engine, program, o, line());
+    const stepped = steppedBody(engine, o, line());
     const vas = new Set<string>();
-    if (stepped.focus) {
+    if (s.focus) {
       // The page tables view follows the statement's VA.
-      vas.add(JSON.stringify([stepped.focus.vcpu, stepped.focus.va]));
+      vas.add(JSON.stringify([s.focus.vcpu, s.focus.va]));
     }
     const p2m: Record<string, P2mRun[]> = {};
     for (const d of s.domains) {

@@ -22,8 +22,8 @@ export class DebugSource implements VisualizerSource {
       // The adapter is trusted less than the type says: check the body before passing it on.
       const v = validate(steppedSchema, { type: 'stepped', ...(e.body as object) });
       if (v.ok) {
-        const { step, line, done, events, focus } = v.value;
-        this.emitter.fire(focus ? { step, line, done, events, focus } : { step, line, done, events });
+        const { step, line, done, events } = v.value;
+        this.emitter.fire({ step, line, done, events });
       }
     });
   }

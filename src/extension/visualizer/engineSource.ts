@@ -88,7 +88,7 @@ export class EngineSource implements VisualizerSource {
       this.last = null;
     }
     const o = this.last && this.last.step === e.stepCount ? this.last : null;
-    this.emitter.fire(steppedBody(e, this.prog, o, this.line()));
+    this.emitter.fire(steppedBody(e, o, this.line()));
     return e.stepCount;
   }
 
@@ -128,7 +128,7 @@ export class EngineSource implements VisualizerSource {
   /** Announces the starting position (after the first pass). */
   async start(): Promise<void> {
     await this.scanned;
-    this.emitter.fire(steppedBody(this.engine, this.prog, null, this.line()));
+    this.emitter.fire(steppedBody(this.engine, null, this.line()));
   }
 
   dispose(): void {
