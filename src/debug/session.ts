@@ -106,6 +106,8 @@ type VarContainer =
 class UserError extends Error {}
 
 const hex = (n: number): string => '0x' + n.toString(16);
+/** `n thing(s)`: '1 entry', '2 entries'. */
+const count = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
 const yieldTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 function message(e: unknown): string {
@@ -1862,7 +1864,7 @@ export class XplDebugSession extends DebugSession {
       this.leaf('paging', d.paging === 'hap' ? `HAP (EPT), tlb=${d.tlb}${d.pml ? ', PML' : ''}` : `shadow, tlb=${d.tlb}`),
       this.leaf('process', v.process),
       this.leaf('CR3', `gfn ${hex(v.cr3Gfn)}`, { memoryReference: this.guestRef(d.name, v.cr3Gfn) }),
-      this.child('TLB', `${tlb.length} entries`, {
+      this.child('TLB', count(tlb.length, 'entry', 'entries'), {
         kind: 'indexed', total: tlb.length,
         get: (start, count) => engine.tlb(vcpu).slice(start, start + count).map((e) => this.leaf(
           `[${vaToString(e.va)}]`,
@@ -1878,7 +1880,7 @@ export class XplDebugSession extends DebugSession {
       return this.oneVcpuVars(vcpu);
     }
     return this.domains().flatMap((d) => d.vcpus.map((v) => this.child(
-      `${d.name}.${v.index}`, `${v.process}, CR3 gfn ${hex(v.cr3Gfn)}, ${v.tlbEntries} TLB entries`,
+      `${d.name}.${v.index}`, `${v.process}, CR3 gfn ${hex(v.cr3Gfn)}, ${count(v.tlbEntries, 'TLB entry', 'TLB entries')}`,
       { kind: 'list', get: () => this.oneVcpuVars(v.id) },
     )));
   }
@@ -1977,7 +1979,7 @@ export class XplDebugSession extends DebugSession {
     }
     for (const d of this.domains().filter((x) => x.paging === 'hap')) {
       for (const fb of d.framebuffers) {
-        out.push(this.child(`${fb.name} (gfn ${hex(fb.gfn)}..)`, `${fb.pages} EPT entries`, {
+        out.push(this.child(`${fb.name} (gfn ${hex(fb.gfn)}..)`, count(fb.pages, 'EPT entry', 'EPT entries'), {
           kind: 'indexed', total: fb.pages,
           get: (start, count) => engine.p2m(d.name, fb.gfn + start, Math.min(count, fb.pages - start)).map((e) => this.eptEntryVar(d.name, e)),
         }));
@@ -2274,7 +2276,7 @@ export class XplDebugSession extends DebugSession {
         case 'tlb': {
           const vcpu = this.resolveVcpu(rest[0], defVcpu);
           const entries = engine.tlb(vcpu);
-          const lines = [`TLB of ${vcpu}: ${entries.length} entries`, ...entries.slice(0, 256).map((e) =>
+          const lines = [`TLB of ${vcpu}: ${count(entries.length, 'entry', 'entries')}`, ...entries.slice(0, 256).map((e) =>
             `  ${vaToString(e.va)} → mfn ${hex(e.mfn)} ${e.writable ? 'W' : 'R'}${e.dirty ? ' D' : ''}${e.global ? ' G' : ''}${e.stale ? ` STALE (${e.stale})` : ''}`)];
           result = { result: lines.join('\n'), variablesReference: this.vars.create({ kind: 'list', get: () => this.oneVcpuVars(vcpu) }) };
           break;

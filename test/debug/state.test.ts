@@ -196,7 +196,7 @@ describe('debug adapter: model state', () => {
     assert.deepEqual(entries.map((e) => e.name), ['[0x10000000]', '[0x10001000]', '[0x10002000]', '[0x10003000]']);
     assert.match((await evaluate(s, 'tlb', idle[0].id)).result, /^TLB of g\.0: 4 entries/);
     const active = (await stack(s, stopped))[0];
-    assert.match((await evaluate(s, 'tlb', active.id)).result, /^TLB of g\.1: 1 entries/);
+    assert.match((await evaluate(s, 'tlb', active.id)).result, /^TLB of g\.1: 1 entry\n/);
   });
 
   it('completes console commands, functions and the trace\'s names', async () => {
