@@ -179,22 +179,8 @@ export class Tlb {
 
   /** The entry (slot) holding vpn, or -1. */
   find(vpn: number): number {
-    if (this.hash === null) {
-      this.rehash();
-    }
-    const h = this.hash!;
-    const mask = this.hcap - 1;
-    const rec = this.rec;
-    const g = this.gen;
-    for (let i = this.home(vpn); ; i = (i + 1) & mask) {
-      if (h[2 * i] !== g) {
-        return -1;
-      }
-      const e = h[2 * i + 1];
-      if (rec[e * REC + F_VPN] === vpn) {
-        return e;
-      }
-    }
+    const i = this.slotOf(vpn);
+    return i < 0 ? -1 : this.hash![2 * i + 1];
   }
 
   /** Fill (or refill) the entry for vpn; returns its slot. */
