@@ -87,7 +87,10 @@ export class Commands {
     this.output.appendLine(formatReport(report));
     this.output.show(true);
     const failed = report.expects.failed.length;
-    const summary = vscode.l10n.t('{0}: {1} steps, {2} violations, {3} of {4} expects passed.', program.file, report.steps, report.violations.length, report.expects.passed, report.expects.passed + failed);
+    const expects = report.expects.passed + failed;
+    const summary = expects === 0
+      ? vscode.l10n.t('{0}: {1} steps, {2} violations, no expects.', program.file, report.steps, report.violations.length)
+      : vscode.l10n.t('{0}: {1} steps, {2} violations, {3} of {4} expects passed.', program.file, report.steps, report.violations.length, report.expects.passed, expects);
     if (failed > 0 || report.violations.length > 0) {
       void vscode.window.showWarningMessage(summary);
     } else {

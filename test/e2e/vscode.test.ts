@@ -69,6 +69,23 @@ describe('Xen Paging Lens in real VS Code (code-server)', { skip, timeout: 600_0
     const vsix = packVsix(TOOLS);
     vsixBytes = fs.statSync(vsix).size;
     ({ server, browser, page } = await openWorkbench(STATE, FIXTURES, vsix));
+    // Every notification toast that appears, with its severity (checked by a test near the end).
+    await page.evaluate(() => {
+      const w = window as unknown as { __toasts: { severity: string; text: string }[] };
+      w.__toasts = [];
+      const seen = new WeakSet<Element>();
+      new MutationObserver(() => {
+        for (const item of Array.from(document.querySelectorAll('.notification-toast .notification-list-item'))) {
+          if (seen.has(item)) {
+            continue;
+          }
+          seen.add(item);
+          const icon = item.querySelector('.notification-list-item-icon');
+          const severity = ['error', 'warning', 'info'].find((k) => icon?.classList.contains(`codicon-${k}`)) ?? 'unknown';
+          w.__toasts.push({ severity, text: item.querySelector('.notification-list-item-message')?.textContent ?? '' });
+        }
+      }).observe(document.body, { childList: true, subtree: true });
+    });
   });
 
   after(async () => {
@@ -404,6 +421,12 @@ describe('Xen Paging Lens in real VS Code (code-server)', { skip, timeout: 600_0
     const steps = await walkthroughSteps(page);
     await screenshot(page, '09-walkthrough');
     assert.deepEqual(steps, ['openLesson', 'startDebugging', 'hitViolation', 'stepBack', 'compare'].map((id) => ({ id, done: true })));
+  });
+
+  test('nothing so far showed an error notification (the Variables view, hovers and the visualizer fail quietly or not at all)', async () => {
+    const toasts = await page.evaluate(() => (window as unknown as { __toasts: { severity: string; text: string }[] }).__toasts);
+    console.log(`# e2e: notifications shown: ${toasts.map((t) => `${t.severity}: ${t.text}`).join(' | ') || 'none'}`);
+    assert.deepEqual(toasts.filter((t) => t.severity === 'error'), []);
   });
 
   test('a reloaded window brings the visualizer back on the trace it showed without the debugger, at its step', async () => {
