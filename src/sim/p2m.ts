@@ -321,7 +321,7 @@ export class P2m {
       c.nExplicit++;
     }
     c.e[i] = t | M_EXPLICIT | (t === T.ram_rw ? M_D : 0);
-    if (losesWrite(old, t) || why === WHY_GUEST) {
+    if (losesAccess(old, t) || why === WHY_GUEST) {
       c.e[i + W_VER]++;
       this.verEpoch++;
     }
@@ -467,8 +467,19 @@ export class P2m {
   }
 }
 
-function losesWrite(old: number, t: number): boolean {
-  return old === T.ram_rw && t !== T.ram_rw;
+/** Can an access through an entry of this type read RAM (not an MMIO exit)? */
+function readable(t: number): boolean {
+  return t !== T.invalid && t !== T.mmio_dm;
+}
+
+/**
+ * Does changing an entry from type `old` to `t` take away an access it allowed — writes (rw to
+ * anything else), or reads (RAM to mmio_dm)? Xen's ept_set_entry then syncs the EPT (INVEPT), which
+ * also drops paging-structure caches; here the entry's version and the p2m's version epoch move, so
+ * cached translations and the model's walk caches through it are stale.
+ */
+function losesAccess(old: number, t: number): boolean {
+  return (old === T.ram_rw && t !== T.ram_rw) || (readable(old) && !readable(t));
 }
 
 /** [s,e) range list helpers (sorted, merged). */

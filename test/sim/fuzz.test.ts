@@ -34,6 +34,9 @@ const stmt = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom('draw vcpu=g.0 fb=lfb rect=0,0,64,8 color=0x123456', 'blit vcpu=g.0 fb=lfb from=0,0,32,4 to=8,2') },
   { weight: 1, arbitrary: fc.constantFrom('ioreq map s kind=mmio range=0x1000..0x2000', 'ioreq unmap s kind=mmio range=0x1100..0x1200', 'ioreq access dom=g kind=mmio addr=0x1100 size=4', 'rangeset impl=tree') },
   { weight: 1, arbitrary: fc.constantFrom('p2m dom=g gfn=0x3005 pages=1 type=mmio_dm', 'p2m dom=g gfn=0x3006 pages=1 type=ioreq_server', 'p2m dom=g gfn=0x3006 pages=1 type=ram_rw') },
+  // The guest's page-table frames (taken from the top of RAM) turned into MMIO and back: walks through
+  // them must stop the same with and without the walk caches.
+  { weight: 1, arbitrary: fc.constantFrom('p2m dom=g gfn=0x3ffe pages=2 type=mmio_dm', 'p2m dom=g gfn=0x3ffc pages=1 type=ioreq_server', 'p2m dom=g gfn=0x3ffc pages=4 type=ram_rw') },
 );
 const trace = fc.record({
   paging: fc.constantFrom('shadow', 'hap'),

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseTrace } from '../../src/trace/index';
 import { createEngine, type Engine } from '../../src/sim/engine';
+import { Machine } from '../../src/sim/machine';
 
 const KVA = '0xffff800000000000';
 function engine(text: string, inject: string[] = []): Engine {
@@ -200,4 +201,41 @@ test('framebuffers of one domain may not overlap, inside RAM or outside it, decl
   assert.throws(() => engine(dom + 'vram a dom=g gfn=0x1000 pages=16\nvram b dom=g gfn=0x1010 pages=16\nresize fb=a pages=17\n').run({}), /unit\.xpt:4:\d+: error: framebuffer 'a' \(gfn 0x1000\.\.0x1011\) overlaps framebuffer 'b'/);
   // Side by side is fine, and so is the same gfn range in another domain.
   engine(dom + 'vram a dom=g gfn=0x1000 pages=16\nvram b dom=g gfn=0x1010 pages=16\ndomain h paging=hap mem=64M vcpus=1\nvram c dom=h gfn=0x1000 pages=16\n').run({});
+});
+
+test('p2m: a page-table frame turned from ram_logdirty into MMIO stops later walks, with the walk caches as without them', () => {
+  // Under migration log-dirty every RAM entry is ram_logdirty; a p2m change to mmio_dm takes reads
+  // away (ept_set_entry then syncs the EPT), so the next walk through that table exits to the device
+  // model. The walk caches once skipped the upper levels here and read the table as RAM.
+  for (const gfn of ['0xfff', '0xffe', '0xffd', '0xffc']) {
+    const text = [
+      'domain g paging=hap mem=16M vcpus=1',
+      'vram lfb dom=g gfn=0x800 pages=16',
+      'map vcpu=g.0 va=0x10000000 fb=lfb',
+      'write vcpu=g.0 va=0x10001000',
+      'logdirty dom=g enable',
+      'read vcpu=g.0 va=0x10002000',
+      `p2m dom=g gfn=${gfn} pages=1 type=mmio_dm`,
+      'read vcpu=g.0 va=0x10003000',
+      'write vcpu=g.0 va=0x10004000',
+    ].join('\n') + '\n';
+    const run = (): string[] => {
+      const e = createEngine(parseTrace(text, 'mmio-pt.xpt'), {});
+      e.recordEvents = true;
+      const out: string[] = [];
+      while (!e.done) {
+        const o = e.step();
+        out.push(`${o.line}: ${o.events.map((x) => x.kind).join(',')}`);
+      }
+      return [...out, e.stateHash()];
+    };
+    const cached = run();
+    Machine.fastPaths = false;
+    try {
+      assert.deepEqual(cached, run(), `page-table frame ${gfn}`);
+    } finally {
+      Machine.fastPaths = true;
+    }
+    assert.match(cached[7], /^8: tlb-miss,emulate$/, `the read after the change exits (frame ${gfn})`);
+  }
 });
