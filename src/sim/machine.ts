@@ -5,7 +5,7 @@
  */
 import { SimError, type BugId, type InvariantId } from './program';
 import type { SimEvent, EventKind, ViolationRecord } from './report';
-import { PageStore, PAGE_SIZE } from './pages';
+import { PageStore, PAGE_SIZE, ZERO_PAGE } from './pages';
 import { Costs, Counter } from './costs';
 import { EPT_ENTRIES, PENDING, T, WHY_GUEST, WHY_HV, isRam, typeName } from './p2m';
 import { A, D, G, NX, P, RW, US, pteFlags, pteFrame, readPte, vaIndex, writePte } from './pte';
@@ -40,8 +40,10 @@ const NO_VIOLATIONS: ViolationRecord[] = Object.freeze([]) as unknown as Violati
  * A paging-structure cache: for 2 MiB regions of one address space, what a walk reached at L1.
  * 64 direct-mapped slots; all of them go when the domain, the address space or a version epoch
  * differs from what they were filled under. A slot holds, by walker: the shadow walk's L1 table and
- * its guest table's PTE versions; HAP's guest L1 table gfn and whether every level above allowed
- * writes. (Caches are not state, so they may hold references: see Machine.cloneShared.)
+ * its guest table's PTE versions; the guest walk's L1 table gfn, whether every level above allowed
+ * writes, the table's bytes (the page store's view of its frame, once it has one) and whether the
+ * table's own EPT check passed. (Caches are not state, so they may hold references: see
+ * Machine.cloneShared.)
  */
 export class WalkCache {
   private dom = '';
@@ -54,6 +56,13 @@ export class WalkCache {
   readonly vers: (Uint32Array | undefined)[] = new Array<Uint32Array | undefined>(64).fill(undefined);
   readonly l1 = new Float64Array(64);
   readonly rw = new Uint8Array(64);
+  /**
+   * The L1 table's EPT read check passed since the slot was filled. It stays passed while the keys
+   * hold: taking reads away from an entry moves the p2m's version epoch, and a pending range change
+   * moves its stamp.
+   */
+  readonly l1Ok = new Uint8Array(64);
+  readonly l1Bytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(64).fill(undefined);
   private valid(dom: string, proc: string, e1: number, e2: number, e3: number): void {
     if (this.dom !== dom || this.proc !== proc || this.e1 !== e1 || this.e2 !== e2 || this.e3 !== e3) {
       this.dom = dom;
@@ -647,13 +656,19 @@ export class Machine {
     // HAP take no exit. (Shadow walks, Xen's guest_walk_tables, read the same guest entries.)
     const region = Math.floor(va / 2097152);
     const cacheKey = Machine.fastPaths && setAd;
+    const hc = this.gwcache;
+    // The cache slot of this region (-1: none), and what it holds of the L1 table.
+    let slot = -1;
+    let l1Ok = false;
+    let l1Bytes: Uint8Array | undefined;
     if (cacheKey) {
-      const hc = this.gwcache;
-      const i = hc.slot(d.name, v.process, d.permEpoch, d.p2m.verEpoch, d.p2m.nextStamp, region);
-      if (i >= 0) {
-        table = hc.l1[i];
-        rwAll = hc.rw[i] === 1;
+      slot = hc.slot(d.name, v.process, d.permEpoch, d.p2m.verEpoch, d.p2m.nextStamp, region);
+      if (slot >= 0) {
+        table = hc.l1[slot];
+        rwAll = hc.rw[slot] === 1;
         top = 1;
+        l1Ok = hc.l1Ok[slot] === 1;
+        l1Bytes = hc.l1Bytes[slot];
       }
     }
     if (top === 4) {
@@ -661,19 +676,33 @@ export class Machine {
     }
     for (let l = top; l >= 1; l--) {
       if (l === 1 && cacheKey && top === 4) {
-        const hc = this.gwcache;
-        const i = hc.put(d.name, v.process, d.permEpoch, d.p2m.verEpoch, d.p2m.nextStamp, region);
-        hc.l1[i] = table;
-        hc.rw[i] = rwAll ? 1 : 0;
+        slot = hc.put(d.name, v.process, d.permEpoch, d.p2m.verEpoch, d.p2m.nextStamp, region);
+        hc.l1[slot] = table;
+        hc.rw[slot] = rwAll ? 1 : 0;
+        hc.l1Ok[slot] = 0;
+        hc.l1Bytes[slot] = undefined;
       }
-      if (d.paging === 'hap') {
+      if (d.paging === 'hap' && !(l === 1 && l1Ok)) {
         const f = this.hapGpaCheck(d, table, false);
         if (f) {
           return { msg: '', hapFault: f };
         }
+        if (l === 1 && slot >= 0) {
+          hc.l1Ok[slot] = 1;
+        }
       }
       const idx = vaIndex(va, l);
-      const data = this.guestTable(d, table);
+      let data: Uint8Array;
+      if (l === 1 && l1Bytes !== undefined) {
+        data = l1Bytes;
+      } else {
+        data = this.guestTable(d, table);
+        // The page store's view of a frame stays its bytes (a frame with none yet reads as the
+        // shared zero page: not kept, its first write gives it a view of its own).
+        if (l === 1 && slot >= 0 && data !== ZERO_PAGE) {
+          hc.l1Bytes[slot] = data;
+        }
+      }
       const flags = pteFlags(data, idx);
       const frame = pteFrame(data, idx);
       if (!(flags & P)) {
