@@ -30,8 +30,6 @@ export interface Ctx {
   /** Steps known so far (timeline length). */
   total: number;
   selection: Selection;
-  /** The vCPU, VA and line of the statement the last step ran (from the summary), if it names a VA. */
-  focus: { vcpu: string; va: number; line: number } | null;
   select(change: Partial<Selection>): void;
   seek(step: number): void;
   persist(): void;

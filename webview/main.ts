@@ -92,7 +92,6 @@ class App {
     this.ctx = {
       rpc: this.rpc, strings: { ...DEFAULT_STRINGS }, palette: readPalette(), summary: null, step: 0, previousStep: null, total: 0,
       selection: persisted?.selection ?? { ...EMPTY_SELECTION },
-      focus: null,
       select: (change) => {
         this.ctx.selection = { ...this.ctx.selection, ...change };
         this.onSelection(change);
@@ -256,7 +255,6 @@ class App {
     this.source = src;
     this.target = null;
     this.ctx.summary = null;
-    this.ctx.focus = null;
     this.ctx.step = 0;
     this.ctx.previousStep = null;
     this.ctx.total = 0;
@@ -320,7 +318,6 @@ class App {
       const summary = await this.rpc.request('summary', {});
       performance.measure('xpl-refresh-summary', { start: t0, end: performance.now() });
       this.ctx.summary = summary;
-      this.ctx.focus = summary.focus ?? null;
       if (summary.step !== this.ctx.step) {
         this.ctx.previousStep = summary.step === this.ctx.step + 1 ? this.ctx.step : null;
         this.ctx.step = summary.step;

@@ -20,8 +20,9 @@ export class PageTablesView implements View {
   private previous: { key: string; step: number; walk: Walk } | null = null;
   private last: { key: string; step: number; walk: Walk } | null = null;
   private error: string | null = null;
-  /** Showing the walk of the current statement's VA (no VA chosen). */
+  /** Showing the walk of the statement just run (no VA chosen), and that statement's line. */
   private following = false;
+  private focusLine: number | null = null;
 
   constructor(private readonly ctx: Ctx, readonly section: HTMLElement) {
     this.body = section.querySelector('.view-body') as HTMLElement;
@@ -60,7 +61,9 @@ export class PageTablesView implements View {
       this.vcpuSelect.append(el('option', { value: v, text: v, selected: v === current }));
     }
     // No VA chosen: follow the VA (and vCPU) of the statement just run, if it names one.
-    const focus = this.ctx.selection.va === null && this.ctx.focus && vcpus.includes(this.ctx.focus.vcpu) ? this.ctx.focus : null;
+    const f = this.ctx.summary?.focus;
+    const focus = this.ctx.selection.va === null && f && vcpus.includes(f.vcpu) ? f : null;
+    this.focusLine = focus ? focus.line : null;
     this.following = focus !== null;
     const vcpu = focus ? focus.vcpu : current && vcpus.includes(current) ? current : vcpus[0];
     const va = focus ? focus.va : this.ctx.selection.va;
@@ -148,7 +151,7 @@ export class PageTablesView implements View {
       el('span', { class: w.writable ? 'badge rw' : 'badge ro', text: w.writable ? 'writable' : 'read-only' }));
     this.body.append(head);
     if (this.following) {
-      this.body.append(el('p', { class: 'muted following', text: s.following.replace('{0}', String(this.ctx.focus?.line ?? '')) }));
+      this.body.append(el('p', { class: 'muted following', text: s.following.replace('{0}', String(this.focusLine ?? '')) }));
     }
     if (w.stop) {
       this.body.append(el('p', { class: 'stop', text: w.stop }));

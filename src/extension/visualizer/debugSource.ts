@@ -22,8 +22,7 @@ export class DebugSource implements VisualizerSource {
       // The adapter is trusted less than the type says: check the body before passing it on.
       const v = validate(steppedSchema, { type: 'stepped', ...(e.body as object) });
       if (v.ok) {
-        const { step, line, done, events } = v.value;
-        this.emitter.fire({ step, line, done, events });
+        this.emitter.fire({ step: v.value.step, line: v.value.line, done: v.value.done, events: v.value.events });
       }
     });
   }
