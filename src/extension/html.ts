@@ -125,11 +125,11 @@ export function reportPage(opts: { report: Report; snapshots: readonly FbSnapsho
 <h2>Framebuffers</h2><p class="meta">Legend: <svg width="10" height="10"><rect width="9" height="9" fill="#e0a030"/></svg> written · <svg width="10" height="10"><rect width="9" height="9" fill="#3b7dd8"/></svg> reported · <svg width="10" height="10"><rect width="9" height="9" fill="#d03030"/></svg> missed</p>
 ${fbs || '<p class="meta">No framebuffers.</p>'}
 <h2>Answers (${r.answers.length})</h2>
-<table><thead><tr><th>line</th><th>fb</th><th>by</th><th>kind</th><th>dirty</th><th>written</th><th>missed</th><th>late</th><th>extra</th></tr></thead><tbody>${answers}</tbody></table>
+${answers ? `<table><thead><tr><th>line</th><th>fb</th><th>by</th><th>kind</th><th>dirty</th><th>written</th><th>missed</th><th>late</th><th>extra</th></tr></thead><tbody>${answers}</tbody></table>` : '<p class="meta">No answers.</p>'}
 <h2>Violations (${r.violations.length})</h2>
-<table><thead><tr><th>line</th><th>id</th><th>fb</th><th>pages</th><th>message</th></tr></thead><tbody>${violations}</tbody></table>
-<h2>Expects: ${r.expects.passed} passed, ${r.expects.failed.length} failed</h2>
-<table><tbody>${expects}</tbody></table>
+${violations ? `<table><thead><tr><th>line</th><th>id</th><th>fb</th><th>pages</th><th>message</th></tr></thead><tbody>${violations}</tbody></table>` : '<p class="meta">None.</p>'}
+<h2>${r.expects.passed + r.expects.failed.length === 0 ? 'Expects: none' : `Expects: ${r.expects.passed} passed, ${r.expects.failed.length} failed`}</h2>
+${expects ? `<table><tbody>${expects}</tbody></table>` : ''}
 <h2>Costs</h2><table><tbody>${costs}</tbody></table>
 </body></html>`;
 }

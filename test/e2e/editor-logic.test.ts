@@ -231,6 +231,10 @@ describe('HTML pages show trace text as text', () => {
     assert.ok(!html.includes('<img src=x'));
     assert.ok(!/<script/i.test(html));
     assert.match(html, /class="missed"/);
+    // Empty parts say so instead of showing an empty table.
+    assert.match(html, /No answers\./);
+    assert.match(html, /Expects: none/);
+    assert.match(html, /&lt;img src=x/);
   });
 });
 
