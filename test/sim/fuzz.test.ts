@@ -207,3 +207,51 @@ test('fuzz: the exact shortcuts (version epochs, paging-structure caches, plain-
     }
   }), { numRuns: Math.max(100, Math.floor(RUNS / 2)), seed: Number(process.env.XPL_FUZZ_SEED ?? 20261123) + 1 });
 });
+
+/**
+ * Workloads about page tables rather than framebuffers: stores and loads through several 2 MiB
+ * regions and both halves of the address space, PTE edits, remaps, invlpg, address-space switches,
+ * migration log-dirty, and p2m type changes of the guest's page-table frames themselves — what the
+ * walk caches must see through (a page-table frame turned from ram_logdirty into MMIO once slipped
+ * past them).
+ */
+const ptVa = fc.constantFrom('0x10000000', '0x10003000', '0x10200000', '0x10201000', '0x7f0000000000', '0xffff880000001000', '0x40000000');
+const ptStmt = fc.oneof(
+  { weight: 4, arbitrary: fc.tuple(fc.constantFrom('write', 'read'), fc.integer({ min: 0, max: 1 }), ptVa).map(([op, v, a]) => `${op} vcpu=g.${v} va=${a}`) },
+  { weight: 1, arbitrary: fc.tuple(ptVa, fc.constantFrom('clear=D', 'clear=A', 'set=D', 'set=G')).map(([a, f]) => `pte vcpu=g.0 va=${a} ${f}`) },
+  { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 0, max: 1 }), ptVa).map(([v, a]) => `invlpg vcpu=g.${v} va=${a}`) },
+  { weight: 1, arbitrary: fc.tuple(ptVa, fc.constantFrom('0x802', '0x300', '0x101')).map(([a, g]) => `unmap vcpu=g.0 va=${a} pages=1\nmap vcpu=g.0 va=${a} gfn=${g} pages=1`) },
+  { weight: 1, arbitrary: fc.constantFrom('cr3 vcpu=g.1 process=p', 'cr3 vcpu=g.1 process=kernel', 'peek fb=lfb', 'flush dom=g', 'vmexit vcpu=g.0', 'reclaim dom=g', 'tick 3s') },
+  { weight: 1, arbitrary: fc.constantFrom('enable', 'clean', 'peek', 'disable').map((o) => `logdirty dom=g ${o}`) },
+  { weight: 3, arbitrary: fc.tuple(fc.constantFrom('0xfff', '0xffe', '0xffd', '0xffc', '0xffb', '0xffa', '0x801', '0x100'), fc.constantFrom('mmio_dm', 'ioreq_server', 'ram_rw')).map(([g, t]) => `p2m dom=g gfn=${g} pages=1 type=${t}`) },
+);
+const ptTrace = fc.record({
+  paging: fc.constantFrom('shadow', 'hap'), pml: fc.boolean(), tlb: fc.constantFrom('tagged', 'flush-on-exit'),
+  maps: fc.array(fc.constantFrom('0x800', '0x805', '0x100', '0x101', '0x200'), { minLength: 7, maxLength: 7 }),
+  // Migration log-dirty from the start in half the cases: every RAM entry, page tables included, is then ram_logdirty.
+  logdirty: fc.boolean(),
+  body: fc.array(ptStmt, { maxLength: 40 }),
+}).map((o) => [
+  `domain g paging=${o.paging} mem=16M vcpus=2 tlb=${o.tlb}${o.paging === 'hap' && o.pml ? ' pml=on' : ''}`,
+  'vram lfb dom=g gfn=0x800 pages=16',
+  'process p dom=g',
+  ...['0x10000000', '0x10003000', '0x10200000', '0x10201000', '0x7f0000000000', '0xffff880000001000', '0x40000000'].map((a, i) => `map vcpu=g.0 va=${a} gfn=${o.maps[i]} pages=2`),
+  ...(o.logdirty ? ['logdirty dom=g enable'] : []),
+  ...o.body, '',
+].join('\n'));
+
+test('fuzz: page-table workloads (remaps, PTE edits, p2m types of page-table frames) give the same states with the walk caches as without', () => {
+  fc.assert(fc.property(ptTrace, (text) => {
+    const program = parsedOrNull(text, 'pt-fuzz.xpt');
+    if (program === null) {
+      return;
+    }
+    const fast = runAll(program);
+    Machine.fastPaths = false;
+    try {
+      assert.equal(runAll(program), fast, text);
+    } finally {
+      Machine.fastPaths = true;
+    }
+  }), { numRuns: Math.max(100, Math.floor(RUNS / 2)), seed: Number(process.env.XPL_FUZZ_SEED ?? 20261123) + 4 });
+});
