@@ -192,20 +192,24 @@ test('long store runs (batched by the engine) give the same states from columns,
   }), { numRuns: 40, seed: Number(process.env.XPL_FUZZ_SEED ?? 20261123) + 3 });
 });
 
+/** The trace run with the exact shortcuts and without (Machine.fastPaths): the same report and states. */
+function assertShortcutsExact(text: string, file: string): void {
+  const program = parsedOrNull(text, file);
+  if (program === null) {
+    return;
+  }
+  const fast = runAll(program);
+  Machine.fastPaths = false;
+  try {
+    assert.equal(runAll(program), fast, text);
+  } finally {
+    Machine.fastPaths = true;
+  }
+}
+
 test('fuzz: the exact shortcuts (version epochs, paging-structure caches, plain-RAM scans) change no report and no state', () => {
-  fc.assert(fc.property(trace, (text) => {
-    const program = parsedOrNull(text, 'fuzz.xpt');
-    if (program === null) {
-      return;
-    }
-    const fast = runAll(program);
-    Machine.fastPaths = false;
-    try {
-      assert.equal(runAll(program), fast, text);
-    } finally {
-      Machine.fastPaths = true;
-    }
-  }), { numRuns: Math.max(100, Math.floor(RUNS / 2)), seed: Number(process.env.XPL_FUZZ_SEED ?? 20261123) + 1 });
+  fc.assert(fc.property(trace, (text) => assertShortcutsExact(text, 'fuzz.xpt')),
+    { numRuns: Math.max(100, Math.floor(RUNS / 2)), seed: Number(process.env.XPL_FUZZ_SEED ?? 20261123) + 1 });
 });
 
 /**
@@ -241,17 +245,6 @@ const ptTrace = fc.record({
 ].join('\n'));
 
 test('fuzz: page-table workloads (remaps, PTE edits, p2m types of page-table frames) give the same states with the walk caches as without', () => {
-  fc.assert(fc.property(ptTrace, (text) => {
-    const program = parsedOrNull(text, 'pt-fuzz.xpt');
-    if (program === null) {
-      return;
-    }
-    const fast = runAll(program);
-    Machine.fastPaths = false;
-    try {
-      assert.equal(runAll(program), fast, text);
-    } finally {
-      Machine.fastPaths = true;
-    }
-  }), { numRuns: Math.max(100, Math.floor(RUNS / 2)), seed: Number(process.env.XPL_FUZZ_SEED ?? 20261123) + 4 });
+  fc.assert(fc.property(ptTrace, (text) => assertShortcutsExact(text, 'pt-fuzz.xpt')),
+    { numRuns: Math.max(100, Math.floor(RUNS / 2)), seed: Number(process.env.XPL_FUZZ_SEED ?? 20261123) + 4 });
 });
