@@ -43,7 +43,7 @@ export const DEFAULT_STRINGS: Record<StringKey, string> = {
   heat: 'recently written',
   selectedPage: 'selected page',
   noData: 'nothing yet',
-  following: 'following line {0}, the statement just run; type a VA to keep one, or clear it to follow again',
+  following: 'following line {0}, the last statement run that names a VA; type a VA to keep one, or clear it to follow again',
 };
 
 export type Strings = Record<StringKey, string>;

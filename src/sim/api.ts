@@ -29,8 +29,11 @@ export interface EngineApi {
   readonly stepCount: number;
   /** Index into program.statements of the statement that runs next; null when the trace is finished. */
   readonly nextIndex: number | null;
-  /** Index into program.statements of the statement the last step ran; null before the first step. */
-  readonly lastIndex: number | null;
+  /**
+   * Index into program.statements of the last statement run that names a vCPU and a VA (a store, a
+   * load, a mapping, a PTE edit, an invlpg); null before the first. Views that follow the trace show it.
+   */
+  readonly focusIndex: number | null;
   readonly done: boolean;
   /** Collect per-step events (tlb-hit, shadow-fault, ...). Off for bulk runs; on for the debugger. */
   recordEvents: boolean;

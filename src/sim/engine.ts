@@ -24,8 +24,8 @@ interface Loop { start: number; remaining: number }
 interface RunState {
   m: Machine;
   pc: number;
-  /** The statement the last step ran (-1: no step yet). */
-  lastIndex: number;
+  /** The last statement run that names a vCPU and a VA (a store, a load, a mapping, ...; -1: none yet). */
+  focusIndex: number;
   loops: Loop[];
   steps: number;
   expectMark: number;
@@ -97,7 +97,7 @@ export class Engine implements EngineApi {
       }
     }
     this.s = {
-      m, pc: 0, lastIndex: -1, loops: [], steps: 0, expectMark: 0, passed: 0, nAnswers: 0, nViolations: 0, nFailed: 0, nNotes: 0, nLogdirty: 0, nIoreq: 0, nFinishes: 0, lastScreen: new Map(),
+      m, pc: 0, focusIndex: -1, loops: [], steps: 0, expectMark: 0, passed: 0, nAnswers: 0, nViolations: 0, nFailed: 0, nNotes: 0, nLogdirty: 0, nIoreq: 0, nFinishes: 0, lastScreen: new Map(),
     };
     this.exec = new Executor(m, options.tracker, options.adaptPaging);
     this.interval = options.checkpointInterval ?? 0;
@@ -112,8 +112,8 @@ export class Engine implements EngineApi {
   get nextIndex(): number | null {
     return this.s.pc < this.program.statements.length ? this.s.pc : null;
   }
-  get lastIndex(): number | null {
-    return this.s.lastIndex >= 0 ? this.s.lastIndex : null;
+  get focusIndex(): number | null {
+    return this.s.focusIndex >= 0 ? this.s.focusIndex : null;
   }
 
   get done(): boolean {
@@ -197,7 +197,10 @@ export class Engine implements EngineApi {
       throw this.errorAt(stmt ?? table.at(index)!, e);
     }
     this.s.steps++;
-    this.s.lastIndex = index;
+    if (stmt === null || stmtFocus(stmt) !== null) {
+      // A store row always names its vCPU and VA.
+      this.s.focusIndex = index;
+    }
     const out: StepOutcome | null = want ? { index, line, step: this.s.steps, events: sink.events, violations: sink.violations } : null;
     if (res.answer) {
       if (!res.finished) {
@@ -315,7 +318,7 @@ export class Engine implements EngineApi {
       const done = this.exec.batchDone;
       s.steps += done;
       if (done > 0) {
-        s.lastIndex = s.pc + done - 1;
+        s.focusIndex = s.pc + done - 1;
       }
       s.pc += done;
       throw this.errorAt(this.program.statements.at(s.pc)!, e);
@@ -327,8 +330,8 @@ export class Engine implements EngineApi {
     for (const v of sink.violations) {
       s.nViolations = put(this.violations, s.nViolations, v);
     }
-    // A batch is consecutive store rows (no repeat or end among them).
-    s.lastIndex = s.pc + k - 1;
+    // A batch is consecutive store rows (no repeat or end among them), each naming its vCPU and VA.
+    s.focusIndex = s.pc + k - 1;
     s.pc += k;
     this.normalize();
     this.checkpointIfDue();
@@ -591,9 +594,9 @@ export class Engine implements EngineApi {
     };
   }
 
-  /** StateSummary.focus, from the statement the last step ran. */
+  /** StateSummary.focus, from the last statement run that names a vCPU and a VA. */
   private focus(): { focus?: StateSummary['focus'] } {
-    const i = this.s.lastIndex;
+    const i = this.s.focusIndex;
     const s = i >= 0 ? this.program.statements.at(i) : undefined;
     const f = s ? stmtFocus(s) : null;
     return f ? { focus: { ...f, line: this.program.statements.lineAt(i) } } : {};
@@ -835,7 +838,7 @@ export class Engine implements EngineApi {
     const h = new Hasher();
     const m = this.s.m;
     hashValue(h, {
-      pc: this.s.pc, lastIndex: this.s.lastIndex, loops: this.s.loops, steps: this.s.steps, time: m.time, wc: m.writeCounter, next: m.nextMfn,
+      pc: this.s.pc, focusIndex: this.s.focusIndex, loops: this.s.loops, steps: this.s.steps, time: m.time, wc: m.writeCounter, next: m.nextMfn,
       bugs: [...m.bugs].sort(), costs: m.costs.counts,
     });
     m.pages.hashInto(h);

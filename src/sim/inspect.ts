@@ -78,8 +78,8 @@ export interface StateSummary {
   costs: CostTotals;
   violations: ViolationRecord[];
   /**
-   * The translation the statement the last step ran is about — its vCPU, VA and line — when it names
-   * one (a store, a load, a mapping, a PTE edit, an invlpg): views that follow the trace show it.
+   * The translation the last statement run that names one is about — its vCPU, VA and line (a store,
+   * a load, a mapping, a PTE edit, an invlpg; `EngineApi.focusIndex`): views that follow the trace show it.
    */
   focus?: { vcpu: string; va: number; line: number };
 }

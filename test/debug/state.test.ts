@@ -132,13 +132,15 @@ describe('debug adapter: model state', () => {
     // The stepped event followed the stop.
     const last = s.custom[s.custom.length - 1];
     assert.deepEqual([last.body.step, last.body.line], [6, 9]);
-    // The summary says which translation the last step's statement was about: none for line 8's
-    // note, line 7's store once stepped back to it.
-    assert.equal(summary.focus, undefined);
-    await within(s.dc.stepBackRequest({ threadId: 1 }), 'stepBack');
-    await s.dc.waitForEvent('stopped');
-    const back = await custom<StateSummary>(s, 'xpl/summary', {});
-    assert.deepEqual([back.step, back.focus], [5, { vcpu: 'g.0', va: 0x10002000, line: 7 }]);
+    // The summary names the translation of the last statement run that has one: line 7's store, past
+    // line 8's note; stepped back over the note and the store, line 5's map.
+    assert.deepEqual(summary.focus, { vcpu: 'g.0', va: 0x10002000, line: 7 });
+    for (const want of [{ step: 5, line: 7, va: 0x10002000 }, { step: 4, line: 5, va: 0x10000000 }]) {
+      await within(s.dc.stepBackRequest({ threadId: 1 }), 'stepBack');
+      await s.dc.waitForEvent('stopped');
+      const back = await custom<StateSummary>(s, 'xpl/summary', {});
+      assert.deepEqual([back.step, back.focus], [want.step, { vcpu: 'g.0', va: want.va, line: want.line }]);
+    }
     assert.equal(stopped.body.reason, 'breakpoint');
   });
 

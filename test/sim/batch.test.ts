@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseTrace } from '../../src/trace/index';
 import { createEngine, Engine } from '../../src/sim/engine';
+import { stmtFocus } from '../../src/sim/program';
 
 const KVA = '0xffff800000000000';
 const va = (page: number, off = 0): string => '0x' + (0xffff800000000000n + BigInt(page * 4096 + off)).toString(16);
@@ -132,7 +133,7 @@ test('a checkpoint copies each vCPU\'s TLB once: the walk caches that point into
   assert.equal(copies, 2, 'one TLB copy per vCPU');
 });
 
-test('the engine knows which statement its last step ran, after batches, repeats, seeks and step back', () => {
+test('the engine knows the last statement run that names a vCPU and a VA, after batches, repeats, seeks and step back', () => {
   const text = [
     'domain g paging=hap mem=16M vcpus=1',
     'vram lfb dom=g gfn=0x800 pages=16',
@@ -147,19 +148,22 @@ test('the engine knows which statement its last step ran, after batches, repeats
   ].join('\n') + '\n';
   const program = parseTrace(text, 'last.xpt');
   const stepwise = createEngine(program, { checkpointInterval: 4 });
-  assert.equal(stepwise.lastIndex, null);
-  const ran: number[] = [];
+  assert.equal(stepwise.focusIndex, null);
+  // After each step: the last statement so far with a vCPU and a VA (peeks and domain set-up have none).
+  const focus: (number | null)[] = [null];
   while (!stepwise.done) {
-    ran.push(stepwise.step().index);
-    assert.equal(stepwise.lastIndex, ran[ran.length - 1]);
+    const i = stepwise.step().index;
+    focus.push(stmtFocus(program.statements.at(i)!) !== null ? i : focus[focus.length - 1]);
+    assert.equal(stepwise.focusIndex, focus[focus.length - 1]);
   }
+  assert.equal(program.statements.at(focus[focus.length - 1]!)?.op, 'write');
   // A bulk run (store batches) ends knowing the same statement.
   const bulk = createEngine(program, { checkpointInterval: 4 });
   bulk.run({});
-  assert.equal(bulk.lastIndex, ran[ran.length - 1]);
-  // Time travel restores it with the rest of the state.
-  for (const k of [7, 0, 12, 3, ran.length, 1]) {
+  assert.equal(bulk.focusIndex, focus[focus.length - 1]);
+  // Time travel restores it with the rest of the state; a peek keeps the store before it.
+  for (const k of [7, 0, 12, 3, focus.length - 1, 1, 5]) {
     bulk.seek(k);
-    assert.equal(bulk.lastIndex, k === 0 ? null : ran[k - 1], `after seeking to step ${k}`);
+    assert.equal(bulk.focusIndex, focus[k], `after seeking to step ${k}`);
   }
 });

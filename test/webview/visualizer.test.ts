@@ -228,15 +228,18 @@ describe('visualizer webview in Chromium', { timeout: 180_000 }, () => {
     await again.page.close();
   });
 
-  it('shows the walk of the statement just run until a VA is chosen, and follows again when the VA is cleared', async () => {
+  it('shows the walk of the last statement run that names a VA until a VA is chosen, and follows again when the VA is cleared', async () => {
     const host = new FakeHost(loadRecording(SHADOW));
     const { page, errors } = await openVisualizer(browser, server, host, { atStep: 10 });
     const summary = (): Promise<string> => page.textContent('.view-pagetables .walk-summary').then((t) => t ?? '');
     // Step 10 ran line 13's store by xp.0.
     await page.waitForSelector('.view-pagetables .walk-summary');
     assert.match(await summary(), /^xp\.0 0x10005000 → gfn 0x805/);
-    assert.match(await page.textContent('.view-pagetables p.following') ?? '', /following line 13, the statement just run/);
+    assert.match(await page.textContent('.view-pagetables p.following') ?? '', /following line 13, the last statement run that names a VA/);
     assert.equal(await page.inputValue('.va-input'), '');
+    // Step 11 ran line 14's refresh (no VA): the walk stays on line 13's store, now after the peek.
+    await seekAndWait(page, host, 11);
+    assert.match(await summary(), /^xp\.0 0x10005000/);
     // Step 12 ran line 15's load by xp.1: the view follows it, vCPU included.
     await seekAndWait(page, host, 12);
     assert.match(await summary(), /^xp\.1 0x10002000/);

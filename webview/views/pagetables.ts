@@ -20,7 +20,7 @@ export class PageTablesView implements View {
   private previous: { key: string; step: number; walk: Walk } | null = null;
   private last: { key: string; step: number; walk: Walk } | null = null;
   private error: string | null = null;
-  /** Showing the walk of the statement just run (no VA chosen), and that statement's line. */
+  /** Showing the walk of the last statement run that names a VA (no VA chosen), and its line. */
   private following = false;
   private focusLine: number | null = null;
 
@@ -60,7 +60,7 @@ export class PageTablesView implements View {
     for (const v of vcpus) {
       this.vcpuSelect.append(el('option', { value: v, text: v, selected: v === current }));
     }
-    // No VA chosen: follow the VA (and vCPU) of the statement just run, if it names one.
+    // No VA chosen: follow the VA (and vCPU) of the last statement run that names one.
     const f = this.ctx.summary?.focus;
     const focus = this.ctx.selection.va === null && f && vcpus.includes(f.vcpu) ? f : null;
     this.focusLine = focus ? focus.line : null;
