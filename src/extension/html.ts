@@ -34,7 +34,7 @@ export function compareTable(rows: readonly CompareRow[], s: CompareStrings): st
     const bad = r.missedPages > 0 || Object.keys(r.violations).length > 0 ? ' class="bad"' : '';
     return `<tr data-tracker="${esc(r.tracker)}"${bad}><th scope="row">${esc(r.tracker)}</th>${cells.map((c) => `<td>${c}</td>`).join('')}</tr>`;
   });
-  return `<table class="compare"><thead><tr>${head.map((h) => `<th scope="col">${esc(h)}</th>`).join('')}</tr></thead><tbody>${body.join('')}</tbody></table>`;
+  return `<div class="scroll"><table class="compare"><thead><tr>${head.map((h) => `<th scope="col">${esc(h)}</th>`).join('')}</tr></thead><tbody>${body.join('')}</tbody></table></div>`;
 }
 
 /** A stacked horizontal bar chart (guest + dom0 cycles) as inline SVG, colours from the theme. */
@@ -73,6 +73,8 @@ td.error { color: var(--vscode-errorForeground, #c00); text-align: left; }
 .chart .dom0 { fill: var(--vscode-charts-orange, #e08a2c); }
 .chart text { fill: var(--vscode-foreground, #222); font-size: 12px; }
 .meta { color: var(--vscode-descriptionForeground, #666); }
+/* A wide table scrolls inside a narrow panel instead of being cut off at its edge. */
+.scroll { overflow-x: auto; max-width: 100%; }
 .fb { display: inline-block; margin: 0 16px 16px 0; vertical-align: top; }
 .fb .written { fill: #e0a030; } .fb .reported { fill: #3b7dd8; } .fb .missed { fill: #d03030; } .fb .clean { fill: #8884; }
 `;
