@@ -162,9 +162,10 @@ describe('Xen Paging Lens in real VS Code (code-server)', { skip, timeout: 600_0
     await until('the key suggestion', async () => ((await page.locator('.suggest-widget .monaco-list-row', { hasText: 'fb=' }).count()) > 0 ? true : undefined));
     await page.keyboard.press('Enter');
     // Accepting `fb=` re-triggers suggestions: the declared framebuffer is offered.
+    // ... with the statement that declared it.
     const row = await until('the framebuffer suggestion', async () => {
       const rows = await page.locator('.suggest-widget .monaco-list-row').allInnerTexts();
-      return rows.find((r) => /\blfb\b/.test(r));
+      return rows.find((r) => /\blfb\b/.test(r) && /line 3: vram lfb/.test(r.replace(/\u00a0/g, ' ')));
     });
     await screenshot(page, '02b-completion');
     assert.match(row, /lfb/);

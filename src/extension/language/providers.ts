@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { diagnoseInSteps, runInSlices } from '../../trace/index';
 import type { TraceError } from '../../sim/program';
 import { COMMANDS, LANGUAGE_ID } from '../constants';
-import { codePointColToUtf16, outline, scanLine, statementName, tokenAt, wordRangeAt, type Declaration, type NameKind, type RepeatBlock } from './scan';
+import { codePointColToUtf16, outline, scanLine, statementName, tokenAt, wordRangeAt, type NameKind, type RepeatBlock } from './scan';
 import { TableIndex, type ArgSpec, type LanguageTable, type StatementSpec } from './table';
 
 const SELECTOR: vscode.DocumentSelector = [{ language: LANGUAGE_ID }];
@@ -299,18 +299,21 @@ export class TraceCompletionProvider implements vscode.CompletionItemProvider {
       return o.vcpus.map((v) => make(v, vscode.CompletionItemKind.Variable));
     }
     if (arg.kind === 'name' && arg.names) {
-      const names = namesOf(o.declarations, arg.names);
+      // Each name with the statement that declared it (line and text), as the outline shows it.
+      const items = o.declarations.filter((d) => d.kind === arg.names).map((d) => {
+        const item = make(d.name, vscode.CompletionItemKind.Variable);
+        item.detail = vscode.l10n.t('line {0}: {1}', d.line + 1, d.detail);
+        return item;
+      });
       if (arg.names === 'process') {
-        names.unshift('kernel');
+        const kernel = make('kernel', vscode.CompletionItemKind.Variable);
+        kernel.detail = vscode.l10n.t('every domain\'s first address space');
+        items.unshift(kernel);
       }
-      return names.map((n) => make(n, vscode.CompletionItemKind.Variable));
+      return items;
     }
     return [];
   }
-}
-
-function namesOf(decls: readonly Declaration[], kind: NameKind): string[] {
-  return decls.filter((d) => d.kind === kind).map((d) => d.name);
 }
 
 const SYMBOL_KIND: Record<NameKind, vscode.SymbolKind> = {
