@@ -1,15 +1,16 @@
 #!/usr/bin/env node
 // One run of the issue's 1M random-store workload:
-//   node bench/throughput.js shadow|hap [CHECKOUT] [--no-batch] [--allocations] [--parts]
+//   node bench/throughput.js shadow|hap [CHECKOUT] [--no-batch] [--allocations] [--parts] [--faults]
 //                            [--pages=N] [--peek-every=N] [--checkpoint-every=N]
 // CHECKOUT is a checkout whose `out/` is built (default: this one). Prints statements per second;
 // `--no-batch` runs stores one at a time (Engine.batchStores off); `--allocations` also
 // prints the bytes allocated per statement during the run (V8's sampling heap profiler, counting
-// objects already collected too; the run is slower under it). `--pages`, `--peek-every` and
-// `--checkpoint-every` vary the workload (defaults 16384, 10000, 10000; 0: no peeks after the
-// first, no checkpoints), to tell the stores' cost from the peeks' and checkpoints'. The machine's
-// speed drifts by up to 2× over minutes, so compare two builds or options by alternating runs in
-// the same window and taking medians (BENCHMARKS.md).
+// objects already collected too; the run is slower under it); `--faults` also prints the minor page
+// faults taken during the run (fresh memory handed out page by page, ~2 µs each on these machines).
+// `--pages`, `--peek-every` and `--checkpoint-every` vary the workload (defaults 16384, 10000,
+// 10000; 0: no peeks after the first, no checkpoints), to tell the stores' cost from the peeks' and
+// checkpoints'. The machine's speed drifts by up to 2× over minutes, so compare two builds or
+// options by alternating runs in the same window and taking medians (BENCHMARKS.md).
 'use strict';
 const path = require('path');
 const inspector = require('inspector');
@@ -71,10 +72,13 @@ async function main() {
     await post('HeapProfiler.enable');
     await post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true });
   }
+  // Minor faults so far: field 10 of /proc/self/stat (Linux).
+  const faults = () => Number(require('fs').readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')[7]);
+  const f0 = flags.has('--faults') ? faults() : 0;
   const t0 = performance.now();
   engine.run({});
   const rate = engine.stepCount / ((performance.now() - t0) / 1000);
-  let extra = '';
+  let extra = flags.has('--faults') ? `, ${faults() - f0} minor page faults` : '';
   if (sampling) {
     const { profile } = await post('HeapProfiler.stopSampling');
     let bytes = 0;

@@ -217,8 +217,7 @@ export class XplDebugSession extends DebugSession {
 
   // ---------------------------------------------------------------- plumbing
 
-  /** Run a handler; any exception becomes an error response instead of a crash. */
-  /** Runs a request's body; an error it throws is the response's, shown to the user. */
+  /** Runs a request's body; an error it throws becomes the response (shown to the user), never a crash. */
   private guard(response: DebugProtocol.Response, body: () => void | Promise<void>): void {
     this.answer(true, response, body);
   }

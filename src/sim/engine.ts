@@ -5,7 +5,7 @@
 import type { EngineApi, RunResult } from './api';
 import { Machine, StepSink } from './machine';
 import { Executor } from './exec';
-import { SimError, TraceError, stmtFocus, type Program, type RunOptions, type Statement, type InvariantId } from './program';
+import { SimError, TraceError, hasFocus, stmtFocus, type Program, type RunOptions, type Statement, type InvariantId } from './program';
 import type { AnswerRecord, IoreqRecord, LogdirtyRecord, Report, StepOutcome, ViolationRecord } from './report';
 import type { BitmapView, EptView, ScreenView, StateSummary, TlbEntryView, TrackerView, WalkView, WalkLevelView } from './inspect';
 import {
@@ -197,7 +197,7 @@ export class Engine implements EngineApi {
       throw this.errorAt(stmt ?? table.at(index)!, e);
     }
     this.s.steps++;
-    if (stmt === null || stmtFocus(stmt) !== null) {
+    if (stmt === null || hasFocus(stmt)) {
       // A store row always names its vCPU and VA.
       this.s.focusIndex = index;
     }

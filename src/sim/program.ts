@@ -96,11 +96,14 @@ export function stmtVa(s: Statement): number | null {
   }
 }
 
+/** Does the statement name both a vCPU and a VA (see `stmtFocus`)? Allocates nothing. */
+export function hasFocus(s: Statement): boolean {
+  return 'vcpu' in s && stmtVa(s) !== null;
+}
+
 /** The translation a statement is about — a vCPU and a VA — for views that follow the trace (the walk). */
 export function stmtFocus(s: Statement): { vcpu: string; va: number } | null {
-  const vcpu = stmtVcpu(s);
-  const va = stmtVa(s);
-  return vcpu !== null && va !== null ? { vcpu, va } : null;
+  return hasFocus(s) ? { vcpu: stmtVcpu(s)!, va: stmtVa(s)! } : null;
 }
 export type Op = Stmt['op'];
 

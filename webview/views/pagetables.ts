@@ -20,8 +20,7 @@ export class PageTablesView implements View {
   private previous: { key: string; step: number; walk: Walk } | null = null;
   private last: { key: string; step: number; walk: Walk } | null = null;
   private error: string | null = null;
-  /** Showing the walk of the last statement run that names a VA (no VA chosen), and its line. */
-  private following = false;
+  /** The line of the statement whose walk is shown when no VA is chosen (null: a chosen VA, or none). */
   private focusLine: number | null = null;
 
   constructor(private readonly ctx: Ctx, readonly section: HTMLElement) {
@@ -33,7 +32,7 @@ export class PageTablesView implements View {
     form.addEventListener('submit', (e) => {
       e.preventDefault();
       if (this.vaInput.value.trim() === '') {
-        // Nothing typed: follow the current statement's VA again.
+        // Nothing typed: follow the last statement with a VA again.
         this.vaInput.classList.remove('invalid');
         this.ctx.select({ va: null });
         return;
@@ -64,7 +63,6 @@ export class PageTablesView implements View {
     const f = this.ctx.summary?.focus;
     const focus = this.ctx.selection.va === null && f && vcpus.includes(f.vcpu) ? f : null;
     this.focusLine = focus ? focus.line : null;
-    this.following = focus !== null;
     const vcpu = focus ? focus.vcpu : current && vcpus.includes(current) ? current : vcpus[0];
     const va = focus ? focus.va : this.ctx.selection.va;
     if (document.activeElement !== this.vaInput) {
@@ -150,8 +148,8 @@ export class PageTablesView implements View {
       ` → gfn ${w.gfn !== undefined ? hex(w.gfn) : '—'} → mfn ${w.mfn !== undefined ? hex(w.mfn) : '—'} `,
       el('span', { class: w.writable ? 'badge rw' : 'badge ro', text: w.writable ? 'writable' : 'read-only' }));
     this.body.append(head);
-    if (this.following) {
-      this.body.append(el('p', { class: 'muted following', text: s.following.replace('{0}', String(this.focusLine ?? '')) }));
+    if (this.focusLine !== null) {
+      this.body.append(el('p', { class: 'muted following', text: s.following.replace('{0}', String(this.focusLine)) }));
     }
     if (w.stop) {
       this.body.append(el('p', { class: 'stop', text: w.stop }));
