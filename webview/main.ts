@@ -76,6 +76,11 @@ class App {
   private source: SourceInfo = { mode: 'none', title: '' };
   private done = false;
   private line: number | null = null;
+  /**
+   * The step whose line came with its `stepped` event: the debugger's line (at an invariant stop,
+   * the statement that broke it) wins over the summary's next statement for that step.
+   */
+  private lineStep: number | null = null;
   private playing = false;
   private playTimer = 0;
   private refreshing = false;
@@ -217,6 +222,7 @@ class App {
         this.ctx.previousStep = e.step === prev + 1 ? prev : null;
         this.ctx.step = e.step;
         this.line = e.line;
+        this.lineStep = e.line !== null ? e.step : null;
         this.done = e.done;
         this.ctx.total = Math.max(this.ctx.total, e.step);
         if (this.target === e.step || this.pendingSeeks === 0) {
@@ -323,7 +329,9 @@ class App {
         this.ctx.step = summary.step;
       }
       this.done = summary.done;
-      this.line = summary.line;
+      if (this.lineStep !== summary.step) {
+        this.line = summary.line;
+      }
       this.ctx.total = Math.max(this.ctx.total, summary.step);
       if (this.ctx.selection.vcpu === null && summary.domains[0]?.vcpus[0]) {
         this.ctx.selection = { ...this.ctx.selection, vcpu: summary.domains[0].vcpus[0].id };

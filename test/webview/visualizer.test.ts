@@ -139,6 +139,23 @@ describe('visualizer webview in Chromium', { timeout: 180_000 }, () => {
     await page.close();
   });
 
+  it('names the debugger\'s line in its header, also at an invariant stop (the statement that broke it)', async () => {
+    const host = new FakeHost(loadRecording(SHADOW));
+    const { page } = await openVisualizer(browser, server, host, { atStep: 3 });
+    // A stop on a violation: the debugger's stepped event names the statement just run (line 8),
+    // while the summary of that state names the next statement (line 9).
+    host.step = 5;
+    await host.post({ ...host.rec.steps[5].stepped, line: 8 });
+    await page.waitForFunction(() => document.body.dataset.renderedStep === '5');
+    assert.match(await page.textContent('.step-label') ?? '', /· line 8$/);
+    // A plain step afterwards takes its line from its own event again.
+    host.step = 6;
+    await host.post(host.rec.steps[6].stepped);
+    await page.waitForFunction(() => document.body.dataset.renderedStep === '6');
+    assert.match(await page.textContent('.step-label') ?? '', /· line 10$/);
+    await page.close();
+  });
+
   it('rejects hostile or malformed host messages without acting on them', async () => {
     const host = new FakeHost(loadRecording(SHADOW));
     const { page } = await openVisualizer(browser, server, host, { atStep: 3 });
