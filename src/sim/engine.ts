@@ -680,6 +680,10 @@ export class Engine implements EngineApi {
         }
         t = d.shTables.get(t.e[idx]);
       }
+      if (view.gfn !== undefined && view.mfn === undefined) {
+        // Shadows are built lazily: nothing maps the VA for the CPU until an access faults.
+        view.stop = 'no shadow entry maps this VA yet: the next access takes a shadow fault (sh_page_fault)';
+      }
     } else if (view.gfn !== undefined) {
       view.ept = this.p2m(d.name, view.gfn, 1)[0];
       view.mfn = view.ept.mfn ?? undefined;

@@ -49,6 +49,20 @@ test('shadow: guest D is not copied; a read makes a read-only shadow entry, a wr
   assert.equal(e2.report().costs.shadowFaults, 2);
 });
 
+test('shadow: before the first access no shadow maps the VA, and the walk says the next access faults', () => {
+  const e = engine(SHADOW);
+  e.run({});
+  let w = e.walk('g.0', 0x8000_0000_0000);
+  assert.equal(w.gfn, 0x3000, 'the guest maps it');
+  assert.equal(w.mfn, undefined);
+  assert.match(w.stop ?? '', /shadow fault/);
+  const e2 = engine(SHADOW + `read vcpu=g.0 va=${KVA}\n`);
+  e2.run({});
+  w = e2.walk('g.0', 0x8000_0000_0000);
+  assert.notEqual(w.mfn, undefined);
+  assert.equal(w.stop, undefined);
+});
+
 test('shadow: guest page-table frames are write-protected and PTE writes are emulated', () => {
   const e = engine(SHADOW + `write vcpu=g.0 va=${KVA}\nmap vcpu=g.0 va=0xffff800000100000 gfn=0x10 pages=1\n`);
   e.run({});

@@ -145,8 +145,11 @@ export class PageTablesView implements View {
       return;
     }
     const head = el('p', { class: 'walk-summary' }, el('span', { class: 'mono', text: `${w.vcpu} ${vaText(w.va)}` }),
-      ` → gfn ${w.gfn !== undefined ? hex(w.gfn) : '—'} → mfn ${w.mfn !== undefined ? hex(w.mfn) : '—'} `,
-      el('span', { class: w.writable ? 'badge rw' : 'badge ro', text: w.writable ? 'writable' : 'read-only' }));
+      ` → gfn ${w.gfn !== undefined ? hex(w.gfn) : '—'} → mfn ${w.mfn !== undefined ? hex(w.mfn) : '—'} `);
+    if (w.mfn !== undefined) {
+      // Whether a store gets through without a fault: only for a translation that reaches a frame.
+      head.append(el('span', { class: w.writable ? 'badge rw' : 'badge ro', text: w.writable ? 'writable' : 'read-only' }));
+    }
     this.body.append(head);
     if (this.focusLine !== null) {
       this.body.append(el('p', { class: 'muted following', text: s.following.replace('{0}', String(this.focusLine)) }));
