@@ -744,7 +744,7 @@ export class Engine implements EngineApi {
       const v = d.shVram;
       fields.begin_pfn = '0x' + v.begin.toString(16);
       fields.end_pfn = '0x' + v.end.toString(16);
-      fields.last_dirty = v.lastDirty === -1 ? '-1 (idle: write access removed)' : `${(v.lastDirty / 1e9).toFixed(3)} s`;
+      fields.last_dirty = v.lastDirty === -1 ? '-1 (idle: no scan; VRAM is mapped read-only until a write fault)' : `${(v.lastDirty / 1e9).toFixed(3)} s`;
       fields.sl1ma_known = v.sl1ma.size;
       const acc: number[] = [];
       for (let i = 0; i < v.end - v.begin; i++) {

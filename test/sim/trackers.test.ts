@@ -76,6 +76,28 @@ for (const t of ['memcmp', 'dbit-2007', 'linear-2007', 'sl1ma', 'logdirty-2009',
   twin(`${t} under QEMU`, text, 'qemu-reset-after-read', ['lost-update']);
 }
 
+// shadow_track_dirty_vram since 2965f75ebd (2026): the first call leaves the tracker idle
+// (last_dirty = -1); only a write fault on VRAM (_sh_propagate) or a dirty put restarts scanning.
+test('sl1ma: after the first call the tracker is idle: a peek with no VRAM write scans nothing and answers clean', () => {
+  const r = run(head('sl1ma') + 'peek fb=lfb\npeek fb=lfb\n');
+  assert.deepEqual(r.answers.map((a) => a.kind), ['enodata', 'bitmap']);
+  assert.deepEqual(r.answers[1].dirty, []);
+  assert.equal(r.costs.pteScans, 0, 'last_dirty == -1: no scan');
+});
+
+test('sl1ma: while idle a read fault maps VRAM read-only, so the store after it faults again and restarts scanning', () => {
+  const ad = 'pte vcpu=g.0 va=0xffff800000005000 set=A,D\n';
+  const r = run(head('sl1ma') + ad + 'peek fb=lfb\nread vcpu=g.0 va=0xffff800000005000\n' + W5 + 'peek fb=lfb\n');
+  assert.equal(r.costs.shadowFaults, 2, 'the read fault, then the write fault on the read-only entry');
+  assert.deepEqual(r.answers[1].dirty, [5]);
+  assert.equal(r.costs.pteScans, 16, 'the write fault set last_dirty: the peek scans');
+  // Reads alone, through two mappings of one page: both entries read-only (count 0), nothing to report.
+  const two = run(head('sl1ma') + 'map vcpu=g.0 va=0xffff800000100000 gfn=0x3005 pages=1\n' + ad +
+    'pte vcpu=g.0 va=0xffff800000100000 set=A,D\npeek fb=lfb\nread vcpu=g.0 va=0xffff800000005000\nread vcpu=g.0 va=0xffff800000100000\npeek fb=lfb\n');
+  assert.deepEqual(two.answers[1].dirty, []);
+  assert.equal(two.costs.pteScans, 0);
+});
+
 test('no-idle-heuristic: the same answers, more scanning', () => {
   let t = head('sl1ma') + `peek fb=lfb\n${W5}peek fb=lfb\n`;
   for (let i = 0; i < 8; i++) {

@@ -103,7 +103,9 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
   if (!vram) {
     m.blowTables(d);
     vram = new ShDirtyVram(begin, end);
-    vram.lastDirty = m.time;
+    // Idle from the start (2965f75ebd, 2026: the fresh accumulator is clean): no scan until a write
+    // fault on a VRAM page (_sh_propagate) or a dirty shadow_vram_put_mfn sets last_dirty.
+    vram.lastDirty = -1;
     d.shVram = vram;
     d.trackedFb = fb.name;
     if (m.sink.record) {
@@ -114,10 +116,11 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
   let flush = false;
   let out: Uint8Array;
   if (vram.lastDirty === -1) {
-    // Still completely clean: copy the accumulator (which the scan would also have returned).
-    out = vram.acc.slice();
+    // Nothing to do while the accumulator is completely clean: the answer is the zero-filled
+    // bitmap, and the accumulator is left as it is.
+    out = new Uint8Array(vram.acc.length);
     if (m.sink.record) {
-      m.ev('peek', 'shadow_track_dirty_vram', 'last_dirty = -1: no scan');
+      m.ev('peek', 'shadow_track_dirty_vram', 'last_dirty = -1: idle, no scan; all clean');
     }
   } else {
     const contiguous = m.bugs.has('contiguous-mfn');
@@ -137,6 +140,7 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
     const mask = COW_PAGE_MASK;
     let lt: ShadowTable | undefined;
     let lsmfn = -1;
+    let anyDirty = false;
     for (let i = 0; i < nr; i++) {
       const gfn = begin + i;
       let mfn = linear >= 0 ? linear + i : plain ? backing.mfn(gfn) : backing ? m.p2mMfnIn(d, backing, gfn) : m.p2mMfn(d, gfn);
@@ -198,8 +202,12 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
       }
       if (dirty) {
         vram.acc[i >> 3] |= 1 << (i & 7);
-        vram.lastDirty = m.time;
+        anyDirty = true;
       }
+    }
+    // One NOW() after the loop, for last_dirty and the idle test below.
+    if (anyDirty) {
+      vram.lastDirty = m.time;
     }
     m.costs.add(Counter.pteScans, nr);
     out = vram.acc.slice();
