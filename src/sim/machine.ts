@@ -1364,12 +1364,37 @@ export class Machine {
     }
     this.destroyShadow(d, t);
   }
-  /** shadow_blow_tables: every shadow goes (L1s through the put path), then a flush. */
+  /**
+   * shadow_blow_tables: every shadow is unpinned and goes (L1s through the put path), except the
+   * top-level shadows the vCPUs have loaded (their CR3's `shadow_table[]` holds a reference):
+   * those are emptied in place (shadow_unhook_mappings), so their guest tables stay shadowed and
+   * write-protected. Then a flush.
+   */
   blowTables(d: Domain): void {
     this.nest('destroy-shadow', 'shadow_blow_tables', `${d.shTables.size} shadows`, () => {
+      const loaded = new Set<number>();
+      for (const v of d.vcpus) {
+        const top = d.shHash.get(this.processes.get(v.process)!.cr3 * 8 + 4);
+        if (top !== undefined) {
+          loaded.add(top);
+        }
+      }
       const tables = [...d.shTables.values()].sort((a, b) => b.level - a.level || a.smfn - b.smfn);
       for (const t of tables) {
-        this.destroyShadow(d, t);
+        if (!loaded.has(t.smfn)) {
+          this.destroyShadow(d, t);
+          continue;
+        }
+        if (this.sink.record) {
+          this.ev('destroy-shadow', 'shadow_unhook_mappings', `smfn ${hex(t.smfn)} (gfn ${hex(t.gfn)}): in use as a top-level shadow, emptied`);
+        }
+        for (let i = 0; i < 512; i++) {
+          if (t.f[i] & P) {
+            t.f[i] = 0;
+            t.e[i] = 0;
+            this.shadowEntryChanged(d, t, i, WHY_HV);
+          }
+        }
       }
       this.flushDomainTlbs(d, 'guest_flush_tlb_mask', 'after shadow_blow_tables');
     });

@@ -71,6 +71,18 @@ test('shadow: guest page-table frames are write-protected and PTE writes are emu
   assert.ok(e.report().costs.ptEmulations >= 1, 'the PTE write on a shadowed L1 was emulated');
 });
 
+test('shadow_blow_tables keeps the top-level shadow a vCPU has loaded, emptied: its guest L4 stays write-protected', () => {
+  const text = SHADOW + `write vcpu=g.0 va=${KVA}\npeek fb=lfb\nmap vcpu=g.0 va=0x0000100000000000 gfn=0x100 pages=1\n`;
+  const e = engine(text);
+  e.run({});
+  const w = e.walk('g.0', 0x8000_0000_0000);
+  assert.equal(w.shadow.length, 1, 'only the L4 shadow is left');
+  assert.equal(w.shadow[0].flags.P, false, 'its entries were unhooked');
+  assert.equal(w.guest[0].writeProtected, true);
+  assert.equal(w.guest[3].writeProtected, false, 'the L1 shadow went');
+  assert.equal(e.report().costs.ptEmulations, 1, 'the new PML4 entry is an emulated write');
+});
+
 test('reclaim destroys the L1 shadow through the put path and flushes TLBs', () => {
   const e = engine(SHADOW + `peek fb=lfb\nwrite vcpu=g.0 va=0xffff800000002000\nreclaim dom=g va=${KVA}\npeek fb=lfb\n`);
   e.run({});
