@@ -6,7 +6,7 @@ import { describe, it, beforeEach, afterEach } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import {
-  close, custom, evaluate, fixture, launch, named, open, scopes, stack, vars, within, type Session,
+  close, custom, evaluate, fixture, launch, named, open, resume, scopes, stack, vars, within, type Session,
 } from './harness';
 import type { StateSummary, TrackerView } from '../../src/sim/inspect';
 import { PAGE_WRITTEN } from '../../src/sim/inspect';
@@ -136,8 +136,7 @@ describe('debug adapter: model state', () => {
     // line 8's note; stepped back over the note and the store, line 5's map.
     assert.deepEqual(summary.focus, { vcpu: 'g.0', va: 0x10002000, line: 7 });
     for (const want of [{ step: 5, line: 7, va: 0x10002000 }, { step: 4, line: 5, va: 0x10000000 }]) {
-      await within(s.dc.stepBackRequest({ threadId: 1 }), 'stepBack');
-      await s.dc.waitForEvent('stopped');
+      await resume(s, 'stepBack');
       const back = await custom<StateSummary>(s, 'xpl/summary', {});
       assert.deepEqual([back.step, back.focus], [want.step, { vcpu: 'g.0', va: want.va, line: want.line }]);
     }
