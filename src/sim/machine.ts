@@ -22,6 +22,9 @@ import { DIRTY_MEMORY_MIGRATION, DIRTY_MEMORY_VGA } from './qemu/dirty';
 export const KERNEL_HALF = 2 ** 47;
 const PTE_SCRATCH = new Uint8Array(8);
 const MAX_RETRIES = 16;
+/** sh_prefetch's limit (multi.c PREFETCH_DISTANCE), and the entries of a shadow L1. */
+const PREFETCH_DISTANCE = 32;
+const SHADOW_L1_ENTRIES = 512;
 
 /** Where a fault sends the store: handled inside the model, or a guest fault the model does not run. */
 type Fault =
@@ -1063,6 +1066,7 @@ export class Machine {
       // No RAM behind the gfn (emulated MMIO): the entry stays a "magic" not-present one and the
       // access is emulated by the device model (handle_mmio); nothing reaches RAM.
       this.propagateL1(v, d, st, slot, leafFlags, leafGfn, write);
+      this.prefetch(v, d, st, slot, leafTable);
       if (this.sink.record) {
         this.ev('emulate', 'handle_mmio', `${write ? 'store' : 'load'} to gfn ${hex(leafGfn)} (${typeLabel(target.t)}) emulated by the device model`, { gfn: leafGfn });
       }
@@ -1071,6 +1075,7 @@ export class Machine {
     if (write && target.t === T.ioreq_server) {
       // A write to a write-protected p2m type is emulated and forwarded to the ioreq server.
       this.propagateL1(v, d, st, slot, leafFlags, leafGfn, false);
+      this.prefetch(v, d, st, slot, leafTable);
       if (this.sink.record) {
         this.ev('emulate', 'hvm_emulate_one', `store to gfn ${hex(leafGfn)} (ioreq_server) forwarded to the device model`, { gfn: leafGfn });
       }
@@ -1079,6 +1084,7 @@ export class Machine {
     if (this.isPageTableGfn(d, leafGfn) && write && this.isShadowed(d, leafGfn)) {
       // A store to a shadowed page-table frame: emulate it instead of retrying.
       this.propagateL1(v, d, st, slot, leafFlags, leafGfn, false);
+      this.prefetch(v, d, st, slot, leafTable);
       this.costs.add(Counter.ptEmulations);
       if (this.sink.record) {
         this.ev('emulate', 'sh_emulate_write', `store to page-table frame gfn ${hex(leafGfn)}`, { gfn: leafGfn });
@@ -1086,7 +1092,38 @@ export class Machine {
       return 'emulated';
     }
     this.propagateL1(v, d, st, slot, leafFlags, leafGfn, write);
+    this.prefetch(v, d, st, slot, leafTable);
     return 'retry';
+  }
+
+  /**
+   * sh_prefetch (SHOPT_PREFETCH, on in Xen's default SHADOW_OPTIMIZATIONS): after the faulting
+   * entry, propagate the guest L1 entries that follow it — at most PREFETCH_DISTANCE (32) slots,
+   * not past the end of the L1 shadow — as prefetch fetches (no write: idle VRAM and clean
+   * log-dirty pages get read-only entries). It stops at a slot whose shadow entry is already
+   * there, and at a present guest entry that would fault again for its A or D bit anyway (A=0, or
+   * RW with D=0). Guest entries that are not present give empty shadow entries and do not stop it.
+   */
+  private prefetch(v: Vcpu, d: Domain, st: ShadowTable, slot: number, gl1: number): void {
+    const dist = Math.min(PREFETCH_DISTANCE, SHADOW_L1_ENTRIES - slot);
+    const g = this.guestTable(d, gl1);
+    for (let i = 1; i < dist; i++) {
+      const s = slot + i;
+      if (st.f[s] !== 0 || st.e[s] !== 0) {
+        break;
+      }
+      const gflags = pteFlags(g, s);
+      if ((gflags & P) && (!(gflags & A) || ((gflags & RW) && !(gflags & D)))) {
+        break;
+      }
+      if (!(gflags & P)) {
+        continue;
+      }
+      if (this.sink.record) {
+        this.ev('propagate', 'sh_prefetch', `slot ${s} of smfn ${hex(st.smfn)}`);
+      }
+      this.propagateL1(v, d, st, s, gflags, pteFrame(g, s), false);
+    }
   }
 
   /** sh_page_fault's descent: the shadow of each guest table from the top down to va's L1 shadow. */

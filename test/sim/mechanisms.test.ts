@@ -83,6 +83,51 @@ test('shadow_blow_tables keeps the top-level shadow a vCPU has loaded, emptied: 
   assert.equal(e.report().costs.ptEmulations, 1, 'the new PML4 entry is an emulated write');
 });
 
+// sh_prefetch (SHOPT_PREFETCH): a fault also shadows the guest L1 entries after it that would not
+// fault again for A or D, up to 32 slots.
+const DRAW4 = [0, 1, 2, 3].map((p) => `write vcpu=g.0 va=0xffff80000000${p}000\n`).join('');
+test('shadow: a fault prefetches the following guest L1 entries the guest has already used', () => {
+  // The guest drew pages 0..3 (their PTEs have A and D); the first sl1ma call blows the shadows.
+  const e = engine(SHADOW + DRAW4 + 'peek fb=lfb\n' + DRAW4 + 'peek fb=lfb\n');
+  e.run({});
+  const r = e.report();
+  assert.equal(r.costs.shadowFaults, 4 + 1, 'after the blow, page 0 faults and its fault shadows 1..3 writable');
+  assert.deepEqual(r.answers[1].dirty, [0, 1, 2, 3], 'shadow_vram_get_mfn recorded the prefetched entries');
+  assert.deepEqual(r.violations, []);
+});
+
+test('shadow: prefetch stops at an entry that would fault again (A=0, or RW with D=0), and at a shadow already there', () => {
+  // Fresh mappings (A=0): every first store faults on its own.
+  let e = engine(SHADOW + DRAW4);
+  e.run({});
+  assert.equal(e.report().costs.shadowFaults, 4);
+  // Page 1 read only (A=1, D=0, RW): a fault on page 0 stops before it.
+  e = engine(SHADOW + `write vcpu=g.0 va=${KVA}\nread vcpu=g.0 va=0xffff800000001000\nwrite vcpu=g.0 va=0xffff800000002000\nreclaim dom=g\nwrite vcpu=g.0 va=${KVA}\n`);
+  e.run({});
+  let w = e.walk('g.0', 0x8000_0000_1000);
+  assert.equal(w.mfn, undefined, 'page 1 was not prefetched');
+  w = e.walk('g.0', 0x8000_0000_2000);
+  assert.equal(w.mfn, undefined, 'nor anything past it');
+  // Read-only guest entries with A set are prefetched, read-only.
+  e = engine(SHADOW + `pte vcpu=g.0 va=0xffff800000001000 set=A clear=RW\nwrite vcpu=g.0 va=${KVA}\n`);
+  e.run({});
+  w = e.walk('g.0', 0x8000_0000_1000);
+  assert.notEqual(w.mfn, undefined);
+  assert.equal(w.shadow[3].flags.RW, false);
+});
+
+test('shadow: while sl1ma is idle, prefetched VRAM entries are read-only (a prefetch is not a write fetch)', () => {
+  // After the first call the tracker is idle; a read of page 0 prefetches 1..3 read-only, so the
+  // store to page 2 faults and is the one that resumes scanning.
+  const e = engine(SHADOW + DRAW4 + 'peek fb=lfb\n' + `read vcpu=g.0 va=${KVA}\nwrite vcpu=g.0 va=0xffff800000002000\npeek fb=lfb\n`);
+  e.run({});
+  const w = e.walk('g.0', 0x8000_0000_3000);
+  assert.equal(w.shadow[3].flags.RW, false);
+  const r = e.report();
+  assert.equal(r.costs.shadowFaults, 4 + 2);
+  assert.deepEqual(r.answers[1].dirty, [2]);
+});
+
 test('reclaim destroys the L1 shadow through the put path and flushes TLBs', () => {
   const e = engine(SHADOW + `peek fb=lfb\nwrite vcpu=g.0 va=0xffff800000002000\nreclaim dom=g va=${KVA}\npeek fb=lfb\n`);
   e.run({});
