@@ -821,14 +821,20 @@ export class Machine {
     const logged = v.pml;
     v.pml = [];
     this.nest('pml-drain', 'ept_vcpu_flush_pml_buffer', `${logged.length} entries`, () => {
+      // Under one p2m lock: the changes' EPT syncs are deferred to one flush at the unlock.
+      let changed = 0;
       for (const gfn of logged) {
         this.markPfnDirty(d, gfn);
         if (d.p2m.changeTypeOne(gfn, this.backedIn(d), T.ram_logdirty, T.ram_rw)) {
           this.costs.add(Counter.p2mTypeChanges);
+          changed++;
           if (this.sink.record) {
             this.ev('p2m-type-change', 'p2m_change_type_one', `gfn ${hex(gfn)} ram_logdirty → ram_rw`, { gfn });
           }
         }
+      }
+      if (changed > 0) {
+        this.flushDomainTlbs(d, 'ept_sync_domain (p2m_unlock)', `INVEPT after ${changed} PML-logged page(s) went back to ram_rw`);
       }
     }, { vcpu: v.id });
   }
@@ -1016,6 +1022,9 @@ export class Machine {
       if (this.sink.record) {
         this.ev('p2m-type-change', 'p2m_change_type_one', `gfn ${hex(gfn)} ram_logdirty → ram_rw`, { gfn });
       }
+      // ept_set_entry syncs whenever the old entry was present, a permission upgrade included: the
+      // p2m unlock sends the INVEPT to every CPU the domain runs on, before the retry.
+      this.flushDomainTlbs(d, 'ept_sync_domain (p2m_unlock)', `INVEPT after gfn ${hex(gfn)} went back to ram_rw`);
       return 'retry';
     }
     // p2m_ioreq_server: the write is forwarded to the ioreq server, which emulates it.

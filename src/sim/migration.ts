@@ -11,6 +11,7 @@ import { T } from './p2m';
 import { LogDirtyTrie } from './logdirty';
 import type { Domain } from './state';
 import type { LogdirtyRecord } from './report';
+import { enablePml } from './trackers/p2mType';
 
 /** VRAM pages whose p2m type says "written, not yet read by the display" (p2m-type and multi-fb under HAP). */
 function unreadVram(m: Machine, d: Domain): { fb: string; pages: number[] }[] {
@@ -36,14 +37,25 @@ function unreadVram(m: Machine, d: Domain): { fb: string; pages: number[] }[] {
   return out;
 }
 
+/** One past the domain's highest gfn with a frame behind it (RAM or VRAM): the global change's scope. */
+function gfnTop(d: Domain): number {
+  let top = d.ram.gfn + d.ram.count;
+  for (const b of d.vram) {
+    top = Math.max(top, b.gfn + b.count);
+  }
+  return top;
+}
+
 function globalRearm(m: Machine, d: Domain, why: string): void {
   for (const u of unreadVram(m, d)) {
     m.violation('clear-scope', `${why} re-armed ${u.pages.length} page(s) of '${u.fb}' that the display had not read yet: ${u.pages.slice(0, 16).join(',')}`, { fb: u.fb, pages: u.pages });
   }
-  d.p2m.changeTypeGlobal(T.ram_rw, T.ram_logdirty);
+  const marked = d.p2m.changeTypeGlobalNow(T.ram_rw, T.ram_logdirty, m.backedIn(d), gfnTop(d));
   m.costs.add(Counter.p2mTypeChanges);
   m.ev('p2m-type-change', 'p2m_change_entry_type_global', 'every ram_rw entry → ram_logdirty (lazy)');
-  m.flushDomainTlbs(d, 'ept_sync_domain', 'INVEPT after the global type change');
+  if (marked) {
+    m.flushDomainTlbs(d, 'ept_sync_domain (p2m_unlock)', 'INVEPT after the global type change');
+  }
 }
 
 export function logdirtyOp(m: Machine, d: Domain, action: 'enable' | 'disable' | 'peek' | 'clean'): LogdirtyRecord | null {
@@ -69,8 +81,7 @@ export function logdirtyOp(m: Machine, d: Domain, action: 'enable' | 'disable' |
       if (d.paging === 'hap') {
         m.pauseDomain(d);
         if (d.pml && !d.pmlEnabled) {
-          d.pmlEnabled = true;
-          m.ev('setup', 'p2m_enable_hardware_log_dirty', 'PML enabled on every vCPU');
+          enablePml(m, d);
         }
         globalRearm(m, d, 'enabling log-dirty mode');
       } else {
@@ -85,10 +96,19 @@ export function logdirtyOp(m: Machine, d: Domain, action: 'enable' | 'disable' |
       }
       d.logdirty = false;
       d.trie = null;
+      // paging_log_dirty_disable pauses the domain around the paging mode's disable.
+      m.pauseDomain(d);
       if (d.paging === 'hap') {
-        d.p2m.changeTypeGlobal(T.ram_logdirty, T.ram_rw);
+        // The VRAM ranges stay in the log-dirty rangeset, so their entries recalculate back to
+        // ram_logdirty: pages written since the display last read them are re-armed unread.
+        for (const u of unreadVram(m, d)) {
+          m.violation('clear-scope', `disabling log-dirty mode re-armed ${u.pages.length} page(s) of '${u.fb}' that the display had not read yet: ${u.pages.slice(0, 16).join(',')}`, { fb: u.fb, pages: u.pages });
+        }
+        const marked = d.p2m.changeTypeGlobalNow(T.ram_logdirty, T.ram_rw, m.backedIn(d), gfnTop(d));
         m.ev('p2m-type-change', 'hap_disable_log_dirty', 'every ram_logdirty entry → ram_rw (lazy; VRAM ranges stay log-dirty through the rangeset)');
-        m.flushDomainTlbs(d, 'ept_sync_domain', 'INVEPT after the global type change');
+        if (marked) {
+          m.flushDomainTlbs(d, 'ept_sync_domain (p2m_unlock)', 'INVEPT after the global type change');
+        }
       } else {
         m.blowTables(d);
       }
@@ -96,15 +116,25 @@ export function logdirtyOp(m: Machine, d: Domain, action: 'enable' | 'disable' |
     }
     case 'peek':
     case 'clean': {
-      if (!d.logdirty || !d.trie) {
-        m.ev('logdirty', 'paging_log_dirty_op', 'log-dirty mode is off: -EINVAL');
-        return { line: m.sink.line, dom: d.name, op: action, dirty: [] };
-      }
+      // paging_log_dirty_op does not check the mode: it pauses and drains PML either way.
       m.pauseDomain(d);
       if (d.pmlEnabled) {
         for (const v of d.vcpus) {
           m.drainPml(v, d);
         }
+      }
+      if (!d.logdirty || !d.trie) {
+        // No trie: an all-clear bitmap. CLEAN still calls the paging mode's clean hook, which
+        // re-arms every page (HAP) or blows the shadows, with log-dirty mode still off.
+        m.ev('logdirty', 'paging_log_dirty_op', `log-dirty mode is off: ${action === 'peek' ? 'PEEK' : 'CLEAN'} finds no dirty pfn`);
+        if (action === 'clean') {
+          if (d.paging === 'hap') {
+            globalRearm(m, d, 'log-dirty CLEAN with log-dirty mode off (hap_clean_dirty_bitmap)');
+          } else {
+            m.blowTables(d);
+          }
+        }
+        return { line: m.sink.line, dom: d.name, op: action, dirty: [] };
       }
       const dirty = d.trie.dirty();
       m.ev('logdirty', 'paging_log_dirty_op', `${action === 'peek' ? 'PEEK' : 'CLEAN'}: ${dirty.length} dirty pfn(s)${dirty.length ? ': ' + dirty.slice(0, 8).map(hex).join(',') : ''}`);

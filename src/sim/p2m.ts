@@ -395,11 +395,58 @@ export class P2m {
     this.chunk(gfn, true)!.e[(gfn & CMASK) * W + W_STAMP] = this.nextStamp - 1;
   }
 
+  /**
+   * p2m_change_type_range as today's Xen runs it (change_type_range since 7f28661f6a, 2018): with
+   * an inclusive end, `invalidate_start < invalidate_end` leaves a range of one gfn uninvalidated —
+   * only the log-dirty rangeset changes, the entry keeps its type until something else recalculates
+   * it. Returns whether the invalidation marked a present entry that had nothing pending
+   * (ept_invalidate_emt_range's result: the EPT sync, an INVEPT at the p2m unlock).
+   */
+  changeTypeRangeNow(s: number, e: number, ot: number, nt: number, backed: (g: number) => boolean): boolean {
+    if (e - s <= 1) {
+      this.updateLogdirtyRanges(s, e, ot, nt);
+      return false;
+    }
+    const marked = this.anyResolved(s, e, backed);
+    this.changeTypeRange(s, e, ot, nt);
+    return marked;
+  }
+
+  /**
+   * p2m_change_entry_type_global (ept_change_entry_type_global): every entry recalculates; returns
+   * whether that marked anything not already pending (ept_invalidate_emt_subtree's result: a sync).
+   */
+  changeTypeGlobalNow(ot: number, nt: number, backed: (g: number) => boolean, gfns: number): boolean {
+    const marked = this.anyResolved(0, gfns, backed);
+    this.changeTypeGlobal(ot, nt);
+    return marked;
+  }
+
+  /** Is some present entry of [s, e) free of pending recalculation (so invalidating it changes it)? */
+  anyResolved(s: number, e: number, backed: (g: number) => boolean): boolean {
+    for (let b = s; b < e; ) {
+      const end = Math.min(e, b - (b % EPT_ENTRIES) + EPT_ENTRIES);
+      const newer = this.tableNewer(b);
+      for (let g = b; g < end; g++) {
+        if (this.rawType(g, backed(g)) !== T.invalid && (!newer || !this.pending(g))) {
+          return true;
+        }
+      }
+      b = end;
+    }
+    return false;
+  }
+
   /** p2m_change_type_range: lazy; records the log-dirty rangeset change. */
   changeTypeRange(s: number, e: number, ot: number, nt: number): void {
     const stamp = this.nextStamp++;
     this.recalcRanges = this.recalcRanges.filter((r) => !(r.s >= s && r.e <= e));
     this.recalcRanges.push({ s, e, stamp });
+    this.updateLogdirtyRanges(s, e, ot, nt);
+  }
+
+  /** The log-dirty rangeset's part of a range type change. */
+  private updateLogdirtyRanges(s: number, e: number, ot: number, nt: number): void {
     if (ot === T.ram_rw && nt === T.ram_logdirty) {
       this.logdirtyRanges = addRange(this.logdirtyRanges, s, e);
     } else if (ot === T.ram_logdirty && nt === T.ram_rw) {

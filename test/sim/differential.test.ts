@@ -21,7 +21,9 @@ const RUNS = Math.max(40, Math.floor(Number(process.env.XPL_FUZZ_RUNS ?? 300) / 
 const KVA = 0xffff800000000000n;
 const va = (page: number, off = 0): string => '0x' + (KVA + BigInt(page * 4096 + off)).toString(16);
 
-const workload = fc.integer({ min: 1, max: 32 }).chain((pages) =>
+// At least two pages: today's Xen never arms a one-page range (see the `p2m-type` one-page test in
+// trackers.test.ts), so its second answer reports the page whether it was written or not.
+const workload = fc.integer({ min: 2, max: 32 }).chain((pages) =>
   fc.record({
     pages: fc.constant(pages),
     steps: fc.array(

@@ -192,6 +192,54 @@ test('HAP: an EPT violation flips the page to ram_rw; the peek re-arms it', () =
   assert.equal(e2.p2m('g', 0x3005, 1)[0].type, 'ram_logdirty');
 });
 
+// Where Xen's EPT code flushes (INVEPT at the p2m unlock): ept_set_entry syncs whenever the old
+// entry was present; a range or global change syncs only when it marked an entry not already pending.
+test('HAP: the EPT violation\'s type change flushes every vCPU\'s TLB (ept_set_entry syncs on a present entry)', () => {
+  const two = 'domain g paging=hap mem=64M vcpus=2\nvram lfb dom=g gfn=0x3000 pages=16\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\n';
+  const e = engine(two + 'peek fb=lfb\nread vcpu=g.1 va=0xffff800000002000\nwrite vcpu=g.0 va=0xffff800000004000\nread vcpu=g.1 va=0xffff800000002000\npeek fb=lfb\n');
+  e.run({});
+  const r = e.report();
+  assert.equal(r.costs.tlbFlushes, 3, 'arming, the violation, the re-arm');
+  assert.equal(r.costs.tlbRefills, 3, 'vCPU 1 refills its translation after the violation on vCPU 0');
+  assert.deepEqual(r.answers[1].dirty, [4]);
+});
+
+test('HAP: range changes flush only when they mark an entry that had nothing pending', () => {
+  // Resized before any access: both the old range's reset and the new range's arming find their
+  // entries still pending from the first arming.
+  let e = engine(HAP + 'peek fb=lfb\nresize fb=lfb pages=8\npeek fb=lfb\n');
+  e.run({});
+  assert.equal(e.report().costs.tlbFlushes, 1);
+  // After a write resolved the table, the old range's reset marks it (a flush); the new range's
+  // arming right after finds those entries pending again and marks nothing.
+  e = engine(HAP + 'peek fb=lfb\nwrite vcpu=g.0 va=0xffff800000005000\npeek fb=lfb\nresize fb=lfb pages=8\npeek fb=lfb\n');
+  e.run({});
+  assert.equal(e.report().costs.tlbFlushes, 3 + 1);
+  // Log-dirty enabled, then disabled before any access: the disable's global change marks nothing new.
+  e = engine('domain g paging=hap mem=64M vcpus=2\nlogdirty dom=g enable\nlogdirty dom=g disable\n');
+  e.run({});
+  assert.equal(e.report().costs.tlbFlushes, 1);
+  assert.equal(e.report().costs.vmexits, 4, 'enable and disable each pause both vCPUs');
+});
+
+test('PML: enabling it flushes (the EPTP gains A/D), and a drain that changes types flushes at its unlock', () => {
+  const e = engine('domain g paging=hap mem=64M vcpus=1 pml=on\nvram lfb dom=g gfn=0x3000 pages=16\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\npeek fb=lfb\nwrite vcpu=g.0 va=0xffff800000006000\npeek fb=lfb\n');
+  e.run({});
+  const r = e.report();
+  assert.equal(r.costs.tlbFlushes, 4, 'PML on, arming, the drain, the re-arm');
+  assert.equal(r.costs.eptViolations, 0);
+  assert.deepEqual(r.answers[1].dirty, [6]);
+});
+
+test('logdirty: PEEK and CLEAN with log-dirty mode off still pause and drain; CLEAN re-arms every page (hap_clean_dirty_bitmap)', () => {
+  const e = engine(HAP + 'peek fb=lfb\nwrite vcpu=g.0 va=0xffff800000004000\nlogdirty dom=g peek\nlogdirty dom=g clean\npeek fb=lfb\n');
+  e.run({});
+  const r = e.report();
+  assert.deepEqual(r.logdirty.map((l) => l.dirty), [[], []]);
+  assert.deepEqual(r.answers[1].missed, [4], 'the unread VRAM page was re-armed by the CLEAN');
+  assert.deepEqual(r.violations.map((v) => v.id), ['clear-scope', 'lost-update']);
+});
+
 test('PML: 512 logged stores fit, the 513th forces a PML-full exit and a drain', () => {
   let t = 'domain g paging=hap mem=64M vcpus=1 pml=on\nvram lfb dom=g gfn=0x1000 pages=1024\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\npeek fb=lfb\n';
   for (let i = 0; i < 513; i++) {

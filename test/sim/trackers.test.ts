@@ -98,6 +98,15 @@ test('sl1ma: while idle a read fault maps VRAM read-only, so the store after it 
   assert.equal(two.costs.pteScans, 0);
 });
 
+test('p2m-type: a one-page framebuffer is never invalidated by the range change (change_type_range since 2018), so the next answer reports it, written or not', () => {
+  const one = 'domain g paging=hap mem=64M vcpus=1\nvram lfb dom=g gfn=0x3000 pages=1\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\n';
+  const r = run(one + 'peek fb=lfb\npeek fb=lfb\nwrite vcpu=g.0 va=0xffff800000000000\npeek fb=lfb\n');
+  assert.deepEqual(r.answers.map((a) => a.kind === 'bitmap' ? a.dirty : a.kind), ['all', [0], [0]]);
+  assert.deepEqual(r.answers[1].extra, [0], 'reported though nothing wrote it: it was still ram_rw');
+  assert.equal(r.costs.eptViolations, 1, 're-armed by the second peek, the write faults');
+  assert.deepEqual(r.violations, []);
+});
+
 test('no-idle-heuristic: the same answers, more scanning', () => {
   let t = head('sl1ma') + `peek fb=lfb\n${W5}peek fb=lfb\n`;
   for (let i = 0; i < 8; i++) {

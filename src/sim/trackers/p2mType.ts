@@ -23,24 +23,29 @@ export function hapTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Track
     d.trackedFb = fb.name;
     m.pauseDomain(d);
     if (d.pml && !d.pmlEnabled) {
-      d.pmlEnabled = true;
-      if (m.sink.record) {
-        m.ev('setup', 'p2m_enable_hardware_log_dirty', 'PML enabled on every vCPU');
-      }
+      enablePml(m, d);
     }
+    // Each p2m_change_type_range is one p2m-locked change: an INVEPT at its unlock when it marked
+    // an entry. (guest_flush_tlb_mask after them flushes nothing under HAP on Intel.)
     if (old && old.end > old.begin) {
-      d.p2m.changeTypeRange(old.begin, old.end, T.ram_logdirty, T.ram_rw);
+      const marked = d.p2m.changeTypeRangeNow(old.begin, old.end, T.ram_logdirty, T.ram_rw, m.backedIn(d));
       if (m.sink.record) {
         m.ev('p2m-type-change', 'p2m_change_type_range', `${hex(old.begin)}..${hex(old.end)} ram_logdirty → ram_rw (lazy)`);
       }
+      if (marked) {
+        m.flushDomainTlbs(d, 'ept_sync_domain (p2m_unlock)', 'INVEPT after the old range went back to ram_rw');
+      }
     }
-    d.p2m.changeTypeRange(begin, end, T.ram_rw, T.ram_logdirty);
+    const marked = d.p2m.changeTypeRangeNow(begin, end, T.ram_rw, T.ram_logdirty, m.backedIn(d));
     m.costs.add(Counter.p2mTypeChanges);
     if (m.sink.record) {
-      m.ev('p2m-type-change', 'p2m_change_type_range', `${hex(begin)}..${hex(end)} ram_rw → ram_logdirty (lazy: entries marked for recalculation)`);
+      m.ev('p2m-type-change', 'p2m_change_type_range', end - begin > 1
+        ? `${hex(begin)}..${hex(end)} ram_rw → ram_logdirty (lazy: entries marked for recalculation)`
+        : `${hex(begin)} → the log-dirty rangeset only: a one-gfn range is not invalidated (change_type_range's invalidate_start < invalidate_end)`);
     }
-    // ept_sync_domain: the range change is an EPT change; INVEPT before the guest runs again.
-    m.flushDomainTlbs(d, 'ept_sync_domain', 'INVEPT after arming the range');
+    if (marked) {
+      m.flushDomainTlbs(d, 'ept_sync_domain (p2m_unlock)', 'INVEPT after arming the range');
+    }
     return { kind: 'all' };
   }
   m.pauseDomain(d);
@@ -120,15 +125,29 @@ function rangeDone(m: Machine, d: Domain, dirty: number[], scanned: number, flus
   return dirty;
 }
 
+/**
+ * p2m_enable_hardware_log_dirty → ept_enable_pml: PML on, EPT A/D on in the EPTP
+ * (vmx_domain_update_eptp, which syncs: an INVEPT).
+ */
+export function enablePml(m: Machine, d: Domain): void {
+  d.pmlEnabled = true;
+  if (m.sink.record) {
+    m.ev('setup', 'p2m_enable_hardware_log_dirty', 'PML enabled on every vCPU');
+  }
+  m.flushDomainTlbs(d, 'ept_sync_domain (vmx_domain_update_eptp)', 'INVEPT: the EPTP now enables EPT A/D bits for PML');
+}
+
 /** `untrack`: free the state and put the range back to ram_rw. PML stays enabled. */
 export function hapUntrack(m: Machine, d: Domain): void {
   const s = d.hapVram;
   if (s) {
-    d.p2m.changeTypeRange(s.begin, s.end, T.ram_logdirty, T.ram_rw);
+    const marked = d.p2m.changeTypeRangeNow(s.begin, s.end, T.ram_logdirty, T.ram_rw, m.backedIn(d));
     if (m.sink.record) {
       m.ev('p2m-type-change', 'p2m_change_type_range', `${hex(s.begin)}..${hex(s.end)} ram_logdirty → ram_rw (nr=0)`);
     }
-    m.flushDomainTlbs(d, 'ept_sync_domain', 'INVEPT after the range change');
+    if (marked) {
+      m.flushDomainTlbs(d, 'ept_sync_domain (p2m_unlock)', 'INVEPT after the range change');
+    }
   }
   d.hapVram = null;
   d.trackedFb = null;
