@@ -701,7 +701,7 @@ export class Engine implements EngineApi {
       const b = m.backed(d, g);
       const t = d.p2m.type(g, b);
       const mfn = b ? m.backingMfn(d, g) : null;
-      const w = d.paging === 'hap' ? m.eptWritable(d, t) : t === T.ram_rw;
+      const w = d.paging === 'hap' ? d.p2m.eptW(g, t) : t === T.ram_rw;
       out.push({ gfn: g, mfn, type: typeName(t), r: t !== T.invalid && t !== T.mmio_dm, w, x: t === T.ram_rw || t === T.ram_logdirty, d: d.p2m.eptD(g), recalc: b && d.p2m.pending(g) });
     }
     return out;

@@ -767,7 +767,7 @@ export class Machine {
     if (t === T.invalid || t === T.mmio_dm) {
       return { kind: 'mmio', gfn };
     }
-    if (write && !this.eptWritable(d, t)) {
+    if (write && !d.p2m.eptW(gfn, t)) {
       const f = this.violationExit;
       f.gfn = gfn;
       return f;
@@ -783,35 +783,27 @@ export class Machine {
    */
   private readonly misconfigExit = { kind: 'misconfig' as const, gfn: 0 };
   private readonly violationExit = { kind: 'ept' as const, gfn: 0, write: true };
-  /** ept_p2m_type_to_flags: w for each type. logdirty is writable only with PML (4K entries). */
-  eptWritable(d: Domain, t: number): boolean {
-    if (t === T.ram_rw) {
-      return true;
-    }
-    if (t === T.ram_logdirty) {
-      return d.pmlEnabled;
-    }
-    return false;
-  }
-  /** A guest-physical write that passed the EPT check: EPT D, and PML logging when it sets D. */
+  /**
+   * A guest-physical write that passed the EPT check: EPT D, and PML logging when it sets D. Xen
+   * turns EPT A/D on only with PML (ept_enable_pml → ept_set_ad_sync): without it the CPU sets no
+   * EPT D bit at all.
+   */
   hapPhysAccess(v: Vcpu, d: Domain, gfn: number, write: boolean): void {
-    if (!write || d.p2m.eptD(gfn)) {
+    if (!write || !d.pmlEnabled || d.p2m.eptD(gfn)) {
       return;
     }
-    if (d.pmlEnabled) {
-      if (v.pml.length >= 512) {
-        this.nest('vmexit', 'vmx_vmexit_handler', 'EXIT_REASON_PML_FULL', () => {
-          this.costs.add(Counter.vmexits);
-          if (d.tlbMode === 'flush-on-exit') {
-            v.tlb.clear();
-          }
-          this.drainPml(v, d);
-        }, { vcpu: v.id });
-      }
-      v.pml.push(gfn);
-      if (this.sink.record) {
-        this.ev('pml-log', 'cpu (PML)', `log gfn ${hex(gfn)} (${v.pml.length}/512)`, { vcpu: v.id, gfn });
-      }
+    if (v.pml.length >= 512) {
+      this.nest('vmexit', 'vmx_vmexit_handler', 'EXIT_REASON_PML_FULL', () => {
+        this.costs.add(Counter.vmexits);
+        if (d.tlbMode === 'flush-on-exit') {
+          v.tlb.clear();
+        }
+        this.drainPml(v, d);
+      }, { vcpu: v.id });
+    }
+    v.pml.push(gfn);
+    if (this.sink.record) {
+      this.ev('pml-log', 'cpu (PML)', `log gfn ${hex(gfn)} (${v.pml.length}/512)`, { vcpu: v.id, gfn });
     }
     d.p2m.setEptD(gfn);
   }
@@ -897,7 +889,7 @@ export class Machine {
     const r = this.walked;
     r.mfn = mfn;
     r.gfn = gfn;
-    r.flags = ((flags & RW) && this.eptWritable(d, t) ? TLB_W : 0) | ((flags & D) && d.p2m.eptD(gfn) ? TLB_D : 0) | (flags & G ? TLB_G : 0);
+    r.flags = ((flags & RW) && d.p2m.eptW(gfn, t) ? TLB_W : 0) | ((flags & D) && (!d.pmlEnabled || d.p2m.eptD(gfn)) ? TLB_D : 0) | (flags & G ? TLB_G : 0);
     r.src = gfn;
     r.srcVer = d.p2m.version(gfn);
     r.pt = table * 512 + idx;

@@ -37,6 +37,22 @@ function unreadVram(m: Machine, d: Domain): { fb: string; pages: number[] }[] {
   return out;
 }
 
+/**
+ * hap_disable_log_dirty → p2m_disable_hardware_log_dirty → ept_disable_pml: each vCPU's PML buffer
+ * is drained (vmx_vcpu_disable_pml), PML and EPT A/D go off, the EPTP update syncs (INVEPT). VRAM
+ * tracking is not told: entries already ram_logdirty keep w=1 (their flags are rewritten only when
+ * their type changes), so writes to them neither exit nor get logged until the next peek re-arms
+ * them — pages the display then never hears about (a lost update Xen's code allows).
+ */
+function disablePml(m: Machine, d: Domain): void {
+  for (const v of d.vcpus) {
+    m.drainPml(v, d);
+  }
+  d.pmlEnabled = false;
+  m.ev('setup', 'p2m_disable_hardware_log_dirty', 'PML disabled on every vCPU (VRAM tracking keeps running)');
+  m.flushDomainTlbs(d, 'ept_sync_domain (vmx_domain_update_eptp)', 'INVEPT: the EPTP no longer enables EPT A/D bits');
+}
+
 /** One past the domain's highest gfn with a frame behind it (RAM or VRAM): the global change's scope. */
 function gfnTop(d: Domain): number {
   let top = d.ram.gfn + d.ram.count;
@@ -99,6 +115,9 @@ export function logdirtyOp(m: Machine, d: Domain, action: 'enable' | 'disable' |
       // paging_log_dirty_disable pauses the domain around the paging mode's disable.
       m.pauseDomain(d);
       if (d.paging === 'hap') {
+        if (d.pmlEnabled) {
+          disablePml(m, d);
+        }
         // The VRAM ranges stay in the log-dirty rangeset, so their entries recalculate back to
         // ram_logdirty: pages written since the display last read them are re-armed unread.
         for (const u of unreadVram(m, d)) {

@@ -69,6 +69,13 @@ const M_TYPE = 0xff;
 const M_EXPLICIT = 0x100;
 /** EPT D bit (EPT A/D and PML). rw entries are made with A=D=1; logdirty ones with D=0. */
 const M_D = 0x200;
+/**
+ * EPT w of a ram_logdirty entry: ept_p2m_type_to_flags gives it w=1 when PML was on as the entry was
+ * written (a write sets EPT D and is logged instead of exiting). Flags are computed only when an
+ * entry is written with a type — a recalculation that keeps the type keeps them — so an entry can
+ * keep w=1 after PML is turned off.
+ */
+const M_PMLW = 0x400;
 /** Word 1: the recalc stamp: the entry is current w.r.t. range changes with stamp ≤ this. */
 const W_STAMP = 1;
 /** Word 2: the version, bumped whenever the entry's permissions drop (TLB staleness). */
@@ -130,6 +137,8 @@ export class P2m {
   /** p2m->logdirty_ranges (inclusive ends in Xen; [s, e) here). */
   logdirtyRanges: { s: number; e: number }[] = [];
   globalLogdirty = false;
+  /** PML enabled (vmx_domain_pml_enabled): what ept_p2m_type_to_flags reads for a logdirty entry. */
+  pml = false;
   /** Number of entries of type ioreq_server (hap_enable_log_dirty refuses while non-zero). */
   ioreqEntries = 0;
 
@@ -272,7 +281,14 @@ export class P2m {
         // Not present, or nothing to recalculate.
         continue;
       }
-      this.storeStamped(g, this.recalc(t, g, false));
+      const nt = this.recalc(t, g, false);
+      if (nt === t && this.explicitAt(g)) {
+        // resolve_misconfig rewrites the flags only when the type changes (the entry keeps its w
+        // and D); the mark is cleared either way.
+        this.chunk(g, true)!.e[(g & CMASK) * W + W_STAMP] = this.nextStamp - 1;
+      } else {
+        this.storeStamped(g, nt);
+      }
       n++;
     }
     this.chunk(gfn, true)!.tableStamp[(gfn & CMASK) >>> EPT_BITS] = this.nextStamp - 1;
@@ -320,7 +336,7 @@ export class P2m {
     if (!(w & M_EXPLICIT)) {
       c.nExplicit++;
     }
-    c.e[i] = t | M_EXPLICIT | (t === T.ram_rw ? M_D : 0);
+    c.e[i] = t | M_EXPLICIT | (t === T.ram_rw ? M_D : 0) | (t === T.ram_logdirty && this.pml ? M_PMLW : 0);
     if (losesAccess(old, t) || why === WHY_GUEST) {
       c.e[i + W_VER]++;
       this.verEpoch++;
@@ -465,6 +481,25 @@ export class P2m {
     }
   }
 
+  /** Has gfn an entry of its own (an explicit type), not the backing's default? */
+  private explicitAt(gfn: number): boolean {
+    const c = this.chunks[Math.floor(gfn / CHUNK)];
+    return c !== undefined && (c.e[(gfn & CMASK) * W] & M_EXPLICIT) !== 0;
+  }
+  /** EPT w of the entry, whose (effective, resolved) type is t (ept_p2m_type_to_flags as last applied). */
+  eptW(gfn: number, t: number): boolean {
+    if (t === T.ram_rw) {
+      return true;
+    }
+    if (t !== T.ram_logdirty) {
+      return false;
+    }
+    const c = this.chunks[Math.floor(gfn / CHUNK)];
+    const w = c !== undefined ? c.e[(gfn & CMASK) * W] : 0;
+    // An entry stored as logdirty keeps the w it was written with; one that a pending recalculation
+    // will turn logdirty gets the flags of now.
+    return w & M_EXPLICIT && (w & M_TYPE) === T.ram_logdirty ? (w & M_PMLW) !== 0 : this.pml;
+  }
   eptD(gfn: number): boolean {
     const c = this.chunk(gfn, false);
     return c !== undefined ? (c.e[(gfn & CMASK) * W] & M_D) !== 0 : true;
@@ -494,7 +529,7 @@ export class P2m {
         const w = c.e[i * W];
         type[i] = w & M_TYPE;
         explicit[i] = w & M_EXPLICIT ? 1 : 0;
-        d[i] = w & M_D ? 1 : 0;
+        d[i] = (w & M_D ? 1 : 0) | (w & M_PMLW ? 2 : 0);
         stamp[i] = c.e[i * W + W_STAMP];
       }
       h.bytes(type);
@@ -505,6 +540,7 @@ export class P2m {
     }
     h.num(this.globalStamp);
     h.word(this.globalLogdirty ? 1 : 0);
+    h.word(this.pml ? 1 : 0);
     for (const r of this.recalcRanges) {
       h.num(r.s); h.num(r.e); h.num(r.stamp);
     }

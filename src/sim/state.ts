@@ -228,7 +228,13 @@ export class Domain {
   hapVram: HapDirtyVram | null = null;
   /** Which framebuffer the one-range trackers currently track. */
   trackedFb: string | null = null;
-  pmlEnabled = false;
+  /** PML on (kept by the p2m, whose `ept_p2m_type_to_flags` reads it when it writes an entry). */
+  get pmlEnabled(): boolean {
+    return this.p2m.pml;
+  }
+  set pmlEnabled(on: boolean) {
+    this.p2m.pml = on;
+  }
   /** Global log-dirty mode (live migration). */
   logdirty = false;
   /** The log-dirty trie (migration, or the 2009 VRAM tracking that shared it). */

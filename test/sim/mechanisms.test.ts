@@ -240,6 +240,28 @@ test('logdirty: PEEK and CLEAN with log-dirty mode off still pause and drain; CL
   assert.deepEqual(r.violations.map((v) => v.id), ['clear-scope', 'lost-update']);
 });
 
+test('PML: disabling migration log-dirty turns PML off; VRAM entries already ram_logdirty keep w=1, so their writes are lost to the next peek', () => {
+  const pml = 'domain g paging=hap mem=64M vcpus=1 pml=on\nvram lfb dom=g gfn=0x3000 pages=16\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\n';
+  // The read resolves the EPT table with PML on: page 4 is stored ram_logdirty with w=1.
+  const setup = pml + 'write vcpu=g.0 va=0xffff800000004000\npeek fb=lfb\nread vcpu=g.0 va=0xffff800000000000\nlogdirty dom=g enable\nlogdirty dom=g disable\n';
+  let e = engine(setup + 'write vcpu=g.0 va=0xffff800000004000\npeek fb=lfb\n');
+  e.run({});
+  let r = e.report();
+  assert.equal(r.costs.eptViolations, 0, 'the write went through the stale w=1');
+  assert.deepEqual(r.answers[1].missed, [4]);
+  assert.deepEqual(r.violations.map((v) => v.id), ['lost-update']);
+  const view = e.p2m('g', 0x3004, 1)[0];
+  assert.deepEqual([view.type, view.w], ['ram_logdirty', true]);
+  // Page 5 was never resolved while PML was on: after the disable it resolves with w=0, and its
+  // write is an EPT violation as without PML.
+  e = engine(pml + 'peek fb=lfb\nlogdirty dom=g enable\nlogdirty dom=g disable\nwrite vcpu=g.0 va=0xffff800000005000\npeek fb=lfb\n');
+  e.run({});
+  r = e.report();
+  assert.equal(r.costs.eptViolations, 1);
+  assert.deepEqual(r.answers[1].dirty, [5]);
+  assert.deepEqual(r.violations, []);
+});
+
 test('PML: 512 logged stores fit, the 513th forces a PML-full exit and a drain', () => {
   let t = 'domain g paging=hap mem=64M vcpus=1 pml=on\nvram lfb dom=g gfn=0x1000 pages=1024\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\npeek fb=lfb\n';
   for (let i = 0; i < 513; i++) {
