@@ -686,9 +686,15 @@ export class Machine {
         hc.l1Bytes[slot] = undefined;
       }
       if (d.paging === 'hap' && !(l === 1 && l1Ok)) {
-        const f = this.hapGpaCheck(d, table, false);
+        // With EPT A/D on (Xen turns it on with PML), the CPU treats its accesses to guest paging
+        // structures as writes: the table's EPT entry must be writable, gets D, and PML logs it.
+        const ad = d.pmlEnabled;
+        const f = this.hapGpaCheck(d, table, ad);
         if (f) {
           return { msg: '', hapFault: f };
+        }
+        if (ad) {
+          this.hapPhysAccess(v, d, table, true);
         }
         if (l === 1 && slot >= 0) {
           hc.l1Ok[slot] = 1;

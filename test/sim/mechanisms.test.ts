@@ -262,6 +262,18 @@ test('PML: disabling migration log-dirty turns PML off; VRAM entries already ram
   assert.deepEqual(r.violations, []);
 });
 
+test('PML: with EPT A/D on, the CPU\'s reads of guest page tables count as writes: migration log-dirty sees the tables a walk read', () => {
+  const t = (pml: string): string => `domain g paging=hap mem=64M vcpus=1 pml=${pml}\nmap vcpu=g.0 va=0xffff800001000000 gfn=0x100 pages=1\n` +
+    'read vcpu=g.0 va=0xffff800001000000\nlogdirty dom=g enable\nread vcpu=g.0 va=0xffff800001000000\nlogdirty dom=g peek\n';
+  let e = engine(t('on'));
+  e.run({});
+  const pts = e.walk('g.0', 0xffff800001000000).guest.map((l) => l.table).sort((a, b) => a - b);
+  assert.deepEqual(e.report().logdirty[0].dirty, pts, 'the four tables of the walk, not the page it loaded');
+  e = engine(t('off'));
+  e.run({});
+  assert.deepEqual(e.report().logdirty[0].dirty, [], 'without PML, EPT A/D are off: a read is a read');
+});
+
 test('PML: 512 logged stores fit, the 513th forces a PML-full exit and a drain', () => {
   let t = 'domain g paging=hap mem=64M vcpus=1 pml=on\nvram lfb dom=g gfn=0x1000 pages=1024\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\npeek fb=lfb\n';
   for (let i = 0; i < 513; i++) {
