@@ -1347,10 +1347,18 @@ export class Machine {
     return d.vcpus[0];
   }
 
-  /** sh_remove_write_access: every writable shadow mapping of mfn becomes read-only. Returns "flush needed". */
-  removeWriteAccess(d: Domain, mfn: number): boolean {
+  /**
+   * sh_remove_write_access: every writable shadow mapping of mfn becomes read-only. Returns "flush
+   * needed". `brute`: called outside the guest's own context (a dom0 hypercall such as the VRAM
+   * peek), where Xen skips its guess heuristics and searches every L1 shadow (`hash_foreach`):
+   * `pteScans` counts the entries that search reads; otherwise one per entry changed (the guess).
+   */
+  removeWriteAccess(d: Domain, mfn: number, brute = false): boolean {
     if (!d.rmap.has(mfn)) {
       return false;
+    }
+    if (brute) {
+      this.costs.add(Counter.pteScans, this.bruteSearchCost(d, mfn, true));
     }
     let changed = false;
     for (const a of d.rmap.list(mfn)) {
@@ -1358,23 +1366,65 @@ export class Machine {
       const slot = a % 512;
       if (t.f[slot] & RW) {
         this.shadowSetL1e(d, t, slot, t.f[slot] & ~(RW | D), t.e[slot], WHY_HV);
-        this.costs.add(Counter.pteScans);
+        if (!brute) {
+          this.costs.add(Counter.pteScans);
+        }
         changed = true;
       }
     }
     return changed;
   }
-  /** sh_remove_all_mappings: every shadow mapping of mfn is removed. Returns "flush needed". */
-  removeAllMappings(d: Domain, mfn: number): boolean {
+  /** sh_remove_all_mappings: every shadow mapping of mfn is removed. Returns "flush needed". `brute`: as for removeWriteAccess. */
+  removeAllMappings(d: Domain, mfn: number, brute = false): boolean {
     if (!d.rmap.has(mfn)) {
       return false;
+    }
+    if (brute) {
+      this.costs.add(Counter.pteScans, this.bruteSearchCost(d, mfn, false));
     }
     for (const a of d.rmap.list(mfn)) {
       const t = d.shTables.get(Math.floor(a / 512))!;
       this.shadowSetL1e(d, t, a % 512, 0, 0, WHY_HV);
-      this.costs.add(Counter.pteScans);
+      if (!brute) {
+        this.costs.add(Counter.pteScans);
+      }
     }
     return true;
+  }
+  /**
+   * The L1 shadow entries `hash_foreach` reads to find mfn's mappings (its writable ones only, for
+   * `writable`): whole shadows until the one holding the last mapping, in which the callback stops
+   * once the page's count is down. The model visits shadows in the order they were made (Xen: hash
+   * bucket order).
+   */
+  private bruteSearchCost(d: Domain, mfn: number, writable: boolean): number {
+    const last = new Map<number, number>();
+    const count = new Map<number, number>();
+    let total = 0;
+    for (const a of d.rmap.list(mfn)) {
+      const smfn = Math.floor(a / 512);
+      const slot = a % 512;
+      if (writable && !(d.shTables.get(smfn)!.f[slot] & RW)) {
+        continue;
+      }
+      total++;
+      last.set(smfn, Math.max(last.get(smfn) ?? -1, slot));
+      count.set(smfn, (count.get(smfn) ?? 0) + 1);
+    }
+    let read = 0;
+    let found = 0;
+    for (const t of d.shTables.values()) {
+      if (total === found) {
+        break;
+      }
+      if (t.level !== 1) {
+        continue;
+      }
+      const n = count.get(t.smfn) ?? 0;
+      found += n;
+      read += n > 0 && found === total ? last.get(t.smfn)! + 1 : 512;
+    }
+    return read;
   }
 
   /** sh_destroy_l1_shadow: put every present entry (vram put included), then free the table. */

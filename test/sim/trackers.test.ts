@@ -107,6 +107,16 @@ test('p2m-type: a one-page framebuffer is never invalidated by the range change 
   assert.deepEqual(r.violations, []);
 });
 
+test('sl1ma: the 2-second rule\'s sh_remove_write_access runs from dom0, so it reads L1 shadows until it finds the mapping (hash_foreach)', () => {
+  // Page 9's only writable mapping is in the second L1 shadow made (the first maps the VRAM's
+  // other VA range): one whole shadow, then slots 0..9 of the next.
+  const t = head('sl1ma') + 'map vcpu=g.0 va=0xffff800000200000 gfn=0x3009 pages=1\npeek fb=lfb\nread vcpu=g.0 va=0xffff800000000000\n' +
+    'write vcpu=g.0 va=0xffff800000200000\npeek fb=lfb\ntick 3s\npeek fb=lfb\n';
+  const r = run(t);
+  assert.equal(r.costs.pteScans, 2 * 16 + 512 + 1, 'two scans, then the search: 512 entries of the first L1 shadow and slot 0 of the second');
+  assert.deepEqual(r.violations, []);
+});
+
 test('no-idle-heuristic: the same answers, more scanning', () => {
   let t = head('sl1ma') + `peek fb=lfb\n${W5}peek fb=lfb\n`;
   for (let i = 0; i < 8; i++) {

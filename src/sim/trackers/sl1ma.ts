@@ -170,7 +170,7 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
             if (m.sink.record) {
               m.ev('peek-page', 'shadow_track_dirty_vram', `page ${i}: one mapping, unknown: dirty; sh_remove_all_mappings`, { page: i });
             }
-            flush = m.removeAllMappings(d, mfn) || flush;
+            flush = m.removeAllMappings(d, mfn, true) || flush;
             // That changed counts, sl1ma entries (perhaps copying their pages) and shadow entries:
             // look up afresh.
             wpi = -1;
@@ -217,7 +217,7 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
         for (let g = begin; g < end; g++) {
           const mfn = m.p2mMfn(d, g);
           if (mfn >= 0) {
-            flush = m.removeWriteAccess(d, mfn) || flush;
+            flush = m.removeWriteAccess(d, mfn, true) || flush;
           }
         }
       });
