@@ -1022,7 +1022,7 @@ export class Machine {
       }
       // ept_set_entry syncs whenever the old entry was present, a permission upgrade included: the
       // p2m unlock sends the INVEPT to every CPU the domain runs on, before the retry.
-      this.flushDomainTlbs(d, 'ept_sync_domain (p2m_unlock)', `INVEPT after gfn ${hex(gfn)} went back to ram_rw`);
+      this.flushDomainTlbs(d, 'ept_sync_domain (p2m_unlock)', this.sink.record ? `INVEPT after gfn ${hex(gfn)} went back to ram_rw` : '');
       return 'retry';
     }
     // p2m_ioreq_server: the write is forwarded to the ioreq server, which emulates it.
