@@ -1365,7 +1365,7 @@ export class Machine {
       const t = d.shTables.get(Math.floor(a / 512))!;
       const slot = a % 512;
       if (t.f[slot] & RW) {
-        this.shadowSetL1e(d, t, slot, t.f[slot] & ~(RW | D), t.e[slot], WHY_HV);
+        this.shadowSetL1e(d, t, slot, t.f[slot] & ~RW, t.e[slot], WHY_HV);
         if (!brute) {
           this.costs.add(Counter.pteScans);
         }
