@@ -284,8 +284,10 @@ describe('visualizer webview in Chromium', { timeout: 180_000 }, () => {
     await page.waitForSelector('main.views', { state: 'hidden' });
     assert.match(await page.textContent('p.notice') ?? '', /No xpl debug session/);
     assert.equal(await page.isDisabled('header.toolbar button >> nth=0'), true, 'nothing to step through');
+    assert.equal(await page.isVisible('header.toolbar .controls button >> nth=0'), false, 'and no controls shown');
     await host.post({ type: 'source', source });
     await page.waitForSelector('main.views', { state: 'visible' });
+    assert.equal(await page.isVisible('header.toolbar .controls button >> nth=0'), true);
     assert.equal(await page.isVisible('p.notice'), false);
     await page.close();
   });
