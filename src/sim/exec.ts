@@ -7,7 +7,7 @@ import { T, WHY_HV, typeCode } from './p2m';
 import { P, RW, US, G, flagBit, readPte, vaIndex } from './pte';
 import { PAGE_SIZE } from './pages';
 import { newOracle, recordAnswer } from './oracle';
-import { drawScanlines, staleAfterRefresh } from './qemu/vga';
+import { drawScanlines, modifiedMemory, resetDrawnSpan, staleAfterRefresh } from './qemu/vga';
 import { DIRTY_MEMORY_VGA } from './qemu/dirty';
 import { shadowTrackDirtyVram, shadowUntrack } from './trackers/sl1ma';
 import { hapTrackDirtyVram, hapUntrack } from './trackers/p2mType';
@@ -365,8 +365,8 @@ export class Executor {
           m.pages.write(mfn, 0, n, b);
           m.afterPhysWrite(d, mfn, 0, n, 'dma');
           if (d.logdirty) {
-            // XEN_DMOP_modified_memory: QEMU reports its own writes only while migrating.
-            m.markPfnDirty(d, gfn);
+            // QEMU reports its own writes only while migrating.
+            modifiedMemory(m, d, gfn, 1);
           }
           done += n;
         }
@@ -841,8 +841,7 @@ export class Executor {
         throw new SimError(`no 'refresh fb=${name} phase=draw' to finish`, 'phase');
       }
       if (old) {
-        o.qemu.reset(0, fb.pages, DIRTY_MEMORY_VGA);
-        m.ev('refresh', 'memory_region_reset_dirty', 'reset the VGA bitmap after drawing (pre-2017)');
+        resetDrawnSpan(m, o);
       }
       // Records are never changed once made: the completion is a copy with `stale`.
       const rec = { ...o.pendingRecord, stale: staleAfterRefresh(m, d, fb, o) };
@@ -860,7 +859,7 @@ export class Executor {
       return rec;
     }
     if (old) {
-      o.qemu.reset(0, fb.pages, DIRTY_MEMORY_VGA);
+      resetDrawnSpan(m, o);
     }
     rec.stale = staleAfterRefresh(m, d, fb, o);
     return rec;

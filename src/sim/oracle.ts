@@ -118,7 +118,7 @@ export function recordAnswer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle
     }
   }
   // QEMU's VGA bitmap receives the bits (xen_sync_dirty_bitmap → memory_region_set_dirty).
-  importAnswer(o, fb, ans);
+  importAnswer(m, d, o, fb, ans);
   for (const p of late) {
     o.missed.delete(p);
   }

@@ -280,6 +280,11 @@ export class FbOracle {
   told: PageSet;
   /** The answer record of a split refresh, completed by `phase=finish`. */
   pendingRecord: import('./report').AnswerRecord | null = null;
+  /**
+   * Pre-2017 QEMU: the pages [first, last] that the last scanline loop's reset covers (from the
+   * first drawn line's first byte to the last drawn line's last byte); null when no line was drawn.
+   */
+  drawnSpan: [number, number] | null = null;
   lastAnswerIndex = -1;
   /** memcmp tracker: qemu-dm's own copy of the framebuffer (null until the first peek). */
   memcmpCopy: Map<number, number> | null = null;

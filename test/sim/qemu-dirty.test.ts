@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ByteFlags, WordBitmaps, DIRTY_MEMORY_VGA, DIRTY_MEMORY_MIGRATION, type DirtyMemory } from '../../src/sim/qemu/dirty';
+import { parseTrace } from '../../src/trace/index';
+import { createEngine } from '../../src/sim/engine';
 
 type Op = { k: 'set'; s: number; n: number; c: number } | { k: 'snap'; s: number; n: number; c: number } | { k: 'reset'; s: number; n: number; c: number } | { k: 'import'; s: number; bits: number[]; c: number };
 const PAGES = 300;
@@ -68,4 +70,39 @@ test('word bitmaps touch one word per 32 clean pages; byte flags one byte per pa
   assert.equal(a.probes, 4096);
   assert.equal(b.probes, 128);
   assert.equal(a.get(1001, DIRTY_MEMORY_VGA), false, 'clients are separate');
+});
+
+// Pre-2017 vga_draw_graphic (qemu-reset-after-read) resets the VGA bits of the span it drew, from
+// the first drawn line to the last — not the whole framebuffer, and nothing when it drew nothing.
+function runTrace(text: string) {
+  const e = createEngine(parseTrace(text, 'qemu.xpt'), {});
+  e.run({});
+  return e.report();
+}
+const OLD_QEMU = 'inject qemu-reset-after-read\ndomain g paging=hap mem=64M vcpus=1\nvram lfb dom=g gfn=0x3000 pages=16\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\nrefresh fb=lfb\n';
+test('pre-2017 QEMU resets only the span it drew: a page synced during the draw outside that span keeps its bit', () => {
+  const r = runTrace(OLD_QEMU + 'write vcpu=g.0 va=0xffff800000002000\nrefresh fb=lfb phase=draw\n' +
+    'write vcpu=g.0 va=0xffff80000000a000\npeek fb=lfb\nrefresh fb=lfb phase=finish\nrefresh fb=lfb\n');
+  assert.deepEqual(r.violations, []);
+  assert.deepEqual(r.answers.at(-1)!.stale, []);
+  // Inside the span, the same race loses the page (the bug the 2017 fix removed).
+  const lost = runTrace(OLD_QEMU + 'write vcpu=g.0 va=0xffff800000002000\nwrite vcpu=g.0 va=0xffff80000000a000\nrefresh fb=lfb phase=draw\n' +
+    'write vcpu=g.0 va=0xffff800000005000\npeek fb=lfb\nrefresh fb=lfb phase=finish\nrefresh fb=lfb\n');
+  assert.deepEqual(lost.answers.at(-1)!.stale, [5]);
+});
+test('pre-2017 QEMU resets nothing when the tick drew no line', () => {
+  const r = runTrace(OLD_QEMU + 'refresh fb=lfb phase=draw\ndma dom=g gfn=0x3005 len=4096 byte=0x55\nrefresh fb=lfb phase=finish\nrefresh fb=lfb\n');
+  assert.deepEqual(r.violations, []);
+  assert.deepEqual(r.answers.at(-1)!.stale, []);
+});
+
+test('while migrating, every page QEMU marks from an answer is reported back to Xen (XEN_DMOP_modified_memory)', () => {
+  const r = runTrace('domain g paging=hap mem=64M vcpus=1\nvram lfb dom=g gfn=0x3000 pages=16\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\n' +
+    'logdirty dom=g enable\nlogdirty dom=g clean\nrefresh fb=lfb\nlogdirty dom=g peek\n');
+  assert.equal(r.answers[0].kind, 'all', 'Xen\'s bitmap of ones: QEMU marks each page, one call each');
+  assert.deepEqual(r.logdirty.at(-1)!.dirty, Array.from({ length: 16 }, (_, i) => 0x3000 + i));
+  assert.equal(r.costs.hypercalls, 3 + 1 + 16, 'enable, clean, peek; the refresh; one modified_memory per page');
+  // Not migrating: QEMU keeps the bits to itself.
+  const quiet = runTrace('domain g paging=hap mem=64M vcpus=1\nvram lfb dom=g gfn=0x3000 pages=16\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\nrefresh fb=lfb\n');
+  assert.equal(quiet.costs.hypercalls, 1);
 });

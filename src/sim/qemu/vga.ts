@@ -7,24 +7,61 @@
  */
 import { Counter } from '../costs';
 import type { Machine } from '../machine';
+import { hex } from '../machine';
 import { PAGE_SIZE } from '../pages';
 import type { Domain, Framebuffer, FbOracle } from '../state';
 import type { TrackerAnswer } from '../trackers/types';
 import { DIRTY_MEMORY_VGA, type DirtySnapshot } from './dirty';
 
-/** xen_sync_dirty_bitmap: each set bit → memory_region_set_dirty; -ENODATA → the whole framebuffer. */
-export function importAnswer(o: FbOracle, fb: Framebuffer, ans: TrackerAnswer): void {
-  if (ans.kind === 'bitmap') {
-    const bits = new Uint8Array(Math.ceil(fb.pages / 8));
-    for (const p of ans.dirty) {
-      if (p < fb.pages) {
-        bits[p >> 3] |= 1 << (p & 7);
+/**
+ * xen_sync_dirty_bitmap: each set bit → memory_region_set_dirty of that page (Xen's `all` is a
+ * bitmap of ones); -ENODATA → one memory_region_set_dirty of the whole framebuffer. While the domain
+ * migrates, each of those calls also reaches Xen (cpu_physical_memory_set_dirty_range →
+ * xen_hvm_modified_memory → XEN_DMOP_modified_memory, a hypercall that marks the pfns dirty in the
+ * log-dirty trie).
+ */
+export function importAnswer(m: Machine, d: Domain, o: FbOracle, fb: Framebuffer, ans: TrackerAnswer): void {
+  if (ans.kind === 'enodata') {
+    o.qemu.setRange(0, fb.pages, 1 << DIRTY_MEMORY_VGA);
+    if (d.logdirty) {
+      modifiedMemory(m, d, fb.gfn, fb.pages);
+    }
+    return;
+  }
+  const bits = new Uint8Array(Math.ceil(fb.pages / 8));
+  const dirty = ans.kind === 'bitmap' ? ans.dirty : null;
+  for (let k = 0, n = dirty ? dirty.length : fb.pages; k < n; k++) {
+    const p = dirty ? dirty[k] : k;
+    if (p < fb.pages) {
+      bits[p >> 3] |= 1 << (p & 7);
+      if (d.logdirty) {
+        modifiedMemory(m, d, fb.gfn + p, 1);
       }
     }
-    o.qemu.importBitmap(0, bits, fb.pages, DIRTY_MEMORY_VGA);
-  } else {
-    o.qemu.setRange(0, fb.pages, 1 << DIRTY_MEMORY_VGA);
   }
+  o.qemu.importBitmap(0, bits, fb.pages, DIRTY_MEMORY_VGA);
+}
+
+/** XEN_DMOP_modified_memory (dm.c modified_memory): paging_mark_pfn_dirty for each pfn. */
+export function modifiedMemory(m: Machine, d: Domain, gfn: number, n: number): void {
+  m.costs.add(Counter.hypercalls);
+  for (let g = gfn; g < gfn + n; g++) {
+    m.markPfnDirty(d, g);
+  }
+  if (m.sink.record) {
+    m.ev('logdirty', 'xen_hvm_modified_memory', `XEN_DMOP_modified_memory: gfn ${hex(gfn)}${n > 1 ? ` + ${n} pages` : ''}`, { gfn });
+  }
+}
+
+/** Pre-2017 QEMU's reset after drawing: the VGA bits of the span the loop drew, nothing if it drew nothing. */
+export function resetDrawnSpan(m: Machine, o: FbOracle): void {
+  const span = o.drawnSpan;
+  if (span === null) {
+    m.ev('refresh', 'vga_draw_graphic', 'nothing drawn: no reset (pre-2017)');
+    return;
+  }
+  o.qemu.reset(span[0], span[1] - span[0] + 1, DIRTY_MEMORY_VGA);
+  m.ev('refresh', 'memory_region_reset_dirty', `reset the VGA bits of pages ${span[0]}..${span[1]} after drawing (pre-2017: the span drawn)`);
 }
 
 /** Pages that hold visible pixels. */
@@ -34,11 +71,15 @@ export function visiblePages(fb: Framebuffer): number {
 
 /**
  * The scanline loop. `snap` is the snapshot (fixed QEMU) or null to read the live bitmap per line
- * (pre-2017). Returns the pages whose lines were drawn.
+ * (pre-2017). Returns the pages whose lines were drawn, and leaves in `o.drawnSpan` the span the
+ * pre-2017 reset covers.
  */
 export function drawScanlines(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle, snap: DirtySnapshot | null): number[] {
   const linesize = fb.width * 4;
   const drawnPages = new Set<number>();
+  // page_min / page_max of vga_draw_graphic: the lowest drawn address, the highest drawn line's last byte.
+  let spanMin = -1;
+  let spanMax = -1;
   let updates = 0;
   let inRun = false;
   for (let y = 0; y < fb.height; y++) {
@@ -55,6 +96,10 @@ export function drawScanlines(m: Machine, d: Domain, fb: Framebuffer, o: FbOracl
       updates++;
       inRun = true;
     }
+    if (spanMin < 0) {
+      spanMin = addr;
+    }
+    spanMax = addr + linesize - 1;
     // Copy the line from guest memory to the surface, page piece by page piece.
     let done = 0;
     while (done < linesize) {
@@ -70,6 +115,9 @@ export function drawScanlines(m: Machine, d: Domain, fb: Framebuffer, o: FbOracl
     }
     m.costs.add(Counter.bytesCopied, linesize);
   }
+  // memory_region_reset_dirty(vram, page_min, page_max - page_min): the bytes [page_min, page_max),
+  // whole pages from the first's to the one holding byte page_max - 1.
+  o.drawnSpan = spanMin < 0 ? null : [Math.floor(spanMin / PAGE_SIZE), Math.floor(Math.max(spanMin, spanMax - 1) / PAGE_SIZE)];
   const pages = [...drawnPages].sort((a, b) => a - b);
   for (const p of pages) {
     o.told.delete(p);
