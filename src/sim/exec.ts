@@ -482,7 +482,7 @@ export class Executor {
         m.dom(s.dom);
         const r = m.ioreq.select(s.dom, s.kind, s.addr, s.size);
         m.costs.add(Counter.rangesetNodesVisited, r.nodesVisited);
-        m.ev('ioreq', 'ioreq_server_select', `${s.kind} access at 0x${s.addr.toString(16)} size ${s.size}: ${r.server ?? 'no server (default handling)'} (${r.nodesVisited} nodes visited)`);
+        m.ev('ioreq', 'ioreq_server_select', `${s.kind} access at 0x${s.addr.toString(16)} size ${s.size}: ${r.server ?? 'no server: ignored (null_handler: reads all ones, writes dropped)'} (${r.nodesVisited} nodes visited)`);
         return { ioreq: { line: m.sink.line, op: 'access', server: r.server } };
       }
       case 'rangeset':

@@ -36,7 +36,7 @@ export interface IoreqOpResult {
 
 /** An `ioreq_server_select` outcome. */
 export interface IoreqSelectResult {
-  /** The selected server's name, or null (no server claims it: default handling). */
+  /** The selected server's name, or null (no server claims it: Xen ignores the access). */
   server: string | null;
   /** Nodes visited over every server examined. */
   nodesVisited: number;
