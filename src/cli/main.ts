@@ -12,6 +12,7 @@ import { suggest } from '../trace/parser';
 import { USAGE, overview, topicHelp, unknownTopic } from './help';
 import { runProgram, type RunFlags } from './run';
 import { formatSummary } from './summary';
+import { reportJson } from '../sim/report';
 import { compareTrackers, formatCompare, DEFAULT_COMPARE } from '../trace/compare';
 import { generate, GENERATORS, type GenOptions } from '../trace/gen';
 
@@ -104,7 +105,7 @@ function cmdRun(args: string[], io: Io): number {
   const file = p.positional[0] as string;
   const flags: RunFlags = { ...(p.tracker ? { tracker: p.tracker } : {}), inject: p.inject };
   const report = runProgram(readTraceFile(file), flags);
-  io.out(p.json ? JSON.stringify(report) + '\n' : formatSummary(report));
+  io.out(p.json ? reportJson(report) + '\n' : formatSummary(report));
   return report.expects.failed.length > 0 ? 1 : 0;
 }
 

@@ -50,6 +50,16 @@ export interface Report {
 }
 
 /**
+ * The report as `xpl run --json` prints it: the spec's fixed fields in its order — a violation is
+ * `{line, id, fb, pages, message}` (`fb` null and `pages` empty when it concerns no framebuffer),
+ * then what it adds (`vcpu`, `va`, `gfn`, `mfn`).
+ */
+export function reportJson(r: Report): string {
+  const violations = r.violations.map(({ line, id, fb, pages, message, ...rest }) => ({ line, id, fb: fb ?? null, pages: pages ?? [], message, ...rest }));
+  return JSON.stringify({ ...r, violations });
+}
+
+/**
  * One thing that happened inside a step, named after the Xen/QEMU/CPU function that does it. The
  * debugger's call stack and step-in, and the visualizer's timeline, are built from these.
  */

@@ -94,6 +94,15 @@ describe('xpl run', () => {
     assert.match(bad.err, /^xpl: unknown bug 'skip-flsh' .*did you mean 'skip-flush'/);
     assert.equal(xpl(['run', `${FIX}/hap-write-then-peek.xpt`, '--tracker', 'nope']).code, 2);
   });
+  it('prints every violation with the spec\'s fixed fields first, fb and pages included when it concerns no framebuffer', () => {
+    const f = path.join(tmp, 'no-flush.xpt');
+    fs.writeFileSync(f, 'domain g paging=shadow mem=16M vcpus=1\nmap vcpu=g.0 va=0x1000 gfn=0x10 pages=1\nwrite vcpu=g.0 va=0x1000\npte vcpu=g.0 va=0x1000 clear=RW\nwrite vcpu=g.0 va=0x1000\n');
+    const r = xpl(['run', f, '--json']);
+    const v = (JSON.parse(r.out) as { violations: Record<string, unknown>[] }).violations;
+    assert.equal(v.length, 1);
+    assert.deepEqual(Object.keys(v[0]).slice(0, 5), ['line', 'id', 'fb', 'pages', 'message']);
+    assert.deepEqual([v[0].id, v[0].fb, v[0].pages, v[0].vcpu], ['guest-no-flush', null, [], 'g.0']);
+  });
   it('names a directory given as TRACE in one line', () => {
     assertOneLineError(xpl(['run', 'test']), 'test:1:1: error: ', /cannot read the trace: it is a directory/);
   });
