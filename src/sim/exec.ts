@@ -383,7 +383,10 @@ export class Executor {
       case 'untrack': {
         const fb = m.fb(s.fb);
         const d = m.dom(fb.dom);
-        m.costs.add(Counter.hypercalls);
+        if (this.trackerOf(d) !== 'memcmp') {
+          // track_dirty_vram with nr = 0 (qemu-dm's memcmp makes no hypercall).
+          m.costs.add(Counter.hypercalls);
+        }
         this.untrack(d, fb);
         return NONE;
       }
@@ -403,6 +406,9 @@ export class Executor {
         if (this.trackerOf(d) === 'memcmp') {
           // qemu-dm reallocates its copy for the new mode: the next comparison starts afresh.
           m.oracles.get(fb.name)!.memcmpCopy = null;
+        } else {
+          // The device model tells Xen of the new mapping of the framebuffer (xen_add_to_physmap).
+          m.costs.add(Counter.hypercalls);
         }
         if (m.sink.record) {
           m.ev('setup', 'vga mode switch', `'${fb.name}' is now ${s.pages} pages: the next call is a range change`);

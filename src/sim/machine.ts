@@ -570,8 +570,12 @@ export class Machine {
       const r = d.paging === 'shadow' ? this.shadowHwWalk(v, d, va, write) : this.hapHwWalk(v, d, va, write);
       if (r !== null) {
         if (r.kind === 'mmio') {
+          // No EPT entry for emulated MMIO: an EPT violation, which hvm_hap_nested_page_fault hands
+          // to handle_mmio (the emulator, then the device model).
+          this.vmexitNoEvent(v, d);
+          this.costs.add(Counter.eptViolations);
           if (this.sink.record) {
-            this.ev('emulate', 'hvmemul_do_io', `${write ? 'store' : 'load'} to MMIO gfn ${hex(r.gfn)}: emulated by the device model`, { gfn: r.gfn });
+            this.ev('emulate', 'hvmemul_do_io', `${write ? 'store' : 'load'} to MMIO gfn ${hex(r.gfn)}: EPT violation, emulated by the device model`, { gfn: r.gfn });
           }
           return -1;
         }

@@ -274,6 +274,25 @@ test('PML: with EPT A/D on, the CPU\'s reads of guest page tables count as write
   assert.deepEqual(e.report().logdirty[0].dirty, [], 'without PML, EPT A/D are off: a read is a read');
 });
 
+test('HAP: each access to emulated MMIO is an EPT violation exit, handed to the device model', () => {
+  const e = engine('domain g paging=hap mem=64M vcpus=1\np2m dom=g gfn=0x100 pages=1 type=mmio_dm\nmap vcpu=g.0 va=0x1000 gfn=0x100 pages=1\n' +
+    'write vcpu=g.0 va=0x1000\nwrite vcpu=g.0 va=0x1000\nread vcpu=g.0 va=0x1000\n');
+  e.run({});
+  const c = e.report().costs;
+  assert.deepEqual([c.vmexits, c.eptViolations], [3, 3]);
+  assert.equal(e.tlb('g.0').length, 0, 'nothing cached for MMIO');
+});
+
+test('hypercalls: resize and untrack are calls to Xen, except for qemu-dm\'s memcmp, which makes none', () => {
+  const t = (tracker: string): string => `domain g paging=hap mem=64M vcpus=1 tracker=${tracker}\nvram lfb dom=g gfn=0x3000 pages=16\npeek fb=lfb\nresize fb=lfb pages=8\nuntrack fb=lfb\n`;
+  let e = engine(t('p2m-type'));
+  e.run({});
+  assert.equal(e.report().costs.hypercalls, 3);
+  e = engine(t('memcmp'));
+  e.run({});
+  assert.equal(e.report().costs.hypercalls, 0);
+});
+
 test('PML: 512 logged stores fit, the 513th forces a PML-full exit and a drain', () => {
   let t = 'domain g paging=hap mem=64M vcpus=1 pml=on\nvram lfb dom=g gfn=0x1000 pages=1024\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\npeek fb=lfb\n';
   for (let i = 0; i < 513; i++) {
