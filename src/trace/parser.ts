@@ -54,7 +54,7 @@ const PAGE = 4096;
 interface DomInfo { name: string; line: number; paging?: Paging; memPages?: number; vcpus?: number; fbs: string[] }
 interface FbInfo { name: string; dom: string; gfn?: number; pages?: number; width?: number; height?: number; resized: boolean }
 interface Decl { dom: string; line: number }
-interface OpenRepeat { index: number; line: number; col: number; count: number }
+interface OpenRepeat { index: number; line: number; col: number; count: number; stepsAtOpen: number }
 
 /** Per-form lookups computed once. */
 interface FormInfo { flags: readonly { name: string }[]; ordered: StatementSpec['positional']; keys: Map<string, KeySpec>; keyNames: string[] }
@@ -527,7 +527,7 @@ export class Checker {
     }
     if (st.op === 'repeat') {
       const outer = this.multipliers[this.multipliers.length - 1] ?? 1;
-      this.repeats.push({ index, line: raw.line, col: raw.col, count: st.count });
+      this.repeats.push({ index, line: raw.line, col: raw.col, count: st.count, stepsAtOpen: this.steps });
       this.multipliers.push(outer * st.count);
       this.statements.push(st);
       return;
@@ -544,8 +544,12 @@ export class Checker {
         rep.end = index;
       }
       this.statements.push(st);
-      // the state stays consistent before any limit error, so diagnostics can go on
-      this.loopWork += mult;
+      // the state stays consistent before any limit error, so diagnostics can go on.
+      // A body with a step costs no more iterations than the steps it runs (bounded by the step
+      // limit); only loops that run no step at all are counted here, so that they cannot spin.
+      if (this.steps === open.stepsAtOpen) {
+        this.loopWork += mult;
+      }
       if (this.loopWork > LIMITS.steps && !this.limitReported) {
         this.limitReported = true;
         this.blameRepeat(this.repeats[0] ?? open, `the repeat loops would run more than 10^8 iterations in total (the limit)`);
@@ -831,10 +835,8 @@ export class Checker {
             fail(tp.valueCol, `tracker ${tracker} needs paging=${need2}, but domain '${name}' uses paging=${paging}`);
           }
         }
-        const pml = (get('pml')?.value ?? 'off') === 'on';
-        if (pml && paging !== 'hap') {
-          fail((get('pml') as RawPair).valueCol, `pml=on applies only to paging=hap (PML logs EPT dirty bits)`);
-        }
+        // PML logs EPT dirty bits: under shadow paging the hardware may have it, but nothing uses it.
+        const pml = paging === 'hap' && (get('pml')?.value ?? 'off') === 'on';
         const seed = n('seed', 0, 2 ** 32 - 1) ?? 1;
         return {
           op: 'domain', name, paging, mem, vcpus, ...(tracker ? { tracker } : {}),
@@ -896,8 +898,9 @@ export class Checker {
       }
       case 'process': {
         const name = this.declare('process', word0);
-        if (this.processes.size >= LIMITS.processes) {
-          fail(raw.col, `too many processes: at most ${LIMITS.processes}`);
+        // Each domain's own 'kernel' process counts too.
+        if (this.processes.size + this.domains.size >= LIMITS.processes) {
+          fail(raw.col, `too many processes: at most ${LIMITS.processes}, each domain's kernel included`);
         }
         this.processes.set(name, { dom: need('dom').value, line: raw.line });
         const info = this.dom(need('dom'));

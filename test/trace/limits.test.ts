@@ -32,10 +32,10 @@ describe('limits', () => {
     ok(fbs(64));
     assertError(fbs(65), '66:1', /too many framebuffers: at most 64/);
   });
-  it('allows 4096 processes, not 4097', () => {
+  it('allows 4096 processes, not 4097, counting each domain\'s kernel', () => {
     const procs = (n: number): string => 'domain g paging=hap mem=1M vcpus=1\n' + Array.from({ length: n }, (_, i) => `process p${i} dom=g`).join('\n');
-    ok(procs(4096));
-    assertError(procs(4097), '4098:1', /too many processes: at most 4096/);
+    ok(procs(4095));
+    assertError(procs(4096), '4097:1', /too many processes: at most 4096, each domain's kernel included/);
   });
   it('allows 1 TiB per domain, not a page more', () => {
     ok('domain g paging=hap mem=1T vcpus=1');
@@ -70,6 +70,10 @@ describe('limits', () => {
   });
   it('bounds loop iterations even with empty bodies', () => {
     assertError('repeat 100000000\n  repeat 2\n  end\nend', '1:1', /more than 10\^8 iterations/);
+  });
+  it('allows exactly 10^8 steps through nested repeats (repeat and end lines are not steps)', () => {
+    ok('repeat 2\n  repeat 50000000\n    tick 1ns\n  end\nend');
+    ok('repeat 100\n  repeat 1000000\n    repeat 1\n      tick 1ns\n    end\n  end\nend');
   });
 });
 
