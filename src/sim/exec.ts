@@ -7,7 +7,7 @@ import { T, WHY_HV, typeCode } from './p2m';
 import { P, RW, US, G, flagBit, readPte, vaIndex } from './pte';
 import { PAGE_SIZE } from './pages';
 import { newOracle, recordAnswer } from './oracle';
-import { drawScanlines, modifiedMemory, resetDrawnSpan, staleAfterRefresh } from './qemu/vga';
+import { drawScanlines, modifiedMemory, resetDrawnSpan, staleAfterRefresh, staleNow } from './qemu/vga';
 import { DIRTY_MEMORY_VGA } from './qemu/dirty';
 import { shadowTrackDirtyVram, shadowUntrack } from './trackers/sl1ma';
 import { hapTrackDirtyVram, hapUntrack } from './trackers/p2mType';
@@ -861,6 +861,8 @@ export class Executor {
     const snap = old ? null : o.qemu.snapshotAndClear(0, fb.pages, DIRTY_MEMORY_VGA);
     drawScanlines(m, d, fb, o, snap);
     if (phase === 'draw') {
+      // Until `phase=finish` completes it, the answer says what the screen shows after the drawing.
+      rec.stale = staleNow(m, d, fb, o);
       o.pendingRecord = rec;
       return rec;
     }

@@ -106,3 +106,11 @@ test('while migrating, every page QEMU marks from an answer is reported back to 
   const quiet = runTrace('domain g paging=hap mem=64M vcpus=1\nvram lfb dom=g gfn=0x3000 pages=16\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\nrefresh fb=lfb\n');
   assert.equal(quiet.costs.hypercalls, 1);
 });
+
+test('a refresh split with phase=draw and never finished still reports its stale pages (as drawn)', () => {
+  const r = runTrace('domain g paging=hap mem=64M vcpus=1\nvram lfb dom=g gfn=0x3000 pages=16\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\nrefresh fb=lfb\n' +
+    'refresh fb=lfb phase=draw\nwrite vcpu=g.0 va=0xffff800000003000 byte=0x11\n');
+  const last = r.answers.at(-1)!;
+  assert.equal(last.refresh, true);
+  assert.deepEqual(last.stale, []);
+});

@@ -152,6 +152,12 @@ export function staleAfterRefresh(m: Machine, d: Domain, fb: Framebuffer, o: FbO
   return stale;
 }
 
+/** Visible pages where the screen differs from guest memory right now (no bookkeeping, no invariant). */
+export function staleNow(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle): number[] {
+  const visible = visiblePages(fb);
+  return o.screenSuspect.toArray().filter((p) => p < visible && screenDiffers(m, d, fb, o, p));
+}
+
 /** Does page p differ between guest memory and the screen right now? */
 export function screenDiffers(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle, p: number): boolean {
   if (!o.screenSuspect.has(p)) {
