@@ -51,7 +51,7 @@ const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 const WORD_RE = /^[A-Za-z0-9_.:-]+$/;
 const PAGE = 4096;
 
-interface DomInfo { name: string; line: number; paging?: Paging; memPages?: number; vcpus?: number; fbs: string[] }
+interface DomInfo { name: string; line: number; paging?: Paging; memPages?: number; vcpus?: number; fbs: string[]; mmio?: [number, number][] }
 interface FbInfo { name: string; dom: string; gfn?: number; pages?: number; width?: number; height?: number; resized: boolean }
 interface Decl { dom: string; line: number }
 interface OpenRepeat { index: number; line: number; col: number; count: number; stepsAtOpen: number }
@@ -717,7 +717,10 @@ export class Checker {
         return;
       }
     }
-    fail(col, `${what} gfns 0x${gfn.toString(16)}..0x${end.toString(16)} lie outside domain '${info.name}' (RAM is gfns 0..0x${info.memPages.toString(16)}${info.fbs.length ? ', plus its framebuffers' : ''})`);
+    if (what === 'map' && info.mmio?.some(([s, e]) => gfn >= s && end <= e)) {
+      return;
+    }
+    fail(col, `${what} gfns 0x${gfn.toString(16)}..0x${end.toString(16)} lie outside domain '${info.name}' (RAM is gfns 0..0x${info.memPages.toString(16)}${info.fbs.length ? ', plus its framebuffers' : ''}${what === 'map' ? ', plus what p2m declares mmio_dm' : ''})`);
   }
 
   // ---------------------------------------------------------------- lists
@@ -893,8 +896,15 @@ export class Checker {
         const gfn = num(gp.value, gp.valueCol, 'gfn', 0, LIMITS.gfnLimit - 1);
         const pp = need('pages');
         const pages = num(pp.value, pp.valueCol, 'pages', 1, LIMITS.gfnLimit);
-        this.checkGfns(info, gfn, pages, gp.valueCol, 'p2m');
-        return { op: 'p2m', dom: info.name, gfn, pages, type: need('type').value as P2mTypeName };
+        const type = need('type').value as P2mTypeName;
+        if (type !== 'mmio_dm') {
+          // RAM types need RAM behind them; emulated MMIO lives anywhere (device BARs sit above RAM),
+          // and a guest may then map it.
+          this.checkGfns(info, gfn, pages, gp.valueCol, 'p2m');
+        } else if (info.mmio === undefined || info.mmio.length < LIMITS.framebuffers * 4) {
+          (info.mmio ??= []).push([gfn, gfn + pages]);
+        }
+        return { op: 'p2m', dom: info.name, gfn, pages, type };
       }
       case 'process': {
         const name = this.declare('process', word0);

@@ -215,7 +215,10 @@ describe('addresses and guest memory', () => {
     // 64M = gfns 0..0x4000
     assertError(H + 'map vcpu=0 va=0x1000 gfn=0x4000 pages=1', '2:26', /gfns 0x4000..0x4001 lie outside domain 'g'/);
     assertError(H + 'dma dom=g gfn=0x3fff len=8192', '2:15', /outside domain 'g'/);
-    assertError(H + 'p2m dom=g gfn=0x3ff0 pages=32 type=mmio_dm', '2:15', /outside domain 'g'/);
+    assertError(H + 'p2m dom=g gfn=0x3ff0 pages=32 type=ioreq_server', '2:15', /outside domain 'g'/);
+    // Emulated MMIO may sit anywhere, and then be mapped.
+    ok(H + 'p2m dom=g gfn=0x8000 pages=2 type=mmio_dm\nmap vcpu=0 va=0x1000 gfn=0x8000 pages=2');
+    assertError(H + 'p2m dom=g gfn=0x8000 pages=2 type=mmio_dm\nmap vcpu=0 va=0x1000 gfn=0x8000 pages=3', '3:26', /plus what p2m declares mmio_dm/);
     ok(H + 'vram lfb dom=g gfn=0x100000 pages=16\nmap vcpu=0 va=0x1000 gfn=0x100000 pages=16\ndma dom=g gfn=0x10000f');
   });
   it('refuses a framebuffer straddling the end of RAM', () => {
