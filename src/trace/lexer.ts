@@ -184,7 +184,8 @@ export function lexLine(text: string, start: number, end: number, line: number, 
       let closed = false;
       while (i < end) {
         const cp = cpAt(i);
-        const m = controlMessage(cp);
+        // A string holds anything but a newline (the spec); NUL still says "binary file".
+        const m = cp === 0 || cp === 0xfeff ? controlMessage(cp) : undefined;
         if (m) {
           throw new LexError(line, col, m);
         }
@@ -202,7 +203,7 @@ export function lexLine(text: string, start: number, end: number, line: number, 
             col += 2;
             continue;
           }
-          throw new LexError(line, col, next < 0 ? 'unterminated string' : 'unknown escape in string: only \\" and \\\\ are allowed');
+          // Only \" and \\ escape: any other backslash is itself (a path, a C string's \n).
         }
         value += String.fromCodePoint(cp);
         i += width(cp);

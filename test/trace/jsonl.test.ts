@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { diagnoseInSteps, diagnoseTrace, parseTraceSliced, jsonlToText, parseTrace, textToJsonl, TraceError } from '../../src/trace/index';
-import { FIXTURES, REPO, shapes } from './util';
+import { FIXTURES, REPO, ok, shapes } from './util';
+import { quoteString } from '../../src/trace/jsonl';
 
 /** Every text trace we ship or test with: fixtures and, once they exist, examples and lessons. */
 function textTraces(): string[] {
@@ -256,5 +257,15 @@ describe('diagnostics for the editor', () => {
         assert.ok(e instanceof TraceError, String(e));
       }
     }), { numRuns: 500 });
+  });
+});
+
+describe('string quoting', () => {
+  it('reads a backslash that escapes nothing as itself, and writes it escaped: the same string either way', () => {
+    assert.equal((ok('note "C:\\xen\\n"')[0] as { text: string }).text, 'C:\\xen\\n');
+    assert.equal(quoteString('C:\\xen'), '"C:\\\\xen"');
+    for (const v of ['C:\\xen', 'a\\\\b', '\\"', 'end\\', '"', '\\', 'x\\"y\\\\z\\']) {
+      assert.equal((ok(`note ${quoteString(v)}`)[0] as { text: string }).text, v, quoteString(v));
+    }
   });
 });
