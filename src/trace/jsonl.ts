@@ -228,8 +228,9 @@ export function jsonToRaw(members: JMember[], line: number): RawStmt | null {
       if (m.key !== 'op' && m.key !== 'text' && !m.key.startsWith('#')) {
         throw new LexError(line, m.value.col, `unexpected member "${m.key}" in a comment line`);
       }
-      if (m.key === 'text' && (m.value.t !== 'string' || !COMMENT_LINE.test(m.value.v))) {
-        throw new LexError(line, m.value.col, `"text" of a comment line must be blank or a # comment on one line`);
+      // The line as written (`# …`, or blank), or the comment's body without its `#`.
+      if (m.key === 'text' && (m.value.t !== 'string' || !(COMMENT_LINE.test(m.value.v) || COMMENT_LINE.test('#' + m.value.v)))) {
+        throw new LexError(line, m.value.col, `"text" of a comment line must be a comment on one line (with or without its #), or blank`);
       }
     }
     checkLayout(members, line, 0);
@@ -456,7 +457,9 @@ export function jsonToLine(members: JMember[], line: number, stringWords: Readon
   }
   if (op.v === '#') {
     const t = get('text');
-    return { text: t && t.t === 'string' ? t.v : '', cr, noEol };
+    const text = t && t.t === 'string' ? t.v : '';
+    // A comment given without its `#` gets one.
+    return { text: COMMENT_LINE.test(text) ? text : '#' + text, cr, noEol };
   }
   const argsV = get('args');
   const args: string[] = [];

@@ -155,9 +155,12 @@ describe('JSON Lines reading', () => {
     assert.throws(() => parseTrace('{"op":"domain","args":["a\\nb"],"paging":"hap","mem":"1M","vcpus":1}', 'h.jsonl'),
       (e: unknown) => e instanceof TraceError && !e.message.includes('\n') && /bad domain name 'a\\nb'/.test(e.detail));
   });
+  it('takes a comment line\'s text with or without its #', () => {
+    assert.equal(parseTrace(head + '{"op":"#","text":"a comment"}\n{"op":"#","text":"# another"}', 'h.jsonl').statements.length, 1);
+    assert.equal(jsonlToText('{"op":"#","text":"a comment"}\n{"op":"#","text":"# another"}\n', 'h.jsonl'), '#a comment\n# another\n');
+  });
   it('refuses layout members that would change the statement when converted back', () => {
     const cases: [string, RegExp][] = [
-      ['{"op":"#","text":"tick 1ns"}', /"text" of a comment line must be blank or a # comment/],
       ['{"op":"#","text":"# a\\nflush dom=g"}', /"text" of a comment line/],
       ['{"op":"tick","args":["1ns"],"#indent":"x"}', /bad layout member "#indent"/],
       ['{"op":"tick","args":["1ns"],"#ws":["",""]}', /bad layout member "#ws"/],
