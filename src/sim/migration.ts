@@ -53,20 +53,16 @@ function disablePml(m: Machine, d: Domain): void {
   m.flushDomainTlbs(d, 'ept_sync_domain (vmx_domain_update_eptp)', 'INVEPT: the EPTP no longer enables EPT A/D bits');
 }
 
-/** One past the domain's highest gfn with a frame behind it (RAM or VRAM): the global change's scope. */
-function gfnTop(d: Domain): number {
-  let top = d.ram.gfn + d.ram.count;
-  for (const b of d.vram) {
-    top = Math.max(top, b.gfn + b.count);
-  }
-  return top;
+/** The gfn ranges with frames behind them (RAM, then VRAM outside it): the global change's scope. */
+function backedRanges(d: Domain): [number, number][] {
+  return [d.ram, ...d.vram].map((b): [number, number] => [b.gfn, b.gfn + b.count]);
 }
 
 function globalRearm(m: Machine, d: Domain, why: string): void {
   for (const u of unreadVram(m, d)) {
     m.violation('clear-scope', `${why} re-armed ${u.pages.length} page(s) of '${u.fb}' that the display had not read yet: ${u.pages.slice(0, 16).join(',')}`, { fb: u.fb, pages: u.pages });
   }
-  const marked = d.p2m.changeTypeGlobalNow(T.ram_rw, T.ram_logdirty, m.backedIn(d), gfnTop(d));
+  const marked = d.p2m.changeTypeGlobalNow(T.ram_rw, T.ram_logdirty, m.backedIn(d), backedRanges(d));
   m.costs.add(Counter.p2mTypeChanges);
   m.ev('p2m-type-change', 'p2m_change_entry_type_global', 'every ram_rw entry → ram_logdirty (lazy)');
   if (marked) {
@@ -123,7 +119,7 @@ export function logdirtyOp(m: Machine, d: Domain, action: 'enable' | 'disable' |
         for (const u of unreadVram(m, d)) {
           m.violation('clear-scope', `disabling log-dirty mode re-armed ${u.pages.length} page(s) of '${u.fb}' that the display had not read yet: ${u.pages.slice(0, 16).join(',')}`, { fb: u.fb, pages: u.pages });
         }
-        const marked = d.p2m.changeTypeGlobalNow(T.ram_logdirty, T.ram_rw, m.backedIn(d), gfnTop(d));
+        const marked = d.p2m.changeTypeGlobalNow(T.ram_logdirty, T.ram_rw, m.backedIn(d), backedRanges(d));
         m.ev('p2m-type-change', 'hap_disable_log_dirty', 'every ram_logdirty entry → ram_rw (lazy; VRAM ranges stay log-dirty through the rangeset)');
         if (marked) {
           m.flushDomainTlbs(d, 'ept_sync_domain (p2m_unlock)', 'INVEPT after the global type change');

@@ -432,20 +432,29 @@ export class P2m {
    * p2m_change_entry_type_global (ept_change_entry_type_global): every entry recalculates; returns
    * whether that marked anything not already pending (ept_invalidate_emt_subtree's result: a sync).
    */
-  changeTypeGlobalNow(ot: number, nt: number, backed: (g: number) => boolean, gfns: number): boolean {
-    const marked = this.anyResolved(0, gfns, backed);
+  changeTypeGlobalNow(ot: number, nt: number, backed: (g: number) => boolean, ranges: readonly (readonly [number, number])[]): boolean {
+    const marked = ranges.some(([s, e]) => this.anyResolved(s, e, backed));
     this.changeTypeGlobal(ot, nt);
     return marked;
   }
 
-  /** Is some present entry of [s, e) free of pending recalculation (so invalidating it changes it)? */
+  /**
+   * Is some present entry of [s, e) free of pending recalculation (so invalidating it changes it)?
+   * An entry is resolved only through its table (resolveTable), so a table with no change newer
+   * than its last resolution has nothing pending, and one behind a global change has everything
+   * pending; only tables a range change covers in part are looked at entry by entry.
+   */
   anyResolved(s: number, e: number, backed: (g: number) => boolean): boolean {
     for (let b = s; b < e; ) {
       const end = Math.min(e, b - (b % EPT_ENTRIES) + EPT_ENTRIES);
-      const newer = this.tableNewer(b);
-      for (let g = b; g < end; g++) {
-        if (this.rawType(g, backed(g)) !== T.invalid && (!newer || !this.pending(g))) {
-          return true;
+      const c = this.chunks[Math.floor(b / CHUNK)];
+      const done = c !== undefined ? c.tableStamp[(b & CMASK) >>> EPT_BITS] : 0;
+      if (this.globalStamp <= done) {
+        const newer = this.tableNewer(b);
+        for (let g = b; g < end; g++) {
+          if (this.rawType(g, backed(g)) !== T.invalid && (!newer || !this.pending(g))) {
+            return true;
+          }
         }
       }
       b = end;
