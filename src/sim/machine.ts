@@ -94,7 +94,7 @@ export class WalkCache {
 }
 
 /** Machine fields that are caches, not state (see Machine.cloneShared). */
-const CACHES = new Set(['pscache', 'gwcache', 'domCache', 'hapWalkOf', 'hapWalkVcpu', 'gpaBacking']);
+const CACHES = new Set(['pscache', 'gwcache', 'domCache', 'hapWalkOf', 'hapWalkVcpu', 'gpaBacking', 'l1PosCache']);
 
 export class StepSink {
   /** Fresh arrays per step (allocated on the first push), so outcomes never share them. */
@@ -1398,37 +1398,38 @@ export class Machine {
   /**
    * The L1 shadow entries `hash_foreach` reads to find mfn's mappings (its writable ones only, for
    * `writable`): whole shadows until the one holding the last mapping, in which the callback stops
-   * once the page's count is down. The model visits shadows in the order they were made (Xen: hash
-   * bucket order).
+   * once the page's count is down. The model visits L1 shadows in smfn order (Xen: hash bucket
+   * order).
    */
   private bruteSearchCost(d: Domain, mfn: number, writable: boolean): number {
-    const last = new Map<number, number>();
-    const count = new Map<number, number>();
-    let total = 0;
+    const pos = this.l1Positions(d);
+    // The mapping the search reaches last: the highest (shadow position, slot).
+    let last = -1;
     for (const a of d.rmap.list(mfn)) {
       const smfn = Math.floor(a / 512);
       const slot = a % 512;
       if (writable && !(d.shTables.get(smfn)!.f[slot] & RW)) {
         continue;
       }
-      total++;
-      last.set(smfn, Math.max(last.get(smfn) ?? -1, slot));
-      count.set(smfn, (count.get(smfn) ?? 0) + 1);
+      last = Math.max(last, pos.get(smfn)! * 512 + slot);
     }
-    let read = 0;
-    let found = 0;
+    return last + 1;
+  }
+  /** Each L1 shadow's place in smfn order (a cache, CACHES: kept while the pool gains and loses no table). */
+  private l1PosCache: { pool: object; version: number; pos: Map<number, number> } | null = null;
+  private l1Positions(d: Domain): Map<number, number> {
+    const c = this.l1PosCache;
+    if (c !== null && c.pool === d.shTables && c.version === d.shTables.version) {
+      return c.pos;
+    }
+    const pos = new Map<number, number>();
     for (const t of d.shTables.values()) {
-      if (total === found) {
-        break;
+      if (t.level === 1) {
+        pos.set(t.smfn, pos.size);
       }
-      if (t.level !== 1) {
-        continue;
-      }
-      const n = count.get(t.smfn) ?? 0;
-      found += n;
-      read += n > 0 && found === total ? last.get(t.smfn)! + 1 : 512;
     }
-    return read;
+    this.l1PosCache = { pool: d.shTables, version: d.shTables.version, pos };
+    return pos;
   }
 
   /** sh_destroy_l1_shadow: put every present entry (vram put included), then free the table. */

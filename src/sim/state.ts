@@ -96,6 +96,8 @@ const POOL_MASK = (1 << POOL_SHIFT) - 1;
 export class ShadowPool {
   private pages: (ShadowTable | undefined)[][] = [];
   private n = 0;
+  /** Bumped whenever a table is added or removed (for caches of the pool's order). */
+  version = 0;
   get size(): number {
     return this.n;
   }
@@ -114,6 +116,7 @@ export class ShadowPool {
       this.n++;
     }
     p[smfn & POOL_MASK] = t;
+    this.version++;
   }
   delete(smfn: number): boolean {
     const p = this.pages[smfn >>> POOL_SHIFT];
@@ -122,6 +125,7 @@ export class ShadowPool {
     }
     p[smfn & POOL_MASK] = undefined;
     this.n--;
+    this.version++;
     return true;
   }
   /** Every table, ascending by smfn (a fresh array: safe to change the pool while iterating it). */
