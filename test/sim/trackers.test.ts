@@ -117,6 +117,22 @@ test('sl1ma: the 2-second rule\'s sh_remove_write_access runs from dom0, so it r
   assert.deepEqual(r.violations, []);
 });
 
+test('linear-2007 keeps the VA the first write fault taught it: a store through a second, temporary mapping is reported, not lost', () => {
+  const tmp = 'map vcpu=g.0 va=0xffff800000100000 gfn=0x3005 pages=1\nwrite vcpu=g.0 va=0xffff800000100000\nunmap vcpu=g.0 va=0xffff800000100000 pages=1\ninvlpg vcpu=g.0 va=0xffff800000100000\n';
+  const r = run(head('linear-2007') + 'peek fb=lfb\nwrite vcpu=g.0 va=0xffff800000002000\npeek fb=lfb\n' + tmp + 'peek fb=lfb\nwrite vcpu=g.0 va=0xffff800000002000\npeek fb=lfb\n');
+  assert.deepEqual(r.answers.map((a) => a.kind === 'bitmap' ? a.dirty : a.kind), ['all', [2], [5], [2]]);
+  assert.deepEqual(r.violations, []);
+});
+
+test('linear-2007 flushes the D bits it cleared before backing off (the flush is owed either way)', () => {
+  // Page 2's D is cleared, then page 5's two writable mappings make the walk back off.
+  const t = head('linear-2007') + 'map vcpu=g.0 va=0xffff800000100000 gfn=0x3005 pages=1\npeek fb=lfb\nwrite vcpu=g.0 va=0xffff800000002000\npeek fb=lfb\n' +
+    'write vcpu=g.0 va=0xffff800000002000\nwrite vcpu=g.0 va=0xffff800000100000\nwrite vcpu=g.0 va=0xffff800000005000\npeek fb=lfb\nwrite vcpu=g.0 va=0xffff800000002000\n';
+  const r = run(t);
+  assert.equal(r.answers[2].kind, 'all', 'backed off');
+  assert.deepEqual(r.violations, [], 'no store went through a translation cached with D=1');
+});
+
 test('no-idle-heuristic: the same answers, more scanning', () => {
   let t = head('sl1ma') + `peek fb=lfb\n${W5}peek fb=lfb\n`;
   for (let i = 0; i < 8; i++) {

@@ -28,9 +28,22 @@ export function linear2007Peek(m: Machine, d: Domain, fb: Framebuffer): TrackerA
     m.ev('peek', 'linear-2007', 'first call: all dirty; the LFB VA is learnt at the next write fault');
     return { kind: 'all' };
   }
+  // D bits cleared so far: the flush is owed whether the walk completes or backs off.
+  let flush = false;
+  const flushIfOwed = (): void => {
+    if (!flush) {
+      return;
+    }
+    if (m.bugs.has('skip-flush')) {
+      m.ev('tlb-flush', 'linear-2007', 'flush owed after clearing D but skipped (inject skip-flush)');
+    } else {
+      m.flushDomainTlbs(d, 'flush_tlb_mask', 'after clearing D (linear-2007)');
+    }
+  };
   const backoff = (why: string): TrackerAnswer => {
     r.bits.clear();
     m.ev('peek', 'linear-2007', `back off: ${why}: all dirty (qemu redraws the slow way)`);
+    flushIfOwed();
     return { kind: 'all' };
   };
   if (r.va < 0) {
@@ -40,7 +53,6 @@ export function linear2007Peek(m: Machine, d: Domain, fb: Framebuffer): TrackerA
   const p = m.processes.get(v.process)!;
   const dirty = new Set<number>(r.bits);
   r.bits.clear();
-  let flush = false;
   const contiguous = m.bugs.has('contiguous-mfn');
   const base = m.backingMfn(d, begin);
   for (let i = 0; i < fb.pages; i++) {
@@ -74,25 +86,20 @@ export function linear2007Peek(m: Machine, d: Domain, fb: Framebuffer): TrackerA
       }
     }
   }
-  if (flush) {
-    if (m.bugs.has('skip-flush')) {
-      m.ev('tlb-flush', 'linear-2007', 'flush owed after clearing D but skipped (inject skip-flush)');
-    } else {
-      m.flushDomainTlbs(d, 'flush_tlb_mask', 'after clearing D (linear-2007)');
-    }
-  }
+  flushIfOwed();
   return { kind: 'bitmap', dirty: [...dirty].sort((a, b) => a - b) };
 }
 
-/** The single equality test in sh_page_fault: a write fault on an LFB page reveals the mapping's VA. */
+/**
+ * The single equality test in sh_page_fault: the first write fault on an LFB page reveals the
+ * mapping's VA. Later faults (a second, temporary mapping) do not move it: a walk that finds the
+ * LFB no longer mapped there backs off.
+ */
 export function linear2007LearnVa(m: Machine, d: Domain, va: number, gfn: number): void {
   const r = d.linear;
-  if (!r || gfn < r.begin || gfn >= r.end) {
+  if (!r || r.va >= 0 || gfn < r.begin || gfn >= r.end) {
     return;
   }
-  const start = Math.floor(va / 4096) * 4096 - (gfn - r.begin) * 4096;
-  if (r.va !== start) {
-    r.va = start;
-    m.ev('shadow-fault', 'sh_page_fault', `linear-2007: the writable LFB mapping is at ${vaToString(start)}`);
-  }
+  r.va = Math.floor(va / 4096) * 4096 - (gfn - r.begin) * 4096;
+  m.ev('shadow-fault', 'sh_page_fault', `linear-2007: the writable LFB mapping is at ${vaToString(r.va)}`);
 }
