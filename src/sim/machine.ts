@@ -1170,6 +1170,9 @@ export class Machine {
     const t = new ShadowTable(this.allocFrames(1), gfn, level);
     d.shTables.set(t.smfn, t);
     d.shHash.set(gfn * 8 + level, t.smfn);
+    if (level === 1 && d.dbit) {
+      d.dbit.fresh.add(t.smfn);
+    }
     if (this.sink.record) {
       this.ev('make-shadow', 'sh_make_shadow', `L${level} shadow of gfn ${hex(gfn)} in smfn ${hex(t.smfn)}`, { gfn });
     }

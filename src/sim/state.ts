@@ -171,6 +171,8 @@ export class ShDirtyVram {
 export class Dbit2007 {
   first = true;
   changed = false;
+  /** L1 shadows created since the previous call (an LFB entry made in one means it "holds" the LFB now). */
+  fresh = new Set<number>();
   constructor(readonly begin: number, readonly end: number) {}
 }
 

@@ -133,6 +133,22 @@ test('linear-2007 flushes the D bits it cleared before backing off (the flush is
   assert.deepEqual(r.violations, [], 'no store went through a translation cached with D=1');
 });
 
+test('dbit-2007 answers all when a new L1 shadow takes an LFB entry, not when an entry is made in an existing one (the walk finds that)', () => {
+  const fx = head('dbit-2007', 'shadow', ' tlb=flush-on-exit');
+  const r = run(fx + 'peek fb=lfb\nwrite vcpu=g.0 va=0xffff800000002000\npeek fb=lfb\npeek fb=lfb\nvmexit vcpu=g.0\nwrite vcpu=g.0 va=0xffff800000003000\npeek fb=lfb\n');
+  assert.deepEqual(r.answers.map((a) => a.kind === 'bitmap' ? a.dirty : a.kind), ['all', 'all', [], [3]]);
+});
+
+test('dbit-2007 assumes a contiguous LFB by construction: contiguous-mfn changes nothing, and each misread page is one wrong-frame', () => {
+  const t = 'domain g paging=shadow mem=64M vcpus=1 tracker=dbit-2007 mfns=scatter seed=3\nvram lfb dom=g gfn=0x3000 pages=4\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\npeek fb=lfb\nwrite vcpu=g.0 va=0xffff800000001000\npeek fb=lfb\n';
+  const a = run(t);
+  const b = run(t, ['contiguous-mfn']);
+  assert.deepEqual(b.answers, a.answers);
+  assert.deepEqual(b.violations, a.violations);
+  const first = a.violations.filter((v) => v.line === 4);
+  assert.ok(first.length > 1 && first.every((v) => v.id === 'wrong-frame' && v.pages?.length === 1), JSON.stringify(first));
+});
+
 test('no-idle-heuristic: the same answers, more scanning', () => {
   let t = head('sl1ma') + `peek fb=lfb\n${W5}peek fb=lfb\n`;
   for (let i = 0; i < 8; i++) {

@@ -48,8 +48,9 @@ export function dbit2007Peek(m: Machine, d: Domain, fb: Framebuffer): TrackerAns
       }
     }
   }
-  if (wrong.length > 0) {
-    m.violation('wrong-frame', `the RFC's walk read frames base+i for ${wrong.length} page(s) that live elsewhere (the LFB is not MFN-contiguous): ${wrong.slice(0, 16).join(',')}`, { fb: fb.name, pages: wrong });
+  // One record per page misread (docs/trace-format.md).
+  for (const i of wrong) {
+    m.violation('wrong-frame', `the RFC's walk read frame ${hex(base + i)} (base + ${i}) for page ${i}, which lives in ${hex(m.backingMfn(d, begin + i))}: the LFB is not MFN-contiguous`, { fb: fb.name, pages: [i], gfn: begin + i, mfn: base + i });
   }
   const all = r.first || r.changed;
   if (m.sink.record) {
@@ -57,5 +58,6 @@ export function dbit2007Peek(m: Machine, d: Domain, fb: Framebuffer): TrackerAns
   }
   r.first = false;
   r.changed = false;
+  r.fresh.clear();
   return all ? { kind: 'all' } : { kind: 'bitmap', dirty };
 }

@@ -34,12 +34,22 @@ export function l1eChanged(m: Machine, d: Domain, addr: number, oldF: number, ol
   const oldP = (oldF & P) !== 0;
   const newP = (newF & P) !== 0;
   if (d.dbit) {
+    // The RFC assumes the LFB contiguous by construction (contiguous-mfn does not apply to it): its
+    // hook knows LFB entries by the M2P. It notices an LFB entry cleared or repointed, and the first
+    // LFB entry of an L1 shadow created since the last call (that shadow now holds the LFB); an entry
+    // made in an older shadow is found by the walk, which reads every shadow entry mapping the frame.
     const r = d.dbit;
-    const oi = oldP ? lfbIndex(m, d, oldMfn, r.begin, r.end, d.trackedFb ?? undefined) : -1;
-    const ni = newP ? lfbIndex(m, d, newMfn, r.begin, r.end, d.trackedFb ?? undefined) : -1;
-    if ((oi >= 0 && (!newP || newMfn !== oldMfn)) || (ni >= 0 && !(oldP && oldMfn === newMfn))) {
+    const lfb = (mfn: number): boolean => {
+      const g = m.m2p(d, mfn);
+      return g >= r.begin && g < r.end;
+    };
+    const cleared = oldP && lfb(oldMfn) && (!newP || newMfn !== oldMfn);
+    const madeInNew = newP && lfb(newMfn) && !(oldP && oldMfn === newMfn) && r.fresh.has(Math.floor(addr / 512));
+    if (cleared || madeInNew) {
       if (!r.changed && m.sink.record) {
-        m.ev('set-l1e', 'dbit-2007 hook', 'an L1 shadow entry for the LFB was made, cleared or repointed: the next call answers all');
+        m.ev('set-l1e', 'dbit-2007 hook', cleared
+          ? 'an L1 shadow entry for the LFB was cleared or repointed: the next call answers all'
+          : 'a new L1 shadow now holds an LFB entry: the next call answers all');
       }
       r.changed = true;
     }
