@@ -149,6 +149,11 @@ test('dbit-2007 assumes a contiguous LFB by construction: contiguous-mfn changes
   assert.ok(first.length > 1 && first.every((v) => v.id === 'wrong-frame' && v.pages?.length === 1), JSON.stringify(first));
 });
 
+test('logdirty-2009 reads its bits without pausing the guest (paging_log_dirty_range did not)', () => {
+  const r = run('domain g paging=hap mem=64M vcpus=4 tracker=logdirty-2009\nvram lfb dom=g gfn=0x3000 pages=16\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\npeek fb=lfb\npeek fb=lfb\npeek fb=lfb\n');
+  assert.equal(r.costs.vmexits, 4, 'only the first call, which enables tracking, pauses the four vCPUs');
+});
+
 test('no-idle-heuristic: the same answers, more scanning', () => {
   let t = head('sl1ma') + `peek fb=lfb\n${W5}peek fb=lfb\n`;
   for (let i = 0; i < 8; i++) {

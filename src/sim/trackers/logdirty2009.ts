@@ -36,7 +36,7 @@ export function logdirty2009Peek(m: Machine, d: Domain, fb: Framebuffer): Tracke
     m.flushDomainTlbs(d, 'flush_tlb_mask', 'after arming VRAM tracking');
     return { kind: 'bitmap', dirty: [] };
   }
-  m.pauseDomain(d);
+  // paging_log_dirty_range "does not pause the domain" (183d02baf2): the guest keeps running.
   const trie = d.trie!;
   const dirty: number[] = [];
   for (let i = 0; i < fb.pages; i++) {
