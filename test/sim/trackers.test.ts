@@ -154,6 +154,13 @@ test('logdirty-2009 reads its bits without pausing the guest (paging_log_dirty_r
   assert.equal(r.costs.vmexits, 4, 'only the first call, which enables tracking, pauses the four vCPUs');
 });
 
+test('multi-fb with clear-whole-leaf while migrating: clearing the shared leaf wipes bits the migration had not read (clear-scope)', () => {
+  const r = run('domain g paging=hap mem=64M vcpus=1 tracker=multi-fb\nvram a dom=g gfn=0x1000 pages=16\nmap vcpu=g.0 va=0xffff800000000000 fb=a\n' +
+    'map vcpu=g.0 va=0xffff800001000000 gfn=0x100 pages=1\nlogdirty dom=g enable\npeek fb=a\nwrite vcpu=g.0 va=0xffff800001000000\nwrite vcpu=g.0 va=0xffff800000003000\npeek fb=a\nlogdirty dom=g peek\n', ['clear-whole-leaf']);
+  assert.ok(r.violations.some((v) => v.id === 'clear-scope' && v.gfn !== undefined && /migration had not read/.test(v.message)), JSON.stringify(r.violations));
+  assert.ok(!r.logdirty.at(-1)!.dirty.includes(0x100), 'gfn 0x100 is gone from the migration log');
+});
+
 test('no-idle-heuristic: the same answers, more scanning', () => {
   let t = head('sl1ma') + `peek fb=lfb\n${W5}peek fb=lfb\n`;
   for (let i = 0; i < 8; i++) {

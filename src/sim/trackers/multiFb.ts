@@ -114,6 +114,10 @@ function hapPeek(m: Machine, d: Domain, fb: Framebuffer, r: MultiRange): Tracker
     for (const [name, pages] of victims) {
       m.violation('clear-scope', `reading '${fb.name}' cleared the whole log-dirty leaf, wiping ${pages.length} unread bit(s) of '${name}': ${pages.slice(0, 16).join(',')}`, { fb: name, pages });
     }
+    if (d.logdirty && cleared.length > 0) {
+      // The trie is migration's log too: every bit the clear took, the migration had not read.
+      m.violation('clear-scope', `reading '${fb.name}' cleared the whole log-dirty leaf, wiping ${cleared.length} bit(s) the migration had not read: gfns ${cleared.slice(0, 16).map(hex).join(',')}`, { gfn: cleared[0] });
+    }
     d.p2m.changeTypeRange(r.begin, r.end, T.ram_rw, T.ram_logdirty);
     m.costs.add(Counter.p2mTypeChanges);
     if (m.bugs.has('skip-flush')) {
