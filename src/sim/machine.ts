@@ -817,6 +817,34 @@ export class Machine {
     }
     d.p2m.setEptD(gfn);
   }
+  /**
+   * p2m_enable_hardware_log_dirty → ept_enable_pml: PML on, EPT A/D on in the EPTP
+   * (vmx_domain_update_eptp, which syncs: an INVEPT).
+   */
+  enablePml(d: Domain): void {
+    d.pmlEnabled = true;
+    if (this.sink.record) {
+      this.ev('setup', 'p2m_enable_hardware_log_dirty', 'PML enabled on every vCPU');
+    }
+    this.flushDomainTlbs(d, 'ept_sync_domain (vmx_domain_update_eptp)', 'INVEPT: the EPTP now enables EPT A/D bits for PML');
+  }
+  /**
+   * p2m_disable_hardware_log_dirty → ept_disable_pml: each vCPU's PML buffer is drained
+   * (vmx_vcpu_disable_pml), PML and EPT A/D go off, the EPTP update syncs (INVEPT). A VRAM tracker
+   * is not told: entries already ram_logdirty keep w=1 (their flags are rewritten only when their
+   * type changes), so writes to them neither exit nor get logged until a range change re-arms them
+   * (docs/model.md).
+   */
+  disablePml(d: Domain): void {
+    for (const v of d.vcpus) {
+      this.drainPml(v, d);
+    }
+    d.pmlEnabled = false;
+    if (this.sink.record) {
+      this.ev('setup', 'p2m_disable_hardware_log_dirty', 'PML disabled on every vCPU');
+    }
+    this.flushDomainTlbs(d, 'ept_sync_domain (vmx_domain_update_eptp)', 'INVEPT: the EPTP no longer enables EPT A/D bits');
+  }
   /** ept_vcpu_flush_pml_buffer: each logged gfn logdirty → rw (and paging_mark_pfn_dirty). */
   drainPml(v: Vcpu, d: Domain): void {
     this.costs.add(Counter.pmlDrains);

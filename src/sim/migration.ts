@@ -11,7 +11,6 @@ import { T } from './p2m';
 import { LogDirtyTrie } from './logdirty';
 import type { Domain } from './state';
 import type { LogdirtyRecord } from './report';
-import { enablePml } from './trackers/p2mType';
 
 /** VRAM pages whose p2m type says "written, not yet read by the display" (p2m-type and multi-fb under HAP). */
 function unreadVram(m: Machine, d: Domain): { fb: string; pages: number[] }[] {
@@ -37,31 +36,20 @@ function unreadVram(m: Machine, d: Domain): { fb: string; pages: number[] }[] {
   return out;
 }
 
-/**
- * hap_disable_log_dirty → p2m_disable_hardware_log_dirty → ept_disable_pml: each vCPU's PML buffer
- * is drained (vmx_vcpu_disable_pml), PML and EPT A/D go off, the EPTP update syncs (INVEPT). VRAM
- * tracking is not told: entries already ram_logdirty keep w=1 (their flags are rewritten only when
- * their type changes), so writes to them neither exit nor get logged until the next peek re-arms
- * them — pages the display then never hears about (a lost update Xen's code allows).
- */
-function disablePml(m: Machine, d: Domain): void {
-  for (const v of d.vcpus) {
-    m.drainPml(v, d);
-  }
-  d.pmlEnabled = false;
-  m.ev('setup', 'p2m_disable_hardware_log_dirty', 'PML disabled on every vCPU (VRAM tracking keeps running)');
-  m.flushDomainTlbs(d, 'ept_sync_domain (vmx_domain_update_eptp)', 'INVEPT: the EPTP no longer enables EPT A/D bits');
-}
-
 /** The gfn ranges with frames behind them (RAM, then VRAM outside it): the global change's scope. */
 function backedRanges(d: Domain): [number, number][] {
   return [d.ram, ...d.vram].map((b): [number, number] => [b.gfn, b.gfn + b.count]);
 }
 
-function globalRearm(m: Machine, d: Domain, why: string): void {
+/** `clear-scope` for each framebuffer whose written, not yet read pages `why` re-arms. */
+function unreadRearmed(m: Machine, d: Domain, why: string): void {
   for (const u of unreadVram(m, d)) {
     m.violation('clear-scope', `${why} re-armed ${u.pages.length} page(s) of '${u.fb}' that the display had not read yet: ${u.pages.slice(0, 16).join(',')}`, { fb: u.fb, pages: u.pages });
   }
+}
+
+function globalRearm(m: Machine, d: Domain, why: string): void {
+  unreadRearmed(m, d, why);
   const marked = d.p2m.changeTypeGlobalNow(T.ram_rw, T.ram_logdirty, m.backedIn(d), backedRanges(d));
   m.costs.add(Counter.p2mTypeChanges);
   m.ev('p2m-type-change', 'p2m_change_entry_type_global', 'every ram_rw entry → ram_logdirty (lazy)');
@@ -93,7 +81,7 @@ export function logdirtyOp(m: Machine, d: Domain, action: 'enable' | 'disable' |
       if (d.paging === 'hap') {
         m.pauseDomain(d);
         if (d.pml && !d.pmlEnabled) {
-          enablePml(m, d);
+          m.enablePml(d);
         }
         globalRearm(m, d, 'enabling log-dirty mode');
       } else {
@@ -112,13 +100,11 @@ export function logdirtyOp(m: Machine, d: Domain, action: 'enable' | 'disable' |
       m.pauseDomain(d);
       if (d.paging === 'hap') {
         if (d.pmlEnabled) {
-          disablePml(m, d);
+          m.disablePml(d);
         }
         // The VRAM ranges stay in the log-dirty rangeset, so their entries recalculate back to
         // ram_logdirty: pages written since the display last read them are re-armed unread.
-        for (const u of unreadVram(m, d)) {
-          m.violation('clear-scope', `disabling log-dirty mode re-armed ${u.pages.length} page(s) of '${u.fb}' that the display had not read yet: ${u.pages.slice(0, 16).join(',')}`, { fb: u.fb, pages: u.pages });
-        }
+        unreadRearmed(m, d, 'disabling log-dirty mode');
         const marked = d.p2m.changeTypeGlobalNow(T.ram_logdirty, T.ram_rw, m.backedIn(d), backedRanges(d));
         m.ev('p2m-type-change', 'hap_disable_log_dirty', 'every ram_logdirty entry → ram_rw (lazy; VRAM ranges stay log-dirty through the rangeset)');
         if (marked) {

@@ -33,8 +33,7 @@ export function multiFbPeek(m: Machine, d: Domain, fb: Framebuffer): TrackerAnsw
     if (d.paging === 'hap') {
       m.pauseDomain(d);
       if (d.pml && !d.pmlEnabled) {
-        d.pmlEnabled = true;
-        m.ev('setup', 'p2m_enable_hardware_log_dirty', 'PML enabled on every vCPU');
+        m.enablePml(d);
       }
       if (m.bugs.has('clear-whole-leaf') && !d.trie) {
         d.trie = new LogDirtyTrie();

@@ -23,7 +23,7 @@ export function hapTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Track
     d.trackedFb = fb.name;
     m.pauseDomain(d);
     if (d.pml && !d.pmlEnabled) {
-      enablePml(m, d);
+      m.enablePml(d);
     }
     // Each p2m_change_type_range is one p2m-locked change: an INVEPT at its unlock when it marked
     // an entry. (guest_flush_tlb_mask after them flushes nothing under HAP on Intel.)
@@ -123,18 +123,6 @@ function rangeDone(m: Machine, d: Domain, dirty: number[], scanned: number, flus
     }
   }
   return dirty;
-}
-
-/**
- * p2m_enable_hardware_log_dirty → ept_enable_pml: PML on, EPT A/D on in the EPTP
- * (vmx_domain_update_eptp, which syncs: an INVEPT).
- */
-export function enablePml(m: Machine, d: Domain): void {
-  d.pmlEnabled = true;
-  if (m.sink.record) {
-    m.ev('setup', 'p2m_enable_hardware_log_dirty', 'PML enabled on every vCPU');
-  }
-  m.flushDomainTlbs(d, 'ept_sync_domain (vmx_domain_update_eptp)', 'INVEPT: the EPTP now enables EPT A/D bits for PML');
 }
 
 /** `untrack`: free the state and put the range back to ram_rw. PML stays enabled. */
