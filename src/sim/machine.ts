@@ -823,6 +823,8 @@ export class Machine {
    */
   enablePml(d: Domain): void {
     d.pmlEnabled = true;
+    // EPT A/D on: the walker's page-table accesses become writes, which cached walks did not check.
+    d.p2m.verEpoch++;
     if (this.sink.record) {
       this.ev('setup', 'p2m_enable_hardware_log_dirty', 'PML enabled on every vCPU');
     }
@@ -840,6 +842,7 @@ export class Machine {
       this.drainPml(v, d);
     }
     d.pmlEnabled = false;
+    d.p2m.verEpoch++;
     if (this.sink.record) {
       this.ev('setup', 'p2m_disable_hardware_log_dirty', 'PML disabled on every vCPU');
     }

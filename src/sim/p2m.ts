@@ -336,8 +336,12 @@ export class P2m {
     if (!(w & M_EXPLICIT)) {
       c.nExplicit++;
     }
-    c.e[i] = t | M_EXPLICIT | (t === T.ram_rw ? M_D : 0) | (t === T.ram_logdirty && this.pml ? M_PMLW : 0);
-    if (losesAccess(old, t) || why === WHY_GUEST) {
+    const nw = t | M_EXPLICIT | (t === T.ram_rw ? M_D : 0) | (t === T.ram_logdirty && this.pml ? M_PMLW : 0);
+    c.e[i] = nw;
+    // A logdirty entry PML made writable loses write access too when it becomes anything but rw or
+    // another such entry (the walker's page-table accesses are writes then).
+    const pmlWriteLost = (w & M_PMLW) !== 0 && old === T.ram_logdirty && t !== T.ram_rw && !(nw & M_PMLW);
+    if (losesAccess(old, t) || pmlWriteLost || why === WHY_GUEST) {
       c.e[i + W_VER]++;
       this.verEpoch++;
     }

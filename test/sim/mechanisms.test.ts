@@ -411,3 +411,36 @@ test('p2m: a page-table frame turned from ram_logdirty into MMIO stops later wal
     assert.match(cached[7], /^8: tlb-miss,emulate$/, `the read after the change exits (frame ${gfn})`);
   }
 });
+
+test('PML: a page-table frame that loses the write access PML gave it stops cached walks too (the walker writes page tables then)', () => {
+  // Under migration log-dirty with PML every RAM entry is ram_logdirty with w=1; a page-table frame
+  // turned ioreq_server loses write, and with EPT A/D on the walker's access to it is a write. Found
+  // by the fast/exact fuzz property: the walk cache kept skipping that check.
+  const text = [
+    'domain g paging=hap mem=64M vcpus=1 pml=on',
+    'vram lfb dom=g gfn=0x3000 pages=16',
+    'map vcpu=g.0 va=0xffff800000000000 fb=lfb',
+    'logdirty dom=g enable',
+    'write vcpu=g.0 va=0xffff800000000000 len=1',
+    'p2m dom=g gfn=0x3ffc pages=1 type=ioreq_server',
+    'write vcpu=g.0 va=0xffff800000000000 len=1',
+  ].join('\n') + '\n';
+  const run = (): string[] => {
+    const e = createEngine(parseTrace(text, 'pml-pt.xpt'), {});
+    e.recordEvents = true;
+    const out: string[] = [];
+    while (!e.done) {
+      const o = e.step();
+      out.push(`${o.line}: ${o.events.map((x) => x.kind).join(',')}`);
+    }
+    return [...out, JSON.stringify(e.report().costs), e.stateHash()];
+  };
+  const cached = run();
+  Machine.fastPaths = false;
+  try {
+    assert.deepEqual(cached, run());
+  } finally {
+    Machine.fastPaths = true;
+  }
+  assert.match(cached[6], /ept-violation/, 'the second store\'s walk exits on the page table');
+});
