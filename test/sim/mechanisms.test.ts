@@ -85,6 +85,32 @@ test('shadow_blow_tables keeps the top-level shadow a vCPU has loaded, emptied: 
 
 // sh_prefetch (SHOPT_PREFETCH): a fault also shadows the guest L1 entries after it that would not
 // fault again for A or D, up to 32 slots.
+/**
+ * Run a trace with the walk caches (Machine.fastPaths) and without, require the same per-step
+ * event kinds, costs and state hash, and return the run with them: `${line}: ${kinds}` per step,
+ * then the costs and the hash.
+ */
+function sameWithoutCaches(text: string, file: string, what = file): string[] {
+  const run = (): string[] => {
+    const e = createEngine(parseTrace(text, file), {});
+    e.recordEvents = true;
+    const out: string[] = [];
+    while (!e.done) {
+      const o = e.step();
+      out.push(`${o.line}: ${o.events.map((x) => x.kind).join(',')}`);
+    }
+    return [...out, JSON.stringify(e.report().costs), e.stateHash()];
+  };
+  const cached = run();
+  Machine.fastPaths = false;
+  try {
+    assert.deepEqual(cached, run(), what);
+  } finally {
+    Machine.fastPaths = true;
+  }
+  return cached;
+}
+
 const DRAW4 = [0, 1, 2, 3].map((p) => `write vcpu=g.0 va=0xffff80000000${p}000\n`).join('');
 test('shadow: a fault prefetches the following guest L1 entries the guest has already used', () => {
   // The guest drew pages 0..3 (their PTEs have A and D); the first sl1ma call blows the shadows.
@@ -391,23 +417,7 @@ test('p2m: a page-table frame turned from ram_logdirty into MMIO stops later wal
       'read vcpu=g.0 va=0x10003000',
       'write vcpu=g.0 va=0x10004000',
     ].join('\n') + '\n';
-    const run = (): string[] => {
-      const e = createEngine(parseTrace(text, 'mmio-pt.xpt'), {});
-      e.recordEvents = true;
-      const out: string[] = [];
-      while (!e.done) {
-        const o = e.step();
-        out.push(`${o.line}: ${o.events.map((x) => x.kind).join(',')}`);
-      }
-      return [...out, e.stateHash()];
-    };
-    const cached = run();
-    Machine.fastPaths = false;
-    try {
-      assert.deepEqual(cached, run(), `page-table frame ${gfn}`);
-    } finally {
-      Machine.fastPaths = true;
-    }
+    const cached = sameWithoutCaches(text, 'mmio-pt.xpt', `page-table frame ${gfn}`);
     assert.match(cached[7], /^8: tlb-miss,emulate$/, `the read after the change exits (frame ${gfn})`);
   }
 });
@@ -425,22 +435,6 @@ test('PML: a page-table frame that loses the write access PML gave it stops cach
     'p2m dom=g gfn=0x3ffc pages=1 type=ioreq_server',
     'write vcpu=g.0 va=0xffff800000000000 len=1',
   ].join('\n') + '\n';
-  const run = (): string[] => {
-    const e = createEngine(parseTrace(text, 'pml-pt.xpt'), {});
-    e.recordEvents = true;
-    const out: string[] = [];
-    while (!e.done) {
-      const o = e.step();
-      out.push(`${o.line}: ${o.events.map((x) => x.kind).join(',')}`);
-    }
-    return [...out, JSON.stringify(e.report().costs), e.stateHash()];
-  };
-  const cached = run();
-  Machine.fastPaths = false;
-  try {
-    assert.deepEqual(cached, run());
-  } finally {
-    Machine.fastPaths = true;
-  }
+  const cached = sameWithoutCaches(text, 'pml-pt.xpt');
   assert.match(cached[6], /ept-violation/, 'the second store\'s walk exits on the page table');
 });
