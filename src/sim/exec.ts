@@ -1,6 +1,6 @@
 /** Executing one statement on the machine: what each `.xpt` statement does in Xen's terms. */
 import { Counter } from './costs';
-import { Machine, hex, KERNEL_HALF } from './machine';
+import { Machine, hex, KERNEL_HALF, typeLabel } from './machine';
 import { SimError, type StatementTable, type Statement, type TrackerId, type VcpuRef, vaToString } from './program';
 import { Domain, Framebuffer, Process, Vcpu, Backing } from './state';
 import { T, WHY_HV, typeCode } from './p2m';
@@ -138,9 +138,15 @@ export class Executor {
         // Where its bytes sit, for pass 3's loads (-1: not yet allocated, or no write).
         this.batchSlot[j - from] = mfn >= 0 ? m.pages.slotOf(mfn) : -1;
         this.batchOff[j - from] = t.storeVa(j) & (PAGE_SIZE - 1);
+        const emulatedPt = mfn < 0 && m.ptStore >= 0;
+        if (emulatedPt) {
+          // A store to a shadowed page table, emulated now, in order (the batch ends with it).
+          this.writeBatch(j);
+          m.emulatePtStore(d, this.batchOff[j - from], 4, this.batchByte[j - from]);
+        }
         m.checkSl1ma();
         j++;
-        if (sink.violations.length > 0 || (mfn >= 0 && m.isPageTableGfn(d, gfn))) {
+        if (sink.violations.length > 0 || emulatedPt || (mfn >= 0 && m.isPageTableGfn(d, gfn))) {
           break;
         }
       }
@@ -190,6 +196,22 @@ export class Executor {
   private readonly batchSlot = new Int32Array(BATCH_MAX);
   private readonly batchOff = new Int32Array(BATCH_MAX);
 
+  /**
+   * `p2m type=ioreq_server`: what XEN_DMOP_set_mem_type requires first — HAP (-EOPNOTSUPP under
+   * shadow) and an ioreq server that has claimed the type (-EINVAL without one). The model takes
+   * the claim (XEN_DMOP_map_mem_type_to_ioreq_server) as made by the domain's servers; from then on
+   * recalculation keeps the type.
+   */
+  private claimIoreqType(d: Domain): void {
+    if (d.paging !== 'hap') {
+      throw new SimError(`domain '${d.name}' uses shadow paging: Xen supports p2m type ioreq_server only under HAP (set_mem_type: -EOPNOTSUPP)`, 'type');
+    }
+    if (!this.m.ioreq.servers.some((x) => x.dom === d.name)) {
+      throw new SimError(`domain '${d.name}' has no ioreq server to claim p2m type ioreq_server (set_mem_type: -EINVAL); declare one first with 'ioreq server NAME dom=${d.name}'`, 'type');
+    }
+    d.p2m.ioreqServer = true;
+  }
+
   private execOther(s: Exclude<Statement, { op: 'write' }>): ExecResult {
     const m = this.m;
     switch (s.op) {
@@ -197,8 +219,17 @@ export class Executor {
       case 'vram': return this.vram(s), NONE;
       case 'p2m': {
         const d = m.dom(s.dom);
+        const nt = typeCode(s.type);
+        if (nt === T.ioreq_server) {
+          this.claimIoreqType(d);
+        }
         for (let g = s.gfn; g < s.gfn + s.pages; g++) {
-          d.p2m.setEntry(g, typeCode(s.type), WHY_HV, m.backedIn(d));
+          const ot = d.p2m.type(g, m.backed(d, g));
+          // XEN_DMOP_set_mem_type's allow_p2m_type_change, for the type only that call makes.
+          if (nt === T.ioreq_server ? ot !== T.ram_rw : ot === T.ioreq_server && nt !== T.ram_rw) {
+            throw new SimError(`gfn ${hex(g)} of domain '${d.name}' is ${typeLabel(ot)}: Xen changes a page to or from ioreq_server only from or to ram_rw (set_mem_type: -EINVAL)`, 'type');
+          }
+          d.p2m.setEntry(g, nt, WHY_HV, m.backedIn(d));
         }
         if (m.sink.record) {
           m.ev('setup', 'p2m_set_entry', `gfn ${hex(s.gfn)}..${hex(s.gfn + s.pages)} type ${s.type}`);
@@ -227,6 +258,7 @@ export class Executor {
         // Share the kernel half: copy the kernel's upper PML4 entries (plain stores to a fresh frame).
         if (k) {
           const src = m.guestTable(d, k.cr3);
+          m.guestPlainStore(d.vcpus[0], d, cr3);
           m.pages.write(m.backingMfn(d, cr3), 256 * 8, 256 * 8, src.slice(256 * 8));
         }
         if (m.sink.record) {
@@ -321,7 +353,10 @@ export class Executor {
           }
         }
         v.process = p.name;
-        m.flushVcpuTlb(v, true);
+        // Under HAP the CPU's own MOV to CR3 keeps global entries. Under shadow, sh_update_cr3 ends
+        // in hvm_update_guest_cr3, which flushes the vCPU's whole VPID (shadow entries carry no G
+        // anyway).
+        m.flushVcpuTlb(v, d.paging === 'hap');
         return NONE;
       }
       case 'exit': {
@@ -462,8 +497,12 @@ export class Executor {
         return rec ? { logdirty: rec } : {};
       }
       case 'ioreq-server': {
-        m.dom(s.dom);
+        const d = m.dom(s.dom);
         m.costs.add(Counter.hypercalls);
+        // ioreq_server_create pauses the domain while it sets the server up, and enabling it
+        // (ioreq_server_set_state) pauses it again.
+        m.pauseDomain(d);
+        m.pauseDomain(d);
         const r = m.ioreq.createServer(s.name, s.dom, s.limit);
         if (r.result !== 'ok') {
           throw new SimError(`domain '${s.dom}' already has the most ioreq servers Xen allows (8): -ENOSPC`, '#1');

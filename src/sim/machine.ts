@@ -360,17 +360,7 @@ export class Machine {
         this.markPfnDirty(d, tableGfn);
       }, { gfn: tableGfn });
     } else {
-      if (d.paging === 'hap') {
-        // The guest's own store to its page table goes through EPT like any other.
-        for (let i = 0; i < MAX_RETRIES; i++) {
-          const f = this.hapGpaCheck(d, tableGfn, true);
-          if (!f || f.kind === 'mmio') {
-            break;
-          }
-          this.handleFault(v, d, 0, true, f);
-        }
-        this.hapPhysAccess(v, d, tableGfn, true);
-      }
+      this.guestPlainStore(v, d, tableGfn);
       this.writePteAt(tableMfn, idx, flags, frame);
       if (this.sink.record) {
         this.ev('store', 'guest', `PTE write gfn ${hex(tableGfn)}[${idx}] = ${hex(frame)} ${flagsShort(flags)}`, { gfn: tableGfn });
@@ -378,6 +368,28 @@ export class Machine {
     }
     if (oldF !== flags || oldFrame !== frame) {
       this.guestPtesChanged(d, tableGfn, idx, idx + 1);
+    }
+  }
+
+  /**
+   * What the guest's own store to one of its frames that no shadow write-protects does before its
+   * bytes land (the model does not run the kernel's mapping of its page tables). Under HAP it goes
+   * through EPT like any other store: exits, EPT D, PML. Under shadow it goes through the kernel's
+   * shadow entry, which in log-dirty mode is writable only once a write fault has marked the frame
+   * dirty (_sh_propagate: paging_mark_dirty on a demand write): the frame is marked.
+   */
+  guestPlainStore(v: Vcpu, d: Domain, gfn: number): void {
+    if (d.paging === 'hap') {
+      for (let i = 0; i < MAX_RETRIES; i++) {
+        const f = this.hapGpaCheck(d, gfn, true);
+        if (!f || f.kind === 'mmio') {
+          break;
+        }
+        this.handleFault(v, d, 0, true, f);
+      }
+      this.hapPhysAccess(v, d, gfn, true);
+    } else {
+      this.markPfnDirty(d, gfn);
     }
   }
 
@@ -462,6 +474,8 @@ export class Machine {
       const mfn = this.translate(v, a, true, d);
       if (mfn >= 0) {
         this.vcpuWrite(d, mfn, this.lastGfn, off, n, typeof bytes === 'number' ? bytes : bytes(n, done));
+      } else if (this.ptStore >= 0) {
+        this.emulatePtStore(d, off, n, typeof bytes === 'number' ? bytes : bytes(n, done));
       }
       done += n;
     }
@@ -473,6 +487,26 @@ export class Machine {
   vcpuWrite(d: Domain, mfn: number, gfn: number, off: number, n: number, bytes: Uint8Array | number): void {
     this.pages.write(mfn, off, n, bytes);
     this.afterPhysWrite(d, mfn, off, n, 'vcpu', gfn);
+  }
+  /**
+   * A store that `translate` sent to emulation because it hit a shadowed page-table frame (shFault):
+   * that frame's gfn, until the store's bytes are emulated; -1 when there is none.
+   */
+  ptStore = -1;
+  /**
+   * The emulated store to a shadowed page-table frame (`ptStore`): x86_emulate → hvm_emulate_write
+   * writes the bytes, then validate_guest_pt_write → sh_validate_guest_entry brings the shadows of
+   * every entry written up to date and marks the frame dirty.
+   */
+  emulatePtStore(d: Domain, off: number, n: number, bytes: Uint8Array | number): void {
+    const gfn = this.ptStore;
+    this.ptStore = -1;
+    const mfn = this.backingMfn(d, gfn);
+    this.vcpuWrite(d, mfn, gfn, off, n, bytes);
+    for (let i = Math.floor(off / 8); i < Math.ceil((off + n) / 8); i++) {
+      this.validateGuestEntry(d, gfn, i);
+    }
+    this.markPfnDirty(d, gfn);
   }
   load(v: Vcpu, va: number, len: number): Uint8Array {
     const out = new Uint8Array(len);
@@ -566,6 +600,7 @@ export class Machine {
     }
     this.costs.add(Counter.tlbRefills);
     this.hapWalkOf = null;
+    this.ptStore = -1;
     for (let i = 0; i < MAX_RETRIES; i++) {
       const r = d.paging === 'shadow' ? this.shadowHwWalk(v, d, va, write) : this.hapHwWalk(v, d, va, write);
       if (r !== null) {
@@ -1114,23 +1149,17 @@ export class Machine {
       }
       return 'emulated';
     }
-    if (write && target.t === T.ioreq_server) {
-      // A write to a write-protected p2m type is emulated and forwarded to the ioreq server.
-      this.propagateL1(v, d, st, slot, leafFlags, leafGfn, false);
-      this.prefetch(v, d, st, slot, leafTable);
-      if (this.sink.record) {
-        this.ev('emulate', 'hvm_emulate_one', `store to gfn ${hex(leafGfn)} (ioreq_server) forwarded to the device model`, { gfn: leafGfn });
-      }
-      return 'emulated';
-    }
     if (this.isPageTableGfn(d, leafGfn) && write && this.isShadowed(d, leafGfn)) {
-      // A store to a shadowed page-table frame: emulate it instead of retrying.
-      this.propagateL1(v, d, st, slot, leafFlags, leafGfn, false);
+      // A store to a shadowed page-table frame: the entry is propagated for the demand write (it
+      // stays read-only: the frame is a page table), and the store is emulated instead of retried;
+      // the store's caller hands its bytes to `emulatePtStore`.
+      this.propagateL1(v, d, st, slot, leafFlags, leafGfn, true);
       this.prefetch(v, d, st, slot, leafTable);
       this.costs.add(Counter.ptEmulations);
       if (this.sink.record) {
         this.ev('emulate', 'sh_emulate_write', `store to page-table frame gfn ${hex(leafGfn)}`, { gfn: leafGfn });
       }
+      this.ptStore = leafGfn;
       return 'emulated';
     }
     this.propagateL1(v, d, st, slot, leafFlags, leafGfn, write);
@@ -1249,7 +1278,8 @@ export class Machine {
    */
   propagateL1(v: Vcpu, d: Domain, st: ShadowTable, slot: number, gflags: number, gfn: number, writeFault: boolean): void {
     const target = this.p2mLookup(d, gfn);
-    let sflags = gflags & (P | A | RW | US | NX | G);
+    // _sh_propagate's pass-through flags: P, RW, US, A and NX; the guest's G bit is not among them.
+    let sflags = gflags & (P | A | RW | US | NX);
     let why = '';
     if (!(gflags & A) || target.mfn < 0) {
       sflags = 0;
@@ -1260,22 +1290,14 @@ export class Machine {
         sflags &= ~RW;
         why += ' RO: guest D=0';
       }
-      if (target.t === T.ioreq_server || target.t === T.ram_logdirty) {
+      // (No p2m_ioreq_server under shadow: Xen allows the type only with HAP.)
+      if (target.t === T.ram_logdirty) {
         sflags &= ~RW;
         why += ` RO: p2m type ${typeLabel(target.t)}`;
       }
       if (this.isShadowed(d, gfn) && this.isPageTableGfn(d, gfn)) {
         sflags &= ~RW;
         why += ' RO: guest page table';
-      }
-      if ((sflags & RW) && d.logdirty && d.trie && isRam(target.t)) {
-        // Shadow log-dirty (migration) lives in the shadow code, not in p2m types.
-        if (writeFault) {
-          this.markPfnDirty(d, gfn);
-        } else if (!d.trie.test(gfn)) {
-          sflags &= ~RW;
-          why += ' RO: log-dirty, page clean';
-        }
       }
       const vram = d.shVram;
       if ((sflags & RW) && vram && gfn >= vram.begin && gfn < vram.end && vram.lastDirty === -1) {
@@ -1286,6 +1308,17 @@ export class Machine {
           sflags &= ~RW;
           why += ' RO: VRAM idle';
         }
+      }
+    }
+    if (d.logdirty && d.trie && isRam(target.t)) {
+      // Shadow log-dirty (migration) lives in the shadow code, not in p2m types: a demand write
+      // marks the frame (even one that stays read-only, such as a page table, whose store is then
+      // emulated); otherwise a clean frame is mapped read-only.
+      if (writeFault) {
+        this.markPfnDirty(d, gfn);
+      } else if ((sflags & RW) && !d.trie.test(gfn)) {
+        sflags &= ~RW;
+        why += ' RO: log-dirty, page clean';
       }
     }
     if (this.sink.record) {

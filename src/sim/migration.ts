@@ -66,6 +66,9 @@ export function logdirtyOp(m: Machine, d: Domain, action: 'enable' | 'disable' |
         m.ev('logdirty', 'paging_log_dirty_enable', 'already enabled: -EINVAL');
         return null;
       }
+      // paging_log_dirty_enable pauses the domain around the paging mode's enable, which is where
+      // HAP refuses while p2m_ioreq_server entries are outstanding.
+      m.pauseDomain(d);
       if (d.paging === 'hap' && d.p2m.ioreqEntries > 0) {
         m.ev('logdirty', 'hap_enable_log_dirty', 'p2m_ioreq_server entries outstanding: -EBUSY');
         return null;
@@ -79,7 +82,6 @@ export function logdirtyOp(m: Machine, d: Domain, action: 'enable' | 'disable' |
       d.logdirty = true;
       d.trie = new LogDirtyTrie();
       if (d.paging === 'hap') {
-        m.pauseDomain(d);
         if (d.pml && !d.pmlEnabled) {
           m.enablePml(d);
         }
@@ -91,13 +93,14 @@ export function logdirtyOp(m: Machine, d: Domain, action: 'enable' | 'disable' |
       return null;
     }
     case 'disable': {
+      // paging_log_dirty_disable pauses the domain around the paging mode's disable, and pauses
+      // it whether log-dirty mode is on or not.
+      m.pauseDomain(d);
       if (!d.logdirty) {
         return null;
       }
       d.logdirty = false;
       d.trie = null;
-      // paging_log_dirty_disable pauses the domain around the paging mode's disable.
-      m.pauseDomain(d);
       if (d.paging === 'hap') {
         if (d.pmlEnabled) {
           m.disablePml(d);
@@ -111,7 +114,10 @@ export function logdirtyOp(m: Machine, d: Domain, action: 'enable' | 'disable' |
           m.flushDomainTlbs(d, 'ept_sync_domain (p2m_unlock)', 'INVEPT after the global type change');
         }
       } else {
-        m.blowTables(d);
+        // sh_disable_log_dirty → shadow_one_bit_disable → sh_new_mode: the shadows stay (entries
+        // left read-only fault once more and come back writable); each vCPU's paging-mode update
+        // reloads its CR3, which flushes its TLB (hvm_update_guest_cr3 → hvm_asid_flush_vcpu).
+        m.flushDomainTlbs(d, 'sh_update_paging_modes (hvm_update_guest_cr3)', 'each vCPU\'s CR3 reloaded with the new paging mode');
       }
       return null;
     }

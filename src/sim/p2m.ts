@@ -139,6 +139,12 @@ export class P2m {
   globalLogdirty = false;
   /** PML enabled (vmx_domain_pml_enabled): what ept_p2m_type_to_flags reads for a logdirty entry. */
   pml = false;
+  /**
+   * p2m->ioreq.server: an ioreq server has claimed the ioreq_server type
+   * (XEN_DMOP_map_mem_type_to_ioreq_server). While one has, recalculation keeps ioreq_server
+   * entries (p2m_recalc_type_range); the trace language cannot release the claim.
+   */
+  ioreqServer = false;
   /** Number of entries of type ioreq_server (hap_enable_log_dirty refuses while non-zero). */
   ioreqEntries = 0;
 
@@ -245,19 +251,19 @@ export class P2m {
   }
 
   /** p2m_recalc_type */
-  private recalc(t: number, gfn: number, ioreqServerMapped: boolean): number {
+  private recalc(t: number, gfn: number): number {
     if (!changeable(t)) {
       return t;
     }
-    if (t === T.ioreq_server && ioreqServerMapped) {
+    if (t === T.ioreq_server && this.ioreqServer) {
       return t;
     }
     return this.inLogdirtyRange(gfn) ? T.ram_logdirty : T.ram_rw;
   }
 
   /** ept_get_entry: the effective type (recalculated if pending). */
-  type(gfn: number, backed: boolean, ioreqServerMapped = false): number {
-    const r = this.effective(gfn, backed, ioreqServerMapped);
+  type(gfn: number, backed: boolean): number {
+    const r = this.effective(gfn, backed);
     return r === NO_TYPE ? T.invalid : r & ~E_PENDING;
   }
 
@@ -281,7 +287,7 @@ export class P2m {
         // Not present, or nothing to recalculate.
         continue;
       }
-      const nt = this.recalc(t, g, false);
+      const nt = this.recalc(t, g);
       if (nt === t && this.explicitAt(g)) {
         // resolve_misconfig rewrites the flags only when the type changes (the entry keeps its w
         // and D); the mark is cleared either way.
@@ -338,10 +344,9 @@ export class P2m {
     }
     const nw = t | M_EXPLICIT | (t === T.ram_rw ? M_D : 0) | (t === T.ram_logdirty && this.pml ? M_PMLW : 0);
     c.e[i] = nw;
-    // A logdirty entry PML made writable loses write access too when it becomes anything but rw or
-    // another such entry (the walker's page-table accesses are writes then).
-    const pmlWriteLost = (w & M_PMLW) !== 0 && old === T.ram_logdirty && t !== T.ram_rw && !(nw & M_PMLW);
-    if (losesAccess(old, t) || pmlWriteLost || why === WHY_GUEST) {
+    // (A logdirty entry PML made writable becomes only rw, or mmio_dm, which loses reads too: Xen
+    // changes a page to ioreq_server only from ram_rw.)
+    if (losesAccess(old, t) || why === WHY_GUEST) {
       c.e[i + W_VER]++;
       this.verEpoch++;
     }
@@ -398,7 +403,7 @@ export class P2m {
    * The effective type from one read of the entry (`type`), with E_PENDING set when the entry was
    * pending (so it is the recalculated type); NO_TYPE for an entry without one (never pending).
    */
-  private effective(gfn: number, backed: boolean, ioreqServerMapped = false): number {
+  private effective(gfn: number, backed: boolean): number {
     const c = this.chunks[Math.floor(gfn / CHUNK)];
     const i = (gfn & CMASK) * W;
     const w = c !== undefined ? c.e[i] : 0;
@@ -406,7 +411,7 @@ export class P2m {
     if (raw === T.invalid) {
       return NO_TYPE;
     }
-    return this.changedSince(gfn, c !== undefined ? c.e[i + W_STAMP] : 0) ? this.recalc(raw, gfn, ioreqServerMapped) | E_PENDING : raw;
+    return this.changedSince(gfn, c !== undefined ? c.e[i + W_STAMP] : 0) ? this.recalc(raw, gfn) | E_PENDING : raw;
   }
 
   /** Store a hypervisor change of gfn's type and mark the entry as recalculated now. */
@@ -554,6 +559,7 @@ export class P2m {
     h.num(this.globalStamp);
     h.word(this.globalLogdirty ? 1 : 0);
     h.word(this.pml ? 1 : 0);
+    h.word(this.ioreqServer ? 1 : 0);
     for (const r of this.recalcRanges) {
       h.num(r.s); h.num(r.e); h.num(r.stamp);
     }

@@ -422,19 +422,99 @@ test('p2m: a page-table frame turned from ram_logdirty into MMIO stops later wal
   }
 });
 
-test('PML: a page-table frame that loses the write access PML gave it stops cached walks too (the walker writes page tables then)', () => {
-  // Under migration log-dirty with PML every RAM entry is ram_logdirty with w=1; a page-table frame
-  // turned ioreq_server loses write, and with EPT A/D on the walker's access to it is a write. Found
-  // by the fast/exact fuzz property: the walk cache kept skipping that check.
+test('PML: a page-table frame that loses write access stops cached walks too (with EPT A/D on, the walker writes page tables)', () => {
+  // VRAM tracking turns PML (and EPT A/D) on; a page-table frame turned ioreq_server loses write,
+  // and the walker's access to it is then a write that exits. Found by the fast/exact fuzz property
+  // (with migration log-dirty, before Xen's set_mem_type rules were modelled): the walk cache kept
+  // skipping that check.
   const text = [
     'domain g paging=hap mem=64M vcpus=1 pml=on',
+    'ioreq server dm dom=g',
     'vram lfb dom=g gfn=0x3000 pages=16',
     'map vcpu=g.0 va=0xffff800000000000 fb=lfb',
-    'logdirty dom=g enable',
+    'peek fb=lfb',
     'write vcpu=g.0 va=0xffff800000000000 len=1',
     'p2m dom=g gfn=0x3ffc pages=1 type=ioreq_server',
     'write vcpu=g.0 va=0xffff800000000000 len=1',
   ].join('\n') + '\n';
   const cached = sameWithoutCaches(text, 'pml-pt.xpt');
-  assert.match(cached[6], /ept-violation/, 'the second store\'s walk exits on the page table');
+  assert.match(cached[7], /ept-violation/, 'the second store\'s walk exits on the page table');
+});
+
+// ---- Rules read from Xen's source: p2m_ioreq_server, domain pauses, shadow log-dirty and page-table stores ----
+
+/** Run a trace whose `expect` lines state what Xen's source implies; every one must hold. */
+function expectsHold(text: string): Engine {
+  const e = engine(text);
+  e.run({});
+  assert.deepEqual(e.report().expects.failed, []);
+  assert.ok(e.report().expects.passed > 0);
+  return e;
+}
+const IOREQ_HAP = 'domain g paging=hap mem=64M vcpus=1\nioreq server gpu dom=g\n';
+
+test('p2m_ioreq_server: recalculation keeps the type while a server claims it, so writes stay forwarded and unlogged', () => {
+  // p2m_recalc_type_range returns ioreq_server unchanged while p2m->ioreq.server is set: arming the
+  // framebuffer range must not turn a claimed page into RAM the guest writes directly.
+  const e = expectsHold(IOREQ_HAP + 'vram lfb dom=g gfn=0x3000 pages=4\np2m dom=g gfn=0x3001 pages=1 type=ioreq_server\n' +
+    `map vcpu=g.0 va=${KVA} fb=lfb\npeek fb=lfb\nwrite vcpu=g.0 va=0xffff800000001000\npeek fb=lfb\nexpect fb=lfb dirty=none\n` +
+    'read vcpu=g.0 va=0xffff800000001000\nlogdirty dom=g enable\n');
+  const r = e.report();
+  assert.equal(r.answers[1].changed.length, 0, 'the forwarded store did not reach RAM');
+  assert.equal(e.machine.dom('g').logdirty, false, 'hap_enable_log_dirty still refuses: the entry is still ioreq_server (-EBUSY)');
+});
+
+test('p2m_ioreq_server: only under HAP, only with an ioreq server, and only from (or back to) ram_rw, as XEN_DMOP_set_mem_type allows', () => {
+  assert.throws(() => engine('domain g paging=shadow mem=64M vcpus=1\nioreq server gpu dom=g\np2m dom=g gfn=0x100 pages=1 type=ioreq_server\n').run({}),
+    /unit\.xpt:3:\d+: error: domain 'g' uses shadow paging: .*-EOPNOTSUPP/);
+  assert.throws(() => engine('domain g paging=hap mem=64M vcpus=1\np2m dom=g gfn=0x100 pages=1 type=ioreq_server\n').run({}),
+    /unit\.xpt:2:\d+: error: domain 'g' has no ioreq server .*-EINVAL/);
+  // Armed by log-dirty mode, the page is ram_logdirty: refused (the page stays tracked).
+  assert.throws(() => engine(IOREQ_HAP + 'logdirty dom=g enable\np2m dom=g gfn=0x100 pages=1 type=ioreq_server\n').run({}),
+    /unit\.xpt:4:\d+: error: gfn 0x100 of domain 'g' is ram_logdirty: .*-EINVAL/);
+  assert.throws(() => engine(IOREQ_HAP + 'p2m dom=g gfn=0x100 pages=1 type=ioreq_server\np2m dom=g gfn=0x100 pages=1 type=mmio_dm\n').run({}),
+    /unit\.xpt:4:\d+: error: gfn 0x100 of domain 'g' is ioreq_server: /);
+  expectsHold(IOREQ_HAP + 'p2m dom=g gfn=0x100 pages=1 type=ioreq_server\np2m dom=g gfn=0x100 pages=1 type=ram_rw\nlogdirty dom=g enable\nexpect cost=hypercalls min=2\n');
+});
+
+test('domain_pause: creating (and enabling) an ioreq server pauses the domain twice; log-dirty enable and disable pause even when refused or off', () => {
+  const create = expectsHold('domain g paging=hap mem=64M vcpus=2 tlb=flush-on-exit\nmap vcpu=g.0 va=0xffff800001000000 gfn=0x100 pages=1\n' +
+    'read vcpu=g.0 va=0xffff800001000000\nioreq server gpu dom=g\nexpect cost=vmexits min=4 max=4\nread vcpu=g.0 va=0xffff800001000000\nexpect cost=tlbRefills min=2 max=2\n');
+  assert.ok(create);
+  expectsHold(IOREQ_HAP + 'p2m dom=g gfn=0x100 pages=1 type=ioreq_server\nlogdirty dom=g enable\nexpect cost=vmexits min=3 max=3\n');
+  expectsHold('domain g paging=shadow mem=64M vcpus=2\nlogdirty dom=g disable\nexpect cost=vmexits min=2 max=2\n');
+});
+
+test('shadow log-dirty: the guest\'s stores to page tables no shadow protects (a PTE edit after a blow, a new PML4) are logged', () => {
+  // In log-dirty mode a shadow entry is writable only once a demand write marked the frame.
+  expectsHold('domain g paging=shadow mem=64M vcpus=1\nmap vcpu=g.0 va=0x400000 gfn=0x100 pages=2\nread vcpu=g.0 va=0x400000\n' +
+    'logdirty dom=g enable\nlogdirty dom=g clean\nunmap vcpu=g.0 va=0x401000 pages=1\nlogdirty dom=g peek\nexpect logdirty dom=g dirty=0x3ffc\n');
+  for (const paging of ['shadow', 'hap']) {
+    expectsHold(`domain g paging=${paging} mem=64M vcpus=1\nmap vcpu=g.0 va=${KVA} gfn=0x100 pages=1\nlogdirty dom=g enable\nlogdirty dom=g clean\n` +
+      'process p dom=g\nlogdirty dom=g peek\nexpect logdirty dom=g dirty=0x3ffb\n');
+  }
+});
+
+test('shadow: a store through a mapping of a shadowed page table is emulated — its bytes land, the shadows follow, the frame is logged', () => {
+  const head = 'domain g paging=shadow mem=64M vcpus=1\nmap vcpu=g.0 va=0x400000 gfn=0x100 pages=1\nmap vcpu=g.0 va=0x401000 gfn=0x3ffc pages=1\nread vcpu=g.0 va=0x400000\n';
+  // PTE 0 of L1 table 0x3ffc zeroed through the mapping: the next access is the guest's own #PF.
+  assert.throws(() => engine(head + 'write vcpu=g.0 va=0x401000 len=8 byte=0\ninvlpg vcpu=g.0 va=0x400000\nread vcpu=g.0 va=0x400000\n').run({}),
+    /unit\.xpt:7:\d+: error: guest page fault: 0x400000 is not mapped/);
+  // The same store in a batch of stores (the bulk path), and under log-dirty mode.
+  const e = expectsHold(head + 'logdirty dom=g enable\nwrite vcpu=g.0 va=0x401010 len=4 byte=0\nwrite vcpu=g.0 va=0x401000 len=4 byte=0x21\n' +
+    'logdirty dom=g peek\nexpect logdirty dom=g dirty=0x3ffc\nexpect cost=ptEmulations min=2\n');
+  assert.equal(e.machine.pages.read(e.machine.backingMfn(e.machine.dom('g'), 0x3ffc))[0], 0x21);
+});
+
+test('shadow: the guest\'s G bit is not propagated, and a CR3 load flushes the whole VPID (so skip-flush loses nothing across it)', () => {
+  const text = 'inject skip-flush\ndomain g paging=shadow mem=64M vcpus=1\nvram lfb dom=g gfn=0x3000 pages=16\nprocess p dom=g\n' +
+    `map vcpu=g.0 va=${KVA} fb=lfb global\npeek fb=lfb\nwrite vcpu=g.0 va=0xffff800000005000\npeek fb=lfb\n` +
+    'cr3 vcpu=g.0 process=p\nwrite vcpu=g.0 va=0xffff800000005000\npeek fb=lfb\nexpect fb=lfb dirty=5\nexpect violations=none\n';
+  const e = expectsHold(text);
+  assert.ok(e.tlb('g.0').every((x) => !x.global), 'no global TLB entry under shadow');
+});
+
+test('shadow: turning log-dirty off keeps the shadows (sh_new_mode) and flushes the TLBs', () => {
+  expectsHold('domain g paging=shadow mem=64M vcpus=1\nmap vcpu=g.0 va=0x400000 gfn=0x100 pages=1\nlogdirty dom=g enable\n' +
+    'write vcpu=g.0 va=0x400000\nlogdirty dom=g disable\nwrite vcpu=g.0 va=0x400000\nexpect cost=shadowFaults min=1 max=1\nexpect cost=tlbRefills min=2 max=2\n');
 });
