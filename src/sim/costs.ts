@@ -52,7 +52,12 @@ export const enum Counter {
   tlbFlushes, tlbRefills, pmlDrains, bytesCompared, bytesCopied, rangesetNodesVisited,
 }
 
-/** Which side pays for each counter. */
+/**
+ * Counters the guest always pays for (exits, faults, emulations, refills). The others are paid by
+ * whoever caused the work: the guest when it happens on the guest's behalf (inside a fault's
+ * handling, the guest's own page-table stores, the hypervisor's own flushes and reclaims — see
+ * `Costs.onGuest`), else dom0 (the device model and the hypercalls it makes).
+ */
 const GUEST_SIDE: Readonly<Record<CounterName, boolean>> = {
   vmexits: true, eptViolations: true, shadowFaults: true, ptEmulations: true, tlbRefills: true,
   hypercalls: false, pteScans: false, p2mTypeChanges: false, tlbFlushes: false, pmlDrains: false,
@@ -68,10 +73,16 @@ export class Costs {
   /** Cycles accumulated so far per side (prices can change mid-trace with `costs`). */
   guestCycles = 0;
   dom0Cycles = 0;
+  /**
+   * Above 0 while the model handles something on the guest's behalf (an access's faults and exits,
+   * the guest's own page-table stores, ...): every counter added meanwhile is the guest's. Nested
+   * contexts count up; `Machine.onGuest` keeps it balanced.
+   */
+  guestDepth = 0;
   add(c: Counter, k = 1): void {
     this.n[c] += k;
     const cycles = k * this.price[c];
-    if (GUEST[c] === 1) {
+    if (GUEST[c] === 1 || this.guestDepth > 0) {
       this.guestCycles += cycles;
     } else {
       this.dom0Cycles += cycles;

@@ -15,6 +15,7 @@ import { deepClone, Hasher, hashValue } from './util';
 import { PAGE_SIZE } from './pages';
 import { differsFromCopy } from './oracle';
 import { screenDiffers } from './qemu/vga';
+import { displayProcess } from './state';
 import { readPte, pteHex, flagsView, vaIndex, P, RW, D } from './pte';
 import { typeName, T, WHY_HV } from './p2m';
 
@@ -889,9 +890,6 @@ function describeAnswer(a: AnswerRecord): string {
 function stripTracker(a: AnswerRecord): AnswerRecord {
   const { tracker: _t, ...rest } = a;
   return rest;
-}
-function displayProcess(p: string): string {
-  return p.startsWith('kernel:') ? 'kernel' : p;
 }
 
 export function createEngine(program: Program, options: RunOptions = {}): Engine {

@@ -28,6 +28,14 @@ export const TRACKER_PAGING: Record<TrackerId, 'shadow' | 'hap' | 'any'> = {
   memcmp: 'any', 'dbit-2007': 'shadow', 'linear-2007': 'shadow', sl1ma: 'shadow', 'logdirty-2009': 'hap', 'p2m-type': 'hap', 'multi-fb': 'any',
 };
 
+/**
+ * Statements whose work the guest pays for (costs.ts): its own page-table stores and address-space
+ * switches, its exits, and what the hypervisor does to it on its own account (a flush, a reclaim,
+ * selecting the ioreq server for its access). Stores and loads are the guest's through `translate`;
+ * the device model's calls (`peek`, `refresh`, `logdirty`, ...) are dom0's.
+ */
+const GUEST_OPS: ReadonlySet<Statement['op']> = new Set<Statement['op']>(['map', 'unmap', 'pte', 'process', 'exit', 'invlpg', 'cr3', 'vmexit', 'reclaim', 'flush', 'ioreq-access']);
+
 /** The result of most statements: nothing to record (shared, never mutated). */
 const NONE: ExecResult = Object.freeze({});
 
@@ -53,7 +61,7 @@ export class Executor {
       // Any other statement may add domains or framebuffers, or change them.
       m.forgetCaches();
       try {
-        return this.execOther(s);
+        return GUEST_OPS.has(s.op) ? m.onGuest(() => this.execOther(s)) : this.execOther(s);
       } finally {
         m.forgetCaches();
       }

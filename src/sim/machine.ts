@@ -9,7 +9,7 @@ import { PageStore, PAGE_SIZE, ZERO_PAGE } from './pages';
 import { Costs, Counter } from './costs';
 import { EPT_ENTRIES, PENDING, T, WHY_GUEST, WHY_HV, isRam, typeName } from './p2m';
 import { A, D, G, NX, P, RW, US, pteFlags, pteFrame, readPte, vaIndex, writePte } from './pte';
-import { Domain, Framebuffer, FbOracle, Process, ShadowTable, Vcpu, type Backing } from './state';
+import { Domain, Framebuffer, FbOracle, Process, ShadowTable, Vcpu, displayProcess, type Backing } from './state';
 import { TLB_D, TLB_G, TLB_W, TLB_WARNED, type Tlb } from './tlb';
 import { shadowVramGetMfn, shadowVramPutMfn } from './trackers/sl1ma';
 import { l1eChanged } from './trackers/hooks';
@@ -503,10 +503,21 @@ export class Machine {
     this.ptStore = -1;
     const mfn = this.backingMfn(d, gfn);
     this.vcpuWrite(d, mfn, gfn, off, n, bytes);
-    for (let i = Math.floor(off / 8); i < Math.ceil((off + n) / 8); i++) {
-      this.validateGuestEntry(d, gfn, i);
+    this.onGuest(() => {
+      for (let i = Math.floor(off / 8); i < Math.ceil((off + n) / 8); i++) {
+        this.validateGuestEntry(d, gfn, i);
+      }
+      this.markPfnDirty(d, gfn);
+    });
+  }
+  /** Run `f` on the guest's behalf: the costs it adds are the guest's (Costs.guestDepth). */
+  onGuest<R>(f: () => R): R {
+    this.costs.guestDepth++;
+    try {
+      return f();
+    } finally {
+      this.costs.guestDepth--;
     }
-    this.markPfnDirty(d, gfn);
   }
   load(v: Vcpu, va: number, len: number): Uint8Array {
     const out = new Uint8Array(len);
@@ -601,6 +612,17 @@ export class Machine {
     this.costs.add(Counter.tlbRefills);
     this.hapWalkOf = null;
     this.ptStore = -1;
+    // Whatever the walk's faults and exits make Xen do, the guest pays for.
+    this.costs.guestDepth++;
+    try {
+      return this.walkAndFill(v, d, va, write, vpn, tlb);
+    } finally {
+      this.costs.guestDepth--;
+    }
+  }
+
+  /** `translate` after a TLB miss: the hardware walk, its faults handled and retried, then the fill. */
+  private walkAndFill(v: Vcpu, d: Domain, va: number, write: boolean, vpn: number, tlb: Tlb): number {
     for (let i = 0; i < MAX_RETRIES; i++) {
       const r = d.paging === 'shadow' ? this.shadowHwWalk(v, d, va, write) : this.hapHwWalk(v, d, va, write);
       if (r !== null) {
@@ -754,11 +776,11 @@ export class Machine {
       const flags = pteFlags(data, idx);
       const frame = pteFrame(data, idx);
       if (!(flags & P)) {
-        return { msg: `guest page fault: ${vaToString(va)} is not mapped (L${l} entry not present in process '${v.process}'); the model does not run the guest's fault handler` };
+        return { msg: `guest page fault: ${vaToString(va)} is not mapped (L${l} entry not present in process '${displayProcess(v.process)}'); the model does not run the guest's fault handler` };
       }
       rwAll = rwAll && !!(flags & RW);
       if (l === 1 && write && !rwAll) {
-        return { msg: `guest page fault: store to read-only mapping ${vaToString(va)} in process '${v.process}'` };
+        return { msg: `guest page fault: store to read-only mapping ${vaToString(va)} in process '${displayProcess(v.process)}'` };
       }
       let want = flags | A;
       if (l === 1 && write) {

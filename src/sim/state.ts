@@ -28,6 +28,11 @@ export class Vcpu {
   }
 }
 
+/** A process's name as traces write it: each domain's kernel address space is `kernel`. */
+export function displayProcess(name: string): string {
+  return name.startsWith('kernel:') ? 'kernel' : name;
+}
+
 export class Process {
   exited = false;
   constructor(readonly name: string, readonly dom: string, public cr3: number) {}

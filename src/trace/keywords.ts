@@ -461,7 +461,7 @@ export const STATEMENTS: readonly StatementSpec[] = [
     syntax: 'expect violation=ID[,ID...]',
     positional: [],
     keys: [{ name: 'violation', kind: 'list', itemKind: 'invariants', values: INVARIANT_VALUES, special: ['none'], required: true, doc: 'Invariant ids.' }],
-    doc: 'Since the previous `expect violation…` line (or the start), violations with exactly these ids happened.',
+    doc: 'Since the previous `expect violation…` line (or the start), violations with each of these ids happened (others may have too).',
     xen: 'None (checks the model\'s invariants)',
   },
   {

@@ -518,3 +518,21 @@ test('shadow: turning log-dirty off keeps the shadows (sh_new_mode) and flushes 
   expectsHold('domain g paging=shadow mem=64M vcpus=1\nmap vcpu=g.0 va=0x400000 gfn=0x100 pages=1\nlogdirty dom=g enable\n' +
     'write vcpu=g.0 va=0x400000\nlogdirty dom=g disable\nwrite vcpu=g.0 va=0x400000\nexpect cost=shadowFaults min=1 max=1\nexpect cost=tlbRefills min=2 max=2\n');
 });
+
+test('costs: what Xen does inside the guest\'s faults is the guest\'s; dom0 pays for the device model\'s calls only', () => {
+  // The spec: guestCycles is what the guest loses, dom0Cycles what the device model's hypercalls
+  // spend. An EPT violation's logdirty → rw change and its INVEPT happen on the guest's exit.
+  const e = engine(HAP + 'peek fb=lfb\n');
+  e.run({});
+  const before = e.report().costs;
+  const e2 = engine(HAP + `peek fb=lfb\nwrite vcpu=g.0 va=${KVA}\n`);
+  e2.run({});
+  const after = e2.report().costs;
+  assert.equal(after.dom0Cycles, before.dom0Cycles, 'the guest\'s store adds nothing to dom0');
+  assert.equal(after.p2mTypeChanges - before.p2mTypeChanges, 2, 'resolve_misconfig, then the violation\'s logdirty → rw');
+  assert.equal(after.guestCycles - before.guestCycles, 2 * 1200 + 1000 + 2 * 150 + 2000 + 100, 'two exits (misconfig, violation), the handler, two type changes, the INVEPT, the refill');
+  // The peek's re-arming (type changes, its INVEPT) stays dom0's.
+  const e3 = engine(HAP + `peek fb=lfb\nwrite vcpu=g.0 va=${KVA}\npeek fb=lfb\n`);
+  e3.run({});
+  assert.ok(e3.report().costs.dom0Cycles > after.dom0Cycles + 2000);
+});
