@@ -361,6 +361,7 @@ export class Executor {
           }
         }
         v.process = p.name;
+        m.shUpdateCr3(v, d);
         // Under HAP the CPU's own MOV to CR3 keeps global entries. Under shadow, sh_update_cr3 ends
         // in hvm_update_guest_cr3, which flushes the vCPU's whole VPID (shadow entries carry no G
         // anyway).
@@ -596,6 +597,9 @@ export class Executor {
     const cr3 = m.allocPtFrame(d, 4);
     m.processes.set('kernel:' + s.name, new Process('kernel:' + s.name, s.name, cr3));
     d.processes.push('kernel:' + s.name);
+    for (const v of d.vcpus) {
+      m.shUpdateCr3(v, d);
+    }
     if (m.sink.record) {
       m.ev('setup', 'xc_domain_create', `${s.paging} guest '${s.name}': ${pages} pages at mfn ${hex(base)}${s.mfns === 'scatter' ? ' (scattered)' : ''}, tracker ${tracker}`);
     }
@@ -660,7 +664,9 @@ export class Executor {
       if (g < gfn || g >= gfn + pages) {
         return;
       }
-      if (level !== 4 || !m.pages.isZero(m.backingMfn(d, g)) || m.isShadowed(d, g)) {
+      // (An empty PML4 may be shadowed — a loaded top level is, from the start — but its shadow
+      // is empty too: it moves with it.)
+      if (level !== 4 || !m.pages.isZero(m.backingMfn(d, g))) {
         throw new SimError(`framebuffer '${name}' (gfn ${hex(gfn)}..${hex(gfn + pages)}) would cover the guest's L${level} page table at gfn ${hex(g)}: declare framebuffers before the mappings that need page tables, or put it elsewhere`, key);
       }
       movable.push(g);
@@ -674,6 +680,10 @@ export class Executor {
     for (const g of pml4s) {
       const to = m.allocPtFrame(d, 4);
       d.ptFrames.set(g, 0);
+      const sh = d.shHash.get(g * 8 + 4);
+      if (sh !== undefined) {
+        m.destroyShadow(d, d.shTables.get(sh)!);
+      }
       for (const name of d.processes) {
         const p = m.processes.get(name)!;
         if (p.cr3 === g) {
@@ -682,6 +692,9 @@ export class Executor {
       }
       if (m.sink.record) {
         m.ev('setup', 'guest', `empty PML4 moved out of the framebuffer: gfn ${hex(g)} → ${hex(to)}`);
+      }
+      for (const v of d.vcpus) {
+        m.shUpdateCr3(v, d);
       }
     }
   }

@@ -1243,6 +1243,25 @@ export class Machine {
   }
 
   /** Find the shadow of (gfn, level) or make one (sh_make_shadow, which promotes the frame). */
+  /**
+   * sh_update_cr3, on a CR3 load under shadow paging (and when a vCPU starts): the new top-level
+   * guest table gets its shadow now (sh_set_toplevel_shadow → sh_make_shadow, which write-protects
+   * the frame), so the guest's stores to it trap and are emulated from the start.
+   */
+  shUpdateCr3(v: Vcpu, d: Domain): void {
+    if (d.paging !== 'shadow') {
+      return;
+    }
+    const cr3 = this.processes.get(v.process)!.cr3;
+    if (d.shHash.has(cr3 * 8 + 4)) {
+      return;
+    }
+    if (this.sink.record) {
+      this.ev('cr3', 'sh_update_cr3', `vCPU ${v.id}: top-level shadow of PML4 gfn ${hex(cr3)}`, { vcpu: v.id });
+    }
+    this.getOrMakeShadow(d, cr3, 4);
+  }
+
   getOrMakeShadow(d: Domain, gfn: number, level: number): ShadowTable {
     const smfn = d.shHash.get(gfn * 8 + level);
     if (smfn !== undefined) {
