@@ -56,7 +56,7 @@ export const enum Counter {
  * Counters the guest always pays for (exits, faults, emulations, refills). The others are paid by
  * whoever caused the work: the guest when it happens on the guest's behalf (inside a fault's
  * handling, the guest's own page-table stores, the hypervisor's own flushes and reclaims — see
- * `Costs.onGuest`), else dom0 (the device model and the hypercalls it makes).
+ * `Machine.onGuest`), else dom0 (the device model and the hypercalls it makes).
  */
 const GUEST_SIDE: Readonly<Record<CounterName, boolean>> = {
   vmexits: true, eptViolations: true, shadowFaults: true, ptEmulations: true, tlbRefills: true,

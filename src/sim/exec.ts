@@ -2,7 +2,7 @@
 import { Counter } from './costs';
 import { Machine, hex, KERNEL_HALF, typeLabel } from './machine';
 import { SimError, type StatementTable, type Statement, type TrackerId, type VcpuRef, vaToString } from './program';
-import { Domain, Framebuffer, Process, Vcpu, Backing } from './state';
+import { Domain, Framebuffer, Process, Vcpu, Backing, displayProcess } from './state';
 import { T, WHY_HV, typeCode } from './p2m';
 import { P, RW, US, G, flagBit, readPte, vaIndex } from './pte';
 import { PAGE_SIZE } from './pages';
@@ -94,10 +94,11 @@ export class Executor {
    * 2. translate each store in order (TLB, walks, faults, exits: all of `translate`), keeping its
    *    frame; its bytes are written later. Translation reads page-table frames only, and a batch ends
    *    after a store to a page-table frame, so no translation can see a write still pending. When a
-   *    translation writes memory itself (A/D bits in a guest PTE, an emulated write), the page store
-   *    first writes the pending stores (`PageStore.beforeWrite`), so the log's order is the one-by-one
-   *    order. A batch also ends after a store that reported a violation (the engine records it
-   *    before going on) or when a translation throws (the stores before it are written first; the
+   *    translation writes memory itself (A/D bits in a guest PTE, an emulated PTE write), the page
+   *    store first writes the pending stores (`PageStore.beforeWrite`), so the log's order is the
+   *    one-by-one order. A store that hits a shadowed page-table frame is emulated right after its
+   *    translation (the pending stores written first), and the batch ends with it. A batch also
+   *    ends after a store that reported a violation (the engine records it before going on) or when a translation throws (the stores before it are written first; the
    *    error is statement `from + batchDone`'s).
    * 3. load a byte of each pending store's frame (the misses, together), then write them in order,
    *    each with its oracle bookkeeping.
@@ -295,7 +296,7 @@ export class Executor {
           const va = s.va + i * PAGE_SIZE;
           const l1 = m.guestTableFor(v, d, p, va, 1, false);
           if (l1 === null) {
-            throw new SimError(`${vaToString(va)} is not mapped in process '${p.name}'`, 'va');
+            throw new SimError(`${vaToString(va)} is not mapped in process '${displayProcess(p.name)}'`, 'va');
           }
           m.guestPteWrite(v, d, l1, vaIndex(va, 1), 0, 0);
         }
@@ -307,7 +308,7 @@ export class Executor {
         const p = m.processes.get(v.process)!;
         const l1 = m.guestTableFor(v, d, p, s.va, 1, false);
         if (l1 === null) {
-          throw new SimError(`${vaToString(s.va)} has no page table in process '${p.name}'`, 'va');
+          throw new SimError(`${vaToString(s.va)} has no page table in process '${displayProcess(p.name)}'`, 'va');
         }
         const idx = vaIndex(s.va, 1);
         const [f, frame] = readPte(m.guestTable(d, l1), idx);
@@ -382,7 +383,7 @@ export class Executor {
         const d = m.dom(p.dom);
         for (const v of d.vcpus) {
           if (v.process === p.name) {
-            throw new SimError(`vCPU ${v.id} is still running in process '${p.name}': switch it away with cr3 first`, 'process');
+            throw new SimError(`vCPU ${v.id} is still running in process '${displayProcess(p.name)}': switch it away with cr3 first`, 'process');
           }
         }
         p.exited = true;

@@ -385,7 +385,11 @@ export class Machine {
         if (!f || f.kind === 'mmio') {
           break;
         }
-        this.handleFault(v, d, 0, true, f);
+        if (this.handleFault(v, d, 0, true, f) === 'emulated') {
+          // A page-table frame of type ioreq_server: the store goes to the server, which
+          // emulates it (the model lets its bytes land, as the server writes them).
+          return;
+        }
       }
       this.hapPhysAccess(v, d, gfn, true);
     } else {
@@ -502,6 +506,14 @@ export class Machine {
     const gfn = this.ptStore;
     this.ptStore = -1;
     const mfn = this.backingMfn(d, gfn);
+    this.onGuest(() => {
+      if ((off & (n - 1)) !== 0) {
+        // sh_emulate_map_dest: "unaligned writes mean probably this isn't a pagetable" — the
+        // frame's shadows go first (sh_remove_shadows, then a flush), so the store validates
+        // nothing and later stores to the frame are plain ones.
+        this.removeShadowsOf(d, gfn);
+      }
+    });
     this.vcpuWrite(d, mfn, gfn, off, n, bytes);
     this.onGuest(() => {
       for (let i = Math.floor(off / 8); i < Math.ceil((off + n) / 8); i++) {
@@ -1242,7 +1254,6 @@ export class Machine {
     return st;
   }
 
-  /** Find the shadow of (gfn, level) or make one (sh_make_shadow, which promotes the frame). */
   /**
    * sh_update_cr3, on a CR3 load under shadow paging (and when a vCPU starts): the new top-level
    * guest table gets its shadow now (sh_set_toplevel_shadow → sh_make_shadow, which write-protects
@@ -1262,6 +1273,7 @@ export class Machine {
     this.getOrMakeShadow(d, cr3, 4);
   }
 
+  /** Find the shadow of (gfn, level) or make one (sh_make_shadow, which promotes the frame). */
   getOrMakeShadow(d: Domain, gfn: number, level: number): ShadowTable {
     const smfn = d.shHash.get(gfn * 8 + level);
     if (smfn !== undefined) {
@@ -1322,9 +1334,12 @@ export class Machine {
     // _sh_propagate's pass-through flags: P, RW, US, A and NX; the guest's G bit is not among them.
     let sflags = gflags & (P | A | RW | US | NX);
     let why = '';
-    if (!(gflags & A) || target.mfn < 0) {
+    // A guest entry that is not present gives an empty shadow entry (shadow_l1e_empty: no frame,
+    // so sh_prefetch goes on past it); one with A=0 keeps its frame, not present.
+    const absent = !(gflags & P);
+    if (absent || !(gflags & A) || target.mfn < 0) {
       sflags = 0;
-      why = target.mfn < 0 ? ' (no RAM: not present, emulated on access)' : ' (guest A=0: not present)';
+      why = absent ? ' (guest entry not present: empty)' : target.mfn < 0 ? ' (no RAM: not present, emulated on access)' : ' (guest A=0: not present)';
     }
     if (sflags & RW) {
       if (!(gflags & D) && !writeFault) {
@@ -1365,7 +1380,7 @@ export class Machine {
     if (this.sink.record) {
       this.ev('propagate', '_sh_propagate', `gfn ${hex(gfn)} → mfn ${target.mfn >= 0 ? hex(target.mfn) : '-'} ${flagsShort(sflags)}${why}`, { gfn, mfn: target.mfn });
     }
-    this.shadowSetL1e(d, st, slot, sflags, target.mfn < 0 ? 0 : target.mfn, WHY_GUEST);
+    this.shadowSetL1e(d, st, slot, sflags, absent || target.mfn < 0 ? 0 : target.mfn, WHY_GUEST);
   }
 
   /**
@@ -1554,6 +1569,25 @@ export class Machine {
       d.permEpoch++;
       d.shHash.delete(t.gfn * 8 + t.level);
     });
+  }
+  /**
+   * sh_remove_shadows(d, gmfn, 0, 0): every shadow of the guest frame goes, unhooked from its
+   * parents, then the domain's TLBs are flushed. A top-level shadow a vCPU has loaded stays (Xen
+   * can only unpin it while it is in use: "can fail").
+   */
+  removeShadowsOf(d: Domain, gfn: number): void {
+    const loaded = new Set(d.vcpus.map((v) => d.shHash.get(this.processes.get(v.process)!.cr3 * 8 + 4)));
+    let removed = false;
+    for (let l = 4; l >= 1; l--) {
+      const smfn = d.shHash.get(gfn * 8 + l);
+      if (smfn !== undefined && !loaded.has(smfn)) {
+        this.removeShadow(d, d.shTables.get(smfn)!);
+        removed = true;
+      }
+    }
+    if (removed) {
+      this.flushDomainTlbs(d, 'guest_flush_tlb_mask (sh_remove_shadows)', `shadows of gfn ${hex(gfn)} removed`);
+    }
   }
   /** Unhook a shadow from every parent that points to it, then destroy it (sh_remove_shadows). */
   removeShadow(d: Domain, t: ShadowTable): void {

@@ -187,7 +187,7 @@ export const STATEMENTS: readonly StatementSpec[] = [
     positional: [
       { name: 'ro', kind: 'flag', required: false, doc: 'Map read-only (RW=0).' },
       { name: 'user', kind: 'flag', required: false, doc: 'Set US (user-accessible).' },
-      { name: 'global', kind: 'flag', required: false, doc: 'Set G (survives `cr3`).' },
+      { name: 'global', kind: 'flag', required: false, doc: 'Set G (survives `cr3` under HAP; shadow entries do not carry it).' },
     ],
     keys: [
       vcpuKey, vaKey,
@@ -275,7 +275,7 @@ export const STATEMENTS: readonly StatementSpec[] = [
     syntax: 'cr3 vcpu=V process=P',
     positional: [],
     keys: [vcpuKey, { name: 'process', kind: 'name', of: 'process', required: true, doc: 'The address space to switch to (`kernel` or a declared process of the vCPU\'s domain).' }],
-    doc: 'Switch the vCPU to another address space; drops its non-global TLB entries.',
+    doc: 'Switch the vCPU to another address space; drops its non-global TLB entries (under shadow, all of them: Xen flushes the VPID and shadow entries carry no G).',
     xen: 'MOV to CR3; `sh_update_cr3`, `hvm_set_cr3`',
   },
   {
@@ -626,8 +626,8 @@ export const COUNTER_DOCS: Readonly<Record<CounterName | (typeof DERIVED_COUNTER
   bytesCompared: 'Bytes compared by `memcmp` tracking.',
   bytesCopied: 'Bytes copied (bitmaps, screen updates).',
   rangesetNodesVisited: 'Rangeset nodes visited by ioreq lookups.',
-  guestCycles: 'Cycles the guest loses (exits, faults, emulations, refills).',
-  dom0Cycles: 'Cycles the device model and its hypercalls spend.',
+  guestCycles: 'Cycles the guest loses: exits, faults, emulations, refills, and whatever Xen does on its behalf (a fault\'s type changes and flushes, ...).',
+  dom0Cycles: 'Cycles the device model and the hypercalls it makes spend (scans, type changes, the flushes they issue).',
   cycles: 'guestCycles + dom0Cycles.',
 };
 

@@ -545,3 +545,19 @@ test('shadow: a loaded PML4 is shadowed from the start (sh_update_cr3), so the f
   // A framebuffer declared over the (empty) kernel PML4 pushes it away, shadow and all.
   expectsHold('domain g paging=shadow mem=64M vcpus=1\nvram lfb dom=g gfn=0x3ff0 pages=16\nmap vcpu=g.0 va=0x1000 gfn=0x100 pages=1\nexpect cost=ptEmulations min=1 max=1\n');
 });
+
+test('review fixes: an ioreq_server page table takes one EPT violation per guest store; a cleared guest entry leaves an empty shadow entry; a misaligned emulated store unshadows its frame', () => {
+  // One violation, then the store goes to the server (before: 16 retries, then it landed anyway).
+  expectsHold(IOREQ_HAP + 'p2m dom=g gfn=0x3ffe pages=1 type=ioreq_server\nprocess p dom=g\nexpect cost=eptViolations min=1 max=1\n');
+  // sh_prefetch goes on past an entry the guest cleared (shadow_l1e_empty): page 2 is prefetched
+  // by page 0's fault, so it takes no fault of its own. (Faults: the map's PML4 store, page 3, the
+  // emulated unmap, page 0.)
+  const base = 'domain g paging=shadow mem=64M vcpus=1\nmap vcpu=g.0 va=0x400000 gfn=0x100 pages=4\npte vcpu=g.0 va=0x400000 set=A,D\npte vcpu=g.0 va=0x402000 set=A,D\n' +
+    'write vcpu=g.0 va=0x403000\nunmap vcpu=g.0 va=0x401000 pages=1\n';
+  const e = expectsHold(base + 'write vcpu=g.0 va=0x400000\nexpect cost=shadowFaults min=4 max=4\nwrite vcpu=g.0 va=0x402000\nexpect cost=shadowFaults min=4 max=4\n');
+  assert.ok(e);
+  // A misaligned 8-byte store into a mapped L1 table: the table's shadows go (and a flush), later
+  // aligned stores to it are plain after one fault.
+  expectsHold('domain g paging=shadow mem=64M vcpus=1\nmap vcpu=g.0 va=0x400000 gfn=0x100 pages=1\nmap vcpu=g.0 va=0x600000 gfn=0x3ffc pages=1\nread vcpu=g.0 va=0x400000\n' +
+    'write vcpu=g.0 va=0x600804 len=8 byte=0\nwrite vcpu=g.0 va=0x600810 len=8 byte=0\nwrite vcpu=g.0 va=0x600818 len=8 byte=0\nexpect cost=ptEmulations max=3\n');
+});
