@@ -9,7 +9,7 @@
  */
 import * as path from 'path';
 import {
-  Breakpoint, BreakpointEvent, DebugSession, Event, InitializedEvent, InvalidatedEvent, OutputEvent,
+  Breakpoint, BreakpointEvent, ContinuedEvent, DebugSession, Event, ExitedEvent, InitializedEvent, InvalidatedEvent, OutputEvent,
   ProgressEndEvent, ProgressStartEvent, ProgressUpdateEvent, Scope, Source, StackFrame, StoppedEvent, TerminatedEvent, Thread, Handles,
 } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
@@ -83,7 +83,8 @@ const EXPR_HELP = [
 ];
 
 /** `requested` is where the user put it; `line` the statement line it sits on (null: none, unverified). */
-interface LineBp { id: number; requested: number; line: number | null; condition?: Expr; hit?: HitCond; log?: (string | Expr)[]; hits: number }
+/** A line breakpoint; `elsewhere` once it was reported unverified as another trace's. */
+interface LineBp { id: number; requested: number; line: number | null; condition?: Expr; hit?: HitCond; log?: (string | Expr)[]; hits: number; elsewhere?: boolean }
 interface HitCond { op: '>=' | '>' | '==' | '<' | '<=' | '%'; n: number }
 interface FnBp { id: number; name: string; condition?: Expr; hit?: HitCond; hits: number }
 interface DataBp { id: number; dataId: string; condition?: Expr; hit?: HitCond; hits: number; last: string }
@@ -175,6 +176,9 @@ function flagsText(l: WalkLevelView): string {
   return on.length ? on.join(' ') : '-';
 }
 
+/** Why a breakpoint in another trace file stays unverified. */
+const NOT_THIS_TRACE = 'not the trace being debugged: breakpoints apply to the trace of the session';
+
 export class XplDebugSession extends DebugSession {
   private engine: EngineApi | null = null;
   private program: Program | null = null;
@@ -191,6 +195,8 @@ export class XplDebugSession extends DebugSession {
   private pauseRequested = false;
   /** Bumped by restart/disconnect so that a run in progress abandons itself. */
   private generation = 0;
+  /** The client disconnected or terminated: a launch still loading must not start running. */
+  private closed = false;
   private configurationDone = false;
   private configWaiters: (() => void)[] = [];
 
@@ -203,10 +209,14 @@ export class XplDebugSession extends DebugSession {
   private marks = new Map<number, TimelineMark>();
   private conditionErrors = new Set<string>();
   private clientProgress = false;
+  /** The client handles `invalidated` events (it said so in `initialize`). */
+  private clientInvalidated = false;
   private nextProgressId = 1;
   private maxStep = 0;
   private threadIds = new Map<string, number>();
   private vars = new Handles<VarContainer>();
+  /** The largest variables reference handed out: references of an earlier stop are never reused. */
+  private lastVarRef = 0;
   private dataInfo = new Map<string, { dataId: string; description: string }>();
 
   constructor(private readonly files: FileAccessor) {
@@ -495,6 +505,7 @@ export class XplDebugSession extends DebugSession {
   protected override initializeRequest(response: DebugProtocol.InitializeResponse, args: DebugProtocol.InitializeRequestArguments): void {
     this.guard(response, () => {
       this.clientProgress = args?.supportsProgressReporting === true;
+      this.clientInvalidated = args?.supportsInvalidatedEvent === true;
       response.body = {
         // Breakpoints: lines (adjusted to statements), conditions that read model state, hit counts, logpoints.
         supportsConfigurationDoneRequest: true,
@@ -646,7 +657,9 @@ export class XplDebugSession extends DebugSession {
       await this.load(args);
       await this.waitForConfiguration(2000);
       this.sendResponse(response);
-      this.begin(args);
+      if (!this.closed) {
+        this.begin(args);
+      }
     });
   }
 
@@ -665,6 +678,12 @@ export class XplDebugSession extends DebugSession {
       return;
     }
     void this.runForward();
+  }
+
+  protected override attachRequest(response: DebugProtocol.AttachResponse, _args: DebugProtocol.AttachRequestArguments): void {
+    this.guard(response, () => {
+      throw new UserError('there is nothing to attach to: use "request": "launch" with a "trace"');
+    });
   }
 
   protected override restartRequest(response: DebugProtocol.RestartResponse, args: DebugProtocol.RestartArguments): void {
@@ -687,12 +706,18 @@ export class XplDebugSession extends DebugSession {
         throw e;
       }
       this.sendResponse(response);
-      this.sendEvent(new InvalidatedEvent(['all']));
+      if (this.closed) {
+        return;
+      }
+      if (this.clientInvalidated) {
+        this.sendEvent(new InvalidatedEvent(['all']));
+      }
       this.begin(next);
     });
   }
 
   protected override disconnectRequest(response: DebugProtocol.DisconnectResponse, _args: DebugProtocol.DisconnectArguments): void {
+    this.closed = true;
     this.generation++;
     this.pauseRequested = true;
     this.running = false;
@@ -701,6 +726,7 @@ export class XplDebugSession extends DebugSession {
   }
 
   protected override terminateRequest(response: DebugProtocol.TerminateResponse, _args: DebugProtocol.TerminateArguments): void {
+    this.closed = true;
     this.generation++;
     this.pauseRequested = true;
     this.running = false;
@@ -747,11 +773,13 @@ export class XplDebugSession extends DebugSession {
         .map((w) => ({ ...w, line: this.convertClientLineToDebugger(w.line) }));
       const program = await this.programFor(file);
       const lines = program ? this.stepLines(program) : [];
+      // Once a trace runs, only its own breakpoints can be hit.
+      const elsewhere = this.traceKey !== '' && path.resolve(file) !== this.traceKey;
       const list: LineBp[] = [];
       const out: DebugProtocol.Breakpoint[] = [];
       for (const w of wanted) {
         const id = this.nextBpId++;
-        const bp: LineBp = { id, requested: w.line, line: null, hits: 0 };
+        const bp: LineBp = { id, requested: w.line, line: null, hits: 0, elsewhere };
         let problem: string | undefined;
         try {
           if (w.condition) {
@@ -767,11 +795,13 @@ export class XplDebugSession extends DebugSession {
           problem = message(e);
         }
         const at = program ? this.verifyLine(lines, w.line) : null;
-        const b = new Breakpoint(at !== null && !problem, this.convertDebuggerLineToClient(at ?? w.line)) as DebugProtocol.Breakpoint;
+        const b = new Breakpoint(at !== null && !problem && !elsewhere, this.convertDebuggerLineToClient(at ?? w.line)) as DebugProtocol.Breakpoint;
         b.id = id;
         b.source = new Source(path.basename(file), file);
         if (problem) {
           b.message = problem;
+        } else if (elsewhere) {
+          b.message = NOT_THIS_TRACE;
         } else if (!program) {
           b.message = 'the trace does not parse; fix it and restart';
         } else if (at === null) {
@@ -792,6 +822,17 @@ export class XplDebugSession extends DebugSession {
 
   /** After a (re)load the file may have changed: place breakpoints on statement lines again and tell the client. */
   private reverifyBreakpoints(program: Program): void {
+    for (const [key, others] of this.lineBps) {
+      if (key !== this.traceKey) {
+        for (const bp of others) {
+          bp.elsewhere = true;
+          const b = new Breakpoint(false, this.convertDebuggerLineToClient(bp.line ?? bp.requested)) as DebugProtocol.Breakpoint;
+          b.id = bp.id;
+          b.message = NOT_THIS_TRACE;
+          this.sendEvent(new BreakpointEvent('changed', b));
+        }
+      }
+    }
     const bps = this.lineBps.get(this.traceKey);
     if (!bps) {
       return;
@@ -799,8 +840,9 @@ export class XplDebugSession extends DebugSession {
     const lines = this.stepLines(program);
     for (const bp of bps) {
       const at = this.verifyLine(lines, bp.requested);
-      if (at !== bp.line) {
+      if (at !== bp.line || bp.elsewhere) {
         bp.line = at;
+        bp.elsewhere = false;
         const b = new Breakpoint(at !== null, this.convertDebuggerLineToClient(at ?? bp.requested)) as DebugProtocol.Breakpoint;
         b.id = bp.id;
         if (at === null) {
@@ -1057,34 +1099,66 @@ export class XplDebugSession extends DebugSession {
   }
 
   /** Stops due to the step just run (violations, event kinds). `scan` = counting nothing, printing nothing. */
-  private checkEvents(o: StepOutcome, scan: boolean): Hit | null {
-    for (const v of o.violations) {
+  private checkEvents(o: StepOutcome, scan: boolean, after = -1): Hit | null {
+    // The statement's events in order: the earliest one that a violation filter or a function
+    // breakpoint stops on wins, with every function breakpoint that matches it. `after`: the event
+    // the session stopped on inside this statement (resuming from there looks at later ones only).
+    const vEvents: number[] = [];
+    o.events.forEach((e, i) => {
+      if (e.kind === 'violation') {
+        vEvents.push(i);
+      }
+    });
+    let best: Hit | null = null;
+    let bestAt = Infinity;
+    o.violations.forEach((v, k) => {
+      // Without recorded events (bulk runs) a violation has no event: it is the statement's first stop.
+      const at = k < vEvents.length ? vEvents[k] : -1;
+      if ((at >= 0 && at <= after) || at >= bestAt) {
+        return;
+      }
       const extra = this.violationExtra(v);
       const specific = this.exFilters.has(v.id) && this.condOk(this.exFilters.get(v.id), extra);
       const any = this.exFilters.has('any') && this.condOk(this.exFilters.get('any'), extra);
       if (specific || any) {
-        const idx = o.events.findIndex((e) => e.kind === 'violation');
-        return {
-          reason: 'exception', description: `Paused on invariant violation: ${v.id}`, text: v.id,
-          event: idx >= 0 ? idx : null, violation: v,
-        };
+        best = { reason: 'exception', description: `Paused on invariant violation: ${v.id}`, text: v.id, event: at >= 0 ? at : null, violation: v };
+        bestAt = at;
       }
-    }
+    });
+    const matches = (f: FnBp, i: number): boolean => o.events[i].kind === f.name || o.events[i].fn === f.name;
+    const fnHits: { f: FnBp; at: number }[] = [];
     for (const f of this.fnBps) {
-      const idx = o.events.findIndex((e) => e.kind === f.name || e.fn === f.name);
-      if (idx < 0 || !this.condOk(f.condition)) {
+      let at = -1;
+      for (let i = after + 1; i < o.events.length; i++) {
+        if (matches(f, i)) {
+          at = i;
+          break;
+        }
+      }
+      if (at < 0 || !this.condOk(f.condition)) {
         continue;
       }
       if (!scan) {
-        f.hits++;
+        // One arrival per statement: resuming inside it does not count the breakpoint again.
+        let earlier = false;
+        for (let i = 0; i <= after && !earlier; i++) {
+          earlier = matches(f, i);
+        }
+        if (!earlier) {
+          f.hits++;
+        }
         if (!hitOk(f.hit, f.hits)) {
           continue;
         }
       }
-      const ev = o.events[idx];
-      return { reason: 'function breakpoint', description: `Paused on ${ev.kind} (${ev.fn})`, event: idx, bpIds: [f.id] };
+      fnHits.push({ f, at });
     }
-    return null;
+    const first = fnHits.reduce((m, h) => Math.min(m, h.at), Infinity);
+    if (first < bestAt) {
+      const ev = o.events[first];
+      return { reason: 'function breakpoint', description: `Paused on ${ev.kind} (${ev.fn})`, event: first, bpIds: fnHits.filter((h) => h.at === first).map((h) => h.f.id) };
+    }
+    return best;
   }
 
   /** Stops at the boundary now reached (data breakpoints, then line breakpoints). */
@@ -1149,11 +1223,21 @@ export class XplDebugSession extends DebugSession {
 
   // ---------------------------------------------------------------- running
 
+  /** Drop the variables of the last stop; new references continue above the old ones. */
+  private resetVars(): void {
+    this.vars = new Handles<VarContainer>(this.lastVarRef + 1);
+  }
+  private varRef(c: VarContainer): number {
+    const ref = this.vars.create(c);
+    this.lastVarRef = Math.max(this.lastVarRef, ref);
+    return ref;
+  }
+
   private beginRun(): number {
     this.running = true;
     this.pauseRequested = false;
     this.sub = null;
-    this.vars.reset();
+    this.resetVars();
     this.dataInfo.clear();
     return this.generation;
   }
@@ -1165,7 +1249,7 @@ export class XplDebugSession extends DebugSession {
     this.sub = hit.event !== null && this.lastOutcome && this.lastOutcome.step === engine.stepCount
       ? { outcome: this.lastOutcome, event: hit.event }
       : null;
-    this.vars.reset();
+    this.resetVars();
     this.dataInfo.clear();
     // Data breakpoints compare against the state where the session stops (a stop on an event or a
     // violation skips the boundary check that would otherwise record it).
@@ -1198,14 +1282,26 @@ export class XplDebugSession extends DebugSession {
   }
 
   private reachedEnd(): void {
-    const engine = this.mustEngine();
-    const r = engine.report();
-    const failed = r.expects.failed.length;
+    this.endSummary();
+    this.stopAt({ reason: 'end', description: 'End of the trace: step back, restart, or continue to finish', event: null });
+  }
+  /** The run's summary in the Debug Console, once the trace's last statement has run. */
+  private endSummary(): void {
+    const r = this.mustEngine().report();
     this.output(
-      `end of trace: ${r.steps} steps, ${r.violations.length} violation(s), expects ${r.expects.passed} passed, ${failed} failed\n`,
+      `end of trace: ${r.steps} steps, ${r.violations.length} violation(s), expects ${r.expects.passed} passed, ${r.expects.failed.length} failed\n`,
       'console',
     );
-    this.stopAt({ reason: 'end', description: 'End of the trace: step back, restart, or continue to finish', event: null });
+  }
+  /** The exit status `xpl check` would give the run: 1 if an expect failed, else 0. */
+  private exitCode(): number {
+    return this.mustEngine().report().expects.failed.length > 0 ? 1 : 0;
+  }
+  /** The session ends: its exit status, then terminated. */
+  private finish(code: number): void {
+    this.running = false;
+    this.sendEvent(new ExitedEvent(code));
+    this.sendEvent(new TerminatedEvent());
   }
 
   /** Progress in the client's status bar for replays of many steps (reverse continue, goto, seek ahead). */
@@ -1233,9 +1329,18 @@ export class XplDebugSession extends DebugSession {
   /** Run forward in slices until a stop condition; `extra` adds a stop condition checked at boundaries. */
   private async runForward(extra?: () => Hit | null): Promise<void> {
     const engine = this.mustEngine();
+    // Stopped inside a statement: its later events, then the boundary after it, come first.
+    const inside = this.sub;
     const gen = this.beginRun();
     const box: { hit: Hit | null } = { hit: null };
     try {
+      if (inside !== null) {
+        const hit = this.checkEvents(inside.outcome, false, inside.event) ?? this.checkBoundary(false) ?? (extra ? extra() : null);
+        if (hit) {
+          this.stopAt(hit);
+          return;
+        }
+      }
       for (;;) {
         await yieldTurn();
         if (gen !== this.generation) {
@@ -1282,18 +1387,17 @@ export class XplDebugSession extends DebugSession {
     try {
       while (!engine.done) {
         await yieldTurn();
-        if (gen !== this.generation || this.pauseRequested) {
+        if (gen !== this.generation) {
           return;
         }
         engine.run({ deadline: performance.now() + SLICE_MS, stop: (o) => { this.noteOutcome(o, false); return false; } });
       }
-      const r = engine.report();
-      this.output(`end of trace: ${r.steps} steps, ${r.violations.length} violation(s), expects ${r.expects.passed} passed, ${r.expects.failed.length} failed\n`, 'console');
+      this.endSummary();
+      this.finish(this.exitCode());
     } catch (e) {
       this.output(`${message(e)}\n`, 'stderr');
+      this.finish(2);
     }
-    this.running = false;
-    this.sendEvent(new TerminatedEvent());
   }
 
   /** Execute exactly one statement (no breakpoints), reporting its outcome. */
@@ -1440,7 +1544,7 @@ export class XplDebugSession extends DebugSession {
       response.body = { allThreadsContinued: true };
       this.sendResponse(response);
       if (engine.done) {
-        this.sendEvent(new TerminatedEvent());
+        this.finish(this.exitCode());
         return;
       }
       void this.runForward();
@@ -1463,7 +1567,10 @@ export class XplDebugSession extends DebugSession {
       }
       this.forwardAllowed();
       if (engine.done) {
-        throw new UserError('the trace has ended: step back or restart');
+        // Past the last statement a step has nowhere to go: the session finishes, as continue does.
+        this.sendResponse(response);
+        this.finish(this.exitCode());
+        return;
       }
       this.sendResponse(response);
       this.stepStatement(false);
@@ -1473,9 +1580,20 @@ export class XplDebugSession extends DebugSession {
   private stepStatement(into: boolean): void {
     try {
       const o = this.stepOne();
+      if (this.mustEngine().done) {
+        this.endSummary();
+      }
+      // A step stops where a breakpoint inside the statement would (a violation filter, a function
+      // breakpoint); arriving at the next line counts its breakpoints' hits and prints its
+      // logpoints, and a data breakpoint the statement set off is reported as such.
       const hit = this.checkEvents(o, false);
-      if (hit && hit.reason === 'exception') {
+      if (hit) {
         this.stopAt(hit);
+        return;
+      }
+      const boundary = this.checkBoundary(false);
+      if (boundary && boundary.reason === 'data breakpoint') {
+        this.stopAt(boundary);
         return;
       }
       const first = into && o.events.length ? 0 : null;
@@ -1497,7 +1615,10 @@ export class XplDebugSession extends DebugSession {
       }
       this.forwardAllowed();
       if (engine.done) {
-        throw new UserError('the trace has ended: step back or restart');
+        // Past the last statement a step has nowhere to go: the session finishes, as continue does.
+        this.sendResponse(response);
+        this.finish(this.exitCode());
+        return;
       }
       this.sendResponse(response);
       this.stepStatement(true);
@@ -1517,7 +1638,10 @@ export class XplDebugSession extends DebugSession {
       }
       this.forwardAllowed();
       if (engine.done) {
-        throw new UserError('the trace has ended: step back or restart');
+        // Past the last statement a step has nowhere to go: the session finishes, as continue does.
+        this.sendResponse(response);
+        this.finish(this.exitCode());
+        return;
       }
       // Out of the innermost `repeat` body: run until the statement after its `end`.
       const program = this.mustEngine().program;
@@ -1585,10 +1709,10 @@ export class XplDebugSession extends DebugSession {
   protected override pauseRequest(response: DebugProtocol.PauseResponse, _args: DebugProtocol.PauseArguments): void {
     this.guard(response, () => {
       this.mustEngine();
-      if (!this.running) {
-        throw new UserError('not running');
+      // Not running (a stop crossed the request) or Run Without Debugging (runs to the end): nothing to do.
+      if (this.running && !this.launchArgs?.noDebug) {
+        this.pauseRequested = true;
       }
-      this.pauseRequested = true;
       this.sendResponse(response);
     });
   }
@@ -1620,12 +1744,20 @@ export class XplDebugSession extends DebugSession {
   protected override gotoRequest(response: DebugProtocol.GotoResponse, args: DebugProtocol.GotoArguments): void {
     this.guard(response, () => {
       const engine = this.mustBeStopped();
+      if (!Number.isInteger(args.targetId) || args.targetId < 1 || args.targetId > engine.program.statements.length) {
+        throw new UserError(`no goto target ${args.targetId}`);
+      }
       const index = args.targetId - 1;
       const stmt = engine.program.statements.at(index)!;
       if (!stmt || stmt.op === 'repeat' || stmt.op === 'end') {
         throw new UserError(`no goto target ${args.targetId}`);
       }
       this.sendResponse(response);
+      if (this.sub === null && engine.nextIndex === index) {
+        // Jump to Cursor on the line the session is stopped before: it is already there.
+        this.stopAt({ reason: 'goto', description: `Already at line ${engine.program.statements.lineAt(index)}`, event: null });
+        return;
+      }
       void this.travelToStatement(index);
     });
   }
@@ -1805,7 +1937,7 @@ export class XplDebugSession extends DebugSession {
       const paging = dom ? this.domains().find((d) => d.name === dom)?.paging : this.domains()[0]?.paging;
       const scopes: DebugProtocol.Scope[] = [];
       const add = (name: string, c: VarContainer, expensive = false, hint?: string): void => {
-        const s = new Scope(name, this.vars.create(c), expensive) as DebugProtocol.Scope;
+        const s = new Scope(name, this.varRef(c), expensive) as DebugProtocol.Scope;
         if (hint) {
           s.presentationHint = hint;
         }
@@ -1830,7 +1962,7 @@ export class XplDebugSession extends DebugSession {
   // ---------------------------------------------------------------- variables
 
   private child(name: string, value: string, c: VarContainer, extra?: Partial<Var>): Var {
-    const ref = this.vars.create(c);
+    const ref = this.varRef(c);
     const v: Var = { name, value, variablesReference: ref, ...extra };
     if (c.kind === 'indexed') {
       v.indexedVariables = c.total;
@@ -2183,7 +2315,8 @@ export class XplDebugSession extends DebugSession {
   // ---------------------------------------------------------------- evaluate
 
   protected override evaluateRequest(response: DebugProtocol.EvaluateResponse, args: DebugProtocol.EvaluateArguments): void {
-    this.answer(args.context === 'repl', response, () => {
+    // The Debug Console shows a failed evaluation inline; a notification as well would be noise.
+    this.answer(false, response, () => {
       const text = (args.expression ?? '').trim();
       if (text === 'help' || text === '?') {
         response.body = { result: EXPR_HELP.join('\n'), variablesReference: 0 };
@@ -2214,7 +2347,7 @@ export class XplDebugSession extends DebugSession {
             ];
             result = {
               result: lines.join('\n'),
-              variablesReference: this.vars.create({ kind: 'list', get: () => [...this.levelVars(vcpu, va, w.guest, 'pte', dom), ...this.levelVars(vcpu, va, w.shadow, 'spte', dom)] }),
+              variablesReference: this.varRef({ kind: 'list', get: () => [...this.levelVars(vcpu, va, w.guest, 'pte', dom), ...this.levelVars(vcpu, va, w.shadow, 'spte', dom)] }),
               memoryReference: w.gfn !== undefined ? this.guestRef(dom, w.gfn) : undefined,
             };
           } else {
@@ -2226,7 +2359,7 @@ export class XplDebugSession extends DebugSession {
             ];
             result = {
               result: lines.join('\n'),
-              variablesReference: g ? this.vars.create({ kind: 'list', get: () => this.levelVars(vcpu, va, [g, ...(s ? [s] : [])], 'pte', dom) }) : 0,
+              variablesReference: g ? this.varRef({ kind: 'list', get: () => this.levelVars(vcpu, va, [g, ...(s ? [s] : [])], 'pte', dom) }) : 0,
               memoryReference: g ? this.guestRef(dom, g.table) : undefined,
             };
           }
@@ -2277,7 +2410,7 @@ export class XplDebugSession extends DebugSession {
           const entries = engine.tlb(vcpu);
           const lines = [`TLB of ${vcpu}: ${count(entries.length, 'entry', 'entries')}`, ...entries.slice(0, 256).map((e) =>
             `  ${vaToString(e.va)} → mfn ${hex(e.mfn)} ${e.writable ? 'W' : 'R'}${e.dirty ? ' D' : ''}${e.global ? ' G' : ''}${e.stale ? ` STALE (${e.stale})` : ''}`)];
-          result = { result: lines.join('\n'), variablesReference: this.vars.create({ kind: 'list', get: () => this.oneVcpuVars(vcpu) }) };
+          result = { result: lines.join('\n'), variablesReference: this.varRef({ kind: 'list', get: () => this.oneVcpuVars(vcpu) }) };
           break;
         }
         default: {
@@ -2297,6 +2430,8 @@ export class XplDebugSession extends DebugSession {
   private async seekAhead(step: number): Promise<boolean> {
     const engine = this.mustEngine();
     const gen = this.beginRun();
+    // The client shows the session running (and offers Pause) until the stop at the target.
+    this.sendEvent(new ContinuedEvent(this.activeThread(), true));
     const start = engine.stepCount;
     this.travel(start, false);
     const bar = this.progress(`Running to step ${step}`, step - start);
@@ -2394,7 +2529,8 @@ export class XplDebugSession extends DebugSession {
   // ---------------------------------------------------------------- custom requests (visualizer)
 
   protected override customRequest(command: string, response: DebugProtocol.Response, args: unknown): void {
-    this.guard(response, () => {
+    // The visualizer reports its own requests' errors in its panel.
+    this.answer(false, response, () => {
       const a = (args ?? {}) as Record<string, unknown>;
       const str = (k: string): string => {
         if (typeof a[k] !== 'string') {

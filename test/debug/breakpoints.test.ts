@@ -197,3 +197,55 @@ describe('debug adapter: breakpoints', () => {
     assert.match(flushed.body.description ?? '', /→ absent$/);
   });
 });
+
+describe('debug adapter: breakpoints after a stop inside a statement, and while stepping', () => {
+  let s: Session;
+  beforeEach(async () => {
+    s = await open();
+  });
+  afterEach(async () => {
+    await close(s);
+  });
+
+  it('continue from inside a statement stops at the breakpoint on the very next line', async () => {
+    // Stopped on the store's shadow fault (line 6): the boundary before line 7 comes next.
+    let stopped = await launch(s, { trace: EIGHT, functionBreakpoints: ['shadow-fault'], breakpoints: [{ line: 7 }] });
+    assert.equal(stopped.body.reason, 'function breakpoint');
+    assert.equal(await topLine(s, stopped), 6);
+    stopped = await resume(s, 'continue', stopped.body.threadId);
+    assert.equal(stopped.body.reason, 'breakpoint');
+    assert.equal(await topLine(s, stopped), 7);
+  });
+
+  it('several event breakpoints stop in the order of the events, naming every one that matches', async () => {
+    const stopped = await launch(s, { trace: EIGHT, functionBreakpoints: ['set-l1e', 'shadow-fault'] });
+    assert.match(stopped.body.description ?? '', /shadow-fault \(sh_page_fault\)/, 'sh_page_fault comes before shadow_set_l1e in the store');
+    const next = await resume(s, 'continue', stopped.body.threadId);
+    assert.equal(await topLine(s, next), 6, 'the same store\'s set-l1e is the next stop');
+    assert.match(next.body.description ?? '', /set-l1e/);
+  });
+
+  it('stepping over lines prints their logpoints and counts their hits, and stops on an event breakpoint inside', async () => {
+    let stopped = await launch(s, { trace: LOOP, stopOnEntry: true, breakpoints: [{ line: 8, logMessage: 'at {step}' }] });
+    for (let i = 0; i < 8; i++) {
+      stopped = await resume(s, 'next', stopped.body.threadId);
+    }
+    assert.ok(s.outputs.some((o) => /^at \d+/.test(o.body.output)), 'a logpoint reached by stepping prints');
+    await close(s);
+    s = await open();
+    stopped = await launch(s, { trace: EIGHT, stopOnEntry: true, functionBreakpoints: ['shadow-fault'] });
+    const reasons: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      stopped = await resume(s, 'next', stopped.body.threadId);
+      reasons.push(`${stopped.body.reason}@${await topLine(s, stopped)}`);
+    }
+    assert.ok(reasons.includes('function breakpoint@6'), reasons.join(' '));
+  });
+
+  it('a breakpoint in another trace file is unverified: only the debugged trace can hit it', async () => {
+    await launch(s, { trace: ONE, stopOnEntry: true });
+    const r = await within(s.dc.setBreakpointsRequest({ source: { path: EIGHT }, breakpoints: [{ line: 6 }] }), 'setBreakpoints');
+    assert.equal(r.body.breakpoints[0].verified, false);
+    assert.match(r.body.breakpoints[0].message ?? '', /not the trace being debugged/);
+  });
+});

@@ -298,3 +298,47 @@ describe('debug adapter: stepping and time travel', () => {
   });
 });
 
+
+describe('debug adapter: the end of the trace', () => {
+  let s: Session;
+  beforeEach(async () => {
+    s = await open();
+  });
+  afterEach(async () => {
+    await close(s);
+  });
+
+  it('stepping onto the end prints the summary; a step at the end finishes with the exit status xpl check would give', async () => {
+    let stopped = await launch(s, { trace: ONE, stopOnEntry: true });
+    while (!s.outputs.some((o) => o.body.output.startsWith('end of trace'))) {
+      stopped = await resume(s, 'next', stopped.body.threadId);
+    }
+    assert.match(s.outputs.find((o) => o.body.output.startsWith('end of trace'))!.body.output, /expects 1 passed, 0 failed/);
+    const exited = s.dc.waitForEvent('exited') as Promise<DebugProtocol.ExitedEvent>;
+    const terminated = s.dc.waitForEvent('terminated');
+    await within(s.dc.nextRequest({ threadId: stopped.body.threadId ?? 1 }), 'next at the end');
+    assert.equal((await within(exited, 'exited')).body.exitCode, 0);
+    await within(terminated, 'terminated');
+  });
+
+  it('refuses a goto target that is not a statement number, and Jump to Cursor on the current line stays there', async () => {
+    const stopped = await launch(s, { trace: ONE, stopOnEntry: true });
+    assert.match(await rejects(s.dc.gotoRequest({ threadId: 1, targetId: 2.5 }), 'goto 2.5'), /no goto target 2\.5/);
+    const line = await topLine(s, stopped);
+    const targets = await within(s.dc.gotoTargetsRequest({ source: { path: ONE }, line }), 'gotoTargets');
+    const again = s.dc.waitForEvent('stopped') as Promise<DebugProtocol.StoppedEvent>;
+    await within(s.dc.gotoRequest({ threadId: 1, targetId: targets.body.targets[0].id }), 'goto here');
+    const here = await within(again, 'stop');
+    assert.match(here.body.description ?? '', /Already at line/);
+    assert.equal(await topLine(s, here), line);
+  });
+
+  it('a variables reference of an earlier stop is refused, never answered with another container', async () => {
+    let stopped = await launch(s, { trace: ONE, stopOnEntry: true });
+    const old = (await scopes(s, (await stack(s, stopped))[0].id))[0].variablesReference;
+    stopped = await resume(s, 'next', stopped.body.threadId);
+    const fresh = await scopes(s, (await stack(s, stopped))[0].id);
+    assert.ok(fresh.every((sc) => sc.variablesReference !== old), 'new references never reuse old numbers');
+    assert.match(await rejects(s.dc.variablesRequest({ variablesReference: old }), 'old reference'), /unknown variables reference/);
+  });
+});
