@@ -445,9 +445,17 @@ export class Executor {
           throw new SimError(`the resized range ends outside the domain's memory`, 'pages');
         }
         const moved = this.placeFb(d, fb.name, fb.gfn, s.pages, 'pages');
+        const before = fb.pages;
         fb.pages = s.pages;
         this.movePml4s(d, moved);
-        m.oracles.get(fb.name)!.grow(s.pages);
+        const o = m.oracles.get(fb.name)!;
+        o.grow(s.pages);
+        // Pages that join the framebuffer may differ from what the device model last copied of them
+        // (written while outside it, or before a shrink): suspects, for the screen too.
+        for (let p = before; p < s.pages; p++) {
+          o.suspects.add(p);
+          o.screenSuspect.add(p);
+        }
         if (this.trackerOf(d) === 'memcmp') {
           // qemu-dm reallocates its copy for the new mode: the next comparison starts afresh.
           m.oracles.get(fb.name)!.memcmpCopy = null;

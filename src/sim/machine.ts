@@ -599,7 +599,7 @@ export class Machine {
     if (slot >= 0) {
       const f = tlb.flags(slot);
       if (!write || (f & (TLB_W | TLB_D)) === (TLB_W | TLB_D)) {
-        if (!(f & TLB_WARNED) && (tlb.ep(slot) !== d.permEpoch + d.p2m.verEpoch || !Machine.fastPaths)) {
+        if (tlb.ep(slot) !== d.permEpoch + d.p2m.verEpoch || !Machine.fastPaths) {
           // Something changed since the fill (else nothing can be stale): check this entry.
           this.checkTlbHit(v, d, va, tlb, slot, write);
         }
@@ -670,10 +670,10 @@ export class Machine {
   checkTlbHit(v: Vcpu, d: Domain, va: number, tlb: Tlb, slot: number, write: boolean): void {
     const pt = tlb.pt(slot);
     const vers = d.ptVer.get(Math.floor(pt / 512));
-    if (vers && vers[pt & 511] !== tlb.ptVer(slot)) {
+    if (!(tlb.flags(slot) & TLB_WARNED) && vers && vers[pt & 511] !== tlb.ptVer(slot)) {
+      // Reported once per entry; a translation Xen made stale meanwhile is still its own violation.
       tlb.warn(slot);
       this.violation('guest-no-flush', `vCPU ${v.id} used its cached translation of ${vaToString(va)} after the guest changed the PTE without invlpg`, { vcpu: v.id, va: vaToString(va) });
-      return;
     }
     if (!write) {
       return;

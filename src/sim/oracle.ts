@@ -87,9 +87,11 @@ export function recordAnswer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle
     }
   }
   const changed = changedB.done();
+  // (Pages beyond the framebuffer's current size — it was shrunk — keep their state for a later
+  // growth: they are not part of this answer.)
   const late: number[] = [];
   for (const p of o.missed) {
-    if (all || isReported[p] === 1 || dma.has(p)) {
+    if (p < n && (all || isReported[p] === 1 || dma.has(p))) {
       late.push(p);
     }
   }
@@ -102,7 +104,12 @@ export function recordAnswer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle
   // Update the device model's copy with every reported page (and the DMA'd ones QEMU knows of).
   const now = m.pages.position;
   if (all) {
-    o.copy.fill(-1);
+    for (let p = n; p < o.copy.length; p++) {
+      if (o.copy[p] < 0) {
+        o.copy[p] = o.copyAll;
+      }
+    }
+    o.copy.fill(-1, 0, n);
     o.copyAll = now;
     for (let p = 0; p < n; p++) {
       o.told.add(p);
@@ -126,12 +133,12 @@ export function recordAnswer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle
     o.missed.add(p);
   }
   // Pages still suspect: those that still differ from the copy (the missed ones).
-  o.suspects.clear();
+  o.suspects.clearBelow(n);
   for (const p of o.missed) {
     o.suspects.add(p);
   }
-  o.written.clear();
-  o.dma.clear();
+  o.written.clearBelow(n);
+  o.dma.clearBelow(n);
   for (const p of dirty) {
     isReported[p] = 0;
   }

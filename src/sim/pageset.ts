@@ -45,6 +45,19 @@ export class PageSet {
       this.n = 0;
     }
   }
+  /** Remove the members below `n` (the pages of a framebuffer shrunk to n pages; the others stay). */
+  clearBelow(n: number): void {
+    if (n >= this.bits.length) {
+      this.clear();
+      return;
+    }
+    for (let p = 0; p < n && this.n > 0; p++) {
+      if (this.bits[p] === 1) {
+        this.bits[p] = 0;
+        this.n--;
+      }
+    }
+  }
   /** Make room for pages [0, pages) (a mode switch to a larger framebuffer). */
   grow(pages: number): void {
     if (pages > this.bits.length) {

@@ -70,6 +70,15 @@ export function visiblePages(fb: Framebuffer): number {
 }
 
 /**
+ * Does visible page p show different pixels on the screen than guest memory holds? Only the bytes
+ * that are pixels count: the tail of the last visible page past the last scanline is never drawn.
+ */
+function pixelsDiffer(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle, p: number): boolean {
+  const n = Math.min(PAGE_SIZE, fb.width * 4 * fb.height - p * PAGE_SIZE);
+  return Buffer.compare(m.pages.read(m.backingMfn(d, fb.gfn + p)).subarray(0, n), m.pages.read(o.screenMfn + p).subarray(0, n)) !== 0;
+}
+
+/**
  * The scanline loop. `snap` is the snapshot (fixed QEMU) or null to read the live bitmap per line
  * (pre-2017). Returns the pages whose lines were drawn, and leaves in `o.drawnSpan` the span the
  * pre-2017 reset covers.
@@ -137,9 +146,7 @@ export function staleAfterRefresh(m: Machine, d: Domain, fb: Framebuffer, o: FbO
       o.screenSuspect.delete(p);
       continue;
     }
-    const g = m.pages.read(m.backingMfn(d, fb.gfn + p));
-    const s = m.pages.read(o.screenMfn + p);
-    if (Buffer.compare(g, s) !== 0) {
+    if (pixelsDiffer(m, d, fb, o, p)) {
       stale.push(p);
     } else {
       o.screenSuspect.delete(p);
@@ -160,8 +167,8 @@ export function staleNow(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle): n
 
 /** Does page p differ between guest memory and the screen right now? */
 export function screenDiffers(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle, p: number): boolean {
-  if (!o.screenSuspect.has(p)) {
+  if (!o.screenSuspect.has(p) || p >= visiblePages(fb)) {
     return false;
   }
-  return Buffer.compare(m.pages.read(m.backingMfn(d, fb.gfn + p)), m.pages.read(o.screenMfn + p)) !== 0;
+  return pixelsDiffer(m, d, fb, o, p);
 }

@@ -23,6 +23,19 @@ export function logdirty2009Peek(m: Machine, d: Domain, fb: Framebuffer): Tracke
   const r = d.vram2009;
   if (!r || r.begin !== begin || r.end !== end) {
     if (r) {
+      if (d.trackedFb !== null && d.trackedFb !== fb.name && d.trie) {
+        // Disabling and re-enabling log-dirty mode frees the trie: the other framebuffer's bits
+        // that its display had not read yet go with it.
+        const unread: number[] = [];
+        for (let g = r.begin; g < r.end; g++) {
+          if (d.trie.test(g)) {
+            unread.push(g - r.begin);
+          }
+        }
+        if (unread.length > 0) {
+          m.violation('clear-scope', `peeking '${fb.name}' moved the one tracked range, freeing the log-dirty trie with ${unread.length} unread bit(s) of '${d.trackedFb}': ${unread.slice(0, 16).join(',')}`, { fb: d.trackedFb, pages: unread });
+        }
+      }
       d.p2m.changeTypeRange(r.begin, r.end, T.ram_logdirty, T.ram_rw);
       m.ev('p2m-type-change', 'paging_log_dirty_disable', `${hex(r.begin)}..${hex(r.end)} ram_logdirty → ram_rw`);
     }
