@@ -98,8 +98,9 @@ export class Executor {
    *    store first writes the pending stores (`PageStore.beforeWrite`), so the log's order is the
    *    one-by-one order. A store that hits a shadowed page-table frame is emulated right after its
    *    translation (the pending stores written first), and the batch ends with it. A batch also
-   *    ends after a store that reported a violation (the engine records it before going on) or when a translation throws (the stores before it are written first; the
-   *    error is statement `from + batchDone`'s).
+   *    ends after a store that reported a violation (the engine records it before going on) or when
+   *    a translation throws (the stores before it are written first; the error is statement
+   *    `from + batchDone`'s).
    * 3. load a byte of each pending store's frame (the misses, together), then write them in order,
    *    each with its oracle bookkeeping.
    */
