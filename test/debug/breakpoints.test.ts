@@ -196,16 +196,6 @@ describe('debug adapter: breakpoints', () => {
     assert.equal(await topLine(s, flushed), 10);
     assert.match(flushed.body.description ?? '', /→ absent$/);
   });
-});
-
-describe('debug adapter: breakpoints after a stop inside a statement, and while stepping', () => {
-  let s: Session;
-  beforeEach(async () => {
-    s = await open();
-  });
-  afterEach(async () => {
-    await close(s);
-  });
 
   it('continue from inside a statement stops at the breakpoint on the very next line', async () => {
     // Stopped on the store's shadow fault (line 6): the boundary before line 7 comes next.

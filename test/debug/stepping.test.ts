@@ -296,17 +296,7 @@ describe('debug adapter: stepping and time travel', () => {
     assert.equal(events.filter((e) => e === 'progressEnd').length, 2);
     assert.ok(events.some((e) => e === 'progressUpdate'));
   });
-});
 
-
-describe('debug adapter: the end of the trace', () => {
-  let s: Session;
-  beforeEach(async () => {
-    s = await open();
-  });
-  afterEach(async () => {
-    await close(s);
-  });
 
   it('stepping onto the end prints the summary; a step at the end finishes with the exit status xpl check would give', async () => {
     let stopped = await launch(s, { trace: ONE, stopOnEntry: true });
