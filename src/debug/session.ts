@@ -55,6 +55,8 @@ const FRAMES_PER_THREAD = 1024;
 const MAX_MARKS = 500_000;
 /** Replays shorter than this finish too fast for a progress bar. */
 const PROGRESS_MIN_STEPS = 200_000;
+/** A step back replays at most this many steps in one go; farther, it replays in slices. */
+const SYNC_REPLAY_MAX = 200_000;
 const EVENT_KINDS: readonly EventKind[] = [
   'tlb-hit', 'tlb-miss', 'tlb-fill', 'walk', 'ad-update', 'store', 'load', 'vmexit', 'shadow-fault', 'propagate',
   'set-l1e', 'make-shadow', 'destroy-shadow', 'emulate', 'remove-write-access', 'ept-violation', 'ept-misconfig',
@@ -1688,10 +1690,45 @@ export class XplDebugSession extends DebugSession {
         throw new UserError('already at the start of the trace');
       }
       this.sendResponse(response);
+      const from = engine.checkpointSteps().filter((c) => c <= target).reduce((a, c) => Math.max(a, c), 0);
+      if (target - from > SYNC_REPLAY_MAX) {
+        // Far from a checkpoint (`checkpointInterval: 0`, or a coarse one): replay in slices, so the
+        // adapter (inside the extension host) keeps answering.
+        void this.replayTo(target, from);
+        return;
+      }
       this.travel(target, false);
       this.resetDataValues();
       this.stopAt({ reason: 'step', description: 'Step back', event: null });
     });
+  }
+
+  /** Step back by restoring the checkpoint at `from` and replaying to `target` in slices. */
+  private async replayTo(target: number, from: number): Promise<void> {
+    const engine = this.mustEngine();
+    const gen = this.beginRun();
+    this.sendEvent(new ContinuedEvent(this.activeThread(), true));
+    this.travel(from, false);
+    const bar = this.progress('Replaying to the previous step', target - from);
+    try {
+      while (engine.stepCount < target) {
+        await yieldTurn();
+        bar.update(engine.stepCount - from);
+        if (gen !== this.generation) {
+          return;
+        }
+        engine.run({ maxSteps: target - engine.stepCount, deadline: performance.now() + SLICE_MS, stop: (o) => { this.noteOutcome(o, true); return false; } });
+      }
+      this.lastOutcome = null;
+      this.resetDataValues();
+      this.stopAt({ reason: 'step', description: 'Step back', event: null });
+    } catch (e) {
+      if (gen === this.generation) {
+        this.fault(e);
+      }
+    } finally {
+      bar.end();
+    }
   }
 
   protected override reverseContinueRequest(response: DebugProtocol.ReverseContinueResponse, _args: DebugProtocol.ReverseContinueArguments): void {

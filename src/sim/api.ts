@@ -44,6 +44,8 @@ export interface EngineApi {
   run(opts: { maxSteps?: number; deadline?: number; stop?: (o: StepOutcome) => boolean; collect?: boolean }): RunResult;
   /** Go to the state after `step` executed steps (0 = before the first). */
   seek(step: number): void;
+  /** The steps the checkpoints hold, ascending (a seek restores the nearest one at or before its step). */
+  checkpointSteps(): number[];
 
   report(): Report;
   summary(): StateSummary;

@@ -482,7 +482,7 @@ export class Engine implements EngineApi {
     this.seek(c.step);
   }
 
-  /** Steps held by checkpoints (for tests and the bench). */
+  /** Steps held by checkpoints (the debugger replays from the nearest; tests and the bench). */
   checkpointSteps(): number[] {
     return this.checkpoints.map((c) => c.step);
   }

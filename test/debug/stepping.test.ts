@@ -311,6 +311,26 @@ describe('debug adapter: stepping and time travel', () => {
     await within(terminated, 'terminated');
   });
 
+  it('without checkpoints a far step back replays in slices: the adapter answers meanwhile, and lands one step back', async () => {
+    await launch(s, { trace: LONG, stopOnEntry: true, checkpointInterval: 0 });
+    const seeked = s.dc.waitForEvent('stopped') as Promise<DebugProtocol.StoppedEvent>;
+    await custom(s, 'xpl/seek', { step: 300000 });
+    await within(seeked, 'seek stop', 30000);
+    const order: string[] = [];
+    const back = (s.dc.waitForEvent('stopped', 30000) as Promise<DebugProtocol.StoppedEvent>).then((e) => {
+      order.push('stopped');
+      return e;
+    });
+    await within(s.dc.stepBackRequest({ threadId: 1 }), 'stepBack');
+    await within(s.dc.threadsRequest(), 'threads during the replay');
+    order.push('threads');
+    const stopped = await back;
+    assert.deepEqual(order, ['threads', 'stopped'], 'the threads request was answered while the replay ran');
+    const summary = await custom<StateSummary>(s, 'xpl/summary', {});
+    assert.equal(summary.step, 299999);
+    assert.equal(stopped.body.reason, 'step');
+  });
+
   it('refuses a goto target that is not a statement number, and Jump to Cursor on the current line stays there', async () => {
     const stopped = await launch(s, { trace: ONE, stopOnEntry: true });
     assert.match(await rejects(s.dc.gotoRequest({ threadId: 1, targetId: 2.5 }), 'goto 2.5'), /no goto target 2\.5/);
