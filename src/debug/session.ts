@@ -1428,6 +1428,52 @@ export class XplDebugSession extends DebugSession {
     return null;
   }
 
+  /** Where a travel to the state after `to` steps replays from: here if ahead is closer, else the nearest checkpoint. */
+  private replayBase(to: number): number {
+    const engine = this.mustEngine();
+    const cp = engine.checkpointSteps().filter((c) => c <= to).reduce((a, c) => Math.max(a, c), 0);
+    return engine.stepCount <= to ? Math.max(cp, engine.stepCount) : cp;
+  }
+  private replayDistance(to: number): number {
+    return to - this.replayBase(to);
+  }
+
+  /**
+   * `travel`, in slices when the replay it takes is long (the adapter, inside the extension host,
+   * keeps answering; progress is shown). False when the run was abandoned meanwhile (a restart, a
+   * disconnect); a pause waits for the travel to finish.
+   */
+  private async travelSliced(step: number, inside: boolean, gen: number): Promise<boolean> {
+    const engine = this.mustEngine();
+    const to = inside && step >= 1 ? step - 1 : step;
+    const base = this.replayBase(to);
+    if (to - base <= SYNC_REPLAY_MAX) {
+      this.travel(step, inside);
+      return true;
+    }
+    if (base !== engine.stepCount) {
+      this.travel(base, false);
+    }
+    const bar = this.progress(`Replaying to step ${to}`, to - base);
+    try {
+      while (engine.stepCount < to) {
+        await yieldTurn();
+        bar.update(engine.stepCount - base);
+        if (gen !== this.generation) {
+          return false;
+        }
+        engine.run({ maxSteps: to - engine.stepCount, deadline: performance.now() + SLICE_MS, stop: (o) => { this.noteOutcome(o, true); return false; } });
+      }
+    } finally {
+      bar.end();
+    }
+    this.lastOutcome = null;
+    if (inside && step >= 1) {
+      this.noteOutcome(engine.step(), true);
+    }
+    return true;
+  }
+
   /**
    * Replay from the start up to (not including) position `limit` (2·step for a boundary, 2·step−1 inside
    * a step) and return the last position where `test` says stop. Runs in slices.
@@ -1514,7 +1560,9 @@ export class XplDebugSession extends DebugSession {
         return;
       }
       const { pos, hit } = found as { pos: number; hit: Hit };
-      this.travel(Math.ceil(pos / 2), pos % 2 === 1);
+      if (!(await this.travelSliced(Math.ceil(pos / 2), pos % 2 === 1, gen))) {
+        return;
+      }
       this.resetDataValues();
       this.stopAt(hit);
     } catch (e) {
@@ -1690,11 +1738,10 @@ export class XplDebugSession extends DebugSession {
         throw new UserError('already at the start of the trace');
       }
       this.sendResponse(response);
-      const from = engine.checkpointSteps().filter((c) => c <= target).reduce((a, c) => Math.max(a, c), 0);
-      if (target - from > SYNC_REPLAY_MAX) {
+      if (this.replayDistance(target) > SYNC_REPLAY_MAX) {
         // Far from a checkpoint (`checkpointInterval: 0`, or a coarse one): replay in slices, so the
         // adapter (inside the extension host) keeps answering.
-        void this.replayTo(target, from);
+        void this.replayTo(target);
         return;
       }
       this.travel(target, false);
@@ -1703,31 +1750,19 @@ export class XplDebugSession extends DebugSession {
     });
   }
 
-  /** Step back by restoring the checkpoint at `from` and replaying to `target` in slices. */
-  private async replayTo(target: number, from: number): Promise<void> {
-    const engine = this.mustEngine();
+  /** Step back far from a checkpoint: replay to `target` in slices, then stop there. */
+  private async replayTo(target: number): Promise<void> {
     const gen = this.beginRun();
     this.sendEvent(new ContinuedEvent(this.activeThread(), true));
-    this.travel(from, false);
-    const bar = this.progress('Replaying to the previous step', target - from);
     try {
-      while (engine.stepCount < target) {
-        await yieldTurn();
-        bar.update(engine.stepCount - from);
-        if (gen !== this.generation) {
-          return;
-        }
-        engine.run({ maxSteps: target - engine.stepCount, deadline: performance.now() + SLICE_MS, stop: (o) => { this.noteOutcome(o, true); return false; } });
+      if (await this.travelSliced(target, false, gen)) {
+        this.resetDataValues();
+        this.stopAt({ reason: 'step', description: 'Step back', event: null });
       }
-      this.lastOutcome = null;
-      this.resetDataValues();
-      this.stopAt({ reason: 'step', description: 'Step back', event: null });
     } catch (e) {
       if (gen === this.generation) {
         this.fault(e);
       }
-    } finally {
-      bar.end();
     }
   }
 
@@ -1815,14 +1850,12 @@ export class XplDebugSession extends DebugSession {
     try {
       const back = async (): Promise<boolean> => {
         const found = await this.scanBack(here, (o) => target(o), gen);
-        if (found && gen === this.generation) {
-          this.travel(found.pos / 2, false);
-          return true;
-        }
-        return false;
+        return found !== null && gen === this.generation && this.travelSliced(found.pos / 2, false, gen);
       };
       const ahead = async (): Promise<boolean> => {
-        this.travel(start, false);
+        if (!(await this.travelSliced(start, false, gen))) {
+          return false;
+        }
         try {
           while (!engine.done) {
             if (gen !== this.generation || this.pauseRequested) {
@@ -1843,13 +1876,14 @@ export class XplDebugSession extends DebugSession {
       if (gen !== this.generation) {
         return;
       }
+      if (!ok && !(await this.travelSliced(start, false, gen))) {
+        return;
+      }
       if (!ok && this.pauseRequested) {
-        this.travel(start, false);
         this.stopAt({ reason: 'pause', description: 'Paused; stayed where the jump started', event: null });
         return;
       }
       if (!ok) {
-        this.travel(start, false);
         this.output(`line ${engine.program.statements.lineAt(index)} is never reached\n`, 'console');
       }
       this.resetDataValues();
