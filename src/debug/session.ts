@@ -1550,7 +1550,13 @@ export class XplDebugSession extends DebugSession {
         return;
       }
       if (this.pauseRequested) {
-        this.stopAt({ reason: 'pause', description: 'Paused', event: null });
+        // The replay had not reached where reverse continue started: go back there (the stops the
+        // scan found so far were only candidates; the last one before the start was not known yet).
+        this.pauseRequested = false;
+        if (await this.travelSliced(Math.ceil(limit / 2), limit % 2 === 1, gen)) {
+          this.resetDataValues();
+          this.stopAt({ reason: 'pause', description: 'Paused; stayed where reverse continue started', event: null });
+        }
         return;
       }
       if (!found) {

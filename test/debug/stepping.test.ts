@@ -331,6 +331,20 @@ describe('debug adapter: stepping and time travel', () => {
     assert.equal(stopped.body.reason, 'step');
   });
 
+  it('pause during reverse continue goes back to where it started, not to wherever the replay had got', async () => {
+    await launch(s, { trace: LONG, stopOnEntry: true, checkpointInterval: 0 });
+    const seeked = s.dc.waitForEvent('stopped') as Promise<DebugProtocol.StoppedEvent>;
+    await custom(s, 'xpl/seek', { step: 1500000 });
+    await within(seeked, 'seek stop', 30000);
+    const paused = s.dc.waitForEvent('stopped', 30000) as Promise<DebugProtocol.StoppedEvent>;
+    await within(s.dc.reverseContinueRequest({ threadId: 1 }), 'reverseContinue');
+    await within(s.dc.pauseRequest({ threadId: 1 }), 'pause');
+    const stopped = await paused;
+    assert.equal(stopped.body.reason, 'pause');
+    assert.match(stopped.body.description ?? '', /stayed where reverse continue started/);
+    assert.equal((await custom<StateSummary>(s, 'xpl/summary', {})).step, 1500000);
+  });
+
   it('refuses a goto target that is not a statement number, and Jump to Cursor on the current line stays there', async () => {
     const stopped = await launch(s, { trace: ONE, stopOnEntry: true });
     assert.match(await rejects(s.dc.gotoRequest({ threadId: 1, targetId: 2.5 }), 'goto 2.5'), /no goto target 2\.5/);
