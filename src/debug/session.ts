@@ -126,6 +126,9 @@ function parseHit(text: string): HitCond {
     throw new ExprError(`hit count '${text}' is not N, >=N, >N, ==N, <N, <=N or %N`);
   }
   const op = (m[1] === '=' ? '==' : m[1] ?? '>=') as HitCond['op'];
+  if (op === '%' && Number(m[2]) === 0) {
+    throw new ExprError(`hit count '${text}': %N needs N ≥ 1`);
+  }
   return { op, n: Number(m[2]) };
 }
 
@@ -595,6 +598,9 @@ export class XplDebugSession extends DebugSession {
     if (a.costs !== undefined && !(typeof a.costs === 'object' && a.costs !== null && !Array.isArray(a.costs)
       && Object.entries(a.costs).every(([k, v]) => (COUNTERS as readonly string[]).includes(k) && typeof v === 'number' && Number.isFinite(v) && v >= 0))) {
       throw new UserError(`launch: "costs" must map counters (${COUNTERS.join(', ')}) to cycle prices ≥ 0`);
+    }
+    if (a.noDebug !== undefined && typeof a.noDebug !== 'boolean') {
+      throw new UserError('launch: "noDebug" must be true or false');
     }
     if (a.stopOnEntry !== undefined && typeof a.stopOnEntry !== 'boolean') {
       throw new UserError('launch: "stopOnEntry" must be true or false');
