@@ -232,6 +232,13 @@ describe('debug adapter: breakpoints', () => {
     assert.ok(reasons.includes('function breakpoint@6'), reasons.join(' '));
   });
 
+  it('a hit count of %0 is refused (it could never fire)', async () => {
+    await within(s.dc.initializeRequest({ adapterID: 'xpl', pathFormat: 'path' }), 'initialize');
+    const r = await within(s.dc.setBreakpointsRequest({ source: { path: EIGHT }, breakpoints: [{ line: 6, hitCondition: '%0' }] }), 'setBreakpoints');
+    assert.equal(r.body.breakpoints[0].verified, false);
+    assert.match(r.body.breakpoints[0].message ?? '', /%N needs N ≥ 1/);
+  });
+
   it('a breakpoint in another trace file is unverified: only the debugged trace can hit it', async () => {
     await launch(s, { trace: ONE, stopOnEntry: true });
     const r = await within(s.dc.setBreakpointsRequest({ source: { path: EIGHT }, breakpoints: [{ line: 6 }] }), 'setBreakpoints');
