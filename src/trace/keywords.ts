@@ -153,8 +153,8 @@ export const STATEMENTS: readonly StatementSpec[] = [
       { name: 'pages', kind: 'number', required: true, doc: 'Number of frames.' },
       { name: 'type', kind: 'enum', values: ['ram_rw', 'mmio_dm', 'ioreq_server'], required: true, doc: 'The p2m type to set.' },
     ],
-    doc: 'Set the p2m type of guest frames: plain RAM, emulated MMIO (every access goes to the device model) or pages claimed by an ioreq server (writes go to it).',
-    xen: '`XEN_DMOP_set_mem_type`, `p2m_change_type_one`, `ept_p2m_type_to_flags`',
+    doc: 'Set the p2m type of guest frames: plain RAM, emulated MMIO (every access goes to the device model) or pages claimed by an ioreq server (writes go to it). `ioreq_server` as Xen allows it: under HAP, after an `ioreq server` of the domain, from `ram_rw` only (and back only to `ram_rw`); recalculation keeps it.',
+    xen: '`XEN_DMOP_set_mem_type` (`allow_p2m_type_change`), `p2m_change_type_one`, `ept_p2m_type_to_flags`, `p2m_recalc_type_range`',
   },
   {
     id: 'process', keyword: 'process', category: 'setup', step: true, declaration: true,
@@ -377,8 +377,8 @@ export const STATEMENTS: readonly StatementSpec[] = [
     syntax: 'ioreq server NAME dom=D [limit=N]',
     positional: [{ name: 'name', kind: 'name', of: 'ioreq-server', declares: true, required: true, doc: 'The new server\'s name.' }],
     keys: [domKey, { name: 'limit', kind: 'number', required: false, default: '256', doc: 'Ranges allowed per rangeset (`MAX_NR_IO_RANGES`).' }],
-    doc: 'Create an enabled ioreq server with port, mmio and pci rangesets.',
-    xen: '`ioreq_server_create`, `ioreq_server_alloc_rangesets`, `rangeset_limit`',
+    doc: 'Create an enabled ioreq server with port, mmio and pci rangesets (creating and enabling it pause the domain). Under HAP it also claims the `ioreq_server` p2m type for the `p2m` statement.',
+    xen: '`ioreq_server_create`, `ioreq_server_set_state`, `ioreq_server_alloc_rangesets`, `rangeset_limit`, `XEN_DMOP_map_mem_type_to_ioreq_server`',
   },
   {
     id: 'ioreq map', keyword: 'ioreq', selector: { word: 'map' }, category: 'hypervisor', step: true,
