@@ -9,7 +9,7 @@ import { PAGE_MISSED, PAGE_REPORTED, PAGE_WRITTEN } from '../sim/inspect';
 import { BUGS, TRACKERS } from '../sim/program';
 import { TRACKER_DOCS } from '../trace/keywords';
 import { COMMANDS, COMPARE_VIEW_TYPE, DEBUG_TYPE, LANGUAGE_ID, SETTINGS, WALKTHROUGH_CONTEXT } from './constants';
-import { comparePage, reportPage, type CompareStrings, type FbSnapshot } from './html';
+import { comparePage, plainMessage, reportPage, type CompareStrings, type FbSnapshot } from './html';
 import { compareTrackers, formatReport, runToEnd } from './runner';
 import { generateWorkload, SHAPES, type WorkloadShape } from './workload';
 import { GENERATORS, generate as xplGen } from '../trace/gen';
@@ -39,9 +39,14 @@ export class Commands {
   }
 
   private fail(e: unknown): void {
+    if (e instanceof Error && e.message === 'cancelled') {
+      // The user cancelled the run: nothing went wrong.
+      this.output.appendLine(vscode.l10n.t('Cancelled.'));
+      return;
+    }
     const msg = e instanceof TraceError ? e.message : e instanceof Error ? e.message : String(e);
     this.output.appendLine(msg);
-    void vscode.window.showErrorMessage(msg);
+    void vscode.window.showErrorMessage(plainMessage(msg));
   }
 
   /** The trace a command acts on: its argument, else the active editor's document. */
@@ -92,9 +97,9 @@ export class Commands {
       ? vscode.l10n.t('{0}: {1} steps, {2} violations, no expects.', program.file, report.steps, report.violations.length)
       : vscode.l10n.t('{0}: {1} steps, {2} violations, {3} of {4} expects passed.', program.file, report.steps, report.violations.length, report.expects.passed, expects);
     if (failed > 0 || report.violations.length > 0) {
-      void vscode.window.showWarningMessage(summary);
+      void vscode.window.showWarningMessage(plainMessage(summary));
     } else {
-      void vscode.window.showInformationMessage(summary);
+      void vscode.window.showInformationMessage(plainMessage(summary));
     }
   }
 
@@ -107,7 +112,7 @@ export class Commands {
     const program = opts.program(await this.parse(doc));
     const rows = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Comparing trackers on {0}', program.file), cancellable: true },
-      (_p, token) => compareTrackers(program, {}, { cancelled: () => token.isCancellationRequested }),
+      (_p, token) => compareTrackers(program, { costs: opts.run.costs }, { cancelled: () => token.isCancellationRequested }),
     );
     const panel = vscode.window.createWebviewPanel(COMPARE_VIEW_TYPE, vscode.l10n.t('Compare: {0}', doc.uri.path.split('/').pop() ?? ''), vscode.ViewColumn.Beside, { enableScripts: false, localResourceRoots: [] });
     panel.webview.html = comparePage({ trace: program.file, rows, cspSource: panel.webview.cspSource, nonce: nonce(), strings: compareStrings() });
@@ -242,7 +247,7 @@ export class Commands {
     }
     await vscode.workspace.fs.writeFile(dest, new TextEncoder().encode(html));
     this.output.appendLine(vscode.l10n.t('Report written to {0}', dest.toString(true)));
-    void vscode.window.showInformationMessage(vscode.l10n.t('Report written to {0}', dest.path.split('/').pop() ?? ''));
+    void vscode.window.showInformationMessage(plainMessage(vscode.l10n.t('Report written to {0}', dest.path.split('/').pop() ?? '')));
     return dest;
   }
 }

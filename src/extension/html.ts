@@ -9,6 +9,15 @@ export function esc(s: unknown): string {
   return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c] as string));
 }
 
+/**
+ * Text for a VS Code notification (`showErrorMessage` and the like), which turns `[label](target)`
+ * into a link — a `command:` target runs a command when clicked. Text from a trace (an error quoting
+ * its words) must stay text, so the pattern is broken with a zero-width space.
+ */
+export function plainMessage(s: string): string {
+  return s.replace(/\]\(/g, ']\u200b(');
+}
+
 const fmt = (n: number): string => (Number.isFinite(n) ? n.toLocaleString('en-US') : String(n));
 
 export interface CompareStrings {

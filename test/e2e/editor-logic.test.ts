@@ -14,7 +14,7 @@ import { XPT_TABLE } from '../../src/extension/language/xptTable';
 import { compareTrackers, protocolCompareRows } from '../../src/extension/runner';
 import { compareTrackers as xplCompare, DEFAULT_COMPARE } from '../../src/trace/compare';
 import { generateWorkload, SHAPES } from '../../src/extension/workload';
-import { COMPARE_STRINGS_EN, comparePage, esc, reportPage } from '../../src/extension/html';
+import { COMPARE_STRINGS_EN, comparePage, esc, plainMessage, reportPage } from '../../src/extension/html';
 import { parseTrace } from '../../src/trace/index';
 import { createEngine } from '../../src/sim/engine';
 
@@ -238,9 +238,10 @@ describe('HTML pages show trace text as text', () => {
   });
 });
 
+const root = path.resolve(__dirname, '..', '..', '..');
+const read = (f: string): string => fs.readFileSync(path.join(root, f), 'utf8');
+
 describe('ready for localisation', () => {
-  const root = path.resolve(__dirname, '..', '..', '..');
-  const read = (f: string): string => fs.readFileSync(path.join(root, f), 'utf8');
 
   test('every %key% of package.json is in package.nls.json', () => {
     const nls = JSON.parse(read('package.nls.json')) as Record<string, string>;
@@ -258,4 +259,36 @@ describe('ready for localisation', () => {
     assert.ok(strings.length > 40);
     assert.deepEqual(strings.filter((k) => !(k in bundle)), []);
   });
+});
+
+describe('snippets and notifications', () => {
+  /** A snippet's body with every placeholder at its default (mirrors `$N` take the default of `${N:…}`). */
+  function expand(body: string[]): string {
+    const text = body.join('\n');
+    const defs = new Map<string, string>();
+    text.replace(/\$\{(\d+):([^}]*)\}/g, (_m, n: string, d: string) => (defs.set(n, d), ''));
+    text.replace(/\$\{(\d+)\|([^,|]*)[^}]*\|\}/g, (_m, n: string, d: string) => (defs.set(n, d), ''));
+    return text.replace(/\$\{(\d+)\|([^,|]*)[^}]*\|\}/g, '$2').replace(/\$\{(\d+):([^}]*)\}/g, '$2').replace(/\$(\d+)/g, (_m, n: string) => defs.get(n) ?? '');
+  }
+
+  test('a guest snippet followed by "Store then peek" is a trace whose expect holds, under shadow and HAP', () => {
+    const snippets = JSON.parse(read('snippets/xpt.code-snippets')) as Record<string, { body: string[] }>;
+    for (const guest of ['Shadow guest with a framebuffer', 'HAP guest with a framebuffer']) {
+      const text = expand(snippets[guest].body) + '\n' + expand(snippets['Store then peek'].body) + '\n';
+      const e = createEngine(parseTrace(text, 'snippet.xpt'), {});
+      e.run({});
+      assert.deepEqual(e.report().expects.failed, [], guest);
+      assert.equal(e.report().expects.passed, 1);
+    }
+  });
+
+  test('notification text keeps a trace\'s [label](command:…) as text, not a link', () => {
+    assert.equal(plainMessage("bad value '[Fix](command:xpl.openLesson)'"), "bad value '[Fix]\u200b(command:xpl.openLesson)'");
+    assert.equal(plainMessage('no links here'), 'no links here');
+  });
+});
+
+test('completion knows the vCPUs of a domain whose count is written in hex or with separators', () => {
+  assert.deepEqual(outline('domain g paging=shadow mem=64M vcpus=0x4\n').vcpus, ['g.0', 'g.1', 'g.2', 'g.3']);
+  assert.equal(outline('domain h paging=hap mem=64M vcpus=1_0\n').vcpus.length, 10);
 });

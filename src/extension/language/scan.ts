@@ -3,6 +3,7 @@
  * throws and does not validate: the parser (src/trace) owns errors and diagnostics. No `vscode` here,
  * so the editor logic is testable in plain Node. Columns are 0-based UTF-16 offsets (VS Code's).
  */
+import { parseUnsigned } from '../../trace/parser';
 
 export type TokenKind = 'keyword' | 'sub' | 'key' | 'value' | 'word' | 'string' | 'comment';
 
@@ -187,7 +188,9 @@ export function outline(text: string): Outline {
         declarations.push({ kind, name: nameTok.text, line: ln, start: nameTok.start, end: nameTok.end, detail: line.trim() });
         if (kind === 'domain') {
           const v = tokens.find((t) => t.kind === 'value' && t.key === 'vcpus');
-          const count = v ? Number.parseInt(v.text, 10) : NaN;
+          // The parser's spellings (decimal, 0x hex, `_` separators).
+          const parsed = v ? parseUnsigned(v.text) : undefined;
+          const count = parsed === undefined ? NaN : Number(parsed);
           for (let i = 0; i < (Number.isFinite(count) ? Math.min(count, 128) : 1); i++) {
             vcpus.push(`${nameTok.text}.${i}`);
           }

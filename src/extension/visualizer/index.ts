@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 import { TRACKERS, TraceError, type TrackerId } from '../../sim/program';
 import { parseTraceSliced } from '../../trace/index';
+import { plainMessage } from '../html';
 import { DebugSource } from './debugSource';
 import { EngineSource } from './engineSource';
 import { VIEW_TYPE, VisualizerPanel } from './panel';
@@ -162,7 +163,7 @@ class VisualizerController implements vscode.Disposable {
       }
     } catch (e) {
       const msg = e instanceof TraceError ? e.message : e instanceof Error ? e.message : String(e);
-      void vscode.window.showErrorMessage(vscode.l10n.t('Cannot visualize {0}: {1}', uri.path.split('/').pop() ?? '', msg));
+      void vscode.window.showErrorMessage(plainMessage(vscode.l10n.t('Cannot visualize {0}: {1}', uri.path.split('/').pop() ?? '', msg)));
     }
   }
 
