@@ -237,6 +237,8 @@ export function* diagnoseInSteps(text: string, file: string, maxErrors = 200): G
   try {
     const checker = new Checker(file);
     let n = 0;
+    // Names whose declaring line has an error: later uses of them are not reported again.
+    const broken = new Set<string>();
     for (const r of rawStatements(textLines(text), isJsonlTrace(text, file))) {
       if (out.length >= maxErrors) {
         return out;
@@ -255,6 +257,15 @@ export function* diagnoseInSteps(text: string, file: string, maxErrors = 200): G
         checker.add(r);
       } catch (e) {
         if (e instanceof TraceError) {
+          const declared = declaredName(r);
+          if (declared !== null) {
+            broken.add(declared);
+          }
+          const undeclared = /^undeclared (domain|framebuffer|process|ioreq server) '([^']*)'/.exec(e.detail);
+          if (undeclared && broken.has(`${undeclared[1]} ${undeclared[2]}`)) {
+            // Only a consequence of the failed declaration, which is reported already.
+            continue;
+          }
           out.push(e);
           if (r.keyword === 'repeat' && !/repeat would|iterations/.test(e.detail)) {
             // keep repeat/end balanced after a bad repeat line
@@ -270,6 +281,18 @@ export function* diagnoseInSteps(text: string, file: string, maxErrors = 200): G
     out.push(new TraceError(file, 1, 1, `internal error while checking the trace: ${e instanceof Error ? e.message : String(e)}`));
   }
   return out;
+}
+
+/** `KIND NAME` of what a declaring statement declares (as the parser's "undeclared" errors name it), or null. */
+function declaredName(r: RawStmt): string | null {
+  const w = r.words;
+  switch (r.keyword) {
+    case 'domain': return w[0] ? `domain ${w[0].text}` : null;
+    case 'vram': return w[0] ? `framebuffer ${w[0].text}` : null;
+    case 'process': return w[0] ? `process ${w[0].text}` : null;
+    case 'ioreq': return w[0]?.text === 'server' && w[1] ? `ioreq server ${w[1].text}` : null;
+    default: return null;
+  }
 }
 
 function lexToTrace(file: string, f: () => string): string {

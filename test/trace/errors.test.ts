@@ -4,6 +4,7 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { assertError, errorOf, ok } from './util';
+import { diagnoseTrace } from '../../src/trace/index';
 
 const H = 'domain g paging=shadow mem=64M vcpus=2\n';
 const FB = H + 'vram lfb dom=g gfn=0x3000 pages=16\nmap vcpu=g.0 va=0x10000000 fb=lfb\n';
@@ -307,5 +308,15 @@ describe('binary junk', () => {
       const e = errorOf(junk);
       assert.match(e, /^\d+:\d+: /);
     }
+  });
+});
+
+describe('diagnostics after a failed declaration', () => {
+  it('a declaration with an error does not turn every later use of its name into another error', () => {
+    const text = 'domain g paging=shadw mem=64M vcpus=1\nvram lfb dom=g gfn=0x3000 pages=16\nmap vcpu=g.0 va=0x1000 gfn=0x100 pages=1\nwrite vcpu=g.0 va=0x1000\npeek fb=lfb\nwrite vcpu=g.0 va=0x1000\n';
+    const errors = diagnoseTrace(text, 'cascade.xpt');
+    assert.deepEqual(errors.map((e) => e.line), [1], errors.map((e) => e.message).join('\n'));
+    // A name that was never declared at all is still reported at each use.
+    assert.equal(diagnoseTrace('domain g paging=shadow mem=64M vcpus=1\npeek fb=nope\npeek fb=nope\n', 'u.xpt').length, 2);
   });
 });

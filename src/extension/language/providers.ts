@@ -291,16 +291,19 @@ export class TraceCompletionProvider implements vscode.CompletionItemProvider {
       }
       return item;
     };
-    if (arg.values) {
-      return arg.values.map((v) => make(v, vscode.CompletionItemKind.EnumMember, this.index.value(v)?.doc));
+    const words = (arg.values ?? []).map((v) => make(v, vscode.CompletionItemKind.EnumMember, this.index.value(v)?.doc));
+    const names = arg.kind === 'name' && arg.names !== undefined;
+    if (arg.values && !names) {
+      return words;
     }
     const o = outline(doc.getText());
     if (arg.kind === 'vcpu') {
       return o.vcpus.map((v) => make(v, vscode.CompletionItemKind.Variable));
     }
-    if (arg.kind === 'name' && arg.names) {
-      // Each name with the statement that declared it (line and text), as the outline shows it.
-      const items = o.declarations.filter((d) => d.kind === arg.names).map((d) => {
+    if (names) {
+      // Each name declared before this line (the parser wants names declared first) with the
+      // statement that declared it, as the outline shows it; then the key's own words (`none`).
+      const items = o.declarations.filter((d) => d.kind === arg.names && d.line < line).map((d) => {
         const item = make(d.name, vscode.CompletionItemKind.Variable);
         item.detail = vscode.l10n.t('line {0}: {1}', d.line + 1, d.detail);
         return item;
@@ -310,9 +313,9 @@ export class TraceCompletionProvider implements vscode.CompletionItemProvider {
         kernel.detail = vscode.l10n.t('every domain\'s first address space');
         items.unshift(kernel);
       }
-      return items;
+      return [...items, ...words];
     }
-    return [];
+    return words;
   }
 }
 
