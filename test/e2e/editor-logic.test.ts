@@ -9,7 +9,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { codePointColToUtf16, outline, scanLine, statementName, tokenAt } from '../../src/extension/language/scan';
-import { TableIndex } from '../../src/extension/language/table';
+import { TableIndex, valueGroupOf } from '../../src/extension/language/table';
 import { XPT_TABLE } from '../../src/extension/language/xptTable';
 import { compareTrackers, protocolCompareRows } from '../../src/extension/runner';
 import { compareTrackers as xplCompare, DEFAULT_COMPARE } from '../../src/trace/compare';
@@ -291,4 +291,12 @@ describe('snippets and notifications', () => {
 test('completion knows the vCPUs of a domain whose count is written in hex or with separators', () => {
   assert.deepEqual(outline('domain g paging=shadow mem=64M vcpus=0x4\n').vcpus, ['g.0', 'g.1', 'g.2', 'g.3']);
   assert.equal(outline('domain h paging=hap mem=64M vcpus=1_0\n').vcpus.length, 10);
+});
+
+test('a word that names both a tracker and an invariant (sl1ma) is documented as the invariant after violation=', () => {
+  const index = new TableIndex(XPT_TABLE);
+  assert.equal(index.value('sl1ma')?.group, 'tracker');
+  assert.equal(index.value('sl1ma', valueGroupOf('violation'))?.group, 'invariant');
+  assert.equal(index.value('rangeset', valueGroupOf('violation'))?.group, 'invariant');
+  assert.equal(index.value('lost-update', valueGroupOf('tracker'))?.group, 'invariant', 'a word not in the group falls back to its own');
 });

@@ -7,7 +7,7 @@ import { diagnoseInSteps, runInSlices } from '../../trace/index';
 import type { TraceError } from '../../sim/program';
 import { COMMANDS, LANGUAGE_ID } from '../constants';
 import { codePointColToUtf16, outline, scanLine, statementName, tokenAt, wordRangeAt, type NameKind, type RepeatBlock } from './scan';
-import { TableIndex, type ArgSpec, type LanguageTable, type StatementSpec } from './table';
+import { TableIndex, valueGroupOf, type ArgSpec, type LanguageTable, type StatementSpec } from './table';
 
 const SELECTOR: vscode.DocumentSelector = [{ language: LANGUAGE_ID }];
 
@@ -176,7 +176,7 @@ export class TraceHoverProvider implements vscode.HoverProvider {
     }
     // Values and bare words: trackers, bugs, invariants, counters, paging modes (list items too).
     const word = wordInToken(text, tok.start, tok.end, pos.character);
-    const value = this.index.value(word.text);
+    const value = this.index.value(word.text, valueGroupOf(tok.kind === 'value' ? tok.key : undefined));
     if (value) {
       const md = new vscode.MarkdownString(undefined, false);
       md.appendMarkdown(`**${value.value}** (${value.group})\n\n`).appendMarkdown(value.doc);
@@ -291,7 +291,7 @@ export class TraceCompletionProvider implements vscode.CompletionItemProvider {
       }
       return item;
     };
-    const words = (arg.values ?? []).map((v) => make(v, vscode.CompletionItemKind.EnumMember, this.index.value(v)?.doc));
+    const words = (arg.values ?? []).map((v) => make(v, vscode.CompletionItemKind.EnumMember, this.index.value(v, valueGroupOf(key))?.doc));
     const names = arg.kind === 'name' && arg.names !== undefined;
     if (arg.values && !names) {
       return words;

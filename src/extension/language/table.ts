@@ -50,6 +50,8 @@ export interface LanguageTable {
 export class TableIndex {
   private readonly byName = new Map<string, StatementSpec>();
   private readonly byValue = new Map<string, ValueDoc>();
+  /** The same, per group: a word in two groups (`sl1ma`: a tracker and an invariant). */
+  private readonly byGroup = new Map<string, ValueDoc>();
   readonly keywords: string[];
 
   constructor(readonly table: LanguageTable) {
@@ -60,6 +62,7 @@ export class TableIndex {
       if (!this.byValue.has(v.value)) {
         this.byValue.set(v.value, v);
       }
+      this.byGroup.set(`${v.group}:${v.value}`, v);
     }
     this.keywords = [...new Set(table.statements.map((s) => s.name.split(' ')[0]))];
   }
@@ -73,11 +76,17 @@ export class TableIndex {
     return this.table.statements.filter((s) => s.name === keyword || s.name.startsWith(keyword + ' '));
   }
 
-  value(v: string): ValueDoc | undefined {
-    return this.byValue.get(v);
+  /** A value's documentation; of `group` when the word has one there (the key says what it names). */
+  value(v: string, group?: ValueGroup): ValueDoc | undefined {
+    return (group !== undefined ? this.byGroup.get(`${group}:${v}`) : undefined) ?? this.byValue.get(v);
   }
 
   arg(statement: string | undefined, key: string): ArgSpec | undefined {
     return this.statement(statement)?.args.find((a) => a.key === key);
   }
+}
+
+/** What the values of a key name, where a word could mean two things (`expect violation=sl1ma`). */
+export function valueGroupOf(key: string | undefined): ValueGroup | undefined {
+  return key === 'violation' ? 'invariant' : key === 'tracker' ? 'tracker' : undefined;
 }
