@@ -1305,6 +1305,14 @@ export class XplDebugSession extends DebugSession {
   private exitCode(): number {
     return this.mustEngine().report().expects.failed.length > 0 ? 1 : 0;
   }
+  /**
+   * `continue` or a step past the last statement: nowhere to go, so the session finishes with the
+   * status `xpl check` would give.
+   */
+  private finishAtEnd(response: DebugProtocol.Response): void {
+    this.sendResponse(response);
+    this.finish(this.exitCode());
+  }
   /** The session ends: its exit status, then terminated. */
   private finish(code: number): void {
     this.running = false;
@@ -1439,9 +1447,6 @@ export class XplDebugSession extends DebugSession {
     const engine = this.mustEngine();
     const cp = engine.checkpointSteps().filter((c) => c <= to).reduce((a, c) => Math.max(a, c), 0);
     return engine.stepCount <= to ? Math.max(cp, engine.stepCount) : cp;
-  }
-  private replayDistance(to: number): number {
-    return to - this.replayBase(to);
   }
 
   /**
@@ -1604,11 +1609,11 @@ export class XplDebugSession extends DebugSession {
       const engine = this.mustBeStopped();
       this.forwardAllowed();
       response.body = { allThreadsContinued: true };
-      this.sendResponse(response);
       if (engine.done) {
-        this.finish(this.exitCode());
+        this.finishAtEnd(response);
         return;
       }
+      this.sendResponse(response);
       void this.runForward();
     });
   }
@@ -1629,9 +1634,7 @@ export class XplDebugSession extends DebugSession {
       }
       this.forwardAllowed();
       if (engine.done) {
-        // Past the last statement a step has nowhere to go: the session finishes, as continue does.
-        this.sendResponse(response);
-        this.finish(this.exitCode());
+        this.finishAtEnd(response);
         return;
       }
       this.sendResponse(response);
@@ -1677,9 +1680,7 @@ export class XplDebugSession extends DebugSession {
       }
       this.forwardAllowed();
       if (engine.done) {
-        // Past the last statement a step has nowhere to go: the session finishes, as continue does.
-        this.sendResponse(response);
-        this.finish(this.exitCode());
+        this.finishAtEnd(response);
         return;
       }
       this.sendResponse(response);
@@ -1700,9 +1701,7 @@ export class XplDebugSession extends DebugSession {
       }
       this.forwardAllowed();
       if (engine.done) {
-        // Past the last statement a step has nowhere to go: the session finishes, as continue does.
-        this.sendResponse(response);
-        this.finish(this.exitCode());
+        this.finishAtEnd(response);
         return;
       }
       // Out of the innermost `repeat` body: run until the statement after its `end`.
@@ -1750,7 +1749,7 @@ export class XplDebugSession extends DebugSession {
         throw new UserError('already at the start of the trace');
       }
       this.sendResponse(response);
-      if (this.replayDistance(target) > SYNC_REPLAY_MAX) {
+      if (target - this.replayBase(target) > SYNC_REPLAY_MAX) {
         // Far from a checkpoint (`checkpointInterval: 0`, or a coarse one): replay in slices, so the
         // adapter (inside the extension host) keeps answering.
         void this.replayTo(target);

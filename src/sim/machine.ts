@@ -505,7 +505,6 @@ export class Machine {
   emulatePtStore(d: Domain, off: number, n: number, bytes: Uint8Array | number): void {
     const gfn = this.ptStore;
     this.ptStore = -1;
-    const mfn = this.backingMfn(d, gfn);
     this.onGuest(() => {
       if ((off & (n - 1)) !== 0) {
         // sh_emulate_map_dest: "unaligned writes mean probably this isn't a pagetable" — the
@@ -513,9 +512,7 @@ export class Machine {
         // nothing and later stores to the frame are plain ones.
         this.removeShadowsOf(d, gfn);
       }
-    });
-    this.vcpuWrite(d, mfn, gfn, off, n, bytes);
-    this.onGuest(() => {
+      this.vcpuWrite(d, this.backingMfn(d, gfn), gfn, off, n, bytes);
       for (let i = Math.floor(off / 8); i < Math.ceil((off + n) / 8); i++) {
         this.validateGuestEntry(d, gfn, i);
       }
@@ -1576,7 +1573,7 @@ export class Machine {
    * can only unpin it while it is in use: "can fail").
    */
   removeShadowsOf(d: Domain, gfn: number): void {
-    const loaded = new Set(d.vcpus.map((v) => d.shHash.get(this.processes.get(v.process)!.cr3 * 8 + 4)));
+    const loaded = this.loadedTopShadows(d);
     let removed = false;
     for (let l = 4; l >= 1; l--) {
       const smfn = d.shHash.get(gfn * 8 + l);
@@ -1588,6 +1585,17 @@ export class Machine {
     if (removed) {
       this.flushDomainTlbs(d, 'guest_flush_tlb_mask (sh_remove_shadows)', `shadows of gfn ${hex(gfn)} removed`);
     }
+  }
+  /** The smfns of the top-level shadows the domain's vCPUs have loaded (their CR3s' L4 shadows). */
+  loadedTopShadows(d: Domain): Set<number> {
+    const loaded = new Set<number>();
+    for (const v of d.vcpus) {
+      const top = d.shHash.get(this.processes.get(v.process)!.cr3 * 8 + 4);
+      if (top !== undefined) {
+        loaded.add(top);
+      }
+    }
+    return loaded;
   }
   /** Unhook a shadow from every parent that points to it, then destroy it (sh_remove_shadows). */
   removeShadow(d: Domain, t: ShadowTable): void {
@@ -1613,13 +1621,7 @@ export class Machine {
    */
   blowTables(d: Domain): void {
     this.nest('destroy-shadow', 'shadow_blow_tables', `${d.shTables.size} shadows`, () => {
-      const loaded = new Set<number>();
-      for (const v of d.vcpus) {
-        const top = d.shHash.get(this.processes.get(v.process)!.cr3 * 8 + 4);
-        if (top !== undefined) {
-          loaded.add(top);
-        }
-      }
+      const loaded = this.loadedTopShadows(d);
       const tables = [...d.shTables.values()].sort((a, b) => b.level - a.level || a.smfn - b.smfn);
       for (const t of tables) {
         if (!loaded.has(t.smfn)) {
