@@ -105,17 +105,49 @@ ${compareChart(opts.rows, s)}
 /** Per-page state of one framebuffer for the report's snapshot. */
 export interface FbSnapshot { fb: string; pages: number; state: Uint8Array; step: number }
 
-/** One framebuffer's pages as an SVG grid (64 per row): written, reported, missed, clean. */
+/** Most cells a report grid draws: a bigger framebuffer is drawn with several pages per cell. */
+const MAX_CELLS = 8192;
+
+/** How many pages one cell of the report's grid stands for (1 up to MAX_CELLS pages). */
+export function pagesPerCell(pages: number): number {
+  return Math.max(1, Math.ceil(pages / MAX_CELLS));
+}
+
+/**
+ * One framebuffer's pages as an SVG grid (64 cells per row): written, reported, missed, clean. A
+ * framebuffer of more than MAX_CELLS pages (up to 262,144) is drawn whole with `pagesPerCell` pages
+ * per cell, each cell in the colour of its most telling page (missed, then reported, then written)
+ * and its tooltip counting each state.
+ */
 export function bitmapSvg(snap: FbSnapshot, bits: { written: number; reported: number; missed: number }): string {
   const perRow = 64;
   const cell = 8;
-  const shown = Math.min(snap.pages, snap.state.length, 8192);
-  const rows = Math.ceil(shown / perRow);
+  const pages = Math.min(snap.pages, snap.state.length);
+  const per = pagesPerCell(pages);
+  const cells = Math.ceil(pages / per);
+  const rows = Math.ceil(cells / perRow);
   const rects: string[] = [];
-  for (let i = 0; i < shown; i++) {
-    const b = snap.state[i];
-    const cls = b & bits.missed ? 'missed' : b & bits.reported ? 'reported' : b & bits.written ? 'written' : 'clean';
-    rects.push(`<rect x="${(i % perRow) * cell}" y="${Math.floor(i / perRow) * cell}" width="${cell - 1}" height="${cell - 1}" class="${cls}"><title>page ${i}: ${cls}</title></rect>`);
+  for (let c = 0; c < cells; c++) {
+    const first = c * per;
+    const last = Math.min(pages, first + per) - 1;
+    let missed = 0;
+    let reported = 0;
+    let written = 0;
+    for (let i = first; i <= last; i++) {
+      const b = snap.state[i];
+      if (b & bits.missed) {
+        missed++;
+      } else if (b & bits.reported) {
+        reported++;
+      } else if (b & bits.written) {
+        written++;
+      }
+    }
+    const cls = missed ? 'missed' : reported ? 'reported' : written ? 'written' : 'clean';
+    const title = per === 1
+      ? `page ${first}: ${cls}`
+      : `pages ${first}–${last}: ${missed} missed, ${reported} reported, ${written} written, ${last - first + 1 - missed - reported - written} clean`;
+    rects.push(`<rect x="${(c % perRow) * cell}" y="${Math.floor(c / perRow) * cell}" width="${cell - 1}" height="${cell - 1}" class="${cls}"><title>${title}</title></rect>`);
   }
   return `<svg width="${perRow * cell}" height="${rows * cell}" viewBox="0 0 ${perRow * cell} ${rows * cell}">${rects.join('')}</svg>`;
 }
@@ -127,7 +159,7 @@ export function reportPage(opts: { report: Report; snapshots: readonly FbSnapsho
   const violations = r.violations.map((v) => `<tr><td>${v.line}</td><td>${esc(v.id)}</td><td>${esc(v.fb ?? '')}</td><td>${esc((v.pages ?? []).join(','))}</td><td style="text-align:left">${esc(v.message)}</td></tr>`).join('');
   const expects = r.expects.failed.map((f) => `<tr><td>${f.line}</td><td style="text-align:left">${esc(f.message)}</td></tr>`).join('');
   const costs = Object.entries(r.costs).map(([k, v]) => `<tr><th scope="row">${esc(k)}</th><td>${fmt(v)}</td></tr>`).join('');
-  const fbs = opts.snapshots.map((s) => `<div class="fb"><h3>${esc(s.fb)} <span class="meta">(${s.pages} pages, after step ${s.step})</span></h3>${bitmapSvg(s, opts.bits)}</div>`).join('');
+  const fbs = opts.snapshots.map((s) => `<div class="fb"><h3>${esc(s.fb)} <span class="meta">(${s.pages} pages${pagesPerCell(s.pages) > 1 ? `, ${pagesPerCell(s.pages)} per cell` : ''}, after step ${s.step})</span></h3>${bitmapSvg(s, opts.bits)}</div>`).join('');
   return `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline';">
 <title>Xen Paging Lens report: ${esc(r.trace)}</title><style>${THEMED_CSS}</style></head><body>

@@ -236,6 +236,28 @@ describe('HTML pages show trace text as text', () => {
     assert.match(html, /Expects: none/);
     assert.match(html, /&lt;img src=x/);
   });
+
+  test('the report draws a 262,144-page framebuffer whole, 32 pages per cell, a missed page visible in its cell', () => {
+    const state = new Uint8Array(262144);
+    state[5] = 1;
+    state[200001] = 4;
+    state[200002] = 2;
+    const html = reportPage({
+      report: {
+        trace: 'big.xpt', tracker: 'p2m-type', steps: 1, answers: [], logdirty: [], ioreq: [], violations: [],
+        expects: { passed: 0, failed: [] },
+        costs: { vmexits: 0, eptViolations: 0, shadowFaults: 0, ptEmulations: 0, hypercalls: 0, pteScans: 0, p2mTypeChanges: 0, tlbFlushes: 0, tlbRefills: 0, pmlDrains: 0, bytesCompared: 0, bytesCopied: 0, rangesetNodesVisited: 0, guestCycles: 0, dom0Cycles: 0, cycles: 0 },
+      },
+      snapshots: [{ fb: 'lfb', pages: 262144, state, step: 1 }],
+      bits: { written: 1, reported: 2, missed: 4 }, generated: 'now', source: 'test',
+    });
+    assert.match(html, /262144 pages, 32 per cell/);
+    assert.equal((html.match(/<rect x=/g) ?? []).length, 8192);
+    assert.match(html, /class="missed"><title>pages 200000–200031: 1 missed, 1 reported, 0 written, 30 clean<\/title>/);
+    assert.match(html, /class="written"><title>pages 0–31: 0 missed, 0 reported, 1 written, 31 clean<\/title>/);
+    // The last cell ends at the last page.
+    assert.match(html, /<title>pages 262112–262143: 0 missed, 0 reported, 0 written, 32 clean<\/title>/);
+  });
 });
 
 const root = path.resolve(__dirname, '..', '..', '..');

@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { diagnoseInSteps, runInSlices } from '../../trace/index';
 import type { TraceError } from '../../sim/program';
 import { COMMANDS, LANGUAGE_ID } from '../constants';
-import { codePointColToUtf16, outline, scanLine, statementName, tokenAt, wordRangeAt, type NameKind, type RepeatBlock } from './scan';
+import { codePointColToUtf16, outline, scanLine, statementName, tokenAt, wordRangeAt, type NameKind, type Outline, type RepeatBlock } from './scan';
 import { TableIndex, valueGroupOf, type ArgSpec, type LanguageTable, type StatementSpec } from './table';
 
 const SELECTOR: vscode.DocumentSelector = [{ language: LANGUAGE_ID }];
@@ -296,7 +296,7 @@ export class TraceCompletionProvider implements vscode.CompletionItemProvider {
     if (arg.values && !names) {
       return words;
     }
-    const o = outline(doc.getText());
+    const o = outlineOf(doc);
     if (arg.kind === 'vcpu') {
       return o.vcpus.map((v) => make(v, vscode.CompletionItemKind.Variable));
     }
@@ -319,6 +319,22 @@ export class TraceCompletionProvider implements vscode.CompletionItemProvider {
   }
 }
 
+/**
+ * The outline of a document at its current version: completion and the outline view ask for it
+ * on every keystroke and every refresh, and a million-line trace takes a fifth of a second to scan.
+ * Documents are weak keys: a closed document's outline goes with it.
+ */
+const outlines = new WeakMap<vscode.TextDocument, { version: number; outline: Outline }>();
+function outlineOf(doc: vscode.TextDocument): Outline {
+  const c = outlines.get(doc);
+  if (c !== undefined && c.version === doc.version) {
+    return c.outline;
+  }
+  const o = outline(doc.getText());
+  outlines.set(doc, { version: doc.version, outline: o });
+  return o;
+}
+
 const SYMBOL_KIND: Record<NameKind, vscode.SymbolKind> = {
   domain: vscode.SymbolKind.Module,
   fb: vscode.SymbolKind.Array,
@@ -328,7 +344,7 @@ const SYMBOL_KIND: Record<NameKind, vscode.SymbolKind> = {
 
 export class TraceSymbolProvider implements vscode.DocumentSymbolProvider {
   provideDocumentSymbols(doc: vscode.TextDocument): vscode.DocumentSymbol[] {
-    const o = outline(doc.getText());
+    const o = outlineOf(doc);
     const symbols = o.declarations.map((d) => {
       const lineRange = doc.lineAt(d.line).range;
       return new vscode.DocumentSymbol(d.name, d.detail, SYMBOL_KIND[d.kind], lineRange, new vscode.Range(d.line, d.start, d.line, d.end));
