@@ -896,7 +896,7 @@ export class Executor {
         }
         d.trackedFb = null;
         break;
-      case 'multi-fb': multiFbUntrack(m, d, fb.name); break;
+      case 'multi-fb': multiFbUntrack(m, d); break;
     }
   }
 

@@ -161,6 +161,23 @@ test('multi-fb with clear-whole-leaf while migrating: clearing the shared leaf w
   assert.ok(!r.logdirty.at(-1)!.dirty.includes(0x100), 'gfn 0x100 is gone from the migration log');
 });
 
+for (const paging of ['hap', 'shadow'] as const) {
+  test(`multi-fb under ${paging}: untrack (nr = 0) frees every range, so each framebuffer's next peek answers all (dirty_vram_free)`, () => {
+    const r = run(`domain g paging=${paging} mem=64M vcpus=1 tracker=multi-fb\nvram a dom=g gfn=0x1000 pages=16\nvram b dom=g gfn=0x2000 pages=16\n` +
+      'map vcpu=g.0 va=0xffff800000000000 fb=a\nmap vcpu=g.0 va=0xffff800001000000 fb=b\n' +
+      'peek fb=a\npeek fb=b\nwrite vcpu=g.0 va=0xffff800000003000\npeek fb=b\nuntrack fb=a\npeek fb=b\npeek fb=a\npeek fb=b\n');
+    assert.deepEqual(r.answers.map((x) => `${x.fb}:${x.kind}`), ['a:all', 'b:all', 'b:bitmap', 'b:all', 'a:all', 'b:bitmap']);
+    assert.deepEqual(r.violations, []);
+  });
+}
+
+test('multi-fb under HAP: untrack leaves the pages ram_logdirty, so the next write to one still takes an EPT violation', () => {
+  const base = 'domain g paging=hap mem=64M vcpus=1 tracker=multi-fb\nvram a dom=g gfn=0x1000 pages=16\nmap vcpu=g.0 va=0xffff800000000000 fb=a\npeek fb=a\nuntrack fb=a\n';
+  const before = run(base);
+  const after = run(base + 'write vcpu=g.0 va=0xffff800000003000\nwrite vcpu=g.0 va=0xffff800000003008\n');
+  assert.equal(after.costs.eptViolations - before.costs.eptViolations, 1, 'the violation turns the page back to ram_rw: the second write takes none');
+});
+
 test('no-idle-heuristic: the same answers, more scanning', () => {
   let t = head('sl1ma') + `peek fb=lfb\n${W5}peek fb=lfb\n`;
   for (let i = 0; i < 8; i++) {

@@ -24,7 +24,8 @@ export function multiFbPeek(m: Machine, d: Domain, fb: Framebuffer): TrackerAnsw
   const end = fb.gfn + fb.pages;
   let r = d.multi.get(fb.name);
   if (r && (r.begin !== begin || r.end !== end)) {
-    multiFbUntrack(m, d, fb.name);
+    // A resized framebuffer is a new range (dirty_vram_range_find fails; _alloc frees what overlaps).
+    d.multi.delete(fb.name);
     r = undefined;
   }
   if (!r) {
@@ -158,15 +159,20 @@ function shadowPeek(m: Machine, d: Domain, fb: Framebuffer, r: MultiRange): Trac
   return { kind: 'bitmap', dirty: [...dirty].filter((p) => p < fb.pages).sort((a, b) => a - b) };
 }
 
-export function multiFbUntrack(m: Machine, d: Domain, name: string): void {
-  const r = d.multi.get(name);
-  if (!r) {
+/**
+ * track_dirty_vram with nr = 0 (bae850f060, both paging modes): dirty_vram_free — every range of the
+ * domain goes, whichever framebuffer the call names (the call carries no range), so each
+ * framebuffer's next peek is a new range answering `all`. Under HAP the pages keep their p2m types:
+ * nothing changes them back to ram_rw and nothing is flushed, so a page still ram_logdirty takes
+ * one EPT violation at its next write, as before.
+ */
+export function multiFbUntrack(m: Machine, d: Domain): void {
+  if (d.multi.size === 0) {
     return;
   }
-  d.multi.delete(name);
-  if (d.paging === 'hap') {
-    d.p2m.changeTypeRange(r.begin, r.end, T.ram_logdirty, T.ram_rw);
-    m.ev('p2m-type-change', 'p2m_change_type_range', `range '${name}' back to ram_rw`);
-    m.flushDomainTlbs(d, 'ept_sync_domain', 'INVEPT after the range change');
+  const names = [...d.multi.keys()];
+  d.multi.clear();
+  if (m.sink.record) {
+    m.ev('setup', 'dirty_vram_free', `every range freed: ${names.map((n) => `'${n}'`).join(', ')}${d.paging === 'hap' ? '; p2m types left as they are' : ''}`);
   }
 }
