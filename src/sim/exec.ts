@@ -888,6 +888,7 @@ export class Executor {
       case 'logdirty-2009':
         if (d.vram2009) {
           d.p2m.changeTypeRange(d.vram2009.begin, d.vram2009.end, T.ram_logdirty, T.ram_rw);
+          m.costs.add(Counter.p2mTypeChanges);
           m.flushDomainTlbs(d, 'flush_tlb_mask', 'after stopping VRAM tracking');
           d.vram2009 = null;
           if (!d.logdirty) {

@@ -885,9 +885,14 @@ export class Machine {
   }
   /**
    * p2m_enable_hardware_log_dirty → ept_enable_pml: PML on, EPT A/D on in the EPTP
-   * (vmx_domain_update_eptp, which syncs: an INVEPT).
+   * (vmx_domain_update_eptp, which syncs: an INVEPT). With PML already on, vmx_domain_enable_pml
+   * returns 0 and the EPTP is written again all the same: only the INVEPT.
    */
   enablePml(d: Domain): void {
+    if (d.pmlEnabled) {
+      this.flushDomainTlbs(d, 'ept_sync_domain (vmx_domain_update_eptp)', 'INVEPT: the EPTP written again (PML already on)');
+      return;
+    }
     d.pmlEnabled = true;
     // EPT A/D on: the walker's page-table accesses become writes, which cached walks did not check.
     d.p2m.verEpoch++;
@@ -914,14 +919,40 @@ export class Machine {
     }
     this.flushDomainTlbs(d, 'ept_sync_domain (vmx_domain_update_eptp)', 'INVEPT: the EPTP no longer enables EPT A/D bits');
   }
-  /** ept_vcpu_flush_pml_buffer: each logged gfn logdirty → rw (and paging_mark_pfn_dirty). */
+  /**
+   * ept_vcpu_flush_pml_buffer on its own (a PML-full exit, turning PML off): each logged gfn
+   * logdirty → rw (and paging_mark_pfn_dirty), under one p2m lock, so the type changes' EPT syncs
+   * are one flush at the unlock.
+   */
   drainPml(v: Vcpu, d: Domain): void {
+    const changed = this.drainPmlLocked(v, d);
+    if (changed > 0) {
+      this.flushDomainTlbs(d, 'ept_sync_domain (p2m_unlock)', `INVEPT after ${changed} PML-logged page(s) went back to ram_rw`);
+    }
+  }
+  /**
+   * p2m_flush_hardware_cached_dirty (a VRAM peek, a log-dirty PEEK or CLEAN): every vCPU's buffer
+   * drained under the one p2m lock it takes (the drains' own locking nests), so all their type
+   * changes are one flush at its unlock.
+   */
+  drainAllPml(d: Domain): void {
+    this.nest('pml-drain', 'p2m_flush_hardware_cached_dirty', 'drain every vCPU\'s PML buffer', () => {
+      let changed = 0;
+      for (const v of d.vcpus) {
+        changed += this.drainPmlLocked(v, d);
+      }
+      if (changed > 0) {
+        this.flushDomainTlbs(d, 'ept_sync_domain (p2m_unlock)', `INVEPT after ${changed} PML-logged page(s) went back to ram_rw`);
+      }
+    });
+  }
+  /** One vCPU's drain with the p2m lock held: returns how many entries changed type (their flush is the caller's). */
+  private drainPmlLocked(v: Vcpu, d: Domain): number {
     this.costs.add(Counter.pmlDrains);
     const logged = v.pml;
     v.pml = [];
+    let changed = 0;
     this.nest('pml-drain', 'ept_vcpu_flush_pml_buffer', `${logged.length} entries`, () => {
-      // Under one p2m lock: the changes' EPT syncs are deferred to one flush at the unlock.
-      let changed = 0;
       for (const gfn of logged) {
         this.markPfnDirty(d, gfn);
         if (d.p2m.changeTypeOne(gfn, this.backedIn(d), T.ram_logdirty, T.ram_rw)) {
@@ -932,10 +963,8 @@ export class Machine {
           }
         }
       }
-      if (changed > 0) {
-        this.flushDomainTlbs(d, 'ept_sync_domain (p2m_unlock)', `INVEPT after ${changed} PML-logged page(s) went back to ram_rw`);
-      }
     }, { vcpu: v.id });
+    return changed;
   }
 
   /**

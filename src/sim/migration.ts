@@ -76,13 +76,15 @@ export function logdirtyOp(m: Machine, d: Domain, action: 'enable' | 'disable' |
       if (d.vram2009) {
         // 2009–2012: VRAM tracking and migration shared the log-dirty machinery and were exclusive.
         d.p2m.changeTypeRange(d.vram2009.begin, d.vram2009.end, T.ram_logdirty, T.ram_rw);
+        m.costs.add(Counter.p2mTypeChanges);
         d.vram2009 = null;
         m.ev('logdirty', 'paging_log_dirty_enable', 'VRAM tracking stops while migration log-dirty is on');
       }
       d.logdirty = true;
       d.trie = new LogDirtyTrie();
       if (d.paging === 'hap') {
-        if (d.pml && !d.pmlEnabled) {
+        if (d.pml) {
+          // hap_enable_log_dirty calls p2m_enable_hardware_log_dirty whether PML is on or not.
           m.enablePml(d);
         }
         globalRearm(m, d, 'enabling log-dirty mode');
@@ -109,6 +111,7 @@ export function logdirtyOp(m: Machine, d: Domain, action: 'enable' | 'disable' |
         // ram_logdirty: pages written since the display last read them are re-armed unread.
         unreadRearmed(m, d, 'disabling log-dirty mode');
         const marked = d.p2m.changeTypeGlobalNow(T.ram_logdirty, T.ram_rw, m.backedIn(d), backedRanges(d));
+        m.costs.add(Counter.p2mTypeChanges);
         m.ev('p2m-type-change', 'hap_disable_log_dirty', 'every ram_logdirty entry → ram_rw (lazy; VRAM ranges stay log-dirty through the rangeset)');
         if (marked) {
           m.flushDomainTlbs(d, 'ept_sync_domain (p2m_unlock)', 'INVEPT after the global type change');
@@ -126,9 +129,7 @@ export function logdirtyOp(m: Machine, d: Domain, action: 'enable' | 'disable' |
       // paging_log_dirty_op does not check the mode: it pauses and drains PML either way.
       m.pauseDomain(d);
       if (d.pmlEnabled) {
-        for (const v of d.vcpus) {
-          m.drainPml(v, d);
-        }
+        m.drainAllPml(d);
       }
       if (!d.logdirty || !d.trie) {
         // No trie: an all-clear bitmap. CLEAN still calls the paging mode's clean hook, which

@@ -178,6 +178,35 @@ test('multi-fb under HAP: untrack leaves the pages ram_logdirty, so the next wri
   assert.equal(after.costs.eptViolations - before.costs.eptViolations, 1, 'the violation turns the page back to ram_rw: the second write takes none');
 });
 
+/** The trace's own `expect` lines hold (their messages when not). */
+function expectsHold(text: string): void {
+  const r = run(text);
+  assert.deepEqual(r.expects.failed.map((f) => `line ${f.line}: ${f.message}`), []);
+  assert.ok(r.expects.passed > 0);
+}
+
+test('p2m-type counts every p2m_change_type_range: a range change reverts the old range and arms the new one, untrack reverts', () => {
+  expectsHold('domain h paging=hap mem=64M vcpus=1 tracker=p2m-type\nvram hfb dom=h gfn=0x3000 pages=16\nvram fb2 dom=h gfn=0x3100 pages=8\n' +
+    'peek fb=hfb\nexpect cost=p2mTypeChanges min=1 max=1\npeek fb=fb2\nexpect cost=p2mTypeChanges min=3 max=3\nuntrack fb=fb2\nexpect cost=p2mTypeChanges min=4 max=4\n');
+});
+
+test('log-dirty disable counts its global type change, as enable and clean count theirs', () => {
+  expectsHold('domain h paging=hap mem=64M vcpus=1 tracker=p2m-type\nvram hfb dom=h gfn=0x3000 pages=16\n' +
+    'logdirty dom=h enable\nexpect cost=p2mTypeChanges min=1 max=1\nlogdirty dom=h clean\nexpect cost=p2mTypeChanges min=2 max=2\nlogdirty dom=h disable\nexpect cost=p2mTypeChanges min=3 max=3\n');
+});
+
+test('a peek drains every vCPU\'s PML buffer under one p2m lock: one INVEPT for all their type changes, then one after re-arming', () => {
+  expectsHold('domain h paging=hap mem=64M vcpus=2 tracker=p2m-type pml=on\nvram hfb dom=h gfn=0x3000 pages=16\nmap vcpu=h.0 va=0xffff800000000000 fb=hfb\n' +
+    'peek fb=hfb\nwrite vcpu=h.0 va=0xffff800000003000\nwrite vcpu=h.1 va=0xffff800000005000\nexpect cost=tlbFlushes min=2 max=2\n' +
+    'peek fb=hfb\nexpect fb=hfb dirty=3,5\nexpect cost=tlbFlushes min=4 max=4\nexpect cost=pmlDrains min=2 max=2\n');
+});
+
+test('with PML already on, a range change and log-dirty enable write the EPTP again: one more INVEPT each (ept_enable_pml)', () => {
+  expectsHold('domain h paging=hap mem=64M vcpus=1 tracker=p2m-type pml=on\nvram hfb dom=h gfn=0x3000 pages=16\nvram fb2 dom=h gfn=0x3100 pages=8\nmap vcpu=h.0 va=0xffff800000000000 fb=hfb\n' +
+    'peek fb=hfb\nexpect cost=tlbFlushes min=2 max=2\nread vcpu=h.0 va=0xffff800000002000\npeek fb=fb2\nexpect cost=tlbFlushes min=5 max=5\n' +
+    'logdirty dom=h enable\nexpect cost=tlbFlushes min=7 max=7\n');
+});
+
 test('no-idle-heuristic: the same answers, more scanning', () => {
   let t = head('sl1ma') + `peek fb=lfb\n${W5}peek fb=lfb\n`;
   for (let i = 0; i < 8; i++) {

@@ -37,6 +37,7 @@ export function logdirty2009Peek(m: Machine, d: Domain, fb: Framebuffer): Tracke
         }
       }
       d.p2m.changeTypeRange(r.begin, r.end, T.ram_logdirty, T.ram_rw);
+      m.costs.add(Counter.p2mTypeChanges);
       m.ev('p2m-type-change', 'paging_log_dirty_disable', `${hex(r.begin)}..${hex(r.end)} ram_logdirty → ram_rw`);
     }
     d.vram2009 = new Vram2009(begin, end);

@@ -83,9 +83,7 @@ function hapPeek(m: Machine, d: Domain, fb: Framebuffer, r: MultiRange): Tracker
     if (m.bugs.has('no-pml-drain')) {
       m.ev('pml-drain', 'hap_clean_vram_tracking_range', 'PML drain skipped (inject no-pml-drain)');
     } else {
-      for (const v of d.vcpus) {
-        m.drainPml(v, d);
-      }
+      m.drainAllPml(d);
     }
   }
   const dirty: number[] = [];

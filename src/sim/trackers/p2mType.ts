@@ -22,13 +22,15 @@ export function hapTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Track
     d.hapVram = new HapDirtyVram(begin, end);
     d.trackedFb = fb.name;
     m.pauseDomain(d);
-    if (d.pml && !d.pmlEnabled) {
+    if (d.pml) {
+      // p2m_enable_hardware_log_dirty on every range change (ept_enable_pml).
       m.enablePml(d);
     }
     // Each p2m_change_type_range is one p2m-locked change: an INVEPT at its unlock when it marked
     // an entry. (guest_flush_tlb_mask after them flushes nothing under HAP on Intel.)
     if (old && old.end > old.begin) {
       const marked = d.p2m.changeTypeRangeNow(old.begin, old.end, T.ram_logdirty, T.ram_rw, m.backedIn(d));
+      m.costs.add(Counter.p2mTypeChanges);
       if (m.sink.record) {
         m.ev('p2m-type-change', 'p2m_change_type_range', `${hex(old.begin)}..${hex(old.end)} ram_logdirty → ram_rw (lazy)`);
       }
@@ -51,11 +53,7 @@ export function hapTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Track
   m.pauseDomain(d);
   if (!m.bugs.has('no-pml-drain')) {
     if (d.pmlEnabled) {
-      m.nest('pml-drain', 'p2m_flush_hardware_cached_dirty', 'drain every vCPU\'s PML buffer', () => {
-        for (const v of d.vcpus) {
-          m.drainPml(v, d);
-        }
-      });
+      m.drainAllPml(d);
     }
   } else if (d.pmlEnabled) {
     if (m.sink.record) {
@@ -130,6 +128,7 @@ export function hapUntrack(m: Machine, d: Domain): void {
   const s = d.hapVram;
   if (s) {
     const marked = d.p2m.changeTypeRangeNow(s.begin, s.end, T.ram_logdirty, T.ram_rw, m.backedIn(d));
+    m.costs.add(Counter.p2mTypeChanges);
     if (m.sink.record) {
       m.ev('p2m-type-change', 'p2m_change_type_range', `${hex(s.begin)}..${hex(s.end)} ram_logdirty → ram_rw (nr=0)`);
     }
