@@ -408,6 +408,9 @@ export class Executor {
           if (mfn < 0) {
             throw new SimError(`gfn ${hex(gfn)} has no RAM behind it`, 'gfn');
           }
+          if (m.isPageTableGfn(d, gfn)) {
+            m.notePtBefore(mfn, 0, n);
+          }
           m.pages.write(mfn, 0, n, b);
           m.afterPhysWrite(d, mfn, 0, n, 'dma');
           if (d.logdirty) {

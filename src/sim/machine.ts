@@ -8,7 +8,7 @@ import type { SimEvent, EventKind, ViolationRecord } from './report';
 import { PageStore, PAGE_SIZE, ZERO_PAGE } from './pages';
 import { Costs, Counter } from './costs';
 import { EPT_ENTRIES, PENDING, T, WHY_GUEST, WHY_HV, isRam, typeName } from './p2m';
-import { A, D, G, NX, P, RW, US, pteFlags, pteFrame, readPte, vaIndex, writePte } from './pte';
+import { A, D, G, NX, P, RW, US, needsInvalidation, pteFlags, pteFrame, readPte, vaIndex, writePte } from './pte';
 import { Domain, Framebuffer, FbOracle, Process, ShadowTable, Vcpu, displayProcess, type Backing } from './state';
 import { TLB_D, TLB_G, TLB_W, TLB_WARNED, type Tlb } from './tlb';
 import { shadowVramGetMfn, shadowVramPutMfn } from './trackers/sl1ma';
@@ -34,6 +34,14 @@ type Fault =
   | { kind: 'mmio'; gfn: number };
 
 const SHADOW_FAULT: Fault = Object.freeze({ kind: 'shadow' });
+
+/**
+ * A shadow entry above L1 for a present, accessed guest entry (_sh_propagate): the guest's R/W and
+ * U/S pass through; A and D are set (such an entry may serve as an L1 entry through the linear map).
+ */
+function upperShadowFlags(gflags: number): number {
+  return P | (gflags & (RW | US)) | A | D;
+}
 
 /** The transient output of a step: not model state, reset by the engine before each step. */
 const NO_EVENTS: SimEvent[] = Object.freeze([]) as unknown as SimEvent[];
@@ -169,7 +177,7 @@ export class Machine {
     return d;
   }
   /** The guest walk's leaf (see guestWalk). */
-  readonly gwalk = { gfn: 0, flags: 0, table: 0, idx: 0 };
+  readonly gwalk = { gfn: 0, flags: 0, table: 0, idx: 0, rw: false };
   /** The hardware walk's result (the TLB entry it fills), written by the walkers. */
   walked = { mfn: 0, gfn: 0, flags: 0, src: 0, srcVer: 0, pt: 0, ptVer: 0 };
 
@@ -315,16 +323,61 @@ export class Machine {
   }
 
   /**
-   * The guest changed entries [from, to) of its table frame gfn: their versions move (cached
-   * translations of them are guest-no-flush material), and so does the domain's version epoch.
+   * The guest changed entries [from, to) of its table frame gfn, whose bytes before the change are
+   * `before` (the frame's layout): the domain's version epoch moves (walk caches), and so does the
+   * version of each entry changed in a way that calls for an invalidation (`needsInvalidation`):
+   * a cached translation of it used afterwards is guest-no-flush material. Setting R/W or D, or
+   * storing the bytes an entry already holds, is not.
    */
-  guestPtesChanged(d: Domain, gfn: number, from: number, to: number): void {
-    const ver = this.ptVersions(d, gfn);
+  guestPtesChanged(d: Domain, gfn: number, from: number, to: number, before: Uint8Array): void {
+    const now = this.guestTable(d, gfn);
+    const level = d.ptFrames.get(gfn);
+    let ver: Uint32Array | null = null;
     for (let i = from; i < to; i++) {
-      ver[i]++;
+      if (!needsInvalidation(pteFlags(before, i), pteFrame(before, i), pteFlags(now, i), pteFrame(now, i))) {
+        continue;
+      }
+      if (level <= 1) {
+        ver ??= this.ptVersions(d, gfn);
+        ver[i]++;
+      } else {
+        // An entry above the leaf: every translation made through it is stale, so every leaf
+        // entry of the subtree it pointed to moves (the TLB keeps the leaf it was filled from).
+        this.leafVersionsUnder(d, pteFrame(before, i), level - 1, new Set());
+      }
     }
     d.permEpoch++;
   }
+  /** Move the version of every leaf entry below table gfn (at `level`), each table once. */
+  private leafVersionsUnder(d: Domain, gfn: number, level: number, seen: Set<number>): void {
+    if (seen.has(gfn) || d.ptFrames.get(gfn) !== level) {
+      return;
+    }
+    seen.add(gfn);
+    if (level === 1) {
+      const ver = this.ptVersions(d, gfn);
+      for (let i = 0; i < 512; i++) {
+        ver[i]++;
+      }
+      return;
+    }
+    const t = this.guestTable(d, gfn);
+    for (let i = 0; i < 512; i++) {
+      if (pteFlags(t, i) & P) {
+        this.leafVersionsUnder(d, pteFrame(t, i), level - 1, seen);
+      }
+    }
+  }
+  /**
+   * Entries [from, to) of page-table frame mfn as they are before a write (in `ptBefore`, at their
+   * own offsets), for `guestPtesChanged` after it.
+   */
+  notePtBefore(mfn: number, off: number, n: number): void {
+    const b = Math.floor(off / 8) * 8;
+    const e = Math.ceil((off + n) / 8) * 8;
+    this.ptBefore.set(this.pages.read(mfn).subarray(b, e), b);
+  }
+  private readonly ptBefore = new Uint8Array(PAGE_SIZE);
 
   /** A page-table page for the guest: highest free gfn of RAM, never a framebuffer's. */
   allocPtFrame(d: Domain, level: number): number {
@@ -367,7 +420,8 @@ export class Machine {
       }
     }
     if (oldF !== flags || oldFrame !== frame) {
-      this.guestPtesChanged(d, tableGfn, idx, idx + 1);
+      writePte(this.ptBefore, idx, oldF, oldFrame);
+      this.guestPtesChanged(d, tableGfn, idx, idx + 1, this.ptBefore);
     }
   }
 
@@ -489,6 +543,9 @@ export class Machine {
    * oracle's books. A single store and a batch of them (Executor.storeBatch) both end here.
    */
   vcpuWrite(d: Domain, mfn: number, gfn: number, off: number, n: number, bytes: Uint8Array | number): void {
+    if (this.isPageTableGfn(d, gfn)) {
+      this.notePtBefore(mfn, off, n);
+    }
     this.pages.write(mfn, off, n, bytes);
     this.afterPhysWrite(d, mfn, off, n, 'vcpu', gfn);
   }
@@ -579,7 +636,7 @@ export class Machine {
       break;
     }
     if (this.isPageTableGfn(d, gfn)) {
-      this.guestPtesChanged(d, gfn, Math.floor(off / 8), Math.ceil((off + n) / 8));
+      this.guestPtesChanged(d, gfn, Math.floor(off / 8), Math.ceil((off + n) / 8), this.ptBefore);
     }
   }
 
@@ -816,6 +873,7 @@ export class Machine {
         const w = this.gwalk;
         w.gfn = frame;
         w.flags = want;
+        w.rw = rwAll;
         w.table = table;
         w.idx = idx;
         return null;
@@ -999,7 +1057,7 @@ export class Machine {
         throw new SimError(fail.msg, 'va');
       }
     }
-    const { gfn, flags, table, idx } = this.gwalk;
+    const { gfn, flags, table, idx, rw } = this.gwalk;
     const f = this.hapGpaCheck(d, gfn, write);
     if (f) {
       this.hapWalkOf = d;
@@ -1025,7 +1083,7 @@ export class Machine {
     const r = this.walked;
     r.mfn = mfn;
     r.gfn = gfn;
-    r.flags = ((flags & RW) && d.p2m.eptW(gfn, t) ? TLB_W : 0) | ((flags & D) && (!d.pmlEnabled || d.p2m.eptD(gfn)) ? TLB_D : 0) | (flags & G ? TLB_G : 0);
+    r.flags = (rw && d.p2m.eptW(gfn, t) ? TLB_W : 0) | ((flags & D) && (!d.pmlEnabled || d.p2m.eptD(gfn)) ? TLB_D : 0) | (flags & G ? TLB_G : 0);
     r.src = gfn;
     r.srcVer = d.p2m.version(gfn);
     r.pt = table * 512 + idx;
@@ -1052,6 +1110,8 @@ export class Machine {
     const cs = Machine.fastPaths ? pc.slot(d.name, v.process, d.permEpoch, 0, 0, region) : -1;
     let t = cs >= 0 ? pc.table[cs] : undefined;
     let vers = cs >= 0 ? pc.vers[cs] : undefined;
+    // Whether every level above L1 allows writes (a TLB entry's R/W is the AND over the levels).
+    let rwAbove = cs >= 0 && pc.rw[cs] === 1;
     if (t === undefined) {
       const p = this.processes.get(v.process)!;
       const top = d.shHash.get(p.cr3 * 8 + 4);
@@ -1059,11 +1119,14 @@ export class Machine {
         return SHADOW_FAULT;
       }
       t = d.shTables.get(top)!;
+      rwAbove = true;
       for (let l = 4; l > 1; l--) {
         const idx = vaIndex(va, l);
-        if (!(t.f[idx] & P)) {
+        const uf = t.f[idx];
+        if (!(uf & P)) {
           return SHADOW_FAULT;
         }
+        rwAbove = rwAbove && (uf & RW) !== 0;
         t = d.shTables.get(t.e[idx])!;
       }
       // The guest leaf table behind this L1 shadow: its PTE versions (for guest-no-flush; none yet: 0).
@@ -1071,10 +1134,11 @@ export class Machine {
       const i = pc.put(d.name, v.process, d.permEpoch, 0, 0, region);
       pc.table[i] = t;
       pc.vers[i] = vers;
+      pc.rw[i] = rwAbove ? 1 : 0;
     }
     const slot = vaIndex(va, 1);
     const f = t.f[slot];
-    if (!(f & P) || (write && !(f & RW))) {
+    if (!(f & P) || (write && (!(f & RW) || !rwAbove))) {
       return SHADOW_FAULT;
     }
     let nf = f | A;
@@ -1092,7 +1156,7 @@ export class Machine {
     const r = this.walked;
     r.mfn = mfn;
     r.gfn = this.m2p(d, mfn);
-    r.flags = (nf & RW ? TLB_W : 0) | (nf & D ? TLB_D : 0) | (nf & G ? TLB_G : 0);
+    r.flags = (nf & RW && rwAbove ? TLB_W : 0) | (nf & D ? TLB_D : 0) | (nf & G ? TLB_G : 0);
     r.src = t.smfn * 512 + slot;
     r.srcVer = t.ver[slot];
     r.pt = gl1 * 512 + slot;
@@ -1263,16 +1327,17 @@ export class Machine {
     let st = this.getOrMakeShadow(d, table, 4);
     for (let l = 4; l > 1; l--) {
       const idx = vaIndex(va, l);
-      const child = pteFrame(this.guestTable(d, table), idx);
+      const g = this.guestTable(d, table);
+      const child = pteFrame(g, idx);
       const cs = this.getOrMakeShadow(d, child, l - 1);
-      if (!(st.f[idx] & P) || st.e[idx] !== cs.smfn) {
+      const sf = upperShadowFlags(pteFlags(g, idx));
+      if (!(st.f[idx] & P) || st.e[idx] !== cs.smfn || st.f[idx] !== sf) {
         if (st.f[idx] & P) {
-          // Repointed: walks cached through the old child are no longer valid.
+          // Repointed, or its rights changed: walks cached through it are no longer valid.
           d.permEpoch++;
         }
-        // Entries above L1 get A and D forced on (they may act as L1 entries through the linear map).
         st.e[idx] = cs.smfn;
-        st.f[idx] = P | RW | US | A | D;
+        st.f[idx] = sf;
       }
       st = cs;
       table = child;
@@ -1474,6 +1539,7 @@ export class Machine {
   /** sh_validate_guest_entry: a guest PTE changed; refresh every shadow of that frame's entry. */
   validateGuestEntry(d: Domain, gfn: number, idx: number): void {
     const [gflags, frame] = readPte(this.guestTable(d, gfn), idx);
+    let flush = false;
     for (let l = 1; l <= 4; l++) {
       const smfn = d.shHash.get(gfn * 8 + l);
       if (smfn === undefined) {
@@ -1481,19 +1547,38 @@ export class Machine {
       }
       const st = d.shTables.get(smfn)!;
       if (l === 1) {
+        // shadow_set_l1e never asks for a flush: the entry maps what the guest's entry maps, and
+        // invalidating it is the guest's business (guest-no-flush).
         this.propagateL1(this.anyVcpu(d), d, st, idx, gflags, frame, false);
       } else if (st.f[idx] & P) {
         const child = d.shTables.get(st.e[idx]);
-        if (!(gflags & P) || !child || child.gfn !== frame) {
-          // The guest repointed or removed a higher-level entry: drop the shadow link.
+        const old = st.f[idx];
+        if (!(gflags & P) || !(gflags & A) || !child || child.gfn !== frame) {
+          // The guest repointed or removed a higher-level entry (or cleared its A, which
+          // _sh_propagate shadows as not present): drop the shadow link.
           st.f[idx] = 0;
           st.e[idx] = 0;
           this.shadowEntryChanged(d, st, idx, WHY_GUEST);
+          flush = true;
           if (this.sink.record) {
             this.ev('set-l1e', 'shadow_set_l' + l + 'e', `smfn ${hex(smfn)}[${idx}] cleared (guest changed its L${l} entry)`);
           }
+        } else if (upperShadowFlags(gflags) !== old) {
+          // Same table, other rights (_sh_propagate passes R/W and U/S through).
+          const sf = upperShadowFlags(gflags);
+          st.f[idx] = sf;
+          this.shadowEntryChanged(d, st, idx, WHY_GUEST);
+          // shadow_set_l<n>e: a flush unless the rights only grew (perms_strictly_increased).
+          flush ||= (old & ~sf & (RW | US)) !== 0;
+          if (this.sink.record) {
+            this.ev('set-l1e', 'shadow_set_l' + l + 'e', `smfn ${hex(smfn)}[${idx}] ${flagsShort(sf)} (guest changed its L${l} entry's rights)`);
+          }
         }
       }
+    }
+    if (flush) {
+      // validate_guest_pt_write: SHADOW_SET_FLUSH → guest_flush_tlb_mask.
+      this.flushDomainTlbs(d, 'guest_flush_tlb_mask (validate_guest_pt_write)', `a shadow L${d.ptFrames.get(gfn)} entry lost a mapping or rights`);
     }
   }
   anyVcpu(d: Domain): Vcpu {

@@ -77,3 +77,26 @@ export function pteFrame(d: Uint8Array, idx: number): number {
   const hi = (d[o + 4] | (d[o + 5] << 8) | (d[o + 6] << 16) | (d[o + 7] << 24)) >>> 0;
   return (lo >>> 12) + (hi & 0xfffff) * 0x100000;
 }
+
+/** Bits whose change from 0 to 1 in a present entry needs no invalidation (SDM 4.10.4.3). */
+const OPTIONAL_SET = RW | US | A | D;
+/** The architectural bits of the low 12 (P..G; 9–11 are ignored by the walker). */
+const ARCH_LOW = 0x1ff;
+
+/**
+ * Does changing a paging-structure entry from (f0, frame0) to (f1, frame1) call for an
+ * invalidation before the old translation is used again (SDM 4.10.4.2)? Not when the old entry was
+ * not present (nothing was cached from it), nor when the change only sets R/W, U/S, A or D or
+ * clears XD (SDM 4.10.4.3: at worst a spurious fault), nor when only ignored bits change.
+ */
+export function needsInvalidation(f0: number, frame0: number, f1: number, frame1: number): boolean {
+  if (!(f0 & P)) {
+    return false;
+  }
+  if (!(f1 & P) || frame0 !== frame1) {
+    return true;
+  }
+  const set = f1 & ~f0;
+  const cleared = f0 & ~f1;
+  return ((set & ARCH_LOW & ~OPTIONAL_SET) | (cleared & ARCH_LOW) | (set & NX)) !== 0;
+}

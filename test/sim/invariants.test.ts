@@ -81,9 +81,24 @@ test('each step reports only its own violations (outcomes never share arrays)', 
 
 test('stale-tlb still fires on an entry the guest already made guest-no-flush: the guest\'s slip does not hide Xen\'s missing flush', () => {
   const t = 'domain g paging=hap mem=64M vcpus=1 tracker=p2m-type\nvram lfb dom=g gfn=0x3000 pages=16\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\npeek fb=lfb\n' +
-    'write vcpu=g.0 va=0xffff800000005000\npte vcpu=g.0 va=0xffff800000005000 set=US\nwrite vcpu=g.0 va=0xffff800000005000\npeek fb=lfb\nwrite vcpu=g.0 va=0xffff800000005004\npeek fb=lfb\n';
+    'write vcpu=g.0 va=0xffff800000005000\npte vcpu=g.0 va=0xffff800000005000 clear=A\nwrite vcpu=g.0 va=0xffff800000005000\npeek fb=lfb\nwrite vcpu=g.0 va=0xffff800000005004\npeek fb=lfb\n';
   assert.deepEqual(ids(t), ['guest-no-flush']);
   assert.deepEqual(ids(t, ['skip-flush']), ['guest-no-flush', 'lost-update', 'stale-tlb']);
+});
+
+test('guest-no-flush only for PTE changes that call for an invalidation (SDM 4.10.4.3): setting D or R/W, or rewriting the same bytes, is not a guest bug', () => {
+  const head = 'domain g paging=hap mem=64M vcpus=1\nmap vcpu=g.0 va=0x400000 gfn=0x100 pages=1\nmap vcpu=g.0 va=0x401000 gfn=0x101 pages=1 ro\n' +
+    'read vcpu=g.0 va=0x400000\nread vcpu=g.0 va=0x401000\n';
+  assert.deepEqual(ids(head + 'pte vcpu=g.0 va=0x400000 set=D\npte vcpu=g.0 va=0x401000 set=RW\nread vcpu=g.0 va=0x400000\nread vcpu=g.0 va=0x401000\n'), []);
+  for (const edit of ['clear=RW', 'clear=A', 'set=NX', 'clear=P']) {
+    const t = head + `pte vcpu=g.0 va=0x400000 ${edit}\n` + (edit === 'clear=P' ? '' : 'read vcpu=g.0 va=0x400000\n') + (edit === 'clear=P' ? 'read vcpu=g.0 va=0x400000\n' : '');
+    assert.deepEqual(ids(t), ['guest-no-flush'], edit);
+  }
+  // The guest's store of the byte its PTE already holds (entry 0 of the L1 table, mapped at 0x800000).
+  const same = 'domain g paging=hap mem=64M vcpus=1\nmap vcpu=g.0 va=0x400000 gfn=0x100 pages=1\nmap vcpu=g.0 va=0x800000 gfn=0x3ffc pages=1\n' +
+    'read vcpu=g.0 va=0x400000\nwrite vcpu=g.0 va=0x800000 len=1 byte=0x23\nread vcpu=g.0 va=0x400000\n';
+  assert.deepEqual(ids(same), []);
+  assert.deepEqual(ids(same.replace('byte=0x23', 'byte=0x21')), ['guest-no-flush'], 'the same store clearing R/W is one');
 });
 
 test('lost-update across a resize: a page written before the framebuffer shrank and answered nowhere after it grew back', () => {

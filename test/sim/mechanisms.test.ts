@@ -559,3 +559,44 @@ test('review fixes: an ioreq_server page table takes one EPT violation per guest
   expectsHold('domain g paging=shadow mem=64M vcpus=1\nmap vcpu=g.0 va=0x400000 gfn=0x100 pages=1\nmap vcpu=g.0 va=0x600000 gfn=0x3ffc pages=1\nread vcpu=g.0 va=0x400000\n' +
     'write vcpu=g.0 va=0x600804 len=8 byte=0\nwrite vcpu=g.0 va=0x600810 len=8 byte=0\nwrite vcpu=g.0 va=0x600818 len=8 byte=0\nexpect cost=ptEmulations max=3\n');
 });
+
+// ---- page-table entries above the leaf (SDM 4.10.2.2; shadow/set.c, multi.c:_sh_propagate) ----
+
+/** Two vCPUs; va 0x400000 mapped at gfn 0x100; its L2 table (gfn 0x3ffd, entry 2 at byte 0x10) mapped at 0x800000. */
+function l2Trace(paging: 'shadow' | 'hap'): string {
+  return `domain g paging=${paging} mem=64M vcpus=2\nmap vcpu=g.0 va=0x400000 gfn=0x100 pages=1\nmap vcpu=g.0 va=0x800000 gfn=0x3ffd pages=1\n`;
+}
+
+test('shadow: the guest removing a present L2 entry flushes every vCPU (shadow_set_l2e asks for it), so the next access faults', () => {
+  const t = l2Trace('shadow') + 'read vcpu=g.0 va=0x400000\nread vcpu=g.1 va=0x400000\nwrite vcpu=g.0 va=0x800010 len=8 byte=0\nread vcpu=g.1 va=0x400000\n';
+  const e = engine(t);
+  assert.throws(() => e.run({}), /unit\.xpt:7:\d+: error: guest page fault: 0x400000 is not mapped \(L2 entry not present/);
+  assert.equal(e.tlb('g.0').length + e.tlb('g.1').length, 0);
+});
+
+test('HAP: the guest removing a present L2 entry without invlpg leaves the TLBs as they are, and using them is guest-no-flush', () => {
+  const e = engine(l2Trace('hap') + 'read vcpu=g.0 va=0x400000\nread vcpu=g.1 va=0x400000\nwrite vcpu=g.0 va=0x800010 len=8 byte=0\nread vcpu=g.1 va=0x400000\nread vcpu=g.0 va=0x400000\n');
+  e.run({});
+  const r = e.report();
+  assert.deepEqual(r.violations.map((v) => [v.line, v.id]), [[7, 'guest-no-flush'], [8, 'guest-no-flush']]);
+  assert.equal(r.costs.tlbFlushes, 0);
+});
+
+for (const paging of ['shadow', 'hap'] as const) {
+  test(`${paging}: an L2 entry without R/W makes a store below it fault, also after a read filled the TLB (a TLB entry's R/W is the AND over the levels)`, () => {
+    // Entry 2 is P,RW,US,A (0x27) after the first write: store its low byte as 0x25 (R/W cleared).
+    const t = l2Trace(paging) + 'write vcpu=g.0 va=0x400000\nwrite vcpu=g.0 va=0x800010 len=1 byte=0x25\ninvlpg vcpu=g.0 va=0x400000\nread vcpu=g.0 va=0x400000\nwrite vcpu=g.0 va=0x400000\n';
+    const e = engine(t);
+    assert.throws(() => e.run({}), /unit\.xpt:8:\d+: error: guest page fault: store to read-only mapping 0x400000/);
+    assert.equal(e.tlb('g.0').find((x) => x.va === 0x400000)?.writable, false);
+  });
+}
+
+test('shadow: the guest clearing A in an L2 entry unhooks the shadow entry (flushed); the next access faults and sets A again', () => {
+  const e = engine(l2Trace('shadow') + 'read vcpu=g.0 va=0x400000\nwrite vcpu=g.0 va=0x800010 len=1 byte=0x07\ninvlpg vcpu=g.0 va=0x400000\nread vcpu=g.0 va=0x400000\n');
+  e.run({});
+  const w = e.walk('g.0', 0x400000);
+  assert.equal(w.guest[2].flags.A, true, 'set_ad_bits set A again');
+  assert.equal(w.shadow[2].flags.P, true);
+  assert.equal(e.report().costs.tlbFlushes, 1);
+});
