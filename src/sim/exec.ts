@@ -233,28 +233,40 @@ export class Executor {
         if (nt === T.ioreq_server) {
           this.claimIoreqType(d);
         }
+        let present = false;
+        let changed = 0;
         for (let g = s.gfn; g < s.gfn + s.pages; g++) {
           const ot = d.p2m.type(g, m.backed(d, g));
           // XEN_DMOP_set_mem_type's allow_p2m_type_change, for the type only that call makes.
           if (nt === T.ioreq_server ? ot !== T.ram_rw : ot === T.ioreq_server && nt !== T.ram_rw) {
             throw new SimError(`gfn ${hex(g)} of domain '${d.name}' is ${typeLabel(ot)}: Xen changes a page to or from ioreq_server only from or to ram_rw (set_mem_type: -EINVAL)`, 'type');
           }
+          present ||= ot !== T.invalid;
+          if (ot !== nt) {
+            changed++;
+          }
           d.p2m.setEntry(g, nt, WHY_HV, m.backedIn(d));
         }
+        m.costs.add(Counter.p2mTypeChanges, changed);
         if (m.sink.record) {
           m.ev('setup', 'p2m_set_entry', `gfn ${hex(s.gfn)}..${hex(s.gfn + s.pages)} type ${s.type}`);
         }
-        for (const v of d.vcpus) {
-          v.tlb.clear();
-        }
         if (d.paging === 'shadow') {
-          // sh_unshadow_for_p2m_change: mappings of the changed frames go.
+          // sh_unshadow_for_p2m_change: the changed frames' shadow mappings go, and if any did,
+          // every vCPU's TLB is flushed (guest_flush_tlb_mask).
+          let removed = false;
           for (let g = s.gfn; g < s.gfn + s.pages; g++) {
             const mfn = m.backingMfn(d, g);
             if (mfn >= 0) {
-              m.removeAllMappings(d, mfn);
+              removed = m.removeAllMappings(d, mfn) || removed;
             }
           }
+          if (removed) {
+            m.flushDomainTlbs(d, 'guest_flush_tlb_mask (sh_unshadow_for_p2m_change)', 'after removing the changed frames\' shadow mappings');
+          }
+        } else if (present) {
+          // ept_set_entry over a present entry: the EPT sync at the p2m unlock (INVEPT).
+          m.flushDomainTlbs(d, 'ept_sync_domain (p2m_unlock)', 'INVEPT after the p2m entries changed');
         }
         return NONE;
       }

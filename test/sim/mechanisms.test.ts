@@ -600,3 +600,18 @@ test('shadow: the guest clearing A in an L2 entry unhooks the shadow entry (flus
   assert.equal(w.shadow[2].flags.P, true);
   assert.equal(e.report().costs.tlbFlushes, 1);
 });
+
+test('p2m statement: its type changes and flushes count as Xen makes them (an INVEPT over present entries; under shadow a flush only when mappings went)', () => {
+  const hap = engine('domain g paging=hap mem=64M vcpus=1\nmap vcpu=g.0 va=0x400000 gfn=0x100 pages=1\nread vcpu=g.0 va=0x400000\np2m dom=g gfn=0x100 pages=2 type=mmio_dm\n');
+  hap.run({});
+  assert.equal(hap.report().costs.p2mTypeChanges, 2);
+  assert.equal(hap.report().costs.tlbFlushes, 1);
+  assert.equal(hap.tlb('g.0').length, 0);
+  const unmapped = engine('domain g paging=shadow mem=64M vcpus=1\np2m dom=g gfn=0x100 pages=2 type=mmio_dm\n');
+  unmapped.run({});
+  assert.equal(unmapped.report().costs.tlbFlushes, 0, 'no shadow mapped the frames: nothing to flush');
+  const mapped = engine('domain g paging=shadow mem=64M vcpus=1\nmap vcpu=g.0 va=0x400000 gfn=0x100 pages=1\nread vcpu=g.0 va=0x400000\np2m dom=g gfn=0x100 pages=1 type=mmio_dm\n');
+  mapped.run({});
+  assert.equal(mapped.report().costs.tlbFlushes, 1);
+  assert.equal(mapped.tlb('g.0').length, 0);
+});
