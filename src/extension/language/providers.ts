@@ -244,7 +244,13 @@ export class TraceCompletionProvider implements vscode.CompletionItemProvider {
     if (!spec) {
       return [];
     }
-    return [...this.keyItems(spec, done), ...(spec.words ?? []).map((w) => {
+    // A bare name still to come (`ioreq map NAME`): the names of that kind declared above the line.
+    const refItems = spec.refs !== undefined && !done.some((t) => t.kind === 'word') ? this.declaredItems(doc, pos.line, spec.refs) : [];
+    for (const item of refItems) {
+      // Before the keys: the name comes first on the line.
+      item.sortText = '!' + item.label.toString();
+    }
+    return [...refItems, ...this.keyItems(spec, done), ...(spec.words ?? []).map((w) => {
       const item = new vscode.CompletionItem(w, vscode.CompletionItemKind.EnumMember);
       const v = this.index.value(w);
       if (v) {
@@ -252,6 +258,15 @@ export class TraceCompletionProvider implements vscode.CompletionItemProvider {
       }
       return item;
     })];
+  }
+
+  /** Names of one kind declared above `line`, each with the statement that declared it. */
+  private declaredItems(doc: vscode.TextDocument, line: number, kind: NameKind): vscode.CompletionItem[] {
+    return outlineOf(doc).declarations.filter((d) => d.kind === kind && d.line < line).map((d) => {
+      const item = new vscode.CompletionItem(d.name, vscode.CompletionItemKind.Variable);
+      item.detail = vscode.l10n.t('line {0}: {1}', d.line + 1, d.detail);
+      return item;
+    });
   }
 
   private keywordItems(): vscode.CompletionItem[] {
@@ -303,9 +318,8 @@ export class TraceCompletionProvider implements vscode.CompletionItemProvider {
     if (names) {
       // Each name declared before this line (the parser wants names declared first) with the
       // statement that declared it, as the outline shows it; then the key's own words (`none`).
-      const items = o.declarations.filter((d) => d.kind === arg.names && d.line < line).map((d) => {
-        const item = make(d.name, vscode.CompletionItemKind.Variable);
-        item.detail = vscode.l10n.t('line {0}: {1}', d.line + 1, d.detail);
+      const items = this.declaredItems(doc, line, arg.names!).map((item) => {
+        item.range = new vscode.Range(line, itemStart, line, before.length);
         return item;
       });
       if (arg.names === 'process') {

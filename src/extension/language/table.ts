@@ -30,6 +30,8 @@ export interface StatementSpec {
   args: readonly ArgSpec[];
   /** Bare words allowed after the keyword (flags, sub-commands, enum words). */
   words?: readonly string[];
+  /** A bare word naming something declared earlier (`ioreq map NAME`: a server). */
+  refs?: NameKind;
 }
 
 export type ValueGroup = 'tracker' | 'bug' | 'invariant' | 'counter' | 'paging' | 'p2m';

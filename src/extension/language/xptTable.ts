@@ -55,9 +55,11 @@ function build(): LanguageTable {
     const name = editorName(f);
     const words = f.positional.flatMap((p) => (p.kind === 'flag' ? [p.name] : p.kind === 'enum' && p.values ? [...p.values] : []));
     const args = f.keys.map(toArg);
+    const ref = f.positional.find((p) => p.kind === 'name' && !p.declares && p.of !== undefined);
+    const refs = ref?.of !== undefined ? NAME_KIND[ref.of] : undefined;
     const prev = merged.get(name);
     if (!prev) {
-      merged.set(name, { name, syntax: f.syntax, doc: f.doc, fn: f.xen, args, words });
+      merged.set(name, { name, syntax: f.syntax, doc: f.doc, fn: f.xen, args, words, ...(refs ? { refs } : {}) });
       continue;
     }
     // Key-selected forms of the same keyword: one entry, union of keys, every synopsis.
