@@ -12,7 +12,7 @@ import { A, D, G, NX, P, RW, US, needsInvalidation, pteFlags, pteFrame, readPte,
 import { Domain, Framebuffer, FbOracle, Process, ShadowTable, Vcpu, displayProcess, type Backing } from './state';
 import { TLB_D, TLB_G, TLB_W, TLB_WARNED, type Tlb } from './tlb';
 import { shadowVramGetMfn, shadowVramPutMfn } from './trackers/sl1ma';
-import { l1eChanged } from './trackers/hooks';
+import { l1eChanged, multiAfterDestroy, multiLinkedTo } from './trackers/hooks';
 import { linear2007LearnVa } from './trackers/linear2007';
 import { vaToString } from './program';
 import { deepClone } from './util';
@@ -1517,6 +1517,15 @@ export class Machine {
    * migration, or for the 2009 VRAM tracking and the older multi-range code that shared the trie).
    */
   markPfnDirty(d: Domain, gfn: number): void {
+    if (d.multi.size > 0 && d.paging === 'hap') {
+      // bae850f060's paging_mark_dirty_gpfn counts the mark in the range holding gfn (the HAP
+      // peek skips its scan while that count is 0).
+      for (const r of d.multi.values()) {
+        if (gfn >= r.begin && gfn < r.end) {
+          r.dirtyCount++;
+        }
+      }
+    }
     if (!d.trie) {
       return;
     }
@@ -1669,6 +1678,7 @@ export class Machine {
   /** sh_destroy_l1_shadow: put every present entry (vram put included), then free the table. */
   destroyShadow(d: Domain, t: ShadowTable): void {
     this.nest('destroy-shadow', t.level === 1 ? 'sh_destroy_l1_shadow' : `sh_destroy_l${t.level}_shadow`, `smfn ${hex(t.smfn)} (gfn ${hex(t.gfn)})`, () => {
+      const linked = t.level === 1 && d.multi.size > 0 ? multiLinkedTo(d, t.smfn) : [];
       if (t.level === 1) {
         for (let slot = 0; slot < 512; slot++) {
           if (t.f[slot] & P) {
@@ -1679,6 +1689,7 @@ export class Machine {
       d.shTables.delete(t.smfn);
       d.permEpoch++;
       d.shHash.delete(t.gfn * 8 + t.level);
+      multiAfterDestroy(this, d, linked);
     });
   }
   /**

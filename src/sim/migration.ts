@@ -98,6 +98,8 @@ export function logdirtyOp(m: Machine, d: Domain, action: 'enable' | 'disable' |
       // paging_log_dirty_disable pauses the domain around the paging mode's disable, and pauses
       // it whether log-dirty mode is on or not.
       m.pauseDomain(d);
+      // (multi-fb's first range had turned log-dirty mode on: this turns it off.)
+      d.multiLogdirty = false;
       if (!d.logdirty) {
         return null;
       }

@@ -198,8 +198,13 @@ export class Vram2009 {
 export class MultiRange {
   /** Shadow: every shadow L1e (smfn * 512 + slot) mapping each page — the dv_paddr_link chains. */
   links = new Map<number, number[]>();
-  /** Shadow: pages found dirty between peeks (entries that went away with D set). */
-  acc = new Set<number>();
+  /**
+   * Shadow: pages whose mappings could not all be linked (stuck_dirty: more than
+   * DV_ADDR_LINK_LIST_LIMIT of them): reported dirty at every peek, for the range's life.
+   */
+  stuck = new Set<number>();
+  /** HAP: pages marked dirty in the range since its last peek (range->dirty_count). */
+  dirtyCount = 0;
   constructor(readonly fb: string, readonly begin: number, readonly end: number) {}
 }
 
@@ -255,6 +260,12 @@ export class Domain {
   vram2009: Vram2009 | null = null;
   /** multi-fb: tracked ranges by framebuffer name. */
   multi = new Map<string, MultiRange>();
+  /**
+   * `multi-fb` under HAP: log-dirty mode was turned on by the first range (bae850f060's
+   * hap_track_dirty_vram calls paging_log_dirty_enable, which pauses the domain, when it is off);
+   * `logdirty disable` turns it off again.
+   */
+  multiLogdirty = false;
   constructor(
     readonly name: string, readonly paging: Paging, readonly memPages: number, public tracker: TrackerId,
     readonly tlbMode: 'tagged' | 'flush-on-exit', readonly pml: boolean, readonly scatterSeed: number | null,

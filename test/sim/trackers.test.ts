@@ -207,6 +207,64 @@ test('with PML already on, a range change and log-dirty enable write the EPTP ag
     'logdirty dom=h enable\nexpect cost=tlbFlushes min=7 max=7\n');
 });
 
+// ---- multi-fb as committed in bae850f060 (dirty_vram.c) ----
+
+const MF_SHADOW = 'domain g paging=shadow mem=64M vcpus=1 tracker=multi-fb\nvram lfb dom=g gfn=0x3000 pages=16\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\n';
+const MF_HAP = MF_SHADOW.replace('paging=shadow', 'paging=hap');
+const answersOf = (r: Report): string[] => r.answers.map((a) => `${a.kind === 'bitmap' ? a.dirty.join(',') || 'none' : a.kind}`);
+
+test('multi-fb under shadow: the D bit of a shadow entry that goes away is lost (no accumulator), and the write is a lost update', () => {
+  // Another mapping keeps the range alive while the kernel's L1 shadow is reclaimed.
+  const r = run(MF_SHADOW + 'map vcpu=g.0 va=0x7f0000000000 fb=lfb user\nread vcpu=g.0 va=0x7f0000000000\npeek fb=lfb\n' +
+    'write vcpu=g.0 va=0xffff800000004000\nreclaim dom=g va=0xffff800000004000\npeek fb=lfb\n');
+  assert.deepEqual(answersOf(r), ['all', 'none']);
+  assert.deepEqual([...ids(r)], ['lost-update']);
+});
+
+test('multi-fb under shadow: re-propagating an entry to the same frame overwrites its D bit (shadow_vram_fix_l1e returns early)', () => {
+  const r = run(MF_SHADOW + 'peek fb=lfb\nwrite vcpu=g.0 va=0xffff800000003000\npte vcpu=g.0 va=0xffff800000003000 set=NX\ninvlpg vcpu=g.0 va=0xffff800000003000\npeek fb=lfb\n');
+  assert.deepEqual(answersOf(r), ['all', 'none']);
+  assert.deepEqual([...ids(r)], ['lost-update']);
+});
+
+test('multi-fb under shadow: a range whose last linked shadow goes frees itself, so the next peek is a new range (all)', () => {
+  const r = run(MF_SHADOW + 'peek fb=lfb\nwrite vcpu=g.0 va=0xffff800000004000\nreclaim dom=g\npeek fb=lfb\n');
+  assert.deepEqual(answersOf(r), ['all', 'all']);
+});
+
+test('multi-fb under shadow: a page with more than 64 linked mappings is stuck dirty, reported at every peek', () => {
+  let t = 'domain g paging=shadow mem=64M vcpus=1 tracker=multi-fb\nvram lfb dom=g gfn=0x3000 pages=16\npeek fb=lfb\n';
+  for (let i = 0; i < 66; i++) {
+    t += `map vcpu=g.0 va=0x${(0x7f0000000000 + i * 0x1000).toString(16)} gfn=0x3003 pages=1\n`;
+  }
+  for (let i = 0; i < 66; i++) {
+    t += `read vcpu=g.0 va=0x${(0x7f0000000000 + i * 0x1000).toString(16)}\n`;
+  }
+  const r65 = run(t.replace(/read vcpu=g\.0 va=0x7f0000041000\n/, '') + 'peek fb=lfb\n');
+  assert.deepEqual(answersOf(r65), ['all', 'none'], '65 links: still scanned');
+  const r = run(t + 'peek fb=lfb\npeek fb=lfb\n');
+  assert.deepEqual(answersOf(r), ['all', '3', '3']);
+});
+
+test('multi-fb under HAP: a peek with nothing marked in the range since the last one skips the scan (range->dirty_count)', () => {
+  const idle = run(MF_HAP + 'peek fb=lfb\npeek fb=lfb\npeek fb=lfb\n');
+  assert.equal(idle.costs.pteScans, 0);
+  const busy = run(MF_HAP + 'peek fb=lfb\nwrite vcpu=g.0 va=0xffff800000003000\npeek fb=lfb\npeek fb=lfb\n');
+  assert.deepEqual(answersOf(busy), ['all', '3', 'none']);
+  assert.equal(busy.costs.pteScans, 16, 'one scan: the peek after the write');
+});
+
+test('multi-fb under HAP: a page turned ram_rw by p2m (HVMOP_set_mem_type) is not counted, so the next peek skips it: a lost update', () => {
+  const r = run(MF_HAP + 'peek fb=lfb\np2m dom=g gfn=0x3003 pages=1 type=ram_rw\nwrite vcpu=g.0 va=0xffff800000003000\npeek fb=lfb\n');
+  assert.deepEqual(answersOf(r), ['all', 'none']);
+  assert.deepEqual([...ids(r)], ['lost-update']);
+});
+
+test('multi-fb under HAP: only the range that turns log-dirty mode on pauses the domain', () => {
+  const r = run('domain g paging=hap mem=64M vcpus=1 tracker=multi-fb\nvram a dom=g gfn=0x1000 pages=16\nvram b dom=g gfn=0x2000 pages=16\npeek fb=a\npeek fb=b\n');
+  assert.equal(r.costs.vmexits, 1);
+});
+
 test('no-idle-heuristic: the same answers, more scanning', () => {
   let t = head('sl1ma') + `peek fb=lfb\n${W5}peek fb=lfb\n`;
   for (let i = 0; i < 8; i++) {

@@ -5,8 +5,8 @@
  */
 import type { Machine } from '../machine';
 import { hex } from '../machine';
-import { D, P } from '../pte';
-import type { Domain } from '../state';
+import { P } from '../pte';
+import type { Domain, MultiRange } from '../state';
 
 /** Page index of mfn in [begin, end), by the M2P — or by `mfn - base` under `contiguous-mfn`. */
 export function lfbIndex(m: Machine, d: Domain, mfn: number, begin: number, end: number, fb: string | undefined): number {
@@ -65,32 +65,85 @@ export function l1eChanged(m: Machine, d: Domain, addr: number, oldF: number, ol
       r.bits.add(ni);
     }
   }
-  for (const r of d.multi.values()) {
-    if (oldP) {
-      const oi = lfbIndex(m, d, oldMfn, r.begin, r.end, r.fb);
-      if (oi >= 0) {
-        const list = r.links.get(oi);
-        const k = list ? list.indexOf(addr) : -1;
-        if (list && k >= 0) {
-          list.splice(k, 1);
-          if (list.length === 0) {
-            r.links.delete(oi);
+  // shadow_vram_fix_l1e (bae850f060): nothing when the entry maps the same gfn before and after
+  // (a D bit it had is simply overwritten); else the old link goes — its D bit with it, nothing
+  // keeps it — and the new entry is linked.
+  if (d.multi.size > 0 && !(oldP && newP && oldMfn === newMfn) && (oldP || newP)) {
+    for (const r of d.multi.values()) {
+      if (oldP) {
+        const oi = lfbIndex(m, d, oldMfn, r.begin, r.end, r.fb);
+        if (oi >= 0) {
+          const list = r.links.get(oi);
+          const k = list ? list.indexOf(addr) : -1;
+          if (list && k >= 0) {
+            list.splice(k, 1);
+            if (list.length === 0) {
+              r.links.delete(oi);
+            }
           }
         }
-        if ((oldF & D) && (!newP || newMfn !== oldMfn || !(newF & D))) {
-          r.acc.add(oi);
+      }
+      if (newP) {
+        const ni = lfbIndex(m, d, newMfn, r.begin, r.end, r.fb);
+        if (ni >= 0) {
+          multiLink(r, ni, addr);
         }
       }
     }
-    if (newP) {
-      const ni = lfbIndex(m, d, newMfn, r.begin, r.end, r.fb);
-      if (ni >= 0) {
-        let list = r.links.get(ni);
-        if (!list) {
-          list = [];
-          r.links.set(ni, list);
-        }
-        list.push(addr);
+  }
+}
+
+/** Most links a page keeps before it is stuck dirty: more than DV_ADDR_LINK_LIST_LIMIT (64) taken. */
+const LINK_LIMIT = 64;
+
+/**
+ * dirty_vram_range_update(set): link shadow entry `addr` to page i of the range — unless the page
+ * already has more than DV_ADDR_LINK_LIST_LIMIT links, when it is marked stuck dirty instead.
+ */
+export function multiLink(r: MultiRange, i: number, addr: number): void {
+  let list = r.links.get(i);
+  if (!list) {
+    list = [];
+    r.links.set(i, list);
+  }
+  if (list.includes(addr)) {
+    return;
+  }
+  if (list.length > LINK_LIMIT) {
+    r.stuck.add(i);
+    return;
+  }
+  list.push(addr);
+}
+
+/** The ranges that link an entry of L1 shadow smfn (see `multiAfterDestroy`). */
+export function multiLinkedTo(d: Domain, smfn: number): MultiRange[] {
+  const out: MultiRange[] = [];
+  for (const r of d.multi.values()) {
+    let hit = false;
+    for (const list of r.links.values()) {
+      if (list.some((a) => Math.floor(a / 512) === smfn)) {
+        hit = true;
+        break;
+      }
+    }
+    if (hit) {
+      out.push(r);
+    }
+  }
+  return out;
+}
+
+/**
+ * dirty_vram_delete_shadow (bae850f060), after an L1 shadow went: a range that lost links with it
+ * and has none left frees itself (its framebuffer's next peek is a new range).
+ */
+export function multiAfterDestroy(m: Machine, d: Domain, ranges: readonly MultiRange[]): void {
+  for (const r of ranges) {
+    if (r.links.size === 0 && d.multi.get(r.fb) === r) {
+      d.multi.delete(r.fb);
+      if (m.sink.record) {
+        m.ev('setup', 'dirty_vram_delete_shadow', `range '${r.fb}' has no mapping left: freed`);
       }
     }
   }

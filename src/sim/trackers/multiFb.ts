@@ -16,7 +16,7 @@ import { D, P } from '../pte';
 import { LogDirtyTrie } from '../logdirty';
 import { MultiRange, type Domain, type Framebuffer } from '../state';
 import type { TrackerAnswer } from './types';
-import { lfbIndex } from './hooks';
+import { lfbIndex, multiLink } from './hooks';
 import { logDirtyRange } from './p2mType';
 
 export function multiFbPeek(m: Machine, d: Domain, fb: Framebuffer): TrackerAnswer {
@@ -32,7 +32,11 @@ export function multiFbPeek(m: Machine, d: Domain, fb: Framebuffer): TrackerAnsw
     r = new MultiRange(fb.name, begin, end);
     d.multi.set(fb.name, r);
     if (d.paging === 'hap') {
-      m.pauseDomain(d);
+      if (!d.logdirty && !d.multiLogdirty) {
+        // paging_log_dirty_enable: the one pause of a new range, when log-dirty mode is still off.
+        m.pauseDomain(d);
+        d.multiLogdirty = true;
+      }
       if (d.pml && !d.pmlEnabled) {
         m.enablePml(d);
       }
@@ -57,12 +61,7 @@ export function multiFbPeek(m: Machine, d: Domain, fb: Framebuffer): TrackerAnsw
           m.costs.add(Counter.pteScans);
           const i = lfbIndex(m, d, t.e[slot], begin, end, fb.name);
           if (i >= 0) {
-            let list = r.links.get(i);
-            if (!list) {
-              list = [];
-              r.links.set(i, list);
-            }
-            list.push(t.smfn * 512 + slot);
+            multiLink(r, i, t.smfn * 512 + slot);
             // D bits from before tracking are consumed by this first, all-dirty answer.
             t.f[slot] &= ~D;
             found++;
@@ -125,14 +124,27 @@ function hapPeek(m: Machine, d: Domain, fb: Framebuffer, r: MultiRange): Tracker
     }
     return { kind: 'bitmap', dirty };
   }
-  return { kind: 'bitmap', dirty: logDirtyRange(m, d, fb, r.begin, 'hap_clean_vram_tracking_range', 'hap_clean_vram_tracking_range') };
+  // paging_log_dirty_range (bae850f060): nothing was marked in the range since the last peek
+  // (range->dirty_count is 0): no scan, no flush, a clean answer. Else the scan, and the flush
+  // whatever it re-armed.
+  if (r.dirtyCount === 0) {
+    if (m.sink.record) {
+      m.ev('peek', 'paging_log_dirty_range', `range '${fb.name}': dirty_count 0, no scan`);
+    }
+    return { kind: 'bitmap', dirty: [] };
+  }
+  r.dirtyCount = 0;
+  return { kind: 'bitmap', dirty: logDirtyRange(m, d, fb, r.begin, 'paging_log_dirty_range', 'paging_log_dirty_range', true) };
 }
 
 function shadowPeek(m: Machine, d: Domain, fb: Framebuffer, r: MultiRange): TrackerAnswer {
-  const dirty = new Set<number>(r.acc);
-  r.acc.clear();
+  // shadow_scan_dirty_flags: a stuck page is dirty without a look at its entries.
+  const dirty = new Set<number>(r.stuck);
   let flush = false;
   for (const [i, list] of [...r.links].sort((a, b) => a[0] - b[0])) {
+    if (r.stuck.has(i)) {
+      continue;
+    }
     for (const a of list) {
       const t = d.shTables.get(Math.floor(a / 512));
       if (!t) {

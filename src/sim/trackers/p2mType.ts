@@ -68,7 +68,7 @@ export function hapTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Track
  * (`p2m_change_type_one` rw → logdirty succeeds only for a page written since it was armed), then
  * the EPT flush at unlock. Shared by today's tracker and the 2012 multi-range design.
  */
-export function logDirtyRange(m: Machine, d: Domain, fb: Framebuffer, begin: number, fn: string, flushFn: string): number[] {
+export function logDirtyRange(m: Machine, d: Domain, fb: Framebuffer, begin: number, fn: string, flushFn: string, flushAlways = false): number[] {
   const dirty: number[] = [];
   if (!m.bugs.has('contiguous-mfn')) {
     // Every page's own gfn: the whole range in one pass of the p2m.
@@ -78,7 +78,7 @@ export function logDirtyRange(m: Machine, d: Domain, fb: Framebuffer, begin: num
         m.ev('peek-page', fn, `page ${i} (gfn ${hex(begin + i)}) was ram_rw: dirty, re-armed`, { page: i, gfn: begin + i });
       }
     }
-    return rangeDone(m, d, dirty, fb.pages, flushFn);
+    return rangeDone(m, d, dirty, fb.pages, flushFn, flushAlways);
   }
   const base = m.backingMfn(d, begin);
   let scanned = 0;
@@ -104,14 +104,17 @@ export function logDirtyRange(m: Machine, d: Domain, fb: Framebuffer, begin: num
       }
     }
   }
-  return rangeDone(m, d, dirty, scanned, flushFn);
+  return rangeDone(m, d, dirty, scanned, flushFn, flushAlways);
 }
 
-/** The end of p2m_log_dirty_range: the costs of `scanned` entries tested, then the flush at unlock. */
-function rangeDone(m: Machine, d: Domain, dirty: number[], scanned: number, flushFn: string): number[] {
+/**
+ * The end of p2m_log_dirty_range: the costs of `scanned` entries tested, then the flush at unlock
+ * when an entry changed (`flushAlways`: whatever changed, as bae850f060's version does).
+ */
+function rangeDone(m: Machine, d: Domain, dirty: number[], scanned: number, flushFn: string, flushAlways: boolean): number[] {
   m.costs.add(Counter.pteScans, scanned);
   m.costs.add(Counter.p2mTypeChanges, dirty.length);
-  if (dirty.length > 0) {
+  if (dirty.length > 0 || flushAlways) {
     if (m.bugs.has('skip-flush')) {
       if (m.sink.record) {
         m.ev('tlb-flush', flushFn, 'INVEPT owed after re-arming but skipped (inject skip-flush)');
