@@ -425,11 +425,12 @@ export class Executor {
           }
           m.pages.write(mfn, 0, n, b);
           m.afterPhysWrite(d, mfn, 0, n, 'dma');
-          if (d.logdirty) {
-            // QEMU reports its own writes only while migrating.
-            modifiedMemory(m, d, gfn, 1);
-          }
           done += n;
+        }
+        if (d.logdirty) {
+          // QEMU reports its own writes only while migrating: one XEN_DMOP_modified_memory for the
+          // whole write (invalidate_and_set_dirty → xen_hvm_modified_memory(start, length)).
+          modifiedMemory(m, d, s.gfn, Math.ceil(s.len / PAGE_SIZE));
         }
         if (m.sink.record) {
           m.ev('dma', 'qemu dma', `${s.len} bytes at gfn ${hex(s.gfn)}`, { gfn: s.gfn });

@@ -967,18 +967,21 @@ export class Machine {
    * (docs/model.md).
    */
   disablePml(d: Domain): void {
+    // ept_disable_hardware_log_dirty holds the p2m lock around the drains and the EPTP update:
+    // their EPT syncs are one INVEPT at its unlock.
+    let changed = 0;
     for (const v of d.vcpus) {
-      this.drainPml(v, d);
+      changed += this.drainPmlLocked(v, d);
     }
     d.pmlEnabled = false;
     d.p2m.verEpoch++;
     if (this.sink.record) {
       this.ev('setup', 'p2m_disable_hardware_log_dirty', 'PML disabled on every vCPU');
     }
-    this.flushDomainTlbs(d, 'ept_sync_domain (vmx_domain_update_eptp)', 'INVEPT: the EPTP no longer enables EPT A/D bits');
+    this.flushDomainTlbs(d, 'ept_sync_domain (p2m_unlock)', `INVEPT: the EPTP no longer enables EPT A/D bits${changed > 0 ? `, and ${changed} PML-logged page(s) went back to ram_rw` : ''}`);
   }
   /**
-   * ept_vcpu_flush_pml_buffer on its own (a PML-full exit, turning PML off): each logged gfn
+   * ept_vcpu_flush_pml_buffer on its own (a PML-full exit): each logged gfn
    * logdirty → rw (and paging_mark_pfn_dirty), under one p2m lock, so the type changes' EPT syncs
    * are one flush at the unlock.
    */

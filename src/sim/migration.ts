@@ -90,6 +90,9 @@ export function logdirtyOp(m: Machine, d: Domain, action: 'enable' | 'disable' |
         globalRearm(m, d, 'enabling log-dirty mode');
       } else {
         m.blowTables(d);
+        // shadow_one_bit_enable → sh_new_mode: each vCPU's paging-mode update reloads its CR3,
+        // which flushes its TLB (hvm_update_guest_cr3 → hvm_asid_flush_vcpu), as on disable.
+        m.flushDomainTlbs(d, 'sh_update_paging_modes (hvm_update_guest_cr3)', 'each vCPU\'s CR3 reloaded with the new paging mode');
       }
       m.ev('logdirty', d.paging === 'hap' ? 'hap_enable_log_dirty' : 'shadow_enable_log_dirty', 'log-dirty mode on');
       return null;

@@ -432,7 +432,7 @@ export class P2m {
       this.updateLogdirtyRanges(s, e, ot, nt);
       return false;
     }
-    const marked = this.anyResolved(s, e, backed);
+    const marked = this.anyUnmarkedLeaf(s, e, backed);
     this.changeTypeRange(s, e, ot, nt);
     return marked;
   }
@@ -442,18 +442,19 @@ export class P2m {
    * whether that marked anything not already pending (ept_invalidate_emt_subtree's result: a sync).
    */
   changeTypeGlobalNow(ot: number, nt: number, backed: (g: number) => boolean, ranges: readonly (readonly [number, number])[]): boolean {
-    const marked = ranges.some(([s, e]) => this.anyResolved(s, e, backed));
+    const marked = ranges.some(([s, e]) => this.anyUnmarkedRoot(s, e, backed));
     this.changeTypeGlobal(ot, nt);
     return marked;
   }
 
   /**
-   * Is some present entry of [s, e) free of pending recalculation (so invalidating it changes it)?
-   * An entry is resolved only through its table (resolveTable), so a table with no change newer
-   * than its last resolution has nothing pending, and one behind a global change has everything
-   * pending; only tables a range change covers in part are looked at entry by entry.
+   * Does a global change mark a root entry over [s, e) that was not marked already
+   * (ept_invalidate_emt_subtree on the root)? A root entry stays marked from the last global change
+   * until an access resolves a table below it, and a range change's marks are below it too: so
+   * some table there was resolved after the last global change and has an entry no newer range
+   * change marked again.
    */
-  anyResolved(s: number, e: number, backed: (g: number) => boolean): boolean {
+  anyUnmarkedRoot(s: number, e: number, backed: (g: number) => boolean): boolean {
     for (let b = s; b < e; ) {
       const end = Math.min(e, b - (b % EPT_ENTRIES) + EPT_ENTRIES);
       const c = this.chunks[Math.floor(b / CHUNK)];
@@ -467,6 +468,52 @@ export class P2m {
         }
       }
       b = end;
+    }
+    return false;
+  }
+
+  /**
+   * Does invalidating [s, e) mark a present entry that was not marked already (so the range change
+   * syncs the EPT)? ept_invalidate_emt_range looks at the entries of the range's own level and
+   * skips only those already marked, which a range change did (a global change marks the root's
+   * entries only: it leaves the leaves unmarked until an access pushes the marks down to them and
+   * resolves them). So an entry counts as marked when a range change newer than its last
+   * recalculation covers it; a table no range change reached since its last resolution has
+   * nothing marked.
+   */
+  anyUnmarkedLeaf(s: number, e: number, backed: (g: number) => boolean): boolean {
+    for (let b = s; b < e; ) {
+      const end = Math.min(e, b - (b % EPT_ENTRIES) + EPT_ENTRIES);
+      const newer = this.tableNewerByRange(b);
+      for (let g = b; g < end; g++) {
+        if (this.rawType(g, backed(g)) !== T.invalid && (!newer || !this.markedByRange(g))) {
+          return true;
+        }
+      }
+      b = end;
+    }
+    return false;
+  }
+  /** Has a range change (not a global one) covering gfn's EPT table come since the table was last recalculated? */
+  private tableNewerByRange(gfn: number): boolean {
+    const base = gfn - (gfn % EPT_ENTRIES);
+    const c0 = this.chunk(gfn, false);
+    const done = c0 ? c0.tableStamp[(gfn & CMASK) >>> EPT_BITS] : 0;
+    for (const r of this.recalcRanges) {
+      if (r.stamp > done && r.s < base + EPT_ENTRIES && base < r.e) {
+        return true;
+      }
+    }
+    return false;
+  }
+  /** Is the entry marked by a range change newer than its last recalculation? */
+  private markedByRange(gfn: number): boolean {
+    const c = this.chunk(gfn, false);
+    const st = c !== undefined ? c.e[(gfn & CMASK) * W + W_STAMP] : 0;
+    for (const r of this.recalcRanges) {
+      if (gfn >= r.s && gfn < r.e && r.stamp > st) {
+        return true;
+      }
     }
     return false;
   }

@@ -615,3 +615,43 @@ test('p2m statement: its type changes and flushes count as Xen makes them (an IN
   assert.equal(mapped.report().costs.tlbFlushes, 1);
   assert.equal(mapped.tlb('g.0').length, 0);
 });
+
+// ---- live-migration log-dirty: what Xen's enable, disable and modified_memory do (audit of c447b73) ----
+
+/** The trace's own `expect` lines hold. */
+function holds(text: string): void {
+  const e = engine(text);
+  e.run({});
+  const r = e.report();
+  assert.deepEqual(r.expects.failed.map((f) => `line ${f.line}: ${f.message}`), []);
+  assert.ok(r.expects.passed > 0);
+}
+
+test('HAP log-dirty disable with PML: the drains and the EPTP update are one INVEPT (ept_disable_hardware_log_dirty holds the p2m lock)', () => {
+  holds('domain g paging=hap mem=64M vcpus=2 pml=on\nmap vcpu=g.0 va=0xffff800001000000 gfn=0x100 pages=2\nwrite vcpu=g.0 va=0xffff800001000000\nwrite vcpu=g.1 va=0xffff800001001000\n' +
+    'logdirty dom=g enable\nwrite vcpu=g.0 va=0xffff800001000000\nwrite vcpu=g.1 va=0xffff800001001000\nexpect cost=tlbFlushes min=2 max=2\nlogdirty dom=g disable\nexpect cost=tlbFlushes min=4 max=4\n');
+});
+
+test('shadow log-dirty enable reloads every vCPU\'s CR3 after blowing the tables (sh_new_mode), as disable does: two flushes', () => {
+  holds('domain g paging=shadow mem=64M vcpus=2\nmap vcpu=g.0 va=0xffff800001000000 gfn=0x100 pages=2\nwrite vcpu=g.0 va=0xffff800001000000\nexpect cost=tlbFlushes max=0\n' +
+    'logdirty dom=g enable\nexpect cost=tlbFlushes min=2 max=2\nlogdirty dom=g disable\nexpect cost=tlbFlushes min=3 max=3\n');
+});
+
+test('HAP: a VRAM range change after a global log-dirty change marks the leaves (the global change marked only the root), so it flushes', () => {
+  holds('domain g paging=hap mem=64M vcpus=1 tracker=p2m-type\nvram lfb dom=g gfn=0x3000 pages=16\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\nwrite vcpu=g.0 va=0xffff800000004000\n' +
+    'logdirty dom=g enable\nexpect cost=tlbFlushes min=1 max=1\npeek fb=lfb\nexpect cost=tlbFlushes min=2 max=2\n');
+});
+
+test('while migrating, QEMU\'s DMA into a shadowed page table unshadows it (modified_memory → sh_remove_shadows) and flushes; the next access re-walks the guest table', () => {
+  const t = 'domain g paging=shadow mem=64M vcpus=1\nmap vcpu=g.0 va=0xffff800001000000 gfn=0x100 pages=2\nwrite vcpu=g.0 va=0xffff800001000000\nlogdirty dom=g enable\n' +
+    'write vcpu=g.0 va=0xffff800001000000\ndma dom=g gfn=0x3ffc len=8 byte=0\ninvlpg vcpu=g.0 va=0xffff800001000000\nread vcpu=g.0 va=0xffff800001000000\n';
+  assert.throws(() => engine(t).run({}), /unit\.xpt:8:\d+: error: guest page fault: 0xffff800001000000 is not mapped \(L1 entry not present/);
+  // Without migration QEMU tells Xen nothing: the stale shadow still maps the page.
+  const quiet = engine(t.replace('logdirty dom=g enable\n', ''));
+  quiet.run({});
+  assert.equal(quiet.report().costs.shadowFaults, 2, 'the read went through the stale shadow: no fault');
+});
+
+test('while migrating, one DMA of three pages is one XEN_DMOP_modified_memory that marks all three', () => {
+  holds('domain g paging=hap mem=64M vcpus=1\nlogdirty dom=g enable\ndma dom=g gfn=0x200 len=12288\nexpect cost=hypercalls min=2 max=2\nlogdirty dom=g peek\nexpect logdirty dom=g dirty=0x200..0x203\n');
+});

@@ -47,6 +47,11 @@ export function modifiedMemory(m: Machine, d: Domain, gfn: number, n: number): v
   m.costs.add(Counter.hypercalls);
   for (let g = gfn; g < gfn + n; g++) {
     m.markPfnDirty(d, g);
+    if (d.paging === 'shadow' && m.isShadowed(d, g)) {
+      // dm.c's modified_memory: "these are most probably not page tables any more" —
+      // sh_remove_shadows(d, mfn, fast, 0), which flushes when it removed one.
+      m.removeShadowsOf(d, g);
+    }
   }
   if (m.sink.record) {
     m.ev('logdirty', 'xen_hvm_modified_memory', `XEN_DMOP_modified_memory: gfn ${hex(gfn)}${n > 1 ? ` + ${n} pages` : ''}`, { gfn });
