@@ -52,6 +52,8 @@ export interface KeySpec {
   special?: readonly string[];
   /** The default, as it would be written, when there is one. */
   default?: string;
+  /** Keys this one cannot be written with (`map`: `fb=` or `gfn=`/`pages=`). */
+  without?: readonly string[];
   doc: string;
 }
 
@@ -191,9 +193,9 @@ export const STATEMENTS: readonly StatementSpec[] = [
     ],
     keys: [
       vcpuKey, vaKey,
-      { name: 'gfn', kind: 'number', required: false, doc: 'First guest frame to map (with `pages`).' },
-      { name: 'pages', kind: 'number', required: false, doc: 'Number of pages to map (with `gfn`).' },
-      { name: 'fb', kind: 'name', of: 'framebuffer', required: false, doc: 'Map a whole framebuffer instead of `gfn`/`pages`.' },
+      { name: 'gfn', kind: 'number', required: false, without: ['fb'], doc: 'First guest frame to map (with `pages`).' },
+      { name: 'pages', kind: 'number', required: false, without: ['fb'], doc: 'Number of pages to map (with `gfn`).' },
+      { name: 'fb', kind: 'name', of: 'framebuffer', required: false, without: ['gfn', 'pages'], doc: 'Map a whole framebuffer instead of `gfn`/`pages`.' },
     ],
     doc: 'The guest writes PTEs (A=0, D=0) in the vCPU\'s current address space, allocating page-table pages from the top of RAM. Under shadow these writes trap and are emulated into the shadows; under HAP they are plain stores.',
     xen: '`sh_page_fault` emulate path, `sh_x86_emulate_write`, `shadow_set_l1e`, `_sh_propagate`, `shadow_vram_get_mfn`',

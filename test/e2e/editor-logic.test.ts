@@ -124,6 +124,15 @@ describe('the language table from src/trace/keywords.ts', () => {
     assert.ok(index.statement('inject')!.words!.includes('skip-flush'));
   });
 
+  test('keys that cannot go together, and bare names that refer to declared things, for completion', () => {
+    assert.deepEqual(index.arg('map', 'fb')?.without, ['gfn', 'pages']);
+    assert.deepEqual(index.arg('map', 'gfn')?.without, ['fb']);
+    assert.equal(index.statement('ioreq map')?.refs, 'server');
+    assert.equal(index.statement('ioreq unmap')?.refs, 'server');
+    // A declaring name is not a reference.
+    assert.equal(index.statement('vram')?.refs, undefined);
+  });
+
   test('trackers, bugs and invariants are documented values', () => {
     assert.equal(index.value('p2m-type')?.group, 'tracker');
     assert.equal(index.value('skip-flush')?.group, 'bug');

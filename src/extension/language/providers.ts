@@ -280,7 +280,8 @@ export class TraceCompletionProvider implements vscode.CompletionItemProvider {
 
   private keyItems(spec: StatementSpec, done: readonly { kind: string; text: string }[]): vscode.CompletionItem[] {
     const used = new Set(done.filter((t) => t.kind === 'key').map((t) => t.text));
-    return spec.args.filter((a) => !used.has(a.key)).map((a) => {
+    // Neither a key already there nor one that cannot go with those (`map`: fb= or gfn=/pages=).
+    return spec.args.filter((a) => !used.has(a.key) && !(a.without ?? []).some((k) => used.has(k))).map((a) => {
       const item = new vscode.CompletionItem(a.key + '=', vscode.CompletionItemKind.Property);
       item.insertText = a.key + '=';
       item.detail = a.required ? vscode.l10n.t('required') : vscode.l10n.t('optional');

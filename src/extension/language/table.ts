@@ -15,6 +15,8 @@ export interface ArgSpec {
   /** For `name` arguments: which declared names it refers to. */
   names?: NameKind;
   default?: string;
+  /** Keys it cannot be written with. */
+  without?: readonly string[];
   doc: string;
 }
 

@@ -41,6 +41,7 @@ function toArg(k: KeySpec): ArgSpec {
     values,
     names: k.of ? NAME_KIND[k.of] : undefined,
     default: k.default,
+    ...(k.without ? { without: k.without } : {}),
     doc: k.doc,
   };
 }
