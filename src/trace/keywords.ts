@@ -67,6 +67,8 @@ export interface PositionalSpec {
   values?: readonly string[];
   /** When the NAME declares a new name of kind `of`. */
   declares?: boolean;
+  /** For `enum`: what each word means (the editor's hover), where `doc` alone would not say. */
+  valueDocs?: Readonly<Record<string, string>>;
   doc: string;
 }
 
@@ -353,7 +355,15 @@ export const STATEMENTS: readonly StatementSpec[] = [
   {
     id: 'logdirty', keyword: 'logdirty', category: 'hypervisor', step: true,
     syntax: 'logdirty dom=D enable|disable|peek|clean',
-    positional: [{ name: 'action', kind: 'enum', values: ['enable', 'disable', 'peek', 'clean'], required: true, doc: 'What the migration tool asks.' }],
+    positional: [{
+      name: 'action', kind: 'enum', values: ['enable', 'disable', 'peek', 'clean'], required: true, doc: 'What the migration tool asks.',
+      valueDocs: {
+        enable: '`XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY` → `paging_log_dirty_enable`: log-dirty mode on for the whole guest (HAP: every page re-armed `ram_logdirty`; shadow: the shadows blown).',
+        disable: '`XEN_DOMCTL_SHADOW_OP_OFF` → `paging_log_dirty_disable`: log-dirty mode off, the trie freed.',
+        peek: '`XEN_DOMCTL_SHADOW_OP_PEEK`: the dirty pfns since the last CLEAN, read without clearing.',
+        clean: '`XEN_DOMCTL_SHADOW_OP_CLEAN`: the dirty pfns read and cleared, and every page re-armed.',
+      },
+    }],
     keys: [domKey],
     doc: 'Live-migration log-dirty mode on the domain\'s whole memory: a sparse trie of bitmaps, read with PEEK or read-and-cleared with CLEAN.',
     xen: '`paging_log_dirty_enable`/`disable`, `paging_log_dirty_op` (`XEN_DOMCTL_SHADOW_OP_PEEK`/`CLEAN`), `hap_clean_dirty_bitmap`, `sh_clean_dirty_bitmap`',

@@ -133,6 +133,12 @@ describe('the language table from src/trace/keywords.ts', () => {
     assert.equal(index.statement('vram')?.refs, undefined);
   });
 
+  test('bare flags and action words are documented for hover', () => {
+    assert.match(index.statement('map')!.wordDocs!.ro, /read-only/);
+    assert.match(index.statement('map')!.wordDocs!.global, /cr3/);
+    assert.match(index.statement('logdirty')!.wordDocs!.clean, /SHADOW_OP_CLEAN/);
+  });
+
   test('trackers, bugs and invariants are documented values', () => {
     assert.equal(index.value('p2m-type')?.group, 'tracker');
     assert.equal(index.value('skip-flush')?.group, 'bug');

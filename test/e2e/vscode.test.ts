@@ -140,6 +140,21 @@ describe('Xen Paging Lens in real VS Code (code-server)', { skip, timeout: 600_0
     assert.match(hover, /hap_track_dirty_vram|shadow_track_dirty_vram|track_dirty_vram/);
   });
 
+  test('hovering a bare flag or action word says what it does', async () => {
+    await openFile(page, 'bare-words.xpt');
+    const hoverOn = async (line: string, word: string, expect: RegExp): Promise<string> => {
+      await page.locator('.editor-instance .monaco-editor .view-line', { hasText: line }).first().locator('span', { hasText: new RegExp(`^\\s*${word}$`) }).first().hover();
+      return until(`the hover on ${word}`, async () => {
+        const h = page.locator('.monaco-hover:not(.hidden)');
+        const t = (await h.count()) > 0 ? await h.first().innerText() : '';
+        return expect.test(t) ? t : undefined;
+      });
+    };
+    assert.match(await hoverOn('pages=1 ro', 'ro', /read-only/), /\bro\b/);
+    await page.keyboard.press('Escape');
+    assert.match(await hoverOn('logdirty dom=g clean', 'clean', /SHADOW_OP_CLEAN/), /re-armed/);
+  });
+
   test('the JSON Lines form is the same language, with hover on its ops', async () => {
     await openFile(page, 'json-lines-form.xpt.jsonl');
     await until('the language mode', async () => ((await page.locator('[id="status.editor.mode"]').innerText()).includes('Xen Paging Trace') ? true : undefined));

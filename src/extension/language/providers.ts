@@ -189,6 +189,13 @@ export class TraceHoverProvider implements vscode.HoverProvider {
       const arg = this.index.arg(spec.name, tok.key);
       return arg ? new vscode.Hover(argHover(spec, arg), range) : undefined;
     }
+    // A bare flag or action word of the statement (`ro`, `global`, `enable`).
+    const wordDoc = tok.kind === 'word' && spec ? spec.wordDocs?.[tok.text] : undefined;
+    if (wordDoc !== undefined) {
+      const md = new vscode.MarkdownString(undefined, false);
+      md.appendMarkdown(`**${tok.text}** (${spec!.name})\n\n`).appendMarkdown(wordDoc);
+      return new vscode.Hover(md, range);
+    }
     return undefined;
   }
 }

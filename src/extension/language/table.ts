@@ -34,6 +34,8 @@ export interface StatementSpec {
   words?: readonly string[];
   /** A bare word naming something declared earlier (`ioreq map NAME`: a server). */
   refs?: NameKind;
+  /** What each bare word means (`map … ro`, `logdirty … enable`), for hover. */
+  wordDocs?: Readonly<Record<string, string>>;
 }
 
 export type ValueGroup = 'tracker' | 'bug' | 'invariant' | 'counter' | 'paging' | 'p2m';

@@ -58,9 +58,19 @@ function build(): LanguageTable {
     const args = f.keys.map(toArg);
     const ref = f.positional.find((p) => p.kind === 'name' && !p.declares && p.of !== undefined);
     const refs = ref?.of !== undefined ? NAME_KIND[ref.of] : undefined;
+    const wordDocs: Record<string, string> = {};
+    for (const p of f.positional) {
+      if (p.kind === 'flag') {
+        wordDocs[p.name] = p.doc;
+      } else if (p.kind === 'enum') {
+        for (const v of p.values ?? []) {
+          wordDocs[v] = p.valueDocs?.[v] ?? p.doc;
+        }
+      }
+    }
     const prev = merged.get(name);
     if (!prev) {
-      merged.set(name, { name, syntax: f.syntax, doc: f.doc, fn: f.xen, args, words, ...(refs ? { refs } : {}) });
+      merged.set(name, { name, syntax: f.syntax, doc: f.doc, fn: f.xen, args, words, ...(refs ? { refs } : {}), ...(Object.keys(wordDocs).length ? { wordDocs } : {}) });
       continue;
     }
     // Key-selected forms of the same keyword: one entry, union of keys, every synopsis.
