@@ -14,7 +14,7 @@ import { hapTrackDirtyVram, hapUntrack } from './trackers/p2mType';
 import { memcmpPeek } from './trackers/memcmp';
 import { dbit2007Peek } from './trackers/dbit2007';
 import { linear2007Peek } from './trackers/linear2007';
-import { logdirty2009Peek } from './trackers/logdirty2009';
+import { logdirty2009Peek, vram2009Disable } from './trackers/logdirty2009';
 import { multiFbPeek, multiFbUntrack } from './trackers/multiFb';
 import { logdirtyOp } from './migration';
 import type { IoreqRecord, LogdirtyRecord } from './report';
@@ -902,15 +902,8 @@ export class Executor {
       case 'dbit-2007': d.dbit = null; d.trackedFb = null; break;
       case 'linear-2007': d.linear = null; d.trackedFb = null; break;
       case 'logdirty-2009':
-        if (d.vram2009) {
-          d.p2m.changeTypeRange(d.vram2009.begin, d.vram2009.end, T.ram_logdirty, T.ram_rw);
-          m.costs.add(Counter.p2mTypeChanges);
-          m.flushDomainTlbs(d, 'flush_tlb_mask', 'after stopping VRAM tracking');
-          d.vram2009 = null;
-          if (!d.logdirty) {
-            d.trie = null;
-          }
-        }
+        // nr = 0 while VRAM tracking runs: paging_log_dirty_disable (it pauses), dirty_vram freed.
+        vram2009Disable(m, d);
         d.trackedFb = null;
         break;
       case 'multi-fb': multiFbUntrack(m, d); break;

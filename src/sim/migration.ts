@@ -5,6 +5,7 @@
  * the p2m types with it: a global re-arm re-arms VRAM pages the display has not read yet.
  */
 import { Counter } from './costs';
+import { vram2009Disable } from './trackers/logdirty2009';
 import type { Machine } from './machine';
 import { hex } from './machine';
 import { T } from './p2m';
@@ -58,6 +59,28 @@ function globalRearm(m: Machine, d: Domain, why: string): void {
   }
 }
 
+/**
+ * PEEK or CLEAN while only the 2009–2012 VRAM tracking has log-dirty mode on: paging_log_dirty_op
+ * does not check who turned it on and reads the shared trie — the VRAM range's marks. CLEAN clears
+ * every leaf and the counts, then runs the installed clean hook (hap_clean_vram_tracking: the VRAM
+ * range re-armed), so the display's next read finds nothing: its bits went to the migration tool.
+ */
+function vram2009Op(m: Machine, d: Domain, action: 'peek' | 'clean'): LogdirtyRecord {
+  const trie = d.trie!;
+  const dirty = trie.dirty();
+  m.ev('logdirty', 'paging_log_dirty_op', `${action === 'peek' ? 'PEEK' : 'CLEAN'} reads the trie VRAM tracking keeps: ${dirty.length} dirty pfn(s)`);
+  if (action === 'clean') {
+    trie.clearAll();
+    trie.dirtyCount = 0;
+    trie.faultCount = 0;
+    const r = d.vram2009!;
+    d.p2m.changeTypeRange(r.begin, r.end, T.ram_rw, T.ram_logdirty);
+    m.costs.add(Counter.p2mTypeChanges);
+    m.flushDomainTlbs(d, 'flush_tlb_mask', 'after hap_clean_vram_tracking (the clean hook VRAM tracking installed)');
+  }
+  return { line: m.sink.line, dom: d.name, op: action, dirty };
+}
+
 export function logdirtyOp(m: Machine, d: Domain, action: 'enable' | 'disable' | 'peek' | 'clean'): LogdirtyRecord | null {
   m.costs.add(Counter.hypercalls);
   switch (action) {
@@ -74,11 +97,11 @@ export function logdirtyOp(m: Machine, d: Domain, action: 'enable' | 'disable' |
         return null;
       }
       if (d.vram2009) {
-        // 2009–2012: VRAM tracking and migration shared the log-dirty machinery and were exclusive.
-        d.p2m.changeTypeRange(d.vram2009.begin, d.vram2009.end, T.ram_logdirty, T.ram_rw);
-        m.costs.add(Counter.p2mTypeChanges);
-        d.vram2009 = null;
-        m.ev('logdirty', 'paging_log_dirty_enable', 'VRAM tracking stops while migration log-dirty is on');
+        // 2009–2012: VRAM tracking and migration shared the log-dirty machinery and were exclusive:
+        // hap_logdirty_init first turns VRAM tracking off (paging_log_dirty_disable: a pause, the
+        // range back to ram_rw, a flush, the trie freed).
+        vram2009Disable(m, d);
+        m.ev('logdirty', 'hap_logdirty_init', 'VRAM tracking stops while migration log-dirty is on');
       }
       d.logdirty = true;
       d.trie = new LogDirtyTrie();
@@ -135,6 +158,9 @@ export function logdirtyOp(m: Machine, d: Domain, action: 'enable' | 'disable' |
       m.pauseDomain(d);
       if (d.pmlEnabled) {
         m.drainAllPml(d);
+      }
+      if (!d.logdirty && d.vram2009 && d.trie) {
+        return vram2009Op(m, d, action);
       }
       if (!d.logdirty || !d.trie) {
         // No trie: an all-clear bitmap. CLEAN still calls the paging mode's clean hook, which

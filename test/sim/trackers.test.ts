@@ -265,6 +265,57 @@ test('multi-fb under HAP: only the range that turns log-dirty mode on pauses the
   assert.equal(r.costs.vmexits, 1);
 });
 
+// ---- logdirty-2009 as Xen ran it before fd91a2a662 (hap.c and paging.c at a31ed4edbe) ----
+
+const LD09 = 'domain g paging=hap mem=64M vcpus=2 tracker=logdirty-2009\nvram lfb dom=g gfn=0x3000 pages=16\nvram two dom=g gfn=0x3100 pages=16\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\n';
+const costsAfter = (text: string): Report['costs'] => run(text).costs;
+const delta = (a: Report['costs'], b: Report['costs'], k: 'vmexits' | 'p2mTypeChanges' | 'tlbFlushes' | 'pteScans'): number => b[k] - a[k];
+
+test('logdirty-2009: the first call enables tracking (a pause, the range armed) and its read runs the clean hook first (armed again): two changes, two flushes, an empty answer', () => {
+  const r = run(LD09 + 'peek fb=lfb\n');
+  assert.deepEqual(answersOf(r), ['none']);
+  assert.equal(r.costs.vmexits, 2);
+  assert.equal(r.costs.p2mTypeChanges, 2);
+  assert.equal(r.costs.tlbFlushes, 2);
+});
+
+test('logdirty-2009: a read with nothing marked since the last one is a zero bitmap without a walk of the trie (dirty_count is 0)', () => {
+  const a = costsAfter(LD09 + 'peek fb=lfb\n');
+  const b = costsAfter(LD09 + 'peek fb=lfb\npeek fb=lfb\n');
+  assert.equal(delta(a, b, 'pteScans'), 0);
+  const c = costsAfter(LD09 + 'peek fb=lfb\nwrite vcpu=g.0 va=0xffff800000004000\npeek fb=lfb\n');
+  assert.equal(c.pteScans, 16, 'a mark since: the range is read');
+});
+
+test('logdirty-2009: a range change disables and enables log-dirty mode (two pauses) and reads after the clean hook: three range changes, three flushes', () => {
+  const a = costsAfter(LD09 + 'peek fb=lfb\n');
+  const b = costsAfter(LD09 + 'peek fb=lfb\npeek fb=two\n');
+  assert.equal(delta(a, b, 'vmexits'), 4);
+  assert.equal(delta(a, b, 'p2mTypeChanges'), 3);
+  assert.equal(delta(a, b, 'tlbFlushes'), 3);
+});
+
+test('logdirty-2009: untrack (nr = 0) is paging_log_dirty_disable, which pauses the domain', () => {
+  const a = costsAfter(LD09 + 'peek fb=lfb\n');
+  const b = costsAfter(LD09 + 'peek fb=lfb\nuntrack fb=lfb\n');
+  assert.equal(delta(a, b, 'vmexits'), 2);
+  assert.equal(delta(a, b, 'tlbFlushes'), 1);
+});
+
+test('logdirty-2009: a log-dirty PEEK or CLEAN while only VRAM tracking is on reads its trie; CLEAN takes the bits away from the display (a lost update)', () => {
+  const r = run(LD09 + 'peek fb=lfb\nwrite vcpu=g.0 va=0xffff800000004000\nlogdirty dom=g peek\nwrite vcpu=g.0 va=0xffff800000005000\nlogdirty dom=g clean\npeek fb=lfb\n' +
+    'write vcpu=g.0 va=0xffff800000006000\npeek fb=lfb\n');
+  assert.deepEqual(r.logdirty.map((x) => x.dirty), [[0x3004], [0x3004, 0x3005]]);
+  assert.deepEqual(answersOf(r), ['none', 'none', '6']);
+  assert.ok(ids(r).has('lost-update'));
+});
+
+test('logdirty-2009: migration taking over turns VRAM tracking off first (hap_logdirty_init: a pause, the range back, a flush), then enables log-dirty mode (a pause)', () => {
+  const a = costsAfter(LD09 + 'peek fb=lfb\n');
+  const b = costsAfter(LD09 + 'peek fb=lfb\nlogdirty dom=g enable\n');
+  assert.equal(delta(a, b, 'vmexits'), 4);
+});
+
 test('no-idle-heuristic: the same answers, more scanning', () => {
   let t = head('sl1ma') + `peek fb=lfb\n${W5}peek fb=lfb\n`;
   for (let i = 0; i < 8; i++) {
