@@ -628,8 +628,11 @@ export class Machine {
         o.screenSuspect.add(p);
       } else {
         o.dma.add(p);
-        // QEMU's own write: memory_region_set_dirty marks its VGA (and migration) bits.
-        o.qemu.setRange(p, 1, (1 << DIRTY_MEMORY_VGA) | (1 << DIRTY_MEMORY_MIGRATION));
+        // QEMU's own write: invalidate_and_set_dirty marks its VGA bit at once (so the device model
+        // knows of the page from now on), and its migration bit while the domain migrates
+        // (memory_region_get_dirty_log_mask adds that client only under global dirty logging).
+        o.qemu.setRange(p, 1, (1 << DIRTY_MEMORY_VGA) | (d.logdirty ? 1 << DIRTY_MEMORY_MIGRATION : 0));
+        o.told.add(p);
         o.suspects.add(p);
         o.screenSuspect.add(p);
       }

@@ -107,6 +107,20 @@ test('while migrating, every page QEMU marks from an answer is reported back to 
   assert.equal(quiet.costs.hypercalls, 1);
 });
 
+test('qemu-dm of the memcmp era tells Xen nothing while migrating: no XEN_DMOP_modified_memory for its answers or its own DMA', () => {
+  const r = runTrace('domain g paging=shadow mem=64M vcpus=1 tracker=memcmp\nvram lfb dom=g gfn=0x3000 pages=16\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\nrefresh fb=lfb\n' +
+    'logdirty dom=g enable\nlogdirty dom=g clean\nwrite vcpu=g.0 va=0xffff800000003800 len=4 byte=0x11\nrefresh fb=lfb\ndma dom=g gfn=0x3005 len=4096 byte=0x22\nrefresh fb=lfb\nlogdirty dom=g peek\n');
+  assert.equal(r.costs.hypercalls, 3, 'enable, clean, peek: memcmp itself makes none');
+  assert.ok(r.logdirty.at(-1)!.dirty.includes(0x3003), 'the guest\'s own store is logged by Xen');
+  assert.ok(!r.logdirty.at(-1)!.dirty.includes(0x3005), 'qemu-dm\'s DMA is not');
+});
+
+test('QEMU knows of its own DMA at once: a pre-2017 reset that wipes the page\'s bit is a lost update at that refresh', () => {
+  const r = runTrace('inject qemu-reset-after-read\ndomain g paging=hap mem=64M vcpus=1 tracker=p2m-type\nvram lfb dom=g gfn=0x3000 pages=16\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\nrefresh fb=lfb\n' +
+    'write vcpu=g.0 va=0xffff800000002000\nrefresh fb=lfb phase=draw\ndma dom=g gfn=0x3002 len=4096 byte=0x44\nrefresh fb=lfb phase=finish\n');
+  assert.deepEqual(r.violations.map((v) => [v.line, v.id]), [[9, 'lost-update']], 'at the finishing refresh, not later');
+});
+
 test('a refresh split with phase=draw and never finished still reports its stale pages (as drawn)', () => {
   const r = runTrace('domain g paging=hap mem=64M vcpus=1\nvram lfb dom=g gfn=0x3000 pages=16\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\nrefresh fb=lfb\n' +
     'refresh fb=lfb phase=draw\nwrite vcpu=g.0 va=0xffff800000003000 byte=0x11\n');

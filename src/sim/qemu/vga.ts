@@ -42,8 +42,16 @@ export function importAnswer(m: Machine, d: Domain, o: FbOracle, fb: Framebuffer
   o.qemu.importBitmap(0, bits, fb.pages, DIRTY_MEMORY_VGA);
 }
 
-/** XEN_DMOP_modified_memory (dm.c modified_memory): paging_mark_pfn_dirty for each pfn. */
+/**
+ * XEN_DMOP_modified_memory (dm.c modified_memory): paging_mark_pfn_dirty for each pfn (and under
+ * shadow sh_remove_shadows); none under `memcmp`, whose qemu-dm predates the call.
+ */
 export function modifiedMemory(m: Machine, d: Domain, gfn: number, n: number): void {
+  if (d.tracker === 'memcmp') {
+    // qemu-dm of the memcmp era had no such call: HVMOP_modified_memory came with stub domains
+    // (7d03c1bec2, 2008-06), after 4fe64c6d1b (2008-05) had replaced memcmp for LFB modes.
+    return;
+  }
   m.costs.add(Counter.hypercalls);
   for (let g = gfn; g < gfn + n; g++) {
     m.markPfnDirty(d, g);
