@@ -209,12 +209,16 @@ export class P2m {
 
   /** Is a lazy recalculation pending on this entry (an EPT misconfiguration on access)? */
   pending(gfn: number): boolean {
-    const c = this.chunk(gfn, false);
-    return this.changedSince(gfn, c !== undefined ? c.e[(gfn & CMASK) * W + W_STAMP] : 0);
+    return this.changedSince(gfn, this.entryStamp(gfn));
   }
-  /** Is there a range (or global) type change covering gfn newer than stamp `st`? */
-  private changedSince(gfn: number, st: number): boolean {
-    if (this.globalStamp > st) {
+  /** The stamp of the entry's last recalculation. */
+  private entryStamp(gfn: number): number {
+    const c = this.chunk(gfn, false);
+    return c !== undefined ? c.e[(gfn & CMASK) * W + W_STAMP] : 0;
+  }
+  /** Is there a range (or global) type change covering gfn newer than stamp `st`? `rangesOnly`: a range change. */
+  private changedSince(gfn: number, st: number, rangesOnly = false): boolean {
+    if (!rangesOnly && this.globalStamp > st) {
       return true;
     }
     const rs = this.recalcRanges;
@@ -301,12 +305,15 @@ export class P2m {
     return n;
   }
 
-  /** Has a range (or global) type change covering gfn's EPT table come since the table was last recalculated? */
-  private tableNewer(gfn: number): boolean {
+  /**
+   * Has a range (or global) type change covering gfn's EPT table come since the table was last
+   * recalculated? `rangesOnly`: a range change.
+   */
+  private tableNewer(gfn: number, rangesOnly = false): boolean {
     const base = gfn - (gfn % EPT_ENTRIES);
     const c0 = this.chunk(gfn, false);
     const done = c0 ? c0.tableStamp[(gfn & CMASK) >>> EPT_BITS] : 0;
-    if (this.globalStamp > done) {
+    if (!rangesOnly && this.globalStamp > done) {
       return true;
     }
     const rs = this.recalcRanges;
@@ -450,70 +457,39 @@ export class P2m {
   /**
    * Does a global change mark a root entry over [s, e) that was not marked already
    * (ept_invalidate_emt_subtree on the root)? A root entry stays marked from the last global change
-   * until an access resolves a table below it, and a range change's marks are below it too: so
-   * some table there was resolved after the last global change and has an entry no newer range
-   * change marked again.
+   * until an access resolves a table below it: so some table there was resolved after the last
+   * global change and has an entry no newer change marked again.
    */
   anyUnmarkedRoot(s: number, e: number, backed: (g: number) => boolean): boolean {
-    for (let b = s; b < e; ) {
-      const end = Math.min(e, b - (b % EPT_ENTRIES) + EPT_ENTRIES);
-      const c = this.chunks[Math.floor(b / CHUNK)];
-      const done = c !== undefined ? c.tableStamp[(b & CMASK) >>> EPT_BITS] : 0;
-      if (this.globalStamp <= done) {
-        const newer = this.tableNewer(b);
-        for (let g = b; g < end; g++) {
-          if (this.rawType(g, backed(g)) !== T.invalid && (!newer || !this.pending(g))) {
-            return true;
-          }
-        }
-      }
-      b = end;
-    }
-    return false;
+    return this.anyUnmarked(s, e, backed, false);
   }
-
   /**
    * Does invalidating [s, e) mark a present entry that was not marked already (so the range change
    * syncs the EPT)? ept_invalidate_emt_range looks at the entries of the range's own level and
    * skips only those already marked, which a range change did (a global change marks the root's
    * entries only: it leaves the leaves unmarked until an access pushes the marks down to them and
    * resolves them). So an entry counts as marked when a range change newer than its last
-   * recalculation covers it; a table no range change reached since its last resolution has
-   * nothing marked.
+   * recalculation covers it.
    */
   anyUnmarkedLeaf(s: number, e: number, backed: (g: number) => boolean): boolean {
+    return this.anyUnmarked(s, e, backed, true);
+  }
+  /** `anyUnmarkedRoot` (leaf false) and `anyUnmarkedLeaf` (true). */
+  private anyUnmarked(s: number, e: number, backed: (g: number) => boolean, leaf: boolean): boolean {
     for (let b = s; b < e; ) {
       const end = Math.min(e, b - (b % EPT_ENTRIES) + EPT_ENTRIES);
-      const newer = this.tableNewerByRange(b);
-      for (let g = b; g < end; g++) {
-        if (this.rawType(g, backed(g)) !== T.invalid && (!newer || !this.markedByRange(g))) {
-          return true;
+      const c = this.chunks[Math.floor(b / CHUNK)];
+      const done = c !== undefined ? c.tableStamp[(b & CMASK) >>> EPT_BITS] : 0;
+      // (For the root: a table last resolved before the last global change lies under a marked entry.)
+      if (leaf || this.globalStamp <= done) {
+        const newer = this.tableNewer(b, leaf);
+        for (let g = b; g < end; g++) {
+          if (this.rawType(g, backed(g)) !== T.invalid && (!newer || !this.changedSince(g, this.entryStamp(g), leaf))) {
+            return true;
+          }
         }
       }
       b = end;
-    }
-    return false;
-  }
-  /** Has a range change (not a global one) covering gfn's EPT table come since the table was last recalculated? */
-  private tableNewerByRange(gfn: number): boolean {
-    const base = gfn - (gfn % EPT_ENTRIES);
-    const c0 = this.chunk(gfn, false);
-    const done = c0 ? c0.tableStamp[(gfn & CMASK) >>> EPT_BITS] : 0;
-    for (const r of this.recalcRanges) {
-      if (r.stamp > done && r.s < base + EPT_ENTRIES && base < r.e) {
-        return true;
-      }
-    }
-    return false;
-  }
-  /** Is the entry marked by a range change newer than its last recalculation? */
-  private markedByRange(gfn: number): boolean {
-    const c = this.chunk(gfn, false);
-    const st = c !== undefined ? c.e[(gfn & CMASK) * W + W_STAMP] : 0;
-    for (const r of this.recalcRanges) {
-      if (gfn >= r.s && gfn < r.e && r.stamp > st) {
-        return true;
-      }
     }
     return false;
   }

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { parseTrace } from '../../src/trace/index';
 import { createEngine, type Engine } from '../../src/sim/engine';
 import { Machine } from '../../src/sim/machine';
+import { expectsHold } from './expects';
 
 const KVA = '0xffff800000000000';
 function engine(text: string, inject: string[] = []): Engine {
@@ -444,14 +445,6 @@ test('PML: a page-table frame that loses write access stops cached walks too (wi
 
 // ---- Rules read from Xen's source: p2m_ioreq_server, domain pauses, shadow log-dirty and page-table stores ----
 
-/** Run a trace whose `expect` lines state what Xen's source implies; every one must hold. */
-function expectsHold(text: string): Engine {
-  const e = engine(text);
-  e.run({});
-  assert.deepEqual(e.report().expects.failed, []);
-  assert.ok(e.report().expects.passed > 0);
-  return e;
-}
 const IOREQ_HAP = 'domain g paging=hap mem=64M vcpus=1\nioreq server gpu dom=g\n';
 
 test('p2m_ioreq_server: recalculation keeps the type while a server claims it, so writes stay forwarded and unlogged', () => {
@@ -618,27 +611,18 @@ test('p2m statement: its type changes and flushes count as Xen makes them (an IN
 
 // ---- live-migration log-dirty: what Xen's enable, disable and modified_memory do (audit of c447b73) ----
 
-/** The trace's own `expect` lines hold. */
-function holds(text: string): void {
-  const e = engine(text);
-  e.run({});
-  const r = e.report();
-  assert.deepEqual(r.expects.failed.map((f) => `line ${f.line}: ${f.message}`), []);
-  assert.ok(r.expects.passed > 0);
-}
-
 test('HAP log-dirty disable with PML: the drains and the EPTP update are one INVEPT (ept_disable_hardware_log_dirty holds the p2m lock)', () => {
-  holds('domain g paging=hap mem=64M vcpus=2 pml=on\nmap vcpu=g.0 va=0xffff800001000000 gfn=0x100 pages=2\nwrite vcpu=g.0 va=0xffff800001000000\nwrite vcpu=g.1 va=0xffff800001001000\n' +
+  expectsHold('domain g paging=hap mem=64M vcpus=2 pml=on\nmap vcpu=g.0 va=0xffff800001000000 gfn=0x100 pages=2\nwrite vcpu=g.0 va=0xffff800001000000\nwrite vcpu=g.1 va=0xffff800001001000\n' +
     'logdirty dom=g enable\nwrite vcpu=g.0 va=0xffff800001000000\nwrite vcpu=g.1 va=0xffff800001001000\nexpect cost=tlbFlushes min=2 max=2\nlogdirty dom=g disable\nexpect cost=tlbFlushes min=4 max=4\n');
 });
 
 test('shadow log-dirty enable reloads every vCPU\'s CR3 after blowing the tables (sh_new_mode), as disable does: two flushes', () => {
-  holds('domain g paging=shadow mem=64M vcpus=2\nmap vcpu=g.0 va=0xffff800001000000 gfn=0x100 pages=2\nwrite vcpu=g.0 va=0xffff800001000000\nexpect cost=tlbFlushes max=0\n' +
+  expectsHold('domain g paging=shadow mem=64M vcpus=2\nmap vcpu=g.0 va=0xffff800001000000 gfn=0x100 pages=2\nwrite vcpu=g.0 va=0xffff800001000000\nexpect cost=tlbFlushes max=0\n' +
     'logdirty dom=g enable\nexpect cost=tlbFlushes min=2 max=2\nlogdirty dom=g disable\nexpect cost=tlbFlushes min=3 max=3\n');
 });
 
 test('HAP: a VRAM range change after a global log-dirty change marks the leaves (the global change marked only the root), so it flushes', () => {
-  holds('domain g paging=hap mem=64M vcpus=1 tracker=p2m-type\nvram lfb dom=g gfn=0x3000 pages=16\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\nwrite vcpu=g.0 va=0xffff800000004000\n' +
+  expectsHold('domain g paging=hap mem=64M vcpus=1 tracker=p2m-type\nvram lfb dom=g gfn=0x3000 pages=16\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\nwrite vcpu=g.0 va=0xffff800000004000\n' +
     'logdirty dom=g enable\nexpect cost=tlbFlushes min=1 max=1\npeek fb=lfb\nexpect cost=tlbFlushes min=2 max=2\n');
 });
 
@@ -653,5 +637,5 @@ test('while migrating, QEMU\'s DMA into a shadowed page table unshadows it (modi
 });
 
 test('while migrating, one DMA of three pages is one XEN_DMOP_modified_memory that marks all three', () => {
-  holds('domain g paging=hap mem=64M vcpus=1\nlogdirty dom=g enable\ndma dom=g gfn=0x200 len=12288\nexpect cost=hypercalls min=2 max=2\nlogdirty dom=g peek\nexpect logdirty dom=g dirty=0x200..0x203\n');
+  expectsHold('domain g paging=hap mem=64M vcpus=1\nlogdirty dom=g enable\ndma dom=g gfn=0x200 len=12288\nexpect cost=hypercalls min=2 max=2\nlogdirty dom=g peek\nexpect logdirty dom=g dirty=0x200..0x203\n');
 });

@@ -10,6 +10,7 @@ import { parseTrace } from '../../src/trace/index';
 import { createEngine } from '../../src/sim/engine';
 import type { BugId, TrackerId } from '../../src/sim/program';
 import type { Report } from '../../src/sim/report';
+import { expectsHold } from './expects';
 
 function run(text: string, inject: BugId[] = []): Report {
   const e = createEngine(parseTrace(text, 'bug.xpt'), { inject });
@@ -177,13 +178,6 @@ test('multi-fb under HAP: untrack leaves the pages ram_logdirty, so the next wri
   const after = run(base + 'write vcpu=g.0 va=0xffff800000003000\nwrite vcpu=g.0 va=0xffff800000003008\n');
   assert.equal(after.costs.eptViolations - before.costs.eptViolations, 1, 'the violation turns the page back to ram_rw: the second write takes none');
 });
-
-/** The trace's own `expect` lines hold (their messages when not). */
-function expectsHold(text: string): void {
-  const r = run(text);
-  assert.deepEqual(r.expects.failed.map((f) => `line ${f.line}: ${f.message}`), []);
-  assert.ok(r.expects.passed > 0);
-}
 
 test('p2m-type counts every p2m_change_type_range: a range change reverts the old range and arms the new one, untrack reverts', () => {
   expectsHold('domain h paging=hap mem=64M vcpus=1 tracker=p2m-type\nvram hfb dom=h gfn=0x3000 pages=16\nvram fb2 dom=h gfn=0x3100 pages=8\n' +
