@@ -60,7 +60,7 @@ const SYNC_REPLAY_MAX = 200_000;
 const EVENT_KINDS: readonly EventKind[] = [
   'tlb-hit', 'tlb-miss', 'tlb-fill', 'walk', 'ad-update', 'store', 'load', 'vmexit', 'shadow-fault', 'propagate',
   'set-l1e', 'make-shadow', 'destroy-shadow', 'emulate', 'remove-write-access', 'ept-violation', 'ept-misconfig',
-  'p2m-type-change', 'pml-log', 'pml-drain', 'tlb-flush', 'invlpg', 'cr3', 'peek', 'peek-page', 'hypercall', 'answer',
+  'p2m-type-change', 'pml-log', 'pml-drain', 'tlb-flush', 'flush-skipped', 'invlpg', 'cr3', 'peek', 'peek-page', 'hypercall', 'answer',
   'refresh', 'logdirty', 'ioreq', 'dma', 'violation', 'note', 'tick', 'setup',
 ];
 const INVARIANT_TEXT: Record<InvariantId, [string, string, boolean]> = {

@@ -151,7 +151,7 @@ export const EVENT_KINDS = [
   'tlb-hit', 'tlb-miss', 'tlb-fill', 'walk', 'ad-update', 'store', 'load',
   'vmexit', 'shadow-fault', 'propagate', 'set-l1e', 'make-shadow', 'destroy-shadow', 'emulate',
   'remove-write-access', 'ept-violation', 'ept-misconfig', 'p2m-type-change', 'pml-log', 'pml-drain',
-  'tlb-flush', 'invlpg', 'cr3', 'peek', 'peek-page', 'hypercall', 'answer', 'refresh',
+  'tlb-flush', 'flush-skipped', 'invlpg', 'cr3', 'peek', 'peek-page', 'hypercall', 'answer', 'refresh',
   'logdirty', 'ioreq', 'dma', 'violation', 'note', 'tick', 'setup',
 ] as const;
 export type EventKindName = (typeof EVENT_KINDS)[number];

@@ -76,6 +76,10 @@ describe('visualizer webview in Chromium', { timeout: 180_000 }, () => {
       assert.ok(marks.includes(m), `${m} in ${marks.join(' ')}`);
     }
     assert.ok(!marks.includes('violation@8'), 'no violation at step 8');
+    // Steps 8 and 11 owed a flush that skip-flush left out: hollow marks, not flushes.
+    const skipped = await page.$$eval('svg.timeline rect.mark.skipped', (rs) => rs.map((r) => `${r.getAttribute('data-lane')}@${r.getAttribute('data-step')}:${r.getAttribute('fill')}`));
+    assert.deepEqual(skipped, ['flush@8:none', 'flush@11:none']);
+    assert.notEqual(await page.$eval('svg.timeline rect.mark[data-lane="flush"][data-step="6"]', (r) => r.getAttribute('fill')), 'none', 'step 6 flushed');
     // Click the violation at step 9: the webview asks the host to seek there.
     const box = await page.$eval('svg.timeline rect.mark[data-lane="violation"][data-step="9"]', (r) => {
       const b = r.getBoundingClientRect();

@@ -13,7 +13,7 @@ export const LANES = ['flush', 'vmexit', 'fault', 'peek', 'violation', 'note'] a
 export type Lane = (typeof LANES)[number];
 
 const LANE_OF: Partial<Record<EventKindName, Lane>> = {
-  'tlb-flush': 'flush', invlpg: 'flush', cr3: 'flush',
+  'tlb-flush': 'flush', 'flush-skipped': 'flush', invlpg: 'flush', cr3: 'flush',
   vmexit: 'vmexit', 'ept-violation': 'vmexit', 'ept-misconfig': 'vmexit', hypercall: 'vmexit',
   'shadow-fault': 'fault', emulate: 'fault', 'remove-write-access': 'fault', 'p2m-type-change': 'fault',
   peek: 'peek', 'peek-page': 'peek', answer: 'peek', logdirty: 'peek', refresh: 'peek', 'pml-drain': 'peek',
@@ -100,17 +100,20 @@ export class TimelineView implements View {
       svg.append('text').attr('class', 'lane-label').attr('x', 4).attr('y', M.top + i * LANE_H + LANE_H - 3)
         .attr('fill', p.muted).attr('font-size', 10).attr('font-family', 'sans-serif').text(lane);
     });
-    // One rectangle per lane and pixel column.
-    const cols = new Map<string, { lane: Lane; px: number; step: number; count: number }>();
+    // One rectangle per lane and pixel column. A flush column whose only flushes were skipped
+    // (an injected skip-flush: owed, not done) is drawn hollow: no TLB was emptied there.
+    const cols = new Map<string, { lane: Lane; px: number; step: number; count: number; done: boolean }>();
     for (const m of this.marks) {
       const px = Math.floor(x(m.step - 1));
+      const done = m.kinds.some((k) => k !== 'flush-skipped' && LANE_OF[k] === 'flush');
       for (const lane of lanesOf(m)) {
         const key = `${lane}:${px}`;
         const c = cols.get(key);
         if (c) {
           c.count++;
+          c.done ||= done;
         } else {
-          cols.set(key, { lane, px, step: m.step, count: 1 });
+          cols.set(key, { lane, px, step: m.step, count: 1, done });
         }
       }
     }
@@ -118,8 +121,14 @@ export class TimelineView implements View {
     const g = svg.append('g').attr('class', 'marks');
     for (const c of cols.values()) {
       const i = LANES.indexOf(c.lane);
-      g.append('rect').attr('class', `mark lane-${c.lane}`).attr('data-step', c.step).attr('data-lane', c.lane).attr('data-count', c.count)
-        .attr('x', c.px).attr('y', M.top + i * LANE_H + 1).attr('width', w).attr('height', LANE_H - 2).attr('fill', colour[c.lane]);
+      const skipped = c.lane === 'flush' && !c.done;
+      const r = g.append('rect').attr('class', `mark lane-${c.lane}${skipped ? ' skipped' : ''}`).attr('data-step', c.step).attr('data-lane', c.lane).attr('data-count', c.count)
+        .attr('x', c.px).attr('y', M.top + i * LANE_H + 1).attr('width', w).attr('height', LANE_H - 2);
+      if (skipped) {
+        r.attr('fill', 'none').attr('stroke', colour.violation).attr('stroke-width', 1).attr('stroke-dasharray', '2 1');
+      } else {
+        r.attr('fill', colour[c.lane]);
+      }
     }
     const axis = axisBottom(x).ticks(Math.min(10, total)).tickSizeOuter(0);
     const ag = svg.append('g').attr('class', 'axis').attr('transform', `translate(0,${M.top + LANES.length * LANE_H + 2})`).call(axis);
