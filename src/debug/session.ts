@@ -1426,7 +1426,8 @@ export class XplDebugSession extends DebugSession {
 
   /**
    * Go to a position in time. Positions are ordered boundary(0) < inside(1) < boundary(1) < inside(2) …;
-   * `inside` needs the step's outcome, so it seeks to the step before and runs the step.
+   * `inside` needs the step's outcome, so it seeks to the step before and runs the step — also used
+   * at a boundary to know what the landing step did (step back, `xpl/seek`), for the visualizer.
    */
   private travel(step: number, inside: boolean): StepOutcome | null {
     const engine = this.mustEngine();
@@ -1755,7 +1756,8 @@ export class XplDebugSession extends DebugSession {
         void this.replayTo(target);
         return;
       }
-      this.travel(target, false);
+      // The landing step is replayed with its events, so the visualizer shows what it did.
+      this.travel(target, target >= 1);
       this.resetDataValues();
       this.stopAt({ reason: 'step', description: 'Step back', event: null });
     });
@@ -1766,7 +1768,7 @@ export class XplDebugSession extends DebugSession {
     const gen = this.beginRun();
     this.sendEvent(new ContinuedEvent(this.activeThread(), true));
     try {
-      if (await this.travelSliced(target, false, gen)) {
+      if (await this.travelSliced(target, target >= 1, gen)) {
         this.resetDataValues();
         this.stopAt({ reason: 'step', description: 'Step back', event: null });
       }
@@ -2659,7 +2661,8 @@ export class XplDebugSession extends DebugSession {
           const step = int('step');
           const known = Math.max(this.maxStep, engine.stepCount);
           if (step <= known) {
-            this.travel(step, false);
+            // (with the landing step's events, for the visualizer's "what this step did")
+            this.travel(step, step >= 1);
             this.resetDataValues();
             reply('xpl/seek', { step });
             this.stopAt({ reason: 'goto', description: `Travelled to step ${step}`, event: null });

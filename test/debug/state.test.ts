@@ -141,6 +141,23 @@ describe('debug adapter: model state', () => {
       const back = await custom<StateSummary>(s, 'xpl/summary', {});
       assert.deepEqual([back.step, back.focus], [want.step, { vcpu: 'g.0', va: want.va, line: want.line }]);
     }
+    // Stepping back lands after a step whose events the stepped event carries (the visualizer's
+    // "what this step did"): step 5 is line 7's store, which faulted. (A request's answer comes
+    // after the events sent before it: the round trip makes the stepped event the last one.)
+    const lastStepped = async (): Promise<{ step: number; kinds: string[] }> => {
+      await custom<StateSummary>(s, 'xpl/summary', {});
+      const e = s.custom[s.custom.length - 1];
+      return { step: e.body.step as number, kinds: (e.body.events as { kind: string }[]).map((x) => x.kind) };
+    };
+    await resume(s, 'next');
+    const forward = await lastStepped();
+    assert.equal(forward.step, 5);
+    await resume(s, 'next');
+    await resume(s, 'stepBack');
+    const back = await lastStepped();
+    assert.equal(back.step, 5);
+    assert.deepEqual(back.kinds, forward.kinds);
+    assert.ok(back.kinds.includes('shadow-fault'), back.kinds.join(','));
     assert.equal(stopped.body.reason, 'breakpoint');
   });
 
