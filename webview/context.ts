@@ -50,6 +50,8 @@ export interface View {
   exportSvg(): SVGSVGElement;
   /** Handles a key meant for this view; true when used. */
   onKey?(e: KeyboardEvent): boolean;
+  /** Forget what belonged to the previous source (a new trace or session). */
+  reset?(): void;
   saveState?(): unknown;
   restoreState?(s: unknown): void;
 }

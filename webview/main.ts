@@ -255,6 +255,19 @@ class App {
     for (const x of v.slice(0, 3)) {
       box.append(el('div', { class: 'violation error', text: x.detail }));
     }
+    if (v.length > 3) {
+      // The rest on demand, as text (a trace's words are never markup).
+      const more = el('details', { class: 'violation-more' }, el('summary', { class: 'error', text: `+${v.length - 3} more` }));
+      for (const x of v.slice(3)) {
+        more.append(el('div', { class: 'violation error', text: x.detail }));
+      }
+      box.append(more);
+    }
+    // A function's events in a tooltip, with their details (what a flush flushed, why).
+    for (const code of box.querySelectorAll<HTMLElement>('code.fn')) {
+      const fn = code.textContent?.replace(/×\d+$/, '') ?? '';
+      code.title = rest.filter((x) => x.fn === fn).map((x) => x.detail).join('\n');
+    }
   }
 
   private setSource(src: SourceInfo): void {
@@ -264,7 +277,9 @@ class App {
     this.ctx.step = 0;
     this.ctx.previousStep = null;
     this.ctx.total = 0;
-    (this.byId.get('timeline') as TimelineView).reset();
+    for (const v of this.byId.values()) {
+      v.reset?.();
+    }
     clear(this.ui.events);
     this.ui.title.textContent = src.title;
     this.ui.title.title = src.title;

@@ -310,6 +310,13 @@ describe('visualizer webview in Chromium', { timeout: 180_000 }, () => {
     assert.deepEqual(bars.sort(), ['dbit-2007', 'linear-2007', 'logdirty-2009', 'memcmp', 'multi-fb', 'p2m-type', 'sl1ma']);
     const labels = await page.$$eval('svg.compare-chart text', (t) => t.map((e) => e.textContent ?? ''));
     assert.ok(labels.some((l) => /violations \(hap\)$/.test(l)), labels.join(' | '));
+    // Back at step 6, the labels give the counters there, not at the last step seen.
+    const label = async (): Promise<string> => page.$eval('svg.costs-chart text.series-label[data-counter="shadowFaults"]', (t) => t.textContent ?? '');
+    const at8 = await label();
+    await seekAndWait(page, host, 6);
+    const at6 = await label();
+    const value = (l: string): number => Number(l.split(' ').pop());
+    assert.ok(value(at6) < value(at8), `${at6} then ${at8}`);
     await page.close();
   });
 });

@@ -36,6 +36,13 @@ export class CostsView implements View {
     this.repaint();
   }
 
+  /** A new source: its costs and comparison are not the previous one's. */
+  reset(): void {
+    this.series = [];
+    this.compare = null;
+    this.compareError = null;
+  }
+
   async runCompare(): Promise<void> {
     this.compareButton.disabled = true;
     try {
@@ -50,9 +57,22 @@ export class CostsView implements View {
   }
 
   /** Counters that moved, largest last value first (cycles shown on their own in the compare chart). */
-  private counters(): string[] {
+  private moved(): string[] {
     const last = this.series[this.series.length - 1]?.costs ?? {};
-    return Object.keys(last).filter((k) => !/cycles$/i.test(k) && last[k] > 0).sort((a, b) => last[b] - last[a]).slice(0, MAX_SERIES);
+    return Object.keys(last).filter((k) => !/cycles$/i.test(k) && last[k] > 0).sort((a, b) => last[b] - last[a]);
+  }
+  private counters(): string[] {
+    return this.moved().slice(0, MAX_SERIES);
+  }
+  /** The counters at the current step: the last sample at or before it (none before the first). */
+  private atStep(): Costs {
+    let at: Costs = {};
+    for (const s of this.series) {
+      if (s.step <= this.ctx.step) {
+        at = s.costs;
+      }
+    }
+    return at;
   }
 
   repaint(): void {
@@ -80,13 +100,20 @@ export class CostsView implements View {
       a.selectAll('text').attr('fill', p.muted);
       a.selectAll('line,path').attr('stroke', p.border);
     }
+    // Labels give each counter's value at the current step (the cursor), not at the last sample.
+    const now = this.atStep();
     keys.forEach((k, i) => {
       const c = p.series[i % p.series.length];
       const path = line<{ step: number; costs: Costs }>().x((d) => x(d.step)).y((d) => y(d.costs[k] ?? 0));
       svg.append('path').attr('class', 'series').attr('data-counter', k).attr('d', path(this.series) ?? '').attr('fill', 'none').attr('stroke', c).attr('stroke-width', 1.5);
-      svg.append('text').attr('x', width - M.right + 4).attr('y', M.top + 10 + i * 14).attr('fill', c).attr('font-size', 11).attr('font-family', 'sans-serif')
-        .text(`${k} ${this.series[this.series.length - 1].costs[k]}`);
+      svg.append('text').attr('class', 'series-label').attr('data-counter', k).attr('x', width - M.right + 4).attr('y', M.top + 10 + i * 14).attr('fill', c).attr('font-size', 11).attr('font-family', 'sans-serif')
+        .text(`${k} ${now[k] ?? 0}`);
     });
+    const more = this.moved().length - keys.length;
+    if (more > 0) {
+      svg.append('text').attr('class', 'series-more').attr('x', width - M.right + 4).attr('y', M.top + 10 + keys.length * 14).attr('fill', p.muted).attr('font-size', 11).attr('font-family', 'sans-serif')
+        .text(`+${more} more (export)`);
+    }
     svg.append('line').attr('x1', x(this.ctx.step)).attr('x2', x(this.ctx.step)).attr('y1', M.top).attr('y2', H - M.bottom).attr('stroke', p.focus).attr('stroke-dasharray', '2 2');
   }
 

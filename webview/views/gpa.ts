@@ -126,8 +126,7 @@ export class GpaView implements View {
       this.domSelect.append(el('option', { value: d.name, text: d.name, selected: d === this.dom }));
     }
     this.pt = this.dom ? [...this.dom.ptFrames].sort((a, b) => a - b) : [];
-    const maxK = Math.max(1, this.frames() / Math.max(1, this.width / 16));
-    this.zoomer.scaleExtent([1, maxK]).translateExtent([[0, 0], [this.width, STRIP_H]]);
+    this.setExtents();
     this.p2m = null;
     await this.loadP2m();
     this.repaint();
@@ -171,8 +170,20 @@ export class GpaView implements View {
   }
 
   repaint(): void {
-    this.width = Math.max(200, this.body.clientWidth - 4);
+    const width = Math.max(200, this.body.clientWidth - 4);
+    if (width !== this.width) {
+      // The zoom's limits are in pixels: a resized panel needs them anew, or a zoom out after a
+      // widening could pan before gfn 0.
+      this.width = width;
+      this.setExtents();
+    }
     this.draw();
+  }
+
+  /** The zoom's limits for the current width: no wider than all frames, no closer than 16 px a frame. */
+  private setExtents(): void {
+    const maxK = Math.max(1, this.frames() / Math.max(1, this.width / 16));
+    this.zoomer.scaleExtent([1, maxK]).translateExtent([[0, 0], [this.width, STRIP_H]]);
   }
 
   private draw(): void {
@@ -199,6 +210,10 @@ export class GpaView implements View {
     const frames = this.frames();
     const ramEnd = d.memBytes / 4096;
     for (let px = 0; px < this.width; px++) {
+      if (x.invert(px + 1) <= 0) {
+        // Left of gfn 0: nothing there.
+        continue;
+      }
       const lo = Math.max(0, Math.floor(x.invert(px)));
       const hi = Math.min(frames, Math.max(lo + 1, Math.floor(x.invert(px + 1))));
       if (lo >= frames) {
