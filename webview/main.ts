@@ -365,11 +365,14 @@ class App {
         await v.refresh();
         performance.measure(`xpl-refresh-${v.id}`, { start: t, end: performance.now() });
       }));
-      for (const r of results) {
+      results.forEach((r, i) => {
+        // A view whose data for this step did not come shows so, with its own error, instead of
+        // the previous step's picture under this step's header.
+        this.markFailed(open[i], r.status === 'rejected' ? r.reason : null);
         if (r.status === 'rejected') {
           this.report(r.reason);
         }
-      }
+      });
       document.body.dataset.renderedStep = String(this.ctx.step);
       performance.measure('xpl-step-repaint', { start: t0, end: performance.now() });
     } catch (e) {
@@ -389,6 +392,23 @@ class App {
     const s = this.ctx.strings;
     this.ui.stepLabel.textContent = this.source.mode === 'none' ? '' : `${s.step} ${this.ctx.step} / ${this.ctx.total}${this.line !== null ? ` · line ${this.line}` : ''}${this.done ? ' · done' : ''}`;
     document.body.dataset.step = String(this.ctx.step);
+  }
+
+  /** Grey a view out with its error (`e`), or clear that (null). */
+  private markFailed(v: View, e: unknown): void {
+    const msg = e === null ? null : e instanceof Error ? e.message : String(e);
+    v.section.classList.toggle('failed', msg !== null);
+    let box = v.section.querySelector<HTMLElement>(':scope > .view-error');
+    if (msg === null || msg === 'cancelled') {
+      box?.remove();
+      v.section.classList.remove('failed');
+      return;
+    }
+    if (!box) {
+      box = el('p', { class: 'view-error error', role: 'status' });
+      v.section.querySelector('.view-body')?.before(box);
+    }
+    box.textContent = `${msg} (step ${this.ctx.step})`;
   }
 
   private report(e: unknown): void {

@@ -119,7 +119,7 @@ export function record(traceFile: string, extraVas: [string, number][]): Recordi
 
 if (process.env.XPL_RECORD === '1') {
   const jobs: [string, [string, number][]][] = [
-    ['shadow-skip-flush-stale-screen.xpt', [['xp.0', 0x10005000], ['xp.0', 0x10000000]]],
+    ['shadow-skip-flush-stale-screen.xpt', [['xp.0', 0x10005000], ['xp.0', 0x10000000], ['xp.1', 0x10000000]]],
     ['hap-arming-makes-logdirty.xpt', [['h.0', 0x20003000]]],
   ];
   for (const [trace, vas] of jobs) {

@@ -264,6 +264,7 @@ describe('visualizer webview in Chromium', { timeout: 180_000 }, () => {
     // Step 12 ran line 15's load by xp.1: the view follows it, vCPU included.
     await seekAndWait(page, host, 12);
     assert.match(await summary(), /^xp\.1 0x10002000/);
+    assert.equal(await page.$eval('.view-pagetables select', (e) => (e as HTMLSelectElement).value), 'xp.1', 'the list shows the vCPU whose walk is drawn');
     // A VA typed in is kept across steps.
     await page.fill('.va-input', '0x10000000');
     await page.press('.va-input', 'Enter');
@@ -293,6 +294,26 @@ describe('visualizer webview in Chromium', { timeout: 180_000 }, () => {
     await page.waitForSelector('main.views', { state: 'visible' });
     assert.equal(await page.isVisible('header.toolbar .controls button >> nth=0'), true);
     assert.equal(await page.isVisible('p.notice'), false);
+    await page.close();
+  });
+
+  it('greys out a view whose data for the step did not come, with its own error, and recovers at the next step', async () => {
+    const rec = loadRecording(SHADOW);
+    for (const k of Object.keys(rec.steps[11].responses)) {
+      if (k.startsWith('tlb ')) {
+        delete rec.steps[11].responses[k];
+      }
+    }
+    const host = new FakeHost(rec);
+    const { page } = await openVisualizer(browser, server, host, { atStep: 10 });
+    assert.equal(await page.$eval('#view-tlbs', (e) => e.classList.contains('failed')), false);
+    await seekAndWait(page, host, 11);
+    assert.equal(await page.$eval('#view-tlbs', (e) => e.classList.contains('failed')), true);
+    assert.match(await page.$eval('#view-tlbs .view-error', (e) => e.textContent ?? ''), /no recorded answer for tlb .*\(step 11\)/);
+    assert.equal(await page.$eval('#view-bitmaps', (e) => e.classList.contains('failed')), false, 'the other views are fine');
+    await seekAndWait(page, host, 12);
+    assert.equal(await page.$eval('#view-tlbs', (e) => e.classList.contains('failed')), false);
+    assert.equal(await page.$$eval('#view-tlbs .view-error', (e) => e.length), 0);
     await page.close();
   });
 

@@ -22,6 +22,8 @@ export class PageTablesView implements View {
   private error: string | null = null;
   /** The line of the statement whose walk is shown when no VA is chosen (null: a chosen VA, or none). */
   private focusLine: number | null = null;
+  /** The VA followed at the last refresh (null: a chosen one, or none). */
+  private followedVa: number | null = null;
 
   constructor(private readonly ctx: Ctx, readonly section: HTMLElement) {
     this.body = section.querySelector('.view-body') as HTMLElement;
@@ -43,7 +45,8 @@ export class PageTablesView implements View {
         this.ctx.select({ vcpu: this.vcpuSelect.value || null, va });
       }
     });
-    this.vcpuSelect.addEventListener('change', () => this.ctx.select({ vcpu: this.vcpuSelect.value || null }));
+    // Choosing a vCPU while following the last statement's VA keeps that VA: the view stops following.
+    this.vcpuSelect.addEventListener('change', () => this.ctx.select({ vcpu: this.vcpuSelect.value || null, va: this.ctx.selection.va ?? this.followedVa }));
     section.querySelector('.view-tools')?.append(form);
   }
 
@@ -55,16 +58,18 @@ export class PageTablesView implements View {
   async refresh(): Promise<void> {
     const vcpus = (this.ctx.summary?.domains ?? []).flatMap((d) => d.vcpus.map((v) => v.id));
     const current = this.ctx.selection.vcpu;
-    clear(this.vcpuSelect);
-    for (const v of vcpus) {
-      this.vcpuSelect.append(el('option', { value: v, text: v, selected: v === current }));
-    }
     // No VA chosen: follow the VA (and vCPU) of the last statement run that names one.
     const f = this.ctx.summary?.focus;
     const focus = this.ctx.selection.va === null && f && vcpus.includes(f.vcpu) ? f : null;
     this.focusLine = focus ? focus.line : null;
+    this.followedVa = focus ? focus.va : null;
     const vcpu = focus ? focus.vcpu : current && vcpus.includes(current) ? current : vcpus[0];
     const va = focus ? focus.va : this.ctx.selection.va;
+    // The list shows the vCPU whose walk is drawn (while following, the statement's).
+    clear(this.vcpuSelect);
+    for (const v of vcpus) {
+      this.vcpuSelect.append(el('option', { value: v, text: v, selected: v === vcpu }));
+    }
     if (document.activeElement !== this.vaInput) {
       this.vaInput.value = va !== null && !focus ? vaText(va) : '';
       this.vaInput.placeholder = focus ? vaText(focus.va) : '0x7f0000001000';
