@@ -233,7 +233,11 @@ export class Executor {
         if (nt === T.ioreq_server) {
           this.claimIoreqType(d);
         }
-        let present = false;
+        // XEN_DMOP_set_mem_type: p2m_change_type_one per pfn, each its own p2m lock, so each write
+        // of an entry that was present syncs on its own: under HAP an INVEPT (ept_set_entry, the
+        // same type rewritten included); under shadow sh_unshadow_for_p2m_change, when the entry
+        // changes, removes the frame's own shadows and every mapping of it, and flushes if a
+        // mapping went. (An entry is present for RAM types: mmio_dm has no permission bits.)
         let changed = 0;
         for (let g = s.gfn; g < s.gfn + s.pages; g++) {
           const ot = d.p2m.type(g, m.backed(d, g));
@@ -241,32 +245,30 @@ export class Executor {
           if (nt === T.ioreq_server ? ot !== T.ram_rw : ot === T.ioreq_server && nt !== T.ram_rw) {
             throw new SimError(`gfn ${hex(g)} of domain '${d.name}' is ${typeLabel(ot)}: Xen changes a page to or from ioreq_server only from or to ram_rw (set_mem_type: -EINVAL)`, 'type');
           }
-          present ||= ot !== T.invalid;
+          const present = ot === T.ram_rw || ot === T.ram_logdirty || ot === T.ioreq_server;
           if (ot !== nt) {
             changed++;
           }
           d.p2m.setEntry(g, nt, WHY_HV, m.backedIn(d));
+          if (!present) {
+            continue;
+          }
+          if (d.paging === 'hap') {
+            m.flushDomainTlbs(d, 'ept_sync_domain (p2m_unlock)', `INVEPT after gfn ${hex(g)}'s p2m entry was rewritten`);
+          } else if (ot !== nt) {
+            const mfn = m.backingMfn(d, g);
+            if (m.isShadowed(d, g)) {
+              // sh_remove_all_shadows_and_parents (which flushes when it removed one).
+              m.removeShadowsOf(d, g);
+            }
+            if (mfn >= 0 && m.removeAllMappings(d, mfn)) {
+              m.flushDomainTlbs(d, 'guest_flush_tlb_mask (sh_unshadow_for_p2m_change)', `after removing gfn ${hex(g)}'s shadow mappings`);
+            }
+          }
         }
         m.costs.add(Counter.p2mTypeChanges, changed);
         if (m.sink.record) {
           m.ev('setup', 'p2m_set_entry', `gfn ${hex(s.gfn)}..${hex(s.gfn + s.pages)} type ${s.type}`);
-        }
-        if (d.paging === 'shadow') {
-          // sh_unshadow_for_p2m_change: the changed frames' shadow mappings go, and if any did,
-          // every vCPU's TLB is flushed (guest_flush_tlb_mask).
-          let removed = false;
-          for (let g = s.gfn; g < s.gfn + s.pages; g++) {
-            const mfn = m.backingMfn(d, g);
-            if (mfn >= 0) {
-              removed = m.removeAllMappings(d, mfn) || removed;
-            }
-          }
-          if (removed) {
-            m.flushDomainTlbs(d, 'guest_flush_tlb_mask (sh_unshadow_for_p2m_change)', 'after removing the changed frames\' shadow mappings');
-          }
-        } else if (present) {
-          // ept_set_entry over a present entry: the EPT sync at the p2m unlock (INVEPT).
-          m.flushDomainTlbs(d, 'ept_sync_domain (p2m_unlock)', 'INVEPT after the p2m entries changed');
         }
         return NONE;
       }
@@ -777,11 +779,12 @@ export class Executor {
     const d = m.dom(v.dom);
     const p = m.processes.get(v.process)!;
     let best = -1;
+    // Writable means writable at every level (a TLB entry's R/W is the AND over them).
     const walk = (table: number, level: number, base: number): void => {
       const data = m.guestTable(d, table);
       for (let i = 0; i < 512; i++) {
         const [f, frame] = readPte(data, i);
-        if (!(f & P)) {
+        if (!(f & P) || !(f & RW)) {
           continue;
         }
         const va = base + i * 2 ** (12 + 9 * (level - 1));
@@ -789,7 +792,7 @@ export class Executor {
           return;
         }
         if (level === 1) {
-          if (frame === fb.gfn && (f & RW)) {
+          if (frame === fb.gfn) {
             best = va;
             return;
           }

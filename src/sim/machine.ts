@@ -36,11 +36,11 @@ type Fault =
 const SHADOW_FAULT: Fault = Object.freeze({ kind: 'shadow' });
 
 /**
- * A shadow entry above L1 for a present, accessed guest entry (_sh_propagate): the guest's R/W and
- * U/S pass through; A and D are set (such an entry may serve as an L1 entry through the linear map).
+ * A shadow entry above L1 for a present, accessed guest entry (_sh_propagate): the guest's R/W, U/S
+ * and XD pass through; A and D are set (such an entry may serve as an L1 entry through the linear map).
  */
 function upperShadowFlags(gflags: number): number {
-  return P | (gflags & (RW | US)) | A | D;
+  return P | (gflags & (RW | US | NX)) | A | D;
 }
 
 /** The transient output of a step: not model state, reset by the engine before each step. */
@@ -340,13 +340,28 @@ export class Machine {
       if (level <= 1) {
         ver ??= this.ptVersions(d, gfn);
         ver[i]++;
-      } else {
+      } else if (!(level === 4 && this.sharedByAnotherPml4(d, gfn, i, pteFrame(before, i)))) {
         // An entry above the leaf: every translation made through it is stale, so every leaf
         // entry of the subtree it pointed to moves (the TLB keeps the leaf it was filled from).
+        // (Not a PDPT that other address spaces' PML4s share — the kernel half: the TLB does not
+        // say through which PML4 a translation was made, and theirs did not change.)
         this.leafVersionsUnder(d, pteFrame(before, i), level - 1, new Set());
       }
     }
     d.permEpoch++;
+  }
+  /** Does another address space's PML4 of the domain point entry `idx` at the same `child`? */
+  private sharedByAnotherPml4(d: Domain, pml4: number, idx: number, child: number): boolean {
+    for (const name of d.processes) {
+      const cr3 = this.processes.get(name)!.cr3;
+      if (cr3 !== pml4) {
+        const t = this.guestTable(d, cr3);
+        if ((pteFlags(t, idx) & P) && pteFrame(t, idx) === child) {
+          return true;
+        }
+      }
+    }
+    return false;
   }
   /** Move the version of every leaf entry below table gfn (at `level`), each table once. */
   private leafVersionsUnder(d: Domain, gfn: number, level: number, seen: Set<number>): void {
@@ -1579,12 +1594,13 @@ export class Machine {
             this.ev('set-l1e', 'shadow_set_l' + l + 'e', `smfn ${hex(smfn)}[${idx}] cleared (guest changed its L${l} entry)`);
           }
         } else if (upperShadowFlags(gflags) !== old) {
-          // Same table, other rights (_sh_propagate passes R/W and U/S through).
+          // Same table, other rights (_sh_propagate passes R/W, U/S and XD through).
           const sf = upperShadowFlags(gflags);
           st.f[idx] = sf;
           this.shadowEntryChanged(d, st, idx, WHY_GUEST);
-          // shadow_set_l<n>e: a flush unless the rights only grew (perms_strictly_increased).
-          flush ||= (old & ~sf & (RW | US)) !== 0;
+          // shadow_set_l<n>e: a flush unless the rights only grew (perms_strictly_increased: R/W or
+          // U/S taken away, or XD set).
+          flush ||= (old & ~sf & (RW | US)) !== 0 || (sf & ~old & NX) !== 0;
           if (this.sink.record) {
             this.ev('set-l1e', 'shadow_set_l' + l + 'e', `smfn ${hex(smfn)}[${idx}] ${flagsShort(sf)} (guest changed its L${l} entry's rights)`);
           }

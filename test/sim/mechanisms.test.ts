@@ -594,15 +594,29 @@ test('shadow: the guest clearing A in an L2 entry unhooks the shadow entry (flus
   assert.equal(e.report().costs.tlbFlushes, 1);
 });
 
-test('p2m statement: its type changes and flushes count as Xen makes them (an INVEPT over present entries; under shadow a flush only when mappings went)', () => {
+test('p2m statement: its type changes and flushes count as Xen makes them (an INVEPT per present entry; under shadow a flush only when mappings went)', () => {
   const hap = engine('domain g paging=hap mem=64M vcpus=1\nmap vcpu=g.0 va=0x400000 gfn=0x100 pages=1\nread vcpu=g.0 va=0x400000\np2m dom=g gfn=0x100 pages=2 type=mmio_dm\n');
   hap.run({});
   assert.equal(hap.report().costs.p2mTypeChanges, 2);
-  assert.equal(hap.report().costs.tlbFlushes, 1);
+  assert.equal(hap.report().costs.tlbFlushes, 2, 'set_mem_type changes one pfn at a time: an INVEPT each');
+  // mmio_dm entries are not present (no permission bits): turning them back syncs nothing.
+  const back = engine('domain g paging=hap mem=64M vcpus=1\np2m dom=g gfn=0x100 pages=2 type=mmio_dm\np2m dom=g gfn=0x100 pages=2 type=ram_rw\n');
+  back.run({});
+  assert.equal(back.report().costs.tlbFlushes, 2);
   assert.equal(hap.tlb('g.0').length, 0);
   const unmapped = engine('domain g paging=shadow mem=64M vcpus=1\np2m dom=g gfn=0x100 pages=2 type=mmio_dm\n');
   unmapped.run({});
   assert.equal(unmapped.report().costs.tlbFlushes, 0, 'no shadow mapped the frames: nothing to flush');
+  // The same type written again changes no shadow (sh_unshadow_for_p2m_change compares the entries).
+  const same = engine('domain g paging=shadow mem=64M vcpus=1\nmap vcpu=g.0 va=0x400000 gfn=0x100 pages=1\nread vcpu=g.0 va=0x400000\np2m dom=g gfn=0x100 pages=1 type=ram_rw\nread vcpu=g.0 va=0x400000\n');
+  same.run({});
+  assert.equal(same.report().costs.tlbFlushes, 0);
+  assert.equal(same.tlb('g.0').length, 1, 'the cached translation stays');
+  // A page-table frame changed in the p2m loses its shadows (sh_remove_all_shadows_and_parents), with a flush.
+  const pt = engine('domain g paging=shadow mem=64M vcpus=1\nmap vcpu=g.0 va=0x400000 gfn=0x100 pages=1\nwrite vcpu=g.0 va=0x400000\np2m dom=g gfn=0x3ffc pages=1 type=mmio_dm\n');
+  pt.run({});
+  assert.ok(pt.report().costs.tlbFlushes >= 1);
+  assert.equal(pt.tlb('g.0').length, 0);
   const mapped = engine('domain g paging=shadow mem=64M vcpus=1\nmap vcpu=g.0 va=0x400000 gfn=0x100 pages=1\nread vcpu=g.0 va=0x400000\np2m dom=g gfn=0x100 pages=1 type=mmio_dm\n');
   mapped.run({});
   assert.equal(mapped.report().costs.tlbFlushes, 1);
@@ -638,4 +652,22 @@ test('while migrating, QEMU\'s DMA into a shadowed page table unshadows it (modi
 
 test('while migrating, one DMA of three pages is one XEN_DMOP_modified_memory that marks all three', () => {
   expectsHold('domain g paging=hap mem=64M vcpus=1\nlogdirty dom=g enable\ndma dom=g gfn=0x200 len=12288\nexpect cost=hypercalls min=2 max=2\nlogdirty dom=g peek\nexpect logdirty dom=g dirty=0x200..0x203\n');
+});
+
+test('shadow: XD set in an upper guest entry passes into the shadow entry and flushes (perms_strictly_increased), so no stale use follows', () => {
+  expectsHold('domain g paging=shadow mem=64M vcpus=1\nvram lfb dom=g gfn=0x3000 pages=16\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\nmap vcpu=g.0 va=0xffff880000000000 gfn=0x3ffd pages=1\n' +
+    'write vcpu=g.0 va=0xffff800000002000\nwrite vcpu=g.0 va=0xffff880000000007 len=1 byte=0x80\nread vcpu=g.0 va=0xffff800000002000\nexpect violations=none\nexpect cost=tlbFlushes min=1\n');
+});
+
+test('a change to one address space\'s PML4 entry for the shared kernel half does not make the other address spaces\' translations stale', () => {
+  expectsHold('domain g paging=hap mem=64M vcpus=2\nvram lfb dom=g gfn=0x3000 pages=16\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\nprocess x dom=g\ncr3 vcpu=g.1 process=x\n' +
+    'map vcpu=g.0 va=0xffff880000000000 gfn=0x3ffb pages=1\nwrite vcpu=g.0 va=0xffff800000002000\nwrite vcpu=g.0 va=0xffff880000000800 len=8 byte=0\nread vcpu=g.0 va=0xffff800000002000\nexpect violations=none\n');
+});
+
+test('draw picks a mapping writable at every level (an L2 entry without R/W does not count)', () => {
+  const e = engine('domain g paging=hap mem=64M vcpus=1\nvram lfb dom=g gfn=0x3000 pages=16\nmap vcpu=g.0 va=0xffff800000000000 fb=lfb\nmap vcpu=g.0 va=0xffff800040000000 fb=lfb\n' +
+    'map vcpu=g.0 va=0xffff880000000000 gfn=0x3ffd pages=1\nread vcpu=g.0 va=0xffff800000000000\nwrite vcpu=g.0 va=0xffff880000000000 len=1 byte=0x21\ninvlpg vcpu=g.0 va=0xffff800000000000\n' +
+    'write vcpu=g.0 va=0xffff800040000000\ndraw vcpu=g.0 fb=lfb rect=0,0,8,1\n');
+  e.run({});
+  assert.equal(e.report().violations.length, 0);
 });
