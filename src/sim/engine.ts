@@ -855,6 +855,9 @@ export class Engine implements EngineApi {
         sh: [...d.shTables.values()].sort((a, b) => a.smfn - b.smfn).map((t) => [t.smfn, t.gfn, t.level, t.e, t.f]),
         wc: d.wcount.entries(),
         vram: d.shVram, hap: d.hapVram, pt: d.ptFrames.entries(), pml: d.pmlEnabled,
+        // The other designs' state, and who holds log-dirty mode.
+        multi: d.multi, multiLogdirty: d.multiLogdirty, vram2009: d.vram2009, dbit: d.dbit, linear: d.linear,
+        tracked: d.trackedFb, logdirty: d.logdirty,
       });
     }
     m.ioreq.hashInto(h);

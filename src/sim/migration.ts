@@ -70,10 +70,15 @@ function vram2009Op(m: Machine, d: Domain, action: 'peek' | 'clean'): LogdirtyRe
   const dirty = trie.dirty();
   m.ev('logdirty', 'paging_log_dirty_op', `${action === 'peek' ? 'PEEK' : 'CLEAN'} reads the trie VRAM tracking keeps: ${dirty.length} dirty pfn(s)`);
   if (action === 'clean') {
+    const r = d.vram2009!;
+    // The display's bits that CLEAN takes away before its next read: clear-scope.
+    const unread = dirty.filter((g) => g >= r.begin && g < r.end).map((g) => g - r.begin);
+    if (unread.length > 0 && d.trackedFb !== null) {
+      m.violation('clear-scope', `log-dirty CLEAN cleared ${unread.length} bit(s) of '${d.trackedFb}' that its display had not read yet: ${unread.slice(0, 16).join(',')}`, { fb: d.trackedFb, pages: unread });
+    }
     trie.clearAll();
     trie.dirtyCount = 0;
     trie.faultCount = 0;
-    const r = d.vram2009!;
     d.p2m.changeTypeRange(r.begin, r.end, T.ram_rw, T.ram_logdirty);
     m.costs.add(Counter.p2mTypeChanges);
     m.flushDomainTlbs(d, 'flush_tlb_mask', 'after hap_clean_vram_tracking (the clean hook VRAM tracking installed)');

@@ -302,6 +302,7 @@ test('logdirty-2009: a log-dirty PEEK or CLEAN while only VRAM tracking is on re
   assert.deepEqual(r.logdirty.map((x) => x.dirty), [[0x3004], [0x3004, 0x3005]]);
   assert.deepEqual(answersOf(r), ['none', 'none', '6']);
   assert.ok(ids(r).has('lost-update'));
+  assert.ok(r.violations.some((v) => v.id === 'clear-scope' && v.fb === 'lfb' && v.line === 9), 'the CLEAN took the display\'s unread bits');
 });
 
 test('logdirty-2009: migration taking over turns VRAM tracking off first (hap_logdirty_init: a pause, the range back, a flush), then enables log-dirty mode (a pause)', () => {
