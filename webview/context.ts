@@ -29,6 +29,8 @@ export interface Ctx {
   previousStep: number | null;
   /** Steps known so far (timeline length). */
   total: number;
+  /** Whether `total` is the whole trace's length (false while a debug session has not reached the end). */
+  complete: boolean;
   selection: Selection;
   select(change: Partial<Selection>): void;
   seek(step: number): void;

@@ -95,7 +95,7 @@ class App {
     this.rpc = new Rpc(this.api, (e) => this.onEvent(e));
     const persisted = readPersisted(this.api.getState());
     this.ctx = {
-      rpc: this.rpc, strings: { ...DEFAULT_STRINGS }, palette: readPalette(), summary: null, step: 0, previousStep: null, total: 0,
+      rpc: this.rpc, strings: { ...DEFAULT_STRINGS }, palette: readPalette(), summary: null, step: 0, previousStep: null, total: 0, complete: true,
       selection: persisted?.selection ?? { ...EMPTY_SELECTION },
       select: (change) => {
         this.ctx.selection = { ...this.ctx.selection, ...change };
@@ -277,6 +277,7 @@ class App {
     this.ctx.step = 0;
     this.ctx.previousStep = null;
     this.ctx.total = 0;
+    this.ctx.complete = true;
     for (const v of this.byId.values()) {
       v.reset?.();
     }
@@ -390,7 +391,8 @@ class App {
 
   private updateStepLabel(): void {
     const s = this.ctx.strings;
-    this.ui.stepLabel.textContent = this.source.mode === 'none' ? '' : `${s.step} ${this.ctx.step} / ${this.ctx.total}${this.line !== null ? ` · line ${this.line}` : ''}${this.done ? ' · done' : ''}`;
+    // A total not known yet (a debug session has not run to the end) is the steps seen so far: "≥".
+    this.ui.stepLabel.textContent = this.source.mode === 'none' ? '' : `${s.step} ${this.ctx.step} / ${this.ctx.complete ? '' : '≥'}${this.ctx.total}${this.line !== null ? ` · line ${this.line}` : ''}${this.done ? ' · done' : ''}`;
     document.body.dataset.step = String(this.ctx.step);
   }
 
@@ -545,6 +547,12 @@ class App {
         return;
       }
       if (typing || e.ctrlKey || e.metaKey || e.altKey) {
+        return;
+      }
+      // A focused button keeps Space and Enter; a focused table row or button keeps the arrows
+      // (they move within it, or scroll), instead of the panel-wide keys taking them.
+      const control = !!t && (t.tagName === 'BUTTON' || t.tagName === 'SUMMARY' || t.tagName === 'TR' || t.getAttribute('role') === 'row');
+      if (control && [' ', 'Enter', 'ArrowUp', 'ArrowDown'].includes(e.key)) {
         return;
       }
       if (this.handleKey(e)) {

@@ -259,7 +259,7 @@ export const requests = {
   tracker: { args: obj({ fb: name }), result: trackerSchema },
   screen: { args: obj({ fb: name }), result: screenSchema },
   /** Marks for steps [from, to) and the number of steps known so far. */
-  timeline: { args: obj({ from: int(0, MAX_STEP), to: int(0, MAX_STEP) }), result: obj({ total: int(), marks: arr(timelineMarkSchema) }) },
+  timeline: { args: obj({ from: int(0, MAX_STEP), to: int(0, MAX_STEP) }), result: obj({ total: int(), complete: opt(bool), marks: arr(timelineMarkSchema) }) },
   /** The cost counters after each step the host has seen, ascending by step. */
   costs: { args: obj({}), result: obj({ series: arr(obj({ step: int(), costs: costsSchema })) }) },
   /** The trace run to its end under every tracker, as `xpl compare` tabulates it. */

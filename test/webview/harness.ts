@@ -124,6 +124,8 @@ export interface SentMessage { type: string; requestId?: number; method?: string
  * source (seek moves the recording's position and posts `stepped`; costs accumulate from summaries).
  */
 export class FakeHost {
+  /** What the timeline answer says of `total` (a debug session's: false until the end was reached; unset: not said). */
+  complete: boolean | undefined = undefined;
   readonly sent: SentMessage[] = [];
   step = 0;
   private costs = new Map<number, Record<string, number>>();
@@ -163,7 +165,7 @@ export class FakeHost {
         return { step: s };
       }
       case 'timeline':
-        return { total: this.rec.total, marks: this.rec.marks.filter((m) => m.step >= Number(args.from) && m.step < Number(args.to)) };
+        return { total: this.rec.total, ...(this.complete === undefined ? {} : { complete: this.complete }), marks: this.rec.marks.filter((m) => m.step >= Number(args.from) && m.step < Number(args.to)) };
       case 'costs':
         return { series: [...this.costs.entries()].sort((a, b) => a[0] - b[0]).map(([step, costs]) => ({ step, costs })) };
       case 'compare':

@@ -297,6 +297,17 @@ describe('visualizer webview in Chromium', { timeout: 180_000 }, () => {
     await page.close();
   });
 
+  it('says when the step total is only what the debug session has seen so far', async () => {
+    const host = new FakeHost(loadRecording(SHADOW));
+    host.complete = false;
+    const { page } = await openVisualizer(browser, server, host, { atStep: 5 });
+    await page.waitForFunction(() => /\/ ≥\d+/.test(document.querySelector('.step-label')?.textContent ?? ''));
+    host.complete = true;
+    await seekAndWait(page, host, 6);
+    await page.waitForFunction(() => /\/ \d+/.test(document.querySelector('.step-label')?.textContent ?? ''));
+    await page.close();
+  });
+
   it('greys out a view whose data for the step did not come, with its own error, and recovers at the next step', async () => {
     const rec = loadRecording(SHADOW);
     for (const k of Object.keys(rec.steps[11].responses)) {

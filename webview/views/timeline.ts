@@ -63,6 +63,7 @@ export class TimelineView implements View {
     const fresh = r.marks.filter((m) => m.step >= from);
     this.marks = this.marks.filter((m) => m.step < from).concat(fresh).sort((a, b) => a.step - b.step);
     this.ctx.total = Math.max(r.total, this.ctx.step);
+    this.ctx.complete = r.complete ?? true;
     this.repaint();
   }
 

@@ -26,6 +26,8 @@ export class EngineSource implements VisualizerSource {
   private readonly engine: EngineApi;
   private readonly marks = new Map<number, TimelineMark>();
   private maxStep = 0;
+  /** The first pass reached the end (or a statement the model cannot run): `maxStep` is the whole length. */
+  private complete = false;
   private last: StepOutcome | null = null;
   private readonly emitter = new vscode.EventEmitter<SteppedEventBody>();
   readonly onDidStep = this.emitter.event;
@@ -51,8 +53,10 @@ export class EngineSource implements VisualizerSource {
         }
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
+      this.complete = e.done;
     } catch {
       // A statement the model cannot run: the timeline ends there; stepping onto it reports the error.
+      this.complete = true;
     }
     this.maxStep = Math.max(this.maxStep, e.stepCount);
     e.seek(0);
@@ -114,7 +118,7 @@ export class EngineSource implements VisualizerSource {
       case 'xpl/timeline': {
         const { from, to } = args as CustomRequests['xpl/timeline']['args'];
         const marks = [...this.marks.values()].filter((m) => m.step >= from && m.step < to).sort((x, y) => x.step - y.step);
-        return r({ total: Math.max(this.maxStep, e.stepCount), marks });
+        return r({ total: Math.max(this.maxStep, e.stepCount), complete: this.complete || e.done, marks });
       }
       case 'xpl/seek': return r({ step: await this.seek((args as CustomRequests['xpl/seek']['args']).step) });
     }
