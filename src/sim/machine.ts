@@ -558,11 +558,12 @@ export class Machine {
    * oracle's books. A single store and a batch of them (Executor.storeBatch) both end here.
    */
   vcpuWrite(d: Domain, mfn: number, gfn: number, off: number, n: number, bytes: Uint8Array | number): void {
-    if (this.isPageTableGfn(d, gfn)) {
+    const pt = this.isPageTableGfn(d, gfn);
+    if (pt) {
       this.notePtBefore(mfn, off, n);
     }
     this.pages.write(mfn, off, n, bytes);
-    this.afterPhysWrite(d, mfn, off, n, 'vcpu', gfn);
+    this.afterPhysWrite(d, mfn, off, n, 'vcpu', gfn, pt);
   }
   /**
    * A store that `translate` sent to emulation because it hit a shadowed page-table frame (shFault):
@@ -623,8 +624,12 @@ export class Machine {
     return gfn > d.nextPtGfn && d.ptFrames.get(gfn) !== 0;
   }
 
-  /** Bookkeeping after guest memory at mfn changed: the oracle, and page-table writes. */
-  afterPhysWrite(d: Domain, mfn: number, off: number, n: number, who: 'vcpu' | 'dma', knownGfn = -1): void {
+  /**
+   * Bookkeeping after guest memory at mfn changed: the oracle, and page-table writes (whose bytes
+   * before the write the caller noted: `notePtBefore`). `knownGfn`/`knownPt`: what the caller
+   * already knows of the frame (the store path does).
+   */
+  afterPhysWrite(d: Domain, mfn: number, off: number, n: number, who: 'vcpu' | 'dma', knownGfn = -1, knownPt?: boolean): void {
     const gfn = knownGfn >= 0 ? knownGfn : this.m2p(d, mfn);
     if (gfn < 0) {
       return;
@@ -653,7 +658,7 @@ export class Machine {
       }
       break;
     }
-    if (this.isPageTableGfn(d, gfn)) {
+    if (knownPt ?? this.isPageTableGfn(d, gfn)) {
       this.guestPtesChanged(d, gfn, Math.floor(off / 8), Math.ceil((off + n) / 8), this.ptBefore);
     }
   }
