@@ -85,6 +85,26 @@ describe('visualizer at scale', { timeout: 180_000 }, () => {
     await page.close();
   });
 
+  it('in a panel narrower than the 512-cell grid, draws a pixel per block of pages in its most telling colour: no missed page is dropped', async () => {
+    const host = new FakeHost(bigRecording());
+    const { page, errors } = await openVisualizer(browser, server, host, { atStep: 0, width: 400 });
+    const geo = await page.$eval('canvas.bitmap[data-fb="lfb"]', (c) => ({ w: (c as HTMLCanvasElement).width, cell: Number((c as HTMLElement).dataset.cell) }));
+    const k = Math.round(1 / geo.cell);
+    assert.ok(k >= 2 && geo.w === Math.ceil(512 / k), JSON.stringify(geo));
+    // Every missed page (one in 4,099, red) shows in its block's pixel, though the block's other pages are written or reported.
+    const red = hexRgb(THEMES.dark.vars['--vscode-charts-red']);
+    const data = await page.$eval('canvas.bitmap[data-fb="lfb"]', (c) => {
+      const cv = c as HTMLCanvasElement;
+      return Array.from(cv.getContext('2d')!.getImageData(0, 0, cv.width, cv.height).data);
+    });
+    for (let p = 0; p < PAGES; p += 4099) {
+      const b = Math.floor(Math.floor(p / 512) / k) * geo.w + Math.floor((p % 512) / k);
+      assert.deepEqual(data.slice(b * 4, b * 4 + 3), red, `page ${p}`);
+    }
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
   it('zooms the guest-physical map to single frames and shows p2m types as HAP arms and a store disarms', async () => {
     const host = new FakeHost(loadRecording('hap-arming-makes-logdirty.json'));
     const { page } = await openVisualizer(browser, server, host, { atStep: 5 });

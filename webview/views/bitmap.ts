@@ -32,6 +32,9 @@ export function gridColumns(pages: number): number {
 }
 
 /** The colour class of a page: what the grid shows for its state byte. */
+/** How telling a page's class is, for a block of pages drawn as one pixel. */
+const RANK = { missed: 4, extra: 3, written: 2, reported: 1, clean: 0 } as const;
+
 export function pageClass(s: number): 'missed' | 'extra' | 'written' | 'reported' | 'clean' {
   if (s & PAGE_MISSED) {
     return 'missed';
@@ -52,7 +55,10 @@ interface FbGrid {
   fb: string; gfn: number; pages: number; cols: number; rows: number;
   state: Uint8Array; heat: Float32Array; lastAnswerLine: number | null;
   wrap: HTMLElement; canvas: HTMLCanvasElement; off: HTMLCanvasElement; image: ImageData | null; legend: HTMLElement;
+  /** Pixels per page side (below 1 when a pixel stands for a block of pages: see `draw`). */
   cell: number;
+  /** The image of page blocks, when the grid is wider than the panel. */
+  blocks: ImageData | null;
   tracker: TrackerInfo;
 }
 type TrackerInfo = Result<'tracker'>;
@@ -159,7 +165,7 @@ export class BitmapView implements View {
         this.ctx.select({ fb, page, gfn: g.gfn + page });
       }
     });
-    return { fb, gfn, pages, cols, rows, state: new Uint8Array(pages), heat: new Float32Array(pages), lastAnswerLine: null, wrap, canvas, off, image: null, legend, cell: 1, tracker: null };
+    return { fb, gfn, pages, cols, rows, state: new Uint8Array(pages), heat: new Float32Array(pages), lastAnswerLine: null, wrap, canvas, off, image: null, legend, cell: 1, blocks: null, tracker: null };
   }
 
   private updateLegend(g: FbGrid): void {
@@ -216,7 +222,31 @@ export class BitmapView implements View {
       px[p] = lut[((state[p] & 127) * HEAT_LEVELS) + (h > 0.02 ? Math.min(HEAT_LEVELS - 1, Math.ceil(h * (HEAT_LEVELS - 1))) : 0)];
     }
     px.fill(bgPacked, n);
-    octx.putImageData(g.image, 0, 0);
+    if (width < g.cols) {
+      // Narrower than one pixel a page: a pixel per block of k × k pages, in the colour of the
+      // block's most telling page (missed, extra, written, reported, clean) — scaling the page
+      // image down instead would drop isolated missed pages.
+      this.drawBlocks(g, Math.ceil(g.cols / width), vctx, octx);
+    } else {
+      this.drawPages(g, width, vctx, octx);
+    }
+    const sel = this.ctx.selection;
+    if (sel.fb === g.fb && sel.page !== null && sel.page < g.pages) {
+      const cell = g.cell;
+      const x = Math.floor((sel.page % g.cols) * cell);
+      const y = Math.floor(Math.floor(sel.page / g.cols) * cell);
+      const side = Math.max(1, cell);
+      vctx.strokeStyle = this.ctx.palette.focus;
+      vctx.lineWidth = 2;
+      vctx.strokeRect(x - 1, y - 1, side + 2, side + 2);
+    }
+    this.lastDrawMs = performance.now() - t0;
+    performance.measure('xpl-bitmap-draw', { start: t0, end: performance.now() });
+  }
+
+  /** One pixel per page in `g.off`, scaled by whole pixels without smoothing (a grid line between cells of 6 px and more). */
+  private drawPages(g: FbGrid, width: number, vctx: CanvasRenderingContext2D, octx: CanvasRenderingContext2D): void {
+    octx.putImageData(g.image!, 0, 0);
     const cell = Math.max(1, Math.min(24, Math.floor(width / g.cols)));
     g.cell = cell;
     const cw = g.cols * cell;
@@ -242,16 +272,36 @@ export class BitmapView implements View {
       }
       vctx.stroke();
     }
-    const sel = this.ctx.selection;
-    if (sel.fb === g.fb && sel.page !== null && sel.page < g.pages) {
-      const x = (sel.page % g.cols) * cell;
-      const y = Math.floor(sel.page / g.cols) * cell;
-      vctx.strokeStyle = this.ctx.palette.focus;
-      vctx.lineWidth = 2;
-      vctx.strokeRect(x - 1, y - 1, cell + 2, cell + 2);
+  }
+
+  /** A pixel per block of k × k pages, coloured by the block's highest-ranked page. */
+  private drawBlocks(g: FbGrid, k: number, vctx: CanvasRenderingContext2D, octx: CanvasRenderingContext2D): void {
+    const bw = Math.ceil(g.cols / k);
+    const bh = Math.ceil(g.rows / k);
+    if (!g.blocks || g.blocks.width !== bw || g.blocks.height !== bh) {
+      g.blocks = octx.createImageData(bw, bh);
     }
-    this.lastDrawMs = performance.now() - t0;
-    performance.measure('xpl-bitmap-draw', { start: t0, end: performance.now() });
+    const out = new Uint32Array(g.blocks.data.buffer);
+    const best = new Int32Array(bw * bh).fill(-1);
+    const state = g.state;
+    for (let p = 0; p < g.pages; p++) {
+      const b = Math.floor(Math.floor(p / g.cols) / k) * bw + Math.floor((p % g.cols) / k);
+      const s = state[p] & 127;
+      if (best[b] < 0 || RANK[pageClass(s)] > RANK[pageClass(best[b])]) {
+        best[b] = s;
+      }
+    }
+    const bgPacked = packRgba(toRgba(this.ctx.palette.background));
+    for (let b = 0; b < best.length; b++) {
+      out[b] = best[b] < 0 ? bgPacked : this.lut[best[b] * HEAT_LEVELS];
+    }
+    g.cell = 1 / k;
+    if (g.canvas.width !== bw || g.canvas.height !== bh) {
+      g.canvas.width = bw;
+      g.canvas.height = bh;
+    }
+    g.canvas.dataset.cell = String(g.cell);
+    vctx.putImageData(g.blocks, 0, 0);
   }
 
   onKey(e: KeyboardEvent): boolean {
