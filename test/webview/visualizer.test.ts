@@ -110,6 +110,21 @@ describe('visualizer webview in Chromium', { timeout: 180_000 }, () => {
     await page.close();
   });
 
+  it('keeps the keyboard on a TLB row that Enter selected (the table is rebuilt with the selection)', async () => {
+    const host = new FakeHost(loadRecording(SHADOW));
+    const { page } = await openVisualizer(browser, server, host, { atStep: 9 });
+    await page.focus('table.tlb[data-vcpu="xp.0"] tr[data-va="0x10000000"]');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('table.tlb[data-vcpu="xp.0"] tr.selected[data-va="0x10000000"]');
+    await page.waitForSelector('table.walk-guest tbody tr');
+    const active = await page.evaluate(() => {
+      const a = document.activeElement as HTMLElement | null;
+      return a ? `${a.tagName}:${a.closest('table')?.getAttribute('data-vcpu') ?? ''}:${a.dataset.va ?? ''}` : 'none';
+    });
+    assert.equal(active, 'TR:xp.0:0x10000000');
+    await page.close();
+  });
+
   it('walks a VA through guest and shadow tables, marks write-protected frames and what the step changed', async () => {
     const host = new FakeHost(loadRecording(SHADOW));
     const { page } = await openVisualizer(browser, server, host, { atStep: 9 });

@@ -27,6 +27,10 @@ export class TlbView implements View {
   }
 
   private render(): void {
+    // A rebuild keeps the keyboard where it was: on the row of the same vCPU and VA.
+    const focused = document.activeElement instanceof HTMLElement && this.body.contains(document.activeElement) ? document.activeElement : null;
+    const focusKey = focused?.closest('tr')?.dataset.va !== undefined
+      ? `${focused.closest('table')?.dataset.vcpu ?? ''}@${focused.closest('tr')!.dataset.va}` : null;
     clear(this.body);
     const s = this.ctx.strings;
     if (this.data.length === 0) {
@@ -60,6 +64,9 @@ export class TlbView implements View {
       }
       table.append(tbody);
       this.body.append(table);
+      if (focusKey !== null && focusKey.startsWith(`${vcpu}@`)) {
+        tbody.querySelector<HTMLElement>(`tr[data-va="${focusKey.slice(vcpu.length + 1)}"]`)?.focus();
+      }
       if (entries.length > MAX_ROWS) {
         this.body.append(el('p', { class: 'muted', text: `… ${entries.length - MAX_ROWS} more` }));
       }
