@@ -55,7 +55,8 @@ export function readPalette(): Palette {
     written: yellow,
     reported: blue,
     missed: red,
-    extra: orange,
+    // (Not orange: next to yellow's "written" it is hard to tell apart in light themes.)
+    extra: purple,
     writable: green,
     heat: yellow,
     ram: green,

@@ -84,6 +84,16 @@ describe('visualizer themes', { timeout: 180_000 }, () => {
     });
   }
 
+  it('outlines the selected TLB row in high contrast, where the theme gives no selection background', async () => {
+    const host = new FakeHost(loadRecording('shadow-skip-flush-stale-screen.json'), { theme: 'highContrast' });
+    const { page } = await openVisualizer(browser, server, host, { theme: 'highContrast', atStep: 9 });
+    await page.click('table.tlb[data-vcpu="xp.0"] tr[data-va="0x10000000"]');
+    await page.waitForSelector('table.tlb[data-vcpu="xp.0"] tr.selected[data-va="0x10000000"]');
+    const outline = await page.$eval('table.tlb[data-vcpu="xp.0"] tr.selected', (tr) => getComputedStyle(tr).outlineStyle);
+    assert.equal(outline, 'solid');
+    await page.close();
+  });
+
   it('repaints the canvases when the theme changes', async () => {
     const host = new FakeHost(loadRecording('shadow-skip-flush-stale-screen.json'));
     const { page } = await openVisualizer(browser, server, host, { theme: 'dark', atStep: 11 });
