@@ -108,6 +108,7 @@ export function logdirtyOp(m: Machine, d: Domain, action: 'enable' | 'disable' |
         vram2009Disable(m, d);
         m.ev('logdirty', 'hap_logdirty_init', 'VRAM tracking stops while migration log-dirty is on');
       }
+      d.vram2009Hooks = false;
       d.logdirty = true;
       d.trie = new LogDirtyTrie();
       if (d.paging === 'hap') {
@@ -172,7 +173,11 @@ export function logdirtyOp(m: Machine, d: Domain, action: 'enable' | 'disable' |
         // re-arms every page (HAP) or blows the shadows, with log-dirty mode still off.
         m.ev('logdirty', 'paging_log_dirty_op', `log-dirty mode is off: ${action === 'peek' ? 'PEEK' : 'CLEAN'} finds no dirty pfn`);
         if (action === 'clean') {
-          if (d.paging === 'hap') {
+          if (d.vram2009Hooks) {
+            // The clean hook is still VRAM tracking's (hap_clean_vram_tracking), which does nothing
+            // once `untrack` freed its range.
+            m.ev('logdirty', 'hap_clean_vram_tracking', 'no VRAM range: nothing re-armed');
+          } else if (d.paging === 'hap') {
             globalRearm(m, d, 'log-dirty CLEAN with log-dirty mode off (hap_clean_dirty_bitmap)');
           } else {
             m.blowTables(d);

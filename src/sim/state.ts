@@ -266,6 +266,12 @@ export class Domain {
    * `logdirty disable` turns it off again.
    */
   multiLogdirty = false;
+  /**
+   * `logdirty-2009`: VRAM tracking installed its own log-dirty hooks (hap_vram_tracking_init, at its
+   * first call); they stay, `untrack` or not, until migration installs the global ones
+   * (hap_logdirty_init).
+   */
+  vram2009Hooks = false;
   constructor(
     readonly name: string, readonly paging: Paging, readonly memPages: number, public tracker: TrackerId,
     readonly tlbMode: 'tagged' | 'flush-on-exit', readonly pml: boolean, readonly scatterSeed: number | null,

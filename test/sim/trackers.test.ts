@@ -305,6 +305,11 @@ test('logdirty-2009: a log-dirty PEEK or CLEAN while only VRAM tracking is on re
   assert.ok(r.violations.some((v) => v.id === 'clear-scope' && v.fb === 'lfb' && v.line === 9), 'the CLEAN took the display\'s unread bits');
 });
 
+test('logdirty-2009: after untrack the clean hook is still VRAM tracking\'s, so a log-dirty CLEAN with log-dirty mode off re-arms nothing', () => {
+  const r = run(LD09 + 'peek fb=lfb\nuntrack fb=lfb\nlogdirty dom=g clean\nwrite vcpu=g.0 va=0xffff800000001000\n');
+  assert.equal(r.costs.eptViolations, 0, 'today\'s global re-arm would make this store fault');
+});
+
 test('logdirty-2009: migration taking over turns VRAM tracking off first (hap_logdirty_init: a pause, the range back, a flush), then enables log-dirty mode (a pause)', () => {
   const a = costsAfter(LD09 + 'peek fb=lfb\n');
   const b = costsAfter(LD09 + 'peek fb=lfb\nlogdirty dom=g enable\n');

@@ -42,6 +42,7 @@ export function logdirty2009Peek(m: Machine, d: Domain, fb: Framebuffer): Tracke
     }
     // paging_log_dirty_enable: pause, hap_enable_vram_tracking (the trie comes with the first mark).
     d.vram2009 = new Vram2009(begin, end);
+    d.vram2009Hooks = true;
     d.trackedFb = fb.name;
     d.trie = new LogDirtyTrie();
     m.pauseDomain(d);
