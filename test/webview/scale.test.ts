@@ -107,6 +107,29 @@ describe('visualizer at scale', { timeout: 180_000 }, () => {
     await page.close();
   });
 
+  it('a click on a mark of a 100,000-step timeline goes to that mark\'s step, not to the step under the pixel', async () => {
+    const rec = bigRecording();
+    rec.total = 100_000;
+    rec.marks = [{ step: 54_321, line: 1, kinds: ['violation'], violation: 'lost-update' }, { step: 12_345, line: 1, kinds: ['tlb-flush'] }];
+    const host = new FakeHost(rec);
+    const { page } = await openVisualizer(browser, server, host, { atStep: 0 });
+    for (const [lane, step] of [['violation', 54_321], ['flush', 12_345]] as const) {
+      await page.$eval('svg.timeline', (e) => e.scrollIntoView({ block: 'center' }));
+      const box = await page.$eval(`svg.timeline rect.mark[data-lane="${lane}"]`, (r) => {
+        const b = r.getBoundingClientRect();
+        return { x: b.right - 0.5, y: b.top + b.height / 2 };
+      });
+      const before = host.requests('seek').length;
+      await page.mouse.click(box.x, box.y);
+      for (let i = 0; i < 100 && host.requests('seek').length === before; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const seeks = host.requests('seek').map((m) => m.args?.step);
+      assert.equal(seeks[seeks.length - 1], step, `${lane} mark`);
+    }
+    await page.close();
+  });
+
   it('zooms the guest-physical map to single frames and shows p2m types as HAP arms and a store disarms', async () => {
     const host = new FakeHost(loadRecording('hap-arming-makes-logdirty.json'));
     const { page } = await openVisualizer(browser, server, host, { atStep: 5 });

@@ -41,6 +41,8 @@ export class TimelineView implements View {
   readonly id = 'timeline' as const;
   private readonly body: HTMLElement;
   private marks: TimelineMark[] = [];
+  /** The marks drawn, per lane and pixel column, with the first step of each (for clicks). */
+  private cols = new Map<string, { lane: Lane; px: number; step: number; count: number; done: boolean }>();
   private readonly svg: SVGSVGElement;
   private range: [number, number] | null = null;
 
@@ -119,6 +121,9 @@ export class TimelineView implements View {
       }
     }
     const w = Math.max(2, Math.floor(x(1) - x(0)) - 1);
+    if (live) {
+      this.cols = cols;
+    }
     const g = svg.append('g').attr('class', 'marks');
     for (const c of cols.values()) {
       const i = LANES.indexOf(c.lane);
@@ -158,10 +163,26 @@ export class TimelineView implements View {
         } else {
           const se = ev.sourceEvent as MouseEvent;
           const r = svgNode.getBoundingClientRect();
-          this.ctx.seek(toStep(se.clientX - r.left));
+          const px = se.clientX - r.left;
+          // A click on (or a pixel beside) a mark goes to that mark's step: in a long trace a
+          // column of pixels spans many steps, and the click position alone would miss it.
+          const lane = LANES[Math.floor((se.clientY - r.top - M.top) / LANE_H)];
+          this.ctx.seek(lane !== undefined ? this.markNear(lane, px) ?? toStep(px) : toStep(px));
         }
       });
     svg.append('g').attr('class', 'brush').call(brush);
+  }
+
+  /** The step of the mark drawn in `lane` nearest to pixel `px` (at most 2 px away), if any. */
+  private markNear(lane: Lane, px: number): number | null {
+    // (Marks are keyed by the pixel column their step starts at.)
+    for (const d of [0, -1, 1, -2, 2]) {
+      const c = this.cols.get(`${lane}:${Math.floor(px) + d}`);
+      if (c !== undefined) {
+        return c.step;
+      }
+    }
+    return null;
   }
 
   exportData(): ExportData {
