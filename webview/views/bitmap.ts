@@ -50,6 +50,8 @@ export function pageClass(s: number): 'missed' | 'extra' | 'written' | 'reported
   }
   return 'clean';
 }
+/** RANK of each page state value (the low 7 bits), looked up in the block loop. */
+const RANK_OF = Int8Array.from({ length: 128 }, (_, s) => RANK[pageClass(s)]);
 
 interface FbGrid {
   fb: string; gfn: number; pages: number; cols: number; rows: number;
@@ -282,18 +284,26 @@ export class BitmapView implements View {
       g.blocks = octx.createImageData(bw, bh);
     }
     const out = new Uint32Array(g.blocks.data.buffer);
-    const best = new Int32Array(bw * bh).fill(-1);
+    // Per block the state of its highest-ranked page so far, and that rank (-1: no page yet).
+    const best = new Uint8Array(bw * bh);
+    const bestRank = new Int8Array(bw * bh).fill(-1);
     const state = g.state;
-    for (let p = 0; p < g.pages; p++) {
-      const b = Math.floor(Math.floor(p / g.cols) / k) * bw + Math.floor((p % g.cols) / k);
-      const s = state[p] & 127;
-      if (best[b] < 0 || RANK[pageClass(s)] > RANK[pageClass(best[b])]) {
-        best[b] = s;
+    const cols = g.cols;
+    for (let row = 0, p = 0; p < g.pages; row++) {
+      const base = Math.floor(row / k) * bw;
+      for (let c = 0; c < cols && p < g.pages; c++, p++) {
+        const s = state[p] & 127;
+        const r = RANK_OF[s];
+        const b = base + Math.floor(c / k);
+        if (r > bestRank[b]) {
+          bestRank[b] = r;
+          best[b] = s;
+        }
       }
     }
     const bgPacked = packRgba(toRgba(this.ctx.palette.background));
     for (let b = 0; b < best.length; b++) {
-      out[b] = best[b] < 0 ? bgPacked : this.lut[best[b] * HEAT_LEVELS];
+      out[b] = bestRank[b] < 0 ? bgPacked : this.lut[best[b] * HEAT_LEVELS];
     }
     g.cell = 1 / k;
     if (g.canvas.width !== bw || g.canvas.height !== bh) {
