@@ -202,7 +202,7 @@ export class BitmapView implements View {
     }
   }
 
-  /** Draws one grid: ImageData at one pixel per page, scaled to whole-pixel cells. */
+  /** Draws one grid: a pixel per page scaled to whole-pixel cells, or a pixel per block of pages when the panel is narrower. */
   draw(g: FbGrid, width: number): void {
     const t0 = performance.now();
     const octx = g.off.getContext('2d');
@@ -210,20 +210,6 @@ export class BitmapView implements View {
     if (!octx || !vctx) {
       return;
     }
-    if (!g.image) {
-      g.image = octx.createImageData(g.cols, g.rows);
-    }
-    const px = new Uint32Array(g.image.data.buffer);
-    const lut = this.lut;
-    const state = g.state;
-    const heat = g.heat;
-    const n = g.pages;
-    const bgPacked = packRgba(toRgba(this.ctx.palette.background));
-    for (let p = 0; p < n; p++) {
-      const h = heat[p];
-      px[p] = lut[((state[p] & 127) * HEAT_LEVELS) + (h > 0.02 ? Math.min(HEAT_LEVELS - 1, Math.ceil(h * (HEAT_LEVELS - 1))) : 0)];
-    }
-    px.fill(bgPacked, n);
     if (width < g.cols) {
       // Narrower than one pixel a page: a pixel per block of k × k pages, in the colour of the
       // block's most telling page (missed, extra, written, reported, clean) — scaling the page
@@ -248,7 +234,20 @@ export class BitmapView implements View {
 
   /** One pixel per page in `g.off`, scaled by whole pixels without smoothing (a grid line between cells of 6 px and more). */
   private drawPages(g: FbGrid, width: number, vctx: CanvasRenderingContext2D, octx: CanvasRenderingContext2D): void {
-    octx.putImageData(g.image!, 0, 0);
+    if (!g.image) {
+      g.image = octx.createImageData(g.cols, g.rows);
+    }
+    const px = new Uint32Array(g.image.data.buffer);
+    const lut = this.lut;
+    const state = g.state;
+    const heat = g.heat;
+    const n = g.pages;
+    for (let p = 0; p < n; p++) {
+      const h = heat[p];
+      px[p] = lut[((state[p] & 127) * HEAT_LEVELS) + (h > 0.02 ? Math.min(HEAT_LEVELS - 1, Math.ceil(h * (HEAT_LEVELS - 1))) : 0)];
+    }
+    px.fill(packRgba(toRgba(this.ctx.palette.background)), n);
+    octx.putImageData(g.image, 0, 0);
     const cell = Math.max(1, Math.min(24, Math.floor(width / g.cols)));
     g.cell = cell;
     const cw = g.cols * cell;

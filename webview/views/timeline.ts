@@ -34,6 +34,9 @@ export function lanesOf(m: TimelineMark): Lane[] {
   return LANES.filter((l) => out.has(l));
 }
 
+/** The marks of one lane in one pixel column: the first step there, how many, and whether a flush was done (not only skipped). */
+interface MarkColumn { lane: Lane; px: number; step: number; count: number; done: boolean }
+
 const LANE_H = 12;
 const M = { left: 64, right: 12, top: 6, bottom: 22 };
 
@@ -42,7 +45,7 @@ export class TimelineView implements View {
   private readonly body: HTMLElement;
   private marks: TimelineMark[] = [];
   /** The marks drawn, per lane and pixel column, with the first step of each (for clicks). */
-  private cols = new Map<string, { lane: Lane; px: number; step: number; count: number; done: boolean }>();
+  private cols = new Map<string, MarkColumn>();
   private readonly svg: SVGSVGElement;
   private range: [number, number] | null = null;
 
@@ -105,7 +108,7 @@ export class TimelineView implements View {
     });
     // One rectangle per lane and pixel column. A flush column whose only flushes were skipped
     // (an injected skip-flush: owed, not done) is drawn hollow: no TLB was emptied there.
-    const cols = new Map<string, { lane: Lane; px: number; step: number; count: number; done: boolean }>();
+    const cols = new Map<string, MarkColumn>();
     for (const m of this.marks) {
       const px = Math.floor(x(m.step - 1));
       const done = m.kinds.some((k) => k !== 'flush-skipped' && LANE_OF[k] === 'flush');
