@@ -184,6 +184,25 @@ function flagsText(l: WalkLevelView): string {
 /** Why a breakpoint in another trace file stays unverified. */
 const NOT_THIS_TRACE = 'not the trace being debugged: breakpoints apply to the trace of the session';
 
+/**
+ * Requests DebugSession would answer with an empty success although the adapter does not implement
+ * them (their capabilities are off, or the protocol has none): refused with an error instead, so a
+ * client is not told that a variable was set or memory written. The text says why.
+ */
+const UNSUPPORTED: ReadonlyMap<string, string> = new Map([
+  ['setVariable', 'the state of the model changes only by running the trace'],
+  ['setExpression', 'the state of the model changes only by running the trace'],
+  ['writeMemory', 'guest memory changes only by running the trace'],
+  ['restartFrame', 'a trace has one frame: use step back or restart'],
+  ['stepInTargets', 'a statement has no step-in targets'],
+  ['terminateThreads', 'the trace runs on one thread'],
+  ['source', 'traces are files, given by path'],
+  ['loadedSources', 'the only source is the trace'],
+  ['disassemble', 'a trace has no instructions'],
+  ['setInstructionBreakpoints', 'a trace has no instructions: use line or function breakpoints'],
+  ['cancel', ''],
+]);
+
 export class XplDebugSession extends DebugSession {
   private engine: EngineApi | null = null;
   private program: Program | null = null;
@@ -263,6 +282,11 @@ export class XplDebugSession extends DebugSession {
 
   protected override dispatchRequest(request: DebugProtocol.Request): void {
     try {
+      const off = UNSUPPORTED.get(request.command);
+      if (off !== undefined) {
+        // DebugSession answers these with an empty success, as if done: say they are not.
+        throw new UserError(`the xpl debugger does not support '${request.command}'${off ? ` (${off})` : ''}`);
+      }
       super.dispatchRequest(request);
     } catch (e) {
       const response: DebugProtocol.Response = {

@@ -108,6 +108,18 @@ describe('debug adapter: launch and robustness', () => {
     assert.equal(frames[0].line, 2);
   });
 
+  it('refuses the requests whose capabilities it does not advertise, instead of answering them as done', async () => {
+    await launch(s, { trace: fixture('shadow-peek-after-one-store.xpt'), stopOnEntry: true });
+    assert.match(await rejects(s.dc.setVariableRequest({ variablesReference: 1, name: 'x', value: '1' }), 'setVariable'), /does not support 'setVariable'.*running the trace/);
+    assert.match(await rejects(s.dc.customRequest('writeMemory', { memoryReference: 'gfn:0', data: 'AAAA' }), 'writeMemory'), /does not support 'writeMemory'/);
+    for (const c of ['setExpression', 'restartFrame', 'stepInTargets', 'terminateThreads', 'source', 'loadedSources', 'disassemble', 'setInstructionBreakpoints']) {
+      assert.match(await rejects(s.dc.customRequest(c, {}), c), new RegExp(`does not support '${c}'`));
+    }
+    // Still stopped where it was, and still answering.
+    const threads = await within(s.dc.threadsRequest(), 'threads after refusals');
+    assert.ok(threads.body.threads.length >= 1);
+  });
+
   it('survives every request sent with missing, null or wrongly typed arguments', async () => {
     await launch(s, { trace: fixture('shadow-peek-after-one-store.xpt'), stopOnEntry: true });
     const commands = ['setBreakpoints', 'setFunctionBreakpoints', 'setExceptionBreakpoints', 'dataBreakpointInfo', 'setDataBreakpoints',
