@@ -760,7 +760,8 @@ export class Engine implements EngineApi {
       fields.pml = d.pmlEnabled;
       fields.pml_pending = d.vcpus.reduce((a, v) => a + v.pml.length, 0);
     } else if (d.tracker === 'memcmp') {
-      fields.copy = m.oracles.get(fb.name)!.memcmpCopy ? 'taken' : 'none yet';
+      const o = m.oracles.get(fb.name)!;
+      fields.copy = o.memcmpAt < 0 ? 'none yet (zeros)' : `as of the last refresh${o.memcmpRedraw ? ' (next: full update)' : ''}`;
     }
     return { tracker: d.tracker, fb: fb.name, fields, lastAnswer: last };
   }
@@ -868,7 +869,7 @@ export class Engine implements EngineApi {
     }
     for (const [name, o] of m.oracles) {
       h.str(name);
-      hashValue(h, { w: o.written.toArray(), s: o.suspects.toArray(), mi: o.missed.toArray(), q: o.qemu });
+      hashValue(h, { w: o.written.toArray(), s: o.suspects.toArray(), mi: o.missed.toArray(), q: o.qemu, mc: [o.memcmpAt, o.memcmpRedraw] });
     }
     return h.hex();
   }

@@ -476,8 +476,9 @@ export class Executor {
           o.screenSuspect.add(p);
         }
         if (this.trackerOf(d) === 'memcmp') {
-          // qemu-dm reallocates its copy for the new mode: the next comparison starts afresh.
-          m.oracles.get(fb.name)!.memcmpCopy = null;
+          // A new mode: qemu-dm's next refresh is a full update; its copy of VRAM (allocated once
+          // for the whole VRAM) is kept and compared as at every refresh.
+          m.oracles.get(fb.name)!.memcmpRedraw = true;
         } else {
           // The device model tells Xen of the new mapping of the framebuffer (xen_add_to_physmap).
           m.costs.add(Counter.hypercalls);
@@ -901,7 +902,7 @@ export class Executor {
     switch (this.trackerOf(d)) {
       case 'sl1ma': shadowUntrack(m, d); break;
       case 'p2m-type': hapUntrack(m, d); break;
-      case 'memcmp': m.oracles.get(fb.name)!.memcmpCopy = null; break;
+      case 'memcmp': m.oracles.get(fb.name)!.memcmpRedraw = true; break;
       case 'dbit-2007': d.dbit = null; d.trackedFb = null; break;
       case 'linear-2007': d.linear = null; d.trackedFb = null; break;
       case 'logdirty-2009':

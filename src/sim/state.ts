@@ -314,9 +314,13 @@ export class FbOracle {
    */
   drawnSpan: [number, number] | null = null;
   lastAnswerIndex = -1;
-  /** memcmp tracker: qemu-dm's own copy of the framebuffer (null until the first peek). */
-  memcmpCopy: Map<number, number> | null = null;
-  memcmpAll = 0;
+  /**
+   * memcmp tracker: qemu-dm's own copy of VRAM, as the page-store position of its last call (every
+   * call brings every page's copy up to date); -1 before the first (a zero-filled copy).
+   */
+  memcmpAt = -1;
+  /** memcmp: the next call is a full update (a new mode, or tracking again after `untrack`). */
+  memcmpRedraw = false;
   constructor(pages: number, private readonly impl: DirtyImpl) {
     this.qemu = createDirtyMemory(impl, pages);
     this.copy = new Float64Array(pages).fill(-1);
