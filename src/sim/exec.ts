@@ -710,9 +710,6 @@ export class Executor {
       const to = m.allocPtFrame(d, 4);
       d.ptFrames.set(g, 0);
       const sh = d.shHash.get(g * 8 + 4);
-      if (sh !== undefined) {
-        m.destroyShadow(d, d.shTables.get(sh)!);
-      }
       for (const name of d.processes) {
         const p = m.processes.get(name)!;
         if (p.cr3 === g) {
@@ -724,6 +721,11 @@ export class Executor {
       }
       for (const v of d.vcpus) {
         m.shUpdateCr3(v, d);
+      }
+      // The old frame's shadow (empty, like the frame): no vCPU has it loaded now; unpinned, it goes.
+      const old = sh !== undefined ? d.shTables.get(sh) : undefined;
+      if (old !== undefined) {
+        m.shUnpin(d, old);
       }
     }
   }

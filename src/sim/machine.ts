@@ -1350,6 +1350,10 @@ export class Machine {
   /** sh_page_fault's descent: the shadow of each guest table from the top down to va's L1 shadow. */
   private shadowPath(d: Domain, v: Vcpu, va: number): ShadowTable {
     let table = this.processes.get(v.process)!.cr3;
+    if (!d.shHash.has(table * 8 + 4)) {
+      // (The loaded top level always has its shadow; a vCPU that has none loads it now.)
+      this.shUpdateCr3(v, d);
+    }
     let st = this.getOrMakeShadow(d, table, 4);
     for (let l = 4; l > 1; l--) {
       const idx = vaIndex(va, l);
@@ -1358,12 +1362,20 @@ export class Machine {
       const cs = this.getOrMakeShadow(d, child, l - 1);
       const sf = upperShadowFlags(pteFlags(g, idx));
       if (!(st.f[idx] & P) || st.e[idx] !== cs.smfn || st.f[idx] !== sf) {
-        if (st.f[idx] & P) {
+        const old = st.f[idx] & P ? st.e[idx] : -1;
+        if (old >= 0) {
           // Repointed, or its rights changed: walks cached through it are no longer valid.
           d.permEpoch++;
         }
+        // shadow_set_l<n>e: a reference on the new child first, then the old child's put.
+        if (old !== cs.smfn) {
+          cs.refs++;
+        }
         st.e[idx] = cs.smfn;
         st.f[idx] = sf;
+        if (old >= 0 && old !== cs.smfn) {
+          this.shPutRef(d, d.shTables.get(old)!);
+        }
       }
       st = cs;
       table = child;
@@ -1372,22 +1384,97 @@ export class Machine {
   }
 
   /**
-   * sh_update_cr3, on a CR3 load under shadow paging (and when a vCPU starts): the new top-level
-   * guest table gets its shadow now (sh_set_toplevel_shadow → sh_make_shadow, which write-protects
-   * the frame), so the guest's stores to it trap and are emulated from the start.
+   * sh_update_cr3 → sh_set_toplevel_shadow, on a CR3 load under shadow paging (and when a vCPU
+   * starts, and when its paging mode is updated: sh_new_mode). The new top-level guest table gets
+   * its shadow now if it has none (sh_make_shadow, which write-protects the frame, so the guest's
+   * stores to it trap and are emulated from the start); the shadow takes the vCPU's reference and
+   * is pinned (again, if shadow_blow_tables unpinned it). Then the reference on the shadow the vCPU
+   * had loaded is put: if a blow had unpinned that one and nothing else holds it, it is destroyed,
+   * and with it every shadow below it that only it kept (the L1s through the put path).
    */
   shUpdateCr3(v: Vcpu, d: Domain): void {
     if (d.paging !== 'shadow') {
       return;
     }
     const cr3 = this.processes.get(v.process)!.cr3;
-    if (d.shHash.has(cr3 * 8 + 4)) {
-      return;
-    }
-    if (this.sink.record) {
+    if (!d.shHash.has(cr3 * 8 + 4) && this.sink.record) {
       this.ev('cr3', 'sh_update_cr3', `vCPU ${v.id}: top-level shadow of PML4 gfn ${hex(cr3)}`, { vcpu: v.id });
     }
-    this.getOrMakeShadow(d, cr3, 4);
+    const t = this.getOrMakeShadow(d, cr3, 4);
+    t.refs++;
+    if (!t.pinned) {
+      t.pinned = true;
+      t.refs++;
+    }
+    const old = v.shTop;
+    v.shTop = t.smfn;
+    const o = old >= 0 ? d.shTables.get(old) : undefined;
+    if (o !== undefined) {
+      if (o !== t && this.sink.record && o.refs === 1) {
+        this.ev('destroy-shadow', 'sh_set_toplevel_shadow', `vCPU ${v.id} drops the last reference to the unpinned top-level shadow smfn ${hex(o.smfn)} (gfn ${hex(o.gfn)})`, { vcpu: v.id });
+      }
+      this.shPutRef(d, o);
+    }
+  }
+  /** sh_new_mode → sh_update_paging_modes: every vCPU's CR3 is loaded again (its top level pinned again). */
+  reloadCr3s(d: Domain): void {
+    for (const v of d.vcpus) {
+      this.shUpdateCr3(v, d);
+    }
+  }
+  /** sh_put_ref: a shadow whose count drops to 0 is destroyed (sh_destroy_shadow). */
+  shPutRef(d: Domain, t: ShadowTable): void {
+    if (t.refs <= 0) {
+      throw new Error(`shadow smfn ${hex(t.smfn)} put with no reference left (model bug)`);
+    }
+    t.refs--;
+    if (t.refs === 0) {
+      this.destroyShadow(d, t);
+    }
+  }
+  /** sh_unpin: the pin's reference goes (the last one destroys the shadow). */
+  shUnpin(d: Domain, t: ShadowTable): void {
+    if (t.pinned) {
+      t.pinned = false;
+      this.shPutRef(d, t);
+    }
+  }
+  /**
+   * Is every shadow's reference count what its references add up to (parent entries, vCPUs that
+   * loaded it, its pin), and does every shadow have one? (For tests: null, or what is wrong.)
+   */
+  checkShadowRefs(d: Domain): string | null {
+    const want = new Map<number, number>();
+    const add = (smfn: number): void => {
+      want.set(smfn, (want.get(smfn) ?? 0) + 1);
+    };
+    for (const t of d.shTables.values()) {
+      if (t.pinned) {
+        add(t.smfn);
+      }
+      if (t.level > 1) {
+        for (let i = 0; i < 512; i++) {
+          if (t.f[i] & P) {
+            if (d.shTables.get(t.e[i]) === undefined) {
+              return `smfn ${hex(t.smfn)}[${i}] points to smfn ${hex(t.e[i])}, which is not a shadow`;
+            }
+            add(t.e[i]);
+          }
+        }
+      }
+    }
+    for (const v of d.vcpus) {
+      if (v.shTop >= 0) {
+        add(v.shTop);
+      }
+    }
+    for (const t of d.shTables.values()) {
+      const n = want.get(t.smfn) ?? 0;
+      if (n !== t.refs || n === 0) {
+        return `smfn ${hex(t.smfn)} (L${t.level} of gfn ${hex(t.gfn)}) has ${t.refs} reference(s), ${n} counted`;
+      }
+    }
+    return null;
   }
 
   /** Find the shadow of (gfn, level) or make one (sh_make_shadow, which promotes the frame). */
@@ -1598,6 +1685,10 @@ export class Machine {
           if (this.sink.record) {
             this.ev('set-l1e', 'shadow_set_l' + l + 'e', `smfn ${hex(smfn)}[${idx}] cleared (guest changed its L${l} entry)`);
           }
+          // shadow_set_l<n>e puts the old child: a shadow nothing else points to is destroyed.
+          if (child) {
+            this.shPutRef(d, child);
+          }
         } else if (upperShadowFlags(gflags) !== old) {
           // Same table, other rights (_sh_propagate passes R/W, U/S and XD through).
           const sf = upperShadowFlags(gflags);
@@ -1702,14 +1793,29 @@ export class Machine {
     return pos;
   }
 
-  /** sh_destroy_l1_shadow: put every present entry (vram put included), then free the table. */
+  /**
+   * sh_destroy_l<n>_shadow: put every present entry — an L1's through the put path (vram put
+   * included), an upper shadow's children through sh_put_ref (each destroyed in turn when that was
+   * its last reference) — then free the table.
+   */
   destroyShadow(d: Domain, t: ShadowTable): void {
+    if (d.shTables.get(t.smfn) !== t) {
+      return;
+    }
     this.nest('destroy-shadow', t.level === 1 ? 'sh_destroy_l1_shadow' : `sh_destroy_l${t.level}_shadow`, `smfn ${hex(t.smfn)} (gfn ${hex(t.gfn)})`, () => {
       const linked = t.level === 1 && d.multi.size > 0 ? multiLinkedTo(d, t.smfn) : [];
-      if (t.level === 1) {
-        for (let slot = 0; slot < 512; slot++) {
-          if (t.f[slot] & P) {
-            this.shadowSetL1e(d, t, slot, 0, 0, WHY_HV);
+      for (let slot = 0; slot < 512; slot++) {
+        if (!(t.f[slot] & P)) {
+          continue;
+        }
+        if (t.level === 1) {
+          this.shadowSetL1e(d, t, slot, 0, 0, WHY_HV);
+        } else {
+          const child = d.shTables.get(t.e[slot]);
+          t.f[slot] = 0;
+          t.e[slot] = 0;
+          if (child !== undefined) {
+            this.shPutRef(d, child);
           }
         }
       }
@@ -1738,18 +1844,21 @@ export class Machine {
       this.flushDomainTlbs(d, 'guest_flush_tlb_mask (sh_remove_shadows)', `shadows of gfn ${hex(gfn)} removed`);
     }
   }
-  /** The smfns of the top-level shadows the domain's vCPUs have loaded (their CR3s' L4 shadows). */
+  /** The smfns of the top-level shadows the domain's vCPUs have loaded (shadow_table[0]). */
   loadedTopShadows(d: Domain): Set<number> {
     const loaded = new Set<number>();
     for (const v of d.vcpus) {
-      const top = d.shHash.get(this.processes.get(v.process)!.cr3 * 8 + 4);
-      if (top !== undefined) {
-        loaded.add(top);
+      if (v.shTop >= 0) {
+        loaded.add(v.shTop);
       }
     }
     return loaded;
   }
-  /** Unhook a shadow from every parent that points to it, then destroy it (sh_remove_shadows). */
+  /**
+   * sh_remove_shadows for one shadow: unhook it from every parent entry that points to it (each a
+   * put) and unpin it; the last reference going destroys it. A top level a vCPU has loaded keeps
+   * that reference (callers leave those alone).
+   */
   removeShadow(d: Domain, t: ShadowTable): void {
     for (const parent of d.shTables.values()) {
       if (parent.level !== t.level + 1) {
@@ -1760,34 +1869,41 @@ export class Machine {
           parent.f[i] = 0;
           parent.e[i] = 0;
           this.shadowEntryChanged(d, parent, i, WHY_HV);
+          this.shPutRef(d, t);
         }
       }
     }
-    this.destroyShadow(d, t);
+    this.shUnpin(d, t);
   }
   /**
-   * shadow_blow_tables: every shadow is unpinned and goes (L1s through the put path), except the
-   * top-level shadows the vCPUs have loaded (their CR3's `shadow_table[]` holds a reference):
-   * those are emptied in place (shadow_unhook_mappings), so their guest tables stay shadowed and
-   * write-protected. Then a flush.
+   * shadow_blow_tables: every pinned top-level shadow is unpinned (sh_unpin), which destroys those
+   * no vCPU has loaded and everything below them (L1s through the put path); the top levels the
+   * vCPUs have loaded (their `shadow_table[]` holds a reference) are emptied in place
+   * (shadow_unhook_mappings), which puts what is below them. They stay, unpinned, so their guest
+   * tables stay shadowed and write-protected — until the vCPU loads another CR3, whose
+   * sh_set_toplevel_shadow then drops the last reference (shUpdateCr3). Then a flush.
    */
   blowTables(d: Domain): void {
     this.nest('destroy-shadow', 'shadow_blow_tables', `${d.shTables.size} shadows`, () => {
-      const loaded = this.loadedTopShadows(d);
-      const tables = [...d.shTables.values()].sort((a, b) => b.level - a.level || a.smfn - b.smfn);
-      for (const t of tables) {
-        if (!loaded.has(t.smfn)) {
-          this.destroyShadow(d, t);
-          continue;
+      for (const t of d.shTables.values()) {
+        if (t.level === 4) {
+          this.shUnpin(d, t);
         }
+      }
+      for (const smfn of this.loadedTopShadows(d)) {
+        const t = d.shTables.get(smfn)!;
         if (this.sink.record) {
           this.ev('destroy-shadow', 'shadow_unhook_mappings', `smfn ${hex(t.smfn)} (gfn ${hex(t.gfn)}): in use as a top-level shadow, emptied`);
         }
         for (let i = 0; i < 512; i++) {
           if (t.f[i] & P) {
+            const child = d.shTables.get(t.e[i]);
             t.f[i] = 0;
             t.e[i] = 0;
             this.shadowEntryChanged(d, t, i, WHY_HV);
+            if (child !== undefined) {
+              this.shPutRef(d, child);
+            }
           }
         }
       }

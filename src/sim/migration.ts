@@ -119,8 +119,10 @@ export function logdirtyOp(m: Machine, d: Domain, action: 'enable' | 'disable' |
         globalRearm(m, d, 'enabling log-dirty mode');
       } else {
         m.blowTables(d);
-        // shadow_one_bit_enable → sh_new_mode: each vCPU's paging-mode update reloads its CR3,
-        // which flushes its TLB (hvm_update_guest_cr3 → hvm_asid_flush_vcpu), as on disable.
+        // shadow_one_bit_enable → sh_new_mode: each vCPU's paging-mode update reloads its CR3
+        // (sh_update_cr3, which pins its top level again), which flushes its TLB
+        // (hvm_update_guest_cr3 → hvm_asid_flush_vcpu), as on disable.
+        m.reloadCr3s(d);
         m.flushDomainTlbs(d, 'sh_update_paging_modes (hvm_update_guest_cr3)', 'each vCPU\'s CR3 reloaded with the new paging mode');
       }
       m.ev('logdirty', d.paging === 'hap' ? 'hap_enable_log_dirty' : 'shadow_enable_log_dirty', 'log-dirty mode on');
@@ -154,6 +156,7 @@ export function logdirtyOp(m: Machine, d: Domain, action: 'enable' | 'disable' |
         // sh_disable_log_dirty → shadow_one_bit_disable → sh_new_mode: the shadows stay (entries
         // left read-only fault once more and come back writable); each vCPU's paging-mode update
         // reloads its CR3, which flushes its TLB (hvm_update_guest_cr3 → hvm_asid_flush_vcpu).
+        m.reloadCr3s(d);
         m.flushDomainTlbs(d, 'sh_update_paging_modes (hvm_update_guest_cr3)', 'each vCPU\'s CR3 reloaded with the new paging mode');
       }
       return null;

@@ -15,6 +15,8 @@ export class Vcpu {
   tlb: Tlb;
   /** PML buffer: logged gfns (NR_PML_ENTRIES = 512). */
   pml: number[];
+  /** Shadow paging: the smfn of the top-level shadow this vCPU has loaded (shadow_table[0]); -1: none. */
+  shTop = -1;
   constructor(readonly dom: string, readonly idx: number, public process: string, tlb?: Tlb, pml?: number[]) {
     this.tlb = tlb ?? new Tlb();
     this.pml = pml ?? [];
@@ -24,7 +26,9 @@ export class Vcpu {
   }
   /** Checkpoint copy: the TLB's entries and the PML buffer. */
   cloneShared(): Vcpu {
-    return new Vcpu(this.dom, this.idx, this.process, this.tlb.cloneShared(), this.pml.slice());
+    const v = new Vcpu(this.dom, this.idx, this.process, this.tlb.cloneShared(), this.pml.slice());
+    v.shTop = this.shTop;
+    return v;
   }
 }
 
@@ -76,6 +80,14 @@ export class ShadowTable {
   ver: Uint32Array;
   /** Who made the last such change: 1 hypervisor, 2 guest (WHY_* of p2m.ts). */
   why: Uint8Array;
+  /**
+   * The shadow's reference count (page_info u.sh.count): one per present entry of a parent shadow
+   * pointing to it, one per vCPU that has it loaded as its top level (shadow_table[]), one while it
+   * is pinned. Only top-level (L4) shadows are pinned (sh_type_is_pinnable); a shadow whose count
+   * drops to 0 is destroyed (sh_put_ref → sh_destroy_shadow), putting its own children in turn.
+   */
+  refs = 0;
+  pinned = false;
   /** The four arrays share one buffer: a checkpoint copies a table with one allocation. */
   private buf: ArrayBuffer;
   constructor(readonly smfn: number, readonly gfn: number, readonly level: number, from?: ArrayBuffer) {
@@ -86,7 +98,10 @@ export class ShadowTable {
     this.why = new Uint8Array(this.buf, 512 * 14, 512);
   }
   clone(): ShadowTable {
-    return new ShadowTable(this.smfn, this.gfn, this.level, this.buf);
+    const t = new ShadowTable(this.smfn, this.gfn, this.level, this.buf);
+    t.refs = this.refs;
+    t.pinned = this.pinned;
+    return t;
   }
 }
 

@@ -26,7 +26,11 @@ const stmt = fc.oneof(
   { weight: 2, arbitrary: fc.tuple(page, fc.constantFrom('set=D', 'clear=D', 'clear=A', 'set=A', 'clear=RW', 'set=RW', 'set=G')).map(([p, f]) => `pte vcpu=g.0 va=${va(p)} ${f}`) },
   { weight: 1, arbitrary: page.map((p) => `unmap vcpu=g.0 va=${va(p)} pages=1`) },
   { weight: 1, arbitrary: page.map((p) => `map vcpu=g.1 va=${va(p + 64)} gfn=${0x3000 + p} pages=1`) },
-  { weight: 1, arbitrary: fc.constantFrom('cr3 vcpu=g.1 process=p', 'cr3 vcpu=g.1 process=kernel') },
+  { weight: 1, arbitrary: fc.constantFrom('cr3 vcpu=g.1 process=p', 'cr3 vcpu=g.1 process=kernel', 'cr3 vcpu=g.0 process=p', 'cr3 vcpu=g.0 process=kernel', 'exit process=p') },
+  // The guest's own page-table frames (the top of RAM) mapped and stored to, aligned or not: upper
+  // entries cleared or rewritten, shadows unshadowed, and what only they kept alive destroyed.
+  { weight: 1, arbitrary: fc.constant(`map vcpu=g.0 va=${va(40)} gfn=0x3ffc pages=4`) },
+  { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 0, max: 3 }), fc.constantFrom(0, 8, 0x800, 0xffa, 4)).map(([k, o]) => `write vcpu=g.0 va=${va(40 + k, o)} len=${o === 0xffa ? 4 : 8} byte=0`) },
   { weight: 1, arbitrary: page.map((p) => `dma dom=g gfn=${0x3000 + p} len=100`) },
   { weight: 1, arbitrary: fc.constantFrom('logdirty dom=g enable', 'logdirty dom=g peek', 'logdirty dom=g clean', 'logdirty dom=g disable') },
   { weight: 1, arbitrary: fc.constantFrom('resize fb=lfb pages=8', 'resize fb=lfb pages=16', 'untrack fb=lfb') },
@@ -91,6 +95,10 @@ test(`fuzz: ${RUNS} random workloads end in a report or a positioned trace error
       e.run({ maxSteps: 5000 });
       const r = e.report();
       assert.equal(typeof r.steps, 'number');
+      // Every shadow is held by what refers to it (parent entries, loaded CR3s, its pin), no more.
+      for (const d of e.machine.domains.values()) {
+        assert.equal(e.machine.checkShadowRefs(d), null, text);
+      }
       // Time travel over whatever happened: back to the middle and forward again, identically.
       const end = e.stateHash();
       const n = e.stepCount;
