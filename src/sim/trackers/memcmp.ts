@@ -45,7 +45,7 @@ export function memcmpPeek(m: Machine, d: Domain, fb: Framebuffer, o: FbOracle):
   o.memcmpAt = now;
   o.memcmpRedraw = false;
   if (all) {
-    m.ev('peek', 'qemu-dm vga_update_display', `${at < 0 ? 'first refresh' : 'new mode'}: full update of all ${fb.pages} pages (${dirty.length} differed from the copy)`);
+    m.ev('peek', 'qemu-dm vga_update_display', `${at < 0 ? 'first refresh' : 'after a mode change (or untrack)'}: full update of all ${fb.pages} pages (${dirty.length} differed from the copy)`);
     return { kind: 'all' };
   }
   return { kind: 'bitmap', dirty };
