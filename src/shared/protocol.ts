@@ -321,7 +321,7 @@ export const STRING_KEYS = [
   'gpaMap', 'pageTables', 'bitmaps', 'tlbs', 'timeline', 'screens', 'costs', 'compare',
   'guest', 'shadow', 'ept', 'written', 'reported', 'missed', 'extra', 'writable', 'stale', 'ram', 'framebuffer',
   'ptFrame', 'shortcuts', 'export', 'close', 'vcpu', 'va', 'noWalk', 'guestPixels', 'dmScreen', 'staleRegion',
-  'heat', 'selectedPage', 'noData', 'following',
+  'selectedPage', 'noData', 'following',
 ] as const;
 export type StringKey = (typeof STRING_KEYS)[number];
 

@@ -44,6 +44,8 @@ describe('visualizer webview in Chromium', { timeout: 180_000 }, () => {
     const counts = await page.$$eval('.view-bitmaps .legend .key[data-count]', (ks) => ks.map((k) => k.textContent + '=' + (k as HTMLElement).dataset.count));
     assert.ok(counts.includes('missed 1=1'), counts.join(', '));
     assert.ok(counts.includes('reported 1=1'), counts.join(', '));
+    // The legend keys are the four states and nothing else (the heat history, which never showed, is gone).
+    assert.deepEqual(await page.$$eval('.view-bitmaps .legend .key', (ks) => ks.map((k) => k.textContent)), ['written 0', 'reported 1', 'missed 1', 'extra 0']);
     assert.match(await page.textContent('.view-bitmaps .tracker-fields') ?? '', /^sl1ma/);
     const requested = host.requests('bitmap').map((m) => m.args);
     assert.deepEqual(requested[requested.length - 1], { fb: 'vga', start: 0, count: 16 }, 'the webview asks for the framebuffer it shows');

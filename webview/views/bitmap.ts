@@ -1,6 +1,6 @@
 /**
  * Dirty bitmaps per framebuffer: one cell per page on a canvas — written since the last answer,
- * reported, missed, extra — with a fading heat history of recent writes. One pixel per page goes into
+ * reported, missed, extra. One pixel per page goes into
  * an ImageData (a Uint32Array view), put on an offscreen canvas and scaled up without smoothing, so a
  * 262,144-page framebuffer draws in a few milliseconds.
  */
@@ -8,7 +8,7 @@ import type { Result } from '../../src/shared/protocol';
 import type { Ctx, ExportData, View } from '../context';
 import { clear, decodeBase64, el, hex } from '../dom';
 import { canvasSvg } from '../export';
-import { mix, opaque, packRgba, toRgba } from '../theme';
+import { opaque, packRgba, toRgba } from '../theme';
 
 // PAGE_* bits of src/sim/inspect.ts (the protocol carries them as bytes).
 export const PAGE_WRITTEN = 1;
@@ -18,9 +18,6 @@ export const PAGE_EXTRA = 8;
 export const PAGE_WRITABLE = 16;
 export const PAGE_STALE_SCREEN = 32;
 export const PAGE_DIFFERS = 64;
-
-const HEAT_LEVELS = 16;
-const HEAT_DECAY = 0.7;
 
 /** Columns of the page grid: a power of two near the square root, so rows of pages line up. */
 export function gridColumns(pages: number): number {
@@ -55,7 +52,7 @@ const RANK_OF = Int8Array.from({ length: 128 }, (_, s) => RANK[pageClass(s)]);
 
 interface FbGrid {
   fb: string; gfn: number; pages: number; cols: number; rows: number;
-  state: Uint8Array; heat: Float32Array; lastAnswerLine: number | null;
+  state: Uint8Array; lastAnswerLine: number | null;
   wrap: HTMLElement; canvas: HTMLCanvasElement; off: HTMLCanvasElement; image: ImageData | null; legend: HTMLElement;
   /** Pixels per page side (below 1 when a pixel stands for a block of pages: see `draw`). */
   cell: number;
@@ -69,7 +66,7 @@ export class BitmapView implements View {
   readonly id = 'bitmaps' as const;
   private readonly body: HTMLElement;
   private grids = new Map<string, FbGrid>();
-  private lut = new Uint32Array(128 * HEAT_LEVELS);
+  private lut = new Uint32Array(128);
   /** Last draw time of one grid, ms (read by the bench). */
   lastDrawMs = 0;
 
@@ -85,13 +82,8 @@ export class BitmapView implements View {
       clean: opaque(p.clean, bg), written: opaque(p.written, bg), reported: opaque(p.reported, bg),
       missed: opaque(p.missed, bg), extra: opaque(p.extra, bg),
     };
-    const heat = opaque(p.heat, bg);
     for (let s = 0; s < 128; s++) {
-      const cls = pageClass(s);
-      for (let h = 0; h < HEAT_LEVELS; h++) {
-        const c = cls === 'clean' && h > 0 ? mix(base.clean, heat, (h / HEAT_LEVELS) * 0.6) : base[cls];
-        this.lut[s * HEAT_LEVELS + h] = packRgba(c);
-      }
+      this.lut[s] = packRgba(base[pageClass(s)]);
     }
   }
 
@@ -102,7 +94,6 @@ export class BitmapView implements View {
       Promise.all(fbs.map((f) => this.ctx.rpc.request('tracker', { fb: f.name }).catch(() => null))),
     ]);
     const seen = new Set<string>();
-    const oneStep = this.ctx.previousStep !== null && this.ctx.previousStep + 1 === this.ctx.step;
     for (let i = 0; i < fbs.length; i++) {
       const f = fbs[i];
       const r = results[i];
@@ -115,14 +106,6 @@ export class BitmapView implements View {
         this.grids.set(f.name, g);
       }
       g.gfn = f.gfn;
-      // Heat: a step forward fades the history and heats what is written now; a jump starts over.
-      if (oneStep) {
-        for (let p = 0; p < g.pages; p++) {
-          g.heat[p] = (state[p] ?? 0) & PAGE_WRITTEN ? 1 : g.heat[p] * HEAT_DECAY;
-        }
-      } else {
-        g.heat.fill(0);
-      }
       g.state = state;
       g.lastAnswerLine = r.lastAnswerLine;
       g.tracker = trackers[i];
@@ -167,7 +150,7 @@ export class BitmapView implements View {
         this.ctx.select({ fb, page, gfn: g.gfn + page });
       }
     });
-    return { fb, gfn, pages, cols, rows, state: new Uint8Array(pages), heat: new Float32Array(pages), lastAnswerLine: null, wrap, canvas, off, image: null, legend, cell: 1, blocks: null, tracker: null };
+    return { fb, gfn, pages, cols, rows, state: new Uint8Array(pages), lastAnswerLine: null, wrap, canvas, off, image: null, legend, cell: 1, blocks: null, tracker: null };
   }
 
   private updateLegend(g: FbGrid): void {
@@ -184,7 +167,6 @@ export class BitmapView implements View {
     for (const k of ['written', 'reported', 'missed', 'extra'] as const) {
       g.legend.append(el('span', { class: `key key-${k}`, 'data-count': counts[k] }, el('span', { class: `swatch swatch-${k}` }), `${s[k]} ${counts[k]}`));
     }
-    g.legend.append(el('span', { class: 'key' }, el('span', { class: 'swatch swatch-heat' }), s.heat));
     if (g.lastAnswerLine !== null) {
       g.legend.append(el('span', { class: 'muted', text: `last answer: line ${g.lastAnswerLine}` }));
     }
@@ -240,11 +222,9 @@ export class BitmapView implements View {
     const px = new Uint32Array(g.image.data.buffer);
     const lut = this.lut;
     const state = g.state;
-    const heat = g.heat;
     const n = g.pages;
     for (let p = 0; p < n; p++) {
-      const h = heat[p];
-      px[p] = lut[((state[p] & 127) * HEAT_LEVELS) + (h > 0.02 ? Math.min(HEAT_LEVELS - 1, Math.ceil(h * (HEAT_LEVELS - 1))) : 0)];
+      px[p] = lut[state[p] & 127];
     }
     px.fill(packRgba(toRgba(this.ctx.palette.background)), n);
     octx.putImageData(g.image, 0, 0);
@@ -302,7 +282,7 @@ export class BitmapView implements View {
     }
     const bgPacked = packRgba(toRgba(this.ctx.palette.background));
     for (let b = 0; b < best.length; b++) {
-      out[b] = bestRank[b] < 0 ? bgPacked : this.lut[best[b] * HEAT_LEVELS];
+      out[b] = bestRank[b] < 0 ? bgPacked : this.lut[best[b]];
     }
     g.cell = 1 / k;
     if (g.canvas.width !== bw || g.canvas.height !== bh) {

@@ -67,7 +67,7 @@ function localizedStrings(): Record<StringKey, string> {
     written: t('written'), reported: t('reported'), missed: t('missed'), extra: t('extra'), writable: t('writable'), stale: t('stale'), ram: t('RAM'),
     framebuffer: t('framebuffer'), ptFrame: t('page-table frame'), shortcuts: t('Keyboard shortcuts'), export: t('Export'), close: t('Close'),
     vcpu: t('vCPU'), va: t('VA'), noWalk: t('Select a VA (type it, or pick a TLB entry) to see its walk.'), guestPixels: t('guest memory'),
-    dmScreen: t('device model screen'), staleRegion: t('stale region'), heat: t('recently written'), selectedPage: t('selected page'), noData: t('nothing yet'),
+    dmScreen: t('device model screen'), staleRegion: t('stale region'), selectedPage: t('selected page'), noData: t('nothing yet'),
     following: t('following line {0}, the last statement run that names a VA; type a VA to keep one, or clear it to follow again'),
   };
   return Object.fromEntries(STRING_KEYS.map((k) => [k, s[k]])) as Record<StringKey, string>;
