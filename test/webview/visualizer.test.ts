@@ -54,6 +54,44 @@ describe('visualizer webview in Chromium', { timeout: 180_000 }, () => {
     await page.close();
   });
 
+  it('gives a page\'s details for the page pointed at and for the keyboard\'s selection: page, gfn, mfn and states', async () => {
+    const rec = loadRecording(SHADOW);
+    const host = new FakeHost(rec);
+    // An answer that reported page 5 late (an earlier answer had missed it), as the tracker tells it.
+    const tracker = rec.blobs[rec.steps[AFTER_LOST_UPDATE].responses['tracker {"fb":"vga"}']] as { lastAnswer: { late: number[] } };
+    host.overrides.set('tracker {"fb":"vga"}', { ...tracker, lastAnswer: { ...tracker.lastAnswer, late: [5] } });
+    const { page, errors } = await openVisualizer(browser, server, host, { atStep: AFTER_LOST_UPDATE });
+    const info = '.page-info[data-fb="vga"]';
+    const text = async (): Promise<string> => (await page.textContent(info)) ?? '';
+    const mfnOf = (gfn: number): string => {
+      const run = rec.steps[AFTER_LOST_UPDATE].p2m.xp.find((r) => gfn >= r[0] && gfn < r[0] + r[1]);
+      assert.ok(run && run[3] !== null, `gfn ${gfn} is backed`);
+      return `0x${(run[3] + gfn - run[0]).toString(16)}`;
+    };
+    assert.match(await text(), /Point at a page/, 'a hint while no page is pointed at or selected');
+    // Pointing at page 0: the lost update.
+    const c0 = await cellCentre(page, 'vga', 0);
+    const box = await page.$eval(c0.sel, (e) => e.getBoundingClientRect().toJSON() as DOMRect);
+    await page.mouse.move(box.x + c0.x, box.y + c0.y);
+    await page.waitForFunction((s) => /mfn 0x/.test(document.querySelector(s)?.textContent ?? ''), info);
+    assert.equal(await text(), `vga page 0 of 16 · gfn 0x800 · mfn ${mfnOf(0x800)} — missed: changed but not reported, writable mapping, screen stale, differs from the device model's copy`);
+    const p2m = host.requests('p2m').map((m) => m.args);
+    assert.deepEqual(p2m[p2m.length - 1], { dom: 'xp', gfn: 0x800, count: 1 }, 'the mfn of that one page is asked of the host');
+    // Pointing elsewhere than the grid: the keyboard's selection is described instead.
+    await page.mouse.move(2, 2);
+    await page.waitForFunction((s) => /Point at a page/.test(document.querySelector(s)?.textContent ?? ''), info);
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press(']');
+    await page.waitForFunction((s) => (document.querySelector(s) as HTMLElement | null)?.dataset.page === '5' && /mfn 0x/.test(document.querySelector(s)?.textContent ?? ''), info);
+    assert.equal(await text(), `vga page 5 of 16 · gfn 0x805 · mfn ${mfnOf(0x805)} — reported by the last answer (line 14), late: missed before, reported by the last answer (line 14), writable mapping`);
+    // The next step's states replace these (the page stays selected).
+    await seekAndWait(page, host, 12);
+    await page.waitForFunction((s) => /mfn 0x/.test(document.querySelector(s)?.textContent ?? ''), info);
+    assert.match(await text(), /^vga page 5 of 16 · gfn 0x805/);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
   it('lists each vCPU\'s TLB with writable and dirty bits and marks the entries Xen made stale', async () => {
     const host = new FakeHost(loadRecording(SHADOW));
     const { page } = await openVisualizer(browser, server, host, { atStep: AFTER_LOST_UPDATE });

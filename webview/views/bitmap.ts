@@ -5,7 +5,7 @@
  * 262,144-page framebuffer draws in a few milliseconds.
  */
 import type { Result } from '../../src/shared/protocol';
-import type { Ctx, ExportData, View } from '../context';
+import { findFb, type Ctx, type ExportData, type View } from '../context';
 import { clear, decodeBase64, el, hex } from '../dom';
 import { canvasSvg } from '../export';
 import { opaque, packRgba, toRgba } from '../theme';
@@ -54,6 +54,12 @@ interface FbGrid {
   fb: string; gfn: number; pages: number; cols: number; rows: number;
   state: Uint8Array; lastAnswerLine: number | null;
   wrap: HTMLElement; canvas: HTMLCanvasElement; off: HTMLCanvasElement; image: ImageData | null; legend: HTMLElement;
+  /** The details of the hovered page, else of the selected one (a status line under the grid). */
+  info: HTMLElement;
+  /** The page under the pointer, if any. */
+  hover: number | null;
+  /** Pages the last answer reported although an earlier answer had missed them. */
+  late: Set<number>;
   /** Pixels per page side (below 1 when a pixel stands for a block of pages: see `draw`). */
   cell: number;
   /** The image of page blocks, when the grid is wider than the panel. */
@@ -94,6 +100,9 @@ export class BitmapView implements View {
       Promise.all(fbs.map((f) => this.ctx.rpc.request('tracker', { fb: f.name }).catch(() => null))),
     ]);
     const seen = new Set<string>();
+    // The p2m may have changed: machine frames are asked again for this step.
+    this.mfns.clear();
+    this.mfnStep = this.ctx.step;
     for (let i = 0; i < fbs.length; i++) {
       const f = fbs[i];
       const r = results[i];
@@ -109,6 +118,7 @@ export class BitmapView implements View {
       g.state = state;
       g.lastAnswerLine = r.lastAnswerLine;
       g.tracker = trackers[i];
+      g.late = new Set(g.tracker?.lastAnswer?.fb === f.name ? g.tracker.lastAnswer.late : []);
       this.updateLegend(g);
     }
     for (const [name, g] of this.grids) {
@@ -134,23 +144,122 @@ export class BitmapView implements View {
     off.width = cols;
     off.height = rows;
     const legend = el('div', { class: 'legend' });
+    const info = el('div', { class: 'page-info mono', 'aria-live': 'polite', 'data-fb': fb });
     const title = el('div', { class: 'fb-title' }, el('span', { class: 'fb-name', text: fb }), el('span', { class: 'muted', text: ` ${pages} pages at gfn ${hex(gfn)}` }));
-    const wrap = el('div', { class: 'fb-grid' }, title, canvas, legend);
+    const wrap = el('div', { class: 'fb-grid' }, title, canvas, info, legend);
     this.body.append(wrap);
     canvas.addEventListener('click', (e) => {
       const g = this.grids.get(fb);
-      if (!g) {
-        return;
-      }
-      const r = canvas.getBoundingClientRect();
-      const x = Math.floor((e.clientX - r.left) * (canvas.width / r.width) / g.cell);
-      const y = Math.floor((e.clientY - r.top) * (canvas.height / r.height) / g.cell);
-      const page = y * g.cols + x;
-      if (x < g.cols && page >= 0 && page < g.pages) {
+      const page = g ? this.pageAt(g, e) : null;
+      if (g && page !== null) {
         this.ctx.select({ fb, page, gfn: g.gfn + page });
       }
     });
-    return { fb, gfn, pages, cols, rows, state: new Uint8Array(pages), lastAnswerLine: null, wrap, canvas, off, image: null, legend, cell: 1, blocks: null, tracker: null };
+    canvas.addEventListener('mousemove', (e) => {
+      const g = this.grids.get(fb);
+      const page = g ? this.pageAt(g, e) : null;
+      if (g && page !== g.hover) {
+        g.hover = page;
+        this.updateInfo(g);
+      }
+    });
+    canvas.addEventListener('mouseleave', () => {
+      const g = this.grids.get(fb);
+      if (g && g.hover !== null) {
+        g.hover = null;
+        this.updateInfo(g);
+      }
+    });
+    return {
+      fb, gfn, pages, cols, rows, state: new Uint8Array(pages), lastAnswerLine: null, wrap, canvas, off, image: null, legend, info, hover: null, late: new Set(),
+      cell: 1, blocks: null, tracker: null,
+    };
+  }
+
+  /** The page under a pointer event (in a block image, the block's first page, as a click selects it); null outside the pages. */
+  private pageAt(g: FbGrid, e: MouseEvent): number | null {
+    const r = g.canvas.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) {
+      return null;
+    }
+    const x = Math.floor((e.clientX - r.left) * (g.canvas.width / r.width) / g.cell);
+    const y = Math.floor((e.clientY - r.top) * (g.canvas.height / r.height) / g.cell);
+    const page = y * g.cols + x;
+    return x >= 0 && x < g.cols && page >= 0 && page < g.pages ? page : null;
+  }
+
+  /** Machine frames of framebuffer pages at `mfnStep`, by gfn (null: not backed; undefined in the map: not asked yet). */
+  private readonly mfns = new Map<number, number | null | 'pending' | 'failed'>();
+  private mfnStep = -1;
+
+  /** The machine frame behind `gfn`, asked of the host once per step (a one-entry p2m request). */
+  private mfnOf(g: FbGrid, gfn: number): number | null | 'pending' | 'failed' {
+    const known = this.mfns.get(gfn);
+    if (known !== undefined) {
+      return known;
+    }
+    const dom = findFb(this.ctx.summary, g.fb)?.dom;
+    if (dom === undefined) {
+      return 'failed';
+    }
+    this.mfns.set(gfn, 'pending');
+    const step = this.mfnStep;
+    this.ctx.rpc.request('p2m', { dom, gfn, count: 1 }).then((r) => {
+      if (this.mfnStep === step) {
+        this.mfns.set(gfn, r.entries[0]?.gfn === gfn ? r.entries[0].mfn : 'failed');
+      }
+    }, () => {
+      if (this.mfnStep === step) {
+        this.mfns.set(gfn, 'failed');
+      }
+    }).finally(() => {
+      const now = this.grids.get(g.fb);
+      if (this.mfnStep === step && now) {
+        this.updateInfo(now);
+      }
+    });
+    return 'pending';
+  }
+
+  /** The details of one page: where it is, and every state the model gives it. */
+  pageDetails(g: FbGrid, page: number): { where: string; states: string[] } {
+    const s = g.state[page] ?? 0;
+    const gfn = g.gfn + page;
+    const mfn = this.mfnOf(g, gfn);
+    const mfnText = mfn === 'pending' ? 'mfn …' : mfn === 'failed' ? 'mfn ?' : mfn === null ? 'not backed' : `mfn ${hex(mfn)}`;
+    const k = g.cell < 1 ? Math.round(1 / g.cell) : 1;
+    const where = `${g.fb} page ${page} of ${g.pages} · gfn ${hex(gfn)} · ${mfnText}${k > 1 ? ` · first page of a ${k}×${k} block` : ''}`;
+    const answer = g.lastAnswerLine !== null ? ` (line ${g.lastAnswerLine})` : '';
+    const states: string[] = [];
+    if (s & PAGE_WRITTEN) { states.push('written since the last answer'); }
+    if (s & PAGE_REPORTED) { states.push(`reported by the last answer${answer}`); }
+    if (s & PAGE_MISSED) { states.push('missed: changed but not reported'); }
+    if (g.late.has(page)) { states.push(`late: missed before, reported by the last answer${answer}`); }
+    if (s & PAGE_EXTRA) { states.push('extra: reported but not written'); }
+    if (s & PAGE_WRITABLE) { states.push('writable mapping'); }
+    if (s & PAGE_STALE_SCREEN) { states.push('screen stale'); }
+    if (s & PAGE_DIFFERS) { states.push('differs from the device model\'s copy'); }
+    if (!(s & (PAGE_WRITTEN | PAGE_REPORTED | PAGE_MISSED | PAGE_EXTRA)) && !g.late.has(page)) {
+      states.unshift('clean');
+    }
+    return { where, states };
+  }
+
+  /** The status line under a grid: the hovered page, else the selected one, else a hint. */
+  private updateInfo(g: FbGrid): void {
+    const sel = this.ctx.selection;
+    const page = g.hover ?? (sel.fb === g.fb && sel.page !== null && sel.page < g.pages ? sel.page : null);
+    const info = g.info;
+    clear(info);
+    info.classList.toggle('hovered', g.hover !== null);
+    if (page === null) {
+      delete info.dataset.page;
+      info.append(el('span', { class: 'muted', text: 'Point at a page, or select one with [ ] ↑ ↓, for its details.' }));
+      return;
+    }
+    const d = this.pageDetails(g, page);
+    info.dataset.page = String(page);
+    info.append(el('span', { class: 'page-where', text: d.where }), ' — ', el('span', { class: 'page-states', text: d.states.join(', ') }));
   }
 
   private updateLegend(g: FbGrid): void {
@@ -181,6 +290,7 @@ export class BitmapView implements View {
     const width = Math.max(64, this.body.clientWidth - 8);
     for (const g of this.grids.values()) {
       this.draw(g, width);
+      this.updateInfo(g);
     }
   }
 
