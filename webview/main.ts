@@ -95,7 +95,7 @@ class App {
     this.rpc = new Rpc(this.api, (e) => this.onEvent(e));
     const persisted = readPersisted(this.api.getState());
     this.ctx = {
-      rpc: this.rpc, strings: { ...DEFAULT_STRINGS }, palette: readPalette(), summary: null, step: 0, previousStep: null, total: 0, complete: true,
+      rpc: this.rpc, strings: { ...DEFAULT_STRINGS }, palette: readPalette(), summary: null, step: 0, previousStep: null, total: 0, complete: true, events: [], eventsStep: null,
       selection: persisted?.selection ?? { ...EMPTY_SELECTION },
       select: (change) => {
         this.ctx.selection = { ...this.ctx.selection, ...change };
@@ -228,6 +228,8 @@ class App {
         if (this.target === e.step || this.pendingSeeks === 0) {
           this.target = null;
         }
+        this.ctx.events = e.events;
+        this.ctx.eventsStep = e.step;
         this.showEvents(e);
         void this.refreshAll();
         break;
@@ -278,6 +280,8 @@ class App {
     this.ctx.previousStep = null;
     this.ctx.total = 0;
     this.ctx.complete = true;
+    this.ctx.events = [];
+    this.ctx.eventsStep = null;
     for (const v of this.byId.values()) {
       v.reset?.();
     }

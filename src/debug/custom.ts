@@ -51,13 +51,19 @@ export function timelineMark(o: StepOutcome): TimelineMark | null {
 }
 
 /** Sent after every stop, so followers can refresh without polling. */
-export interface SteppedEventBody { step: number; line: number | null; done: boolean; events: { kind: EventKind; fn: string; detail: string }[] }
+export interface SteppedEventBody {
+  step: number; line: number | null; done: boolean;
+  /** `vcpu` or `dom`: whose state the event concerns, when it says (a flush names the domain whose TLBs it emptied). */
+  events: { kind: EventKind; fn: string; detail: string; vcpu?: string; dom?: string }[];
+}
 export const STEPPED_EVENT = 'xpl/stepped';
 
 /** The `xpl/stepped` body for the state after `engine.stepCount` steps; `o`: that step's outcome, when known. */
 export function steppedBody(engine: EngineApi, o: StepOutcome | null, line: number | null): SteppedEventBody {
   return {
     step: engine.stepCount, line, done: engine.done,
-    events: (o?.events ?? []).map((e) => ({ kind: e.kind, fn: e.fn, detail: e.detail })),
+    events: (o?.events ?? []).map((e) => ({
+      kind: e.kind, fn: e.fn, detail: e.detail, ...(e.vcpu !== undefined ? { vcpu: e.vcpu } : {}), ...(e.dom !== undefined ? { dom: e.dom } : {}),
+    })),
   };
 }

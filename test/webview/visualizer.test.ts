@@ -108,6 +108,37 @@ describe('visualizer webview in Chromium', { timeout: 180_000 }, () => {
     await page.close();
   });
 
+  it('says above a vCPU\'s TLB when the step flushed it, or owed a flush and skipped it', async () => {
+    const host = new FakeHost(loadRecording(SHADOW));
+    const { page, errors } = await openVisualizer(browser, server, host, { atStep: 5 });
+    const notes = (): Promise<string[]> => page.$$eval('#view-tlbs .tlb-note', (ps) => ps.map((p) => `${p.className.replace('tlb-note ', '')} ${p.textContent ?? ''}`));
+    assert.deepEqual(await notes(), [], 'step 5 flushed nothing');
+    // Step 6 blew the shadow tables away and flushed the domain's TLBs: both tables are empty, and say why.
+    await seekAndWait(page, host, 6);
+    assert.deepEqual(await notes(), [
+      'tlb-flushed xp.0: flushed at this step by guest_flush_tlb_mask: after shadow_blow_tables',
+      'tlb-flushed xp.1: flushed at this step by guest_flush_tlb_mask: after shadow_blow_tables',
+    ]);
+    assert.equal(await page.$$eval('table.tlb[data-vcpu="xp.0"] tbody tr', (t) => t.length), 0);
+    // Step 7 did not flush: the note goes.
+    await seekAndWait(page, host, 7);
+    assert.deepEqual(await notes(), []);
+    // Step 11 owed a flush that skip-flush left out: the stale entries outlived it.
+    await seekAndWait(page, host, AFTER_LOST_UPDATE);
+    const skipped = await notes();
+    assert.equal(skipped.length, 2, skipped.join(' | '));
+    assert.match(skipped[0], /^tlb-skipped xp\.0: flush owed but skipped at this step \(shadow_track_dirty_vram: flush owed but skipped \(inject skip-flush\)\)/);
+    assert.ok(await page.$eval('table.tlb[data-vcpu="xp.0"] tbody tr', (tr) => tr.classList.contains('stale')));
+    // A flush of another domain says nothing about this one's TLBs.
+    host.step = 6;
+    const st = host.rec.steps[6].stepped;
+    await host.post({ ...st, events: st.events.map((e) => (e.kind === 'tlb-flush' ? { ...e, dom: 'other' } : e)) });
+    await page.waitForFunction(() => document.body.dataset.renderedStep === '6');
+    assert.deepEqual(await notes(), []);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
   it('puts flushes, faults, peeks and violations on the timeline and seeks where it is clicked', async () => {
     const host = new FakeHost(loadRecording(SHADOW));
     const { page } = await openVisualizer(browser, server, host, { atStep: 0 });
