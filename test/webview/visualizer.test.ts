@@ -291,6 +291,42 @@ describe('visualizer webview in Chromium', { timeout: 180_000 }, () => {
     await page.close();
   });
 
+  it('keeps the keyboard inside the open help, closes it on Escape and gives the keyboard back to where it was', async () => {
+    const host = new FakeHost(loadRecording(SHADOW));
+    const { page, errors } = await openVisualizer(browser, server, host, { atStep: 9 });
+    const where = (): Promise<string> => page.evaluate(() => {
+      const a = document.activeElement as HTMLElement | null;
+      return a?.closest('.help') ? `help ${a.className}` : `${a?.tagName ?? 'none'} ${a?.getAttribute('aria-label') ?? a?.dataset.va ?? ''}`;
+    });
+    await page.focus('header.toolbar .controls button >> nth=3');
+    assert.equal(await where(), 'BUTTON Step forward (→)');
+    await page.keyboard.press('?');
+    await page.waitForSelector('.help[role="dialog"][aria-modal="true"]:not([hidden])');
+    assert.equal(await where(), 'help close');
+    for (const k of ['Tab', 'Tab', 'Shift+Tab', 'Shift+Tab', 'Shift+Tab', 'Tab']) {
+      await page.keyboard.press(k);
+      assert.equal(await where(), 'help close', `after ${k} the keyboard is still in the help`);
+    }
+    // A click outside does not take the keyboard out either, and the panel's keys wait.
+    await page.click('.step-label');
+    assert.equal(await where(), 'help close');
+    const seeks = host.requests('seek').length;
+    await page.keyboard.press('ArrowRight');
+    assert.equal(host.requests('seek').length, seeks, 'no step under the help');
+    await page.keyboard.press('Escape');
+    assert.equal(await page.$eval('.help', (h) => (h as HTMLElement).hidden), true);
+    assert.equal(await where(), 'BUTTON Step forward (→)', 'the keyboard is back on the button it was on');
+    // From a TLB row too, and with the help's own Close button.
+    await page.focus('table.tlb[data-vcpu="xp.0"] tr[data-va="0x10000000"]');
+    await page.keyboard.press('?');
+    await page.waitForSelector('.help:not([hidden])');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.$eval('.help', (h) => (h as HTMLElement).hidden), true);
+    assert.equal(await where(), 'TR 0x10000000');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
   it('exports the active view as CSV, JSON, SVG and PNG through the host', async () => {
     const host = new FakeHost(loadRecording(SHADOW));
     const exported: Record<string, unknown>[] = [];
