@@ -450,6 +450,28 @@ describe('visualizer webview in Chromium', { timeout: 180_000 }, () => {
     await page.close();
   });
 
+  it('charts the costs of the steps a jump went over, from the samples the host took as steps ran', async () => {
+    const points = (page: import('playwright-core').Page): Promise<number[]> => page.$$eval('svg.costs-chart path.series[data-counter="shadowFaults"]', (ps) => ps.map((p) => (p.getAttribute('d') ?? '').split(/[ML]/).length - 1));
+    const host = new FakeHost(loadRecording(SHADOW));
+    const { page, errors } = await openVisualizer(browser, server, host, { atStep: 0 });
+    await page.keyboard.press('End');
+    await page.waitForFunction(() => document.body.dataset.renderedStep === '13');
+    // Steps 0 and 13 were shown; the host's samples give the twelve in between.
+    assert.deepEqual(await points(page), [14]);
+    const label = await page.$eval('svg.costs-chart text.series-label[data-counter="shadowFaults"]', (t) => t.textContent ?? '');
+    const summary13 = host.rec.blobs[host.rec.steps[13].responses['summary {}']] as { costs: Record<string, number> };
+    assert.equal(label, `shadowFaults ${summary13.costs.shadowFaults}`);
+    assert.deepEqual(errors, []);
+    await page.close();
+    // A host without samples (an adapter that has no xpl/costs): only the steps shown.
+    const bare = new FakeHost(loadRecording(SHADOW), { hostSamples: false });
+    const again = await openVisualizer(browser, server, bare, { atStep: 0 });
+    await again.page.keyboard.press('End');
+    await again.page.waitForFunction(() => document.body.dataset.renderedStep === '13');
+    assert.deepEqual(await points(again.page), [2]);
+    await again.page.close();
+  });
+
   it('charts costs over steps and the tracker comparison', async () => {
     const host = new FakeHost(loadRecording(SHADOW));
     const { page } = await openVisualizer(browser, server, host, { atStep: 6 });

@@ -9,6 +9,7 @@ import {
   parseWebviewMessage, STRING_KEYS, type Args, type Costs, type HostMessage, type Method, type RequestMessage, type Result,
   type StringKey, type ThemeKind,
 } from '../../shared/protocol';
+import { costSeries, thinVisited } from './costHistory';
 import type { VisualizerSource } from './source';
 
 export const VIEW_TYPE = 'xpl.visualizer';
@@ -88,6 +89,8 @@ export class VisualizerPanel implements vscode.Disposable {
   private sourceSub: vscode.Disposable | null = null;
   private ready = false;
   private costHistory = new Map<number, Costs>();
+  /** The step of the last summary answered (the chart's current step). */
+  private lastStep: number | null = null;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly onDisposeEmitter = new vscode.EventEmitter<void>();
   readonly onDidDispose = this.onDisposeEmitter.event;
@@ -110,6 +113,7 @@ export class VisualizerPanel implements vscode.Disposable {
     this.sourceSub?.dispose();
     this.source = source;
     this.costHistory = new Map();
+    this.lastStep = null;
     this.sourceSub = source?.onDidStep((body) => this.post({ type: 'stepped', ...body })) ?? null;
     if (this.ready) {
       this.post({ type: 'source', source: source?.info ?? { mode: 'none', title: '' } });
@@ -157,13 +161,19 @@ export class VisualizerPanel implements vscode.Disposable {
       throw new Error(vscode.l10n.t('No trace is being visualized.'));
     }
     switch (m.method) {
-      case 'costs':
-        return { series: [...this.costHistory.entries()].sort((a, b) => a[0] - b[0]).map(([step, costs]) => ({ step, costs })) } satisfies Result<'costs'>;
+      case 'costs': {
+        // The source's samples fill in the steps between the ones shown (a seek, a jump); a source
+        // that has none (an adapter without xpl/costs) leaves the shown steps alone.
+        const sampled = await src.request('xpl/costs', {}).then((r) => r.series, () => []);
+        return { series: costSeries(this.costHistory, sampled, this.lastStep) } satisfies Result<'costs'>;
+      }
       case 'compare':
         return this.compare(src);
       case 'summary': {
         const s = await src.request('xpl/summary', {});
         this.costHistory.set(s.step, { ...s.costs });
+        this.lastStep = s.step;
+        thinVisited(this.costHistory, s.step);
         return s;
       }
       default:
