@@ -218,6 +218,29 @@ describe('visualizer webview in Chromium', { timeout: 180_000 }, () => {
     await page.close();
   });
 
+  it('says in the walk\'s header whether the walked page is in the vCPU\'s TLB, with the cached W and D', async () => {
+    const host = new FakeHost(loadRecording(SHADOW));
+    const { page, errors } = await openVisualizer(browser, server, host, { atStep: 9 });
+    const badge = (): Promise<string> => page.$eval('.view-pagetables .walk-summary .tlb-state', (b) => `${(b as HTMLElement).dataset.cached} ${b.textContent ?? ''}`);
+    // The TLB row picked: cached writable and dirty, and stale (the peek cleared D without a flush).
+    await page.click('table.tlb[data-vcpu="xp.0"] tr[data-va="0x10000000"]');
+    await page.waitForFunction(() => /^xp\.0 0x10000000/.test(document.querySelector('.view-pagetables .walk-summary')?.textContent ?? ''));
+    assert.equal(await badge(), 'yes in xp.0\'s TLB: mfn 0x1800 WD (stale: hypervisor)');
+    // A page the vCPU has not touched yet.
+    await page.fill('.va-input', '0x10005000');
+    await page.press('.va-input', 'Enter');
+    await page.waitForFunction(() => /0x10005000/.test(document.querySelector('.view-pagetables .walk-summary')?.textContent ?? ''));
+    assert.equal(await badge(), 'no not in xp.0\'s TLB');
+    // Following the statement: xp.1's load at step 12 cached a fresh read-only entry.
+    await page.fill('.va-input', '');
+    await page.press('.va-input', 'Enter');
+    await seekAndWait(page, host, 12);
+    await page.waitForFunction(() => /^xp\.1 0x10002000/.test(document.querySelector('.view-pagetables .walk-summary')?.textContent ?? ''));
+    assert.equal(await badge(), 'yes in xp.1\'s TLB: mfn 0x1802 --');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
   it('shows trace text containing markup as text everywhere', async () => {
     const host = new FakeHost(loadRecording(SHADOW), { title: '<img src=x onerror="document.body.dataset.pwned=1">.xpt' });
     const { page, cspViolations } = await openVisualizer(browser, server, host, { atStep: 4 });
