@@ -176,16 +176,45 @@ export class BitmapView implements View {
     };
   }
 
-  /** The page under a pointer event (in a block image, the block's first page, as a click selects it); null outside the pages. */
+  /**
+   * The page under a pointer event; null outside the pages. In a block image (a pixel per k × k
+   * pages), the page that gives the pixel its colour: the block's most telling one (the first of
+   * them), so pointing at a red pixel names, and a click selects, the missed page.
+   */
   private pageAt(g: FbGrid, e: MouseEvent): number | null {
     const r = g.canvas.getBoundingClientRect();
     if (r.width === 0 || r.height === 0) {
       return null;
     }
-    const x = Math.floor((e.clientX - r.left) * (g.canvas.width / r.width) / g.cell);
-    const y = Math.floor((e.clientY - r.top) * (g.canvas.height / r.height) / g.cell);
+    const px = Math.floor((e.clientX - r.left) * (g.canvas.width / r.width));
+    const py = Math.floor((e.clientY - r.top) * (g.canvas.height / r.height));
+    if (g.cell < 1) {
+      return this.blockPage(g, px, py, Math.round(1 / g.cell));
+    }
+    const x = Math.floor(px / g.cell);
+    const y = Math.floor(py / g.cell);
     const page = y * g.cols + x;
     return x >= 0 && x < g.cols && page >= 0 && page < g.pages ? page : null;
+  }
+
+  /** The most telling page of block (bx, by) of k × k pages (the first such in page order); null for a block past the pages. */
+  private blockPage(g: FbGrid, bx: number, by: number, k: number): number | null {
+    let best: number | null = null;
+    let bestRank = -1;
+    for (let row = by * k; row < Math.min(g.rows, by * k + k); row++) {
+      for (let c = bx * k; c < Math.min(g.cols, bx * k + k); c++) {
+        const p = row * g.cols + c;
+        if (bx < 0 || by < 0 || p >= g.pages) {
+          continue;
+        }
+        const rank = RANK_OF[g.state[p] & 127];
+        if (rank > bestRank) {
+          best = p;
+          bestRank = rank;
+        }
+      }
+    }
+    return best;
   }
 
   /** Machine frames of framebuffer pages at `mfnStep`, by gfn (null: not backed; undefined in the map: not asked yet). */
@@ -228,7 +257,7 @@ export class BitmapView implements View {
     const mfn = this.mfnOf(g, gfn);
     const mfnText = mfn === 'pending' ? 'mfn …' : mfn === 'failed' ? 'mfn ?' : mfn === null ? 'not backed' : `mfn ${hex(mfn)}`;
     const k = g.cell < 1 ? Math.round(1 / g.cell) : 1;
-    const where = `${g.fb} page ${page} of ${g.pages} · gfn ${hex(gfn)} · ${mfnText}${k > 1 ? ` · first page of a ${k}×${k} block` : ''}`;
+    const where = `${g.fb} page ${page} of ${g.pages} · gfn ${hex(gfn)} · ${mfnText}${k > 1 ? ` · the most telling page of a ${k}×${k} block` : ''}`;
     const answer = g.lastAnswerLine !== null ? ` (line ${g.lastAnswerLine})` : '';
     const states: string[] = [];
     if (s & PAGE_WRITTEN) { states.push('written since the last answer'); }
