@@ -7,6 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
+import type { Summary } from '../../src/shared/protocol';
 import {
   cellCentre, FakeHost, hexRgb, launch, loadRecording, openVisualizer, pixel, seekAndWait, startServer, THEMES, type Server,
 } from './harness';
@@ -135,6 +136,13 @@ describe('visualizer webview in Chromium', { timeout: 180_000 }, () => {
     await host.post({ ...st, events: st.events.map((e) => (e.kind === 'tlb-flush' ? { ...e, dom: 'other' } : e)) });
     await page.waitForFunction(() => document.body.dataset.renderedStep === '6');
     assert.deepEqual(await notes(), []);
+    // In a domain whose TLB is flushed on every exit, a VM exit of xp.0 emptied xp.0's TLB (and only its).
+    const summary7 = host.rec.blobs[host.rec.steps[7].responses['summary {}']] as Summary;
+    host.overrides.set('summary {}', { ...summary7, domains: summary7.domains.map((d) => ({ ...d, tlb: 'flush-on-exit' })) });
+    host.step = 7;
+    await host.post({ ...host.rec.steps[7].stepped, events: [{ kind: 'vmexit', fn: 'vmx_vmexit_handler', detail: 'domain_pause', vcpu: 'xp.0' }] });
+    await page.waitForFunction(() => document.body.dataset.renderedStep === '7');
+    assert.deepEqual(await notes(), ['tlb-flushed xp.0: emptied at this step by a VM exit (domain_pause): this domain\'s TLB is flushed on every exit']);
     assert.deepEqual(errors, []);
     await page.close();
   });
