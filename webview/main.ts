@@ -36,7 +36,7 @@ export const SHORTCUTS: [string, string][] = [
   ['← or k', 'step back'], ['→ or j', 'step forward'], ['Shift+← / Shift+→', 'previous / next timeline mark'],
   ['Home / End', 'first / last step'], ['Space', 'play / pause'], ['1 … 7', 'go to a view'],
   ['+ / − / 0', 'zoom the guest-physical map in / out / reset'], ['z', 'zoom the map to the selection'],
-  ['[ / ] / ↑ / ↓', 'previous / next page in the dirty bitmap'], ['v', 'type a VA to walk'],
+  ['[ / ] / ↑ / ↓', 'previous / next page in the dirty bitmap (its details under the grid)'], ['v', 'type a VA to walk'],
   ['c', 'compare trackers'], ['Shift+P / Shift+S', 'export the active view as PNG / SVG'],
   ['Shift+C / Shift+J', 'export the active view\'s data as CSV / JSON'], ['Enter', 'pick the focused TLB entry'],
   ['?', 'show these shortcuts'], ['Escape', 'close this help, clear the selection'],
