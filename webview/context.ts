@@ -1,5 +1,5 @@
 /** What every view shares: the data source, the linked selection, the palette and strings. */
-import type { Summary } from '../src/shared/protocol';
+import type { SteppedMessage, Summary } from '../src/shared/protocol';
 import type { Rpc } from './rpc';
 import type { Strings } from './strings';
 import type { Palette } from './theme';
@@ -31,6 +31,9 @@ export interface Ctx {
   total: number;
   /** Whether `total` is the whole trace's length (false while a debug session has not reached the end). */
   complete: boolean;
+  /** What the step that led to `eventsStep` did (its `stepped` events); views use them only while `eventsStep` is `step`. */
+  events: SteppedMessage['events'];
+  eventsStep: number | null;
   selection: Selection;
   select(change: Partial<Selection>): void;
   seek(step: number): void;

@@ -36,7 +36,7 @@ export const SHORTCUTS: [string, string][] = [
   ['← or k', 'step back'], ['→ or j', 'step forward'], ['Shift+← / Shift+→', 'previous / next timeline mark'],
   ['Home / End', 'first / last step'], ['Space', 'play / pause'], ['1 … 7', 'go to a view'],
   ['+ / − / 0', 'zoom the guest-physical map in / out / reset'], ['z', 'zoom the map to the selection'],
-  ['[ / ] / ↑ / ↓', 'previous / next page in the dirty bitmap'], ['v', 'type a VA to walk'],
+  ['[ / ] / ↑ / ↓', 'previous / next page in the dirty bitmap (its details under the grid)'], ['v', 'type a VA to walk'],
   ['c', 'compare trackers'], ['Shift+P / Shift+S', 'export the active view as PNG / SVG'],
   ['Shift+C / Shift+J', 'export the active view\'s data as CSV / JSON'], ['Enter', 'pick the focused TLB entry'],
   ['?', 'show these shortcuts'], ['Escape', 'close this help, clear the selection'],
@@ -95,7 +95,7 @@ class App {
     this.rpc = new Rpc(this.api, (e) => this.onEvent(e));
     const persisted = readPersisted(this.api.getState());
     this.ctx = {
-      rpc: this.rpc, strings: { ...DEFAULT_STRINGS }, palette: readPalette(), summary: null, step: 0, previousStep: null, total: 0, complete: true,
+      rpc: this.rpc, strings: { ...DEFAULT_STRINGS }, palette: readPalette(), summary: null, step: 0, previousStep: null, total: 0, complete: true, events: [], eventsStep: null,
       selection: persisted?.selection ?? { ...EMPTY_SELECTION },
       select: (change) => {
         this.ctx.selection = { ...this.ctx.selection, ...change };
@@ -134,7 +134,7 @@ class App {
     const events = el('div', { class: 'step-events', 'aria-live': 'polite' });
     const main = el('main', { class: 'views' });
     const status = el('div', { class: 'status', role: 'status' });
-    const helpBox = el('div', { class: 'help', role: 'dialog', 'aria-label': s.shortcuts, hidden: true });
+    const helpBox = el('div', { class: 'help', role: 'dialog', 'aria-modal': 'true', 'aria-label': s.shortcuts, hidden: true });
     document.body.append(header, notice, events, main, status, helpBox);
     return { title, stepLabel, play, notice, events, status, help: helpBox, main, buttons: [first, back, play, fwd, last] };
   }
@@ -228,6 +228,8 @@ class App {
         if (this.target === e.step || this.pendingSeeks === 0) {
           this.target = null;
         }
+        this.ctx.events = e.events;
+        this.ctx.eventsStep = e.step;
         this.showEvents(e);
         void this.refreshAll();
         break;
@@ -278,6 +280,8 @@ class App {
     this.ctx.previousStep = null;
     this.ctx.total = 0;
     this.ctx.complete = true;
+    this.ctx.events = [];
+    this.ctx.eventsStep = null;
     for (const v of this.byId.values()) {
       v.reset?.();
     }
@@ -493,10 +497,18 @@ class App {
     this.playTimer = window.setTimeout(() => void this.stepForward(), 120);
   }
 
+  /** Where the keyboard was when the help opened: it goes back there when the help closes. */
+  private helpReturn: HTMLElement | null = null;
+
   private toggleHelp(force?: boolean): void {
     const h = this.ui.help;
     const show = force ?? h.hidden;
+    if (show && !h.hidden) {
+      return;
+    }
     if (show) {
+      const a = document.activeElement;
+      this.helpReturn = a instanceof HTMLElement && a !== document.body ? a : null;
       clear(h);
       const close = el('button', { type: 'button', class: 'close', text: this.ctx.strings.close });
       close.addEventListener('click', () => this.toggleHelp(false));
@@ -504,9 +516,35 @@ class App {
       h.append(el('h2', { text: this.ctx.strings.shortcuts }), table, close);
       h.hidden = false;
       close.focus();
-    } else {
+    } else if (!h.hidden) {
       h.hidden = true;
+      const back = this.helpReturn;
+      this.helpReturn = null;
+      // (A table row rebuilt meanwhile is gone: then the active view's section takes the keyboard.)
+      if (back?.isConnected) {
+        back.focus();
+      } else {
+        this.byId.get(this.active)?.section.focus();
+      }
     }
+  }
+
+  /** The help's focusable elements, in tab order. */
+  private helpFocusables(): HTMLElement[] {
+    return [...this.ui.help.querySelectorAll<HTMLElement>('button, [href], input, select, textarea, [tabindex]')]
+      .filter((x) => x.tabIndex >= 0 && !(x as HTMLButtonElement).disabled);
+  }
+
+  /** While the help is open, Tab and Shift+Tab cycle through it and nothing else. */
+  private trapHelpTab(e: KeyboardEvent): void {
+    const f = this.helpFocusables();
+    e.preventDefault();
+    if (f.length === 0) {
+      return;
+    }
+    const i = f.indexOf(document.activeElement as HTMLElement);
+    const next = i < 0 ? (e.shiftKey ? f.length - 1 : 0) : (i + (e.shiftKey ? -1 : 1) + f.length) % f.length;
+    f[next].focus();
   }
 
   private async exportActive(format: 'png' | 'svg' | 'csv' | 'json'): Promise<void> {
@@ -534,16 +572,40 @@ class App {
   }
 
   private bindKeys(): void {
+    // The help is modal: the keyboard cannot leave it (a click elsewhere is brought back too).
+    document.addEventListener('focusin', (e) => {
+      if (!this.ui.help.hidden && e.target instanceof Node && !this.ui.help.contains(e.target)) {
+        this.helpFocusables()[0]?.focus();
+      }
+    });
+    // (A press on something that takes no focus would leave the keyboard on the page itself.)
+    document.addEventListener('mousedown', (e) => {
+      if (!this.ui.help.hidden && e.target instanceof Node && !this.ui.help.contains(e.target)) {
+        e.preventDefault();
+      }
+    }, true);
     document.addEventListener('keydown', (e) => {
       const t = e.target as HTMLElement | null;
       const typing = !!t && (t.tagName === 'INPUT' || t.tagName === 'SELECT' || t.tagName === 'TEXTAREA');
+      if (!this.ui.help.hidden && e.key === 'Tab') {
+        this.trapHelpTab(e);
+        return;
+      }
       if (e.key === 'Escape') {
         if (!this.ui.help.hidden) {
+          // Closing gives the keyboard back to where it was.
+          e.preventDefault();
           this.toggleHelp(false);
-        } else if (!typing) {
+          return;
+        }
+        if (!typing) {
           this.ctx.select({ ...EMPTY_SELECTION, vcpu: this.ctx.selection.vcpu });
         }
         (t as HTMLElement | null)?.blur?.();
+        return;
+      }
+      if (!this.ui.help.hidden && e.key !== '?') {
+        // Under the modal help, the panel's keys wait (Enter and Space still press its button).
         return;
       }
       if (typing || e.ctrlKey || e.metaKey || e.altKey) {

@@ -40,7 +40,6 @@ export const DEFAULT_STRINGS: Record<StringKey, string> = {
   guestPixels: 'guest memory',
   dmScreen: 'device model screen',
   staleRegion: 'stale region',
-  heat: 'recently written',
   selectedPage: 'selected page',
   noData: 'nothing yet',
   following: 'following line {0}, the last statement run that names a VA; type a VA to keep one, or clear it to follow again',

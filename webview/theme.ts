@@ -9,7 +9,7 @@ export interface Rgba { r: number; g: number; b: number; a: number }
 export interface Palette {
   kind: 'light' | 'dark' | 'highContrast' | 'highContrastLight';
   background: string; foreground: string; muted: string; border: string; focus: string;
-  clean: string; written: string; reported: string; missed: string; extra: string; writable: string; heat: string;
+  clean: string; written: string; reported: string; missed: string; extra: string; writable: string;
   ram: string; framebuffer: string; ptFrame: string; unmapped: string;
   logdirty: string; mmio: string; ioreq: string; invalid: string;
   flush: string; vmexit: string; fault: string; peek: string; violation: string; other: string;
@@ -58,7 +58,6 @@ export function readPalette(): Palette {
     // (Not orange: next to yellow's "written" it is hard to tell apart in light themes.)
     extra: purple,
     writable: green,
-    heat: yellow,
     ram: green,
     framebuffer: purple,
     ptFrame: orange,

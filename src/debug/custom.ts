@@ -25,11 +25,59 @@ export interface CustomRequests {
   'xpl/timeline': { args: { from: number; to: number }; result: { total: number; complete?: boolean; marks: TimelineMark[] } };
   /** Time travel to the state after `step` steps; the adapter then sends a `stopped` event (reason `goto`). */
   'xpl/seek': { args: { step: number }; result: { step: number } };
+  /**
+   * Cost counters sampled as steps ran (CostSamples: every stride-th step, at most COST_SAMPLES_MAX),
+   * ascending by step; with the steps a client saw, they chart the costs also across a jump.
+   */
+  'xpl/costs': { args: Record<string, never>; result: { series: CostSample[] } };
+}
+
+export interface CostSample { step: number; costs: Record<string, number> }
+
+/** The most cost samples a source keeps (and `xpl/costs` answers). */
+export const COST_SAMPLES_MAX = 2048;
+
+/**
+ * The cost counters after every `stride`-th step that ran, the stride doubling (every other sample
+ * dropped) whenever more than `max` are held: a bounded picture of a trace of any length. Steps are
+ * deterministic, so a sample taken once holds for any later visit (time travel replays the same).
+ */
+export class CostSamples {
+  private stride = 1;
+  private readonly samples = new Map<number, Record<string, number>>();
+
+  constructor(private readonly max = COST_SAMPLES_MAX) {}
+
+  /** The state after `step` steps is current: keep `read()` if the step is on the stride (read only then). */
+  note(step: number, read: () => Record<string, number>): void {
+    if (step % this.stride !== 0 || this.samples.has(step)) {
+      return;
+    }
+    this.samples.set(step, { ...read() });
+    if (this.samples.size > this.max) {
+      this.stride *= 2;
+      for (const s of [...this.samples.keys()]) {
+        if (s % this.stride !== 0) {
+          this.samples.delete(s);
+        }
+      }
+    }
+  }
+
+  clear(): void {
+    this.stride = 1;
+    this.samples.clear();
+  }
+
+  /** Ascending by step. */
+  list(): CostSample[] {
+    return [...this.samples].sort((a, b) => a[0] - b[0]).map(([step, costs]) => ({ step, costs }));
+  }
 }
 
 /** Every custom request name, for clients that want to check what the adapter answers. */
 export const CUSTOM_REQUESTS: readonly (keyof CustomRequests)[] = [
-  'xpl/summary', 'xpl/tlb', 'xpl/walk', 'xpl/p2m', 'xpl/bitmap', 'xpl/tracker', 'xpl/screen', 'xpl/timeline', 'xpl/seek',
+  'xpl/summary', 'xpl/tlb', 'xpl/walk', 'xpl/p2m', 'xpl/bitmap', 'xpl/tracker', 'xpl/screen', 'xpl/timeline', 'xpl/seek', 'xpl/costs',
 ];
 
 export interface TimelineMark { step: number; line: number; kinds: EventKind[]; violation?: string }
@@ -51,13 +99,19 @@ export function timelineMark(o: StepOutcome): TimelineMark | null {
 }
 
 /** Sent after every stop, so followers can refresh without polling. */
-export interface SteppedEventBody { step: number; line: number | null; done: boolean; events: { kind: EventKind; fn: string; detail: string }[] }
+export interface SteppedEventBody {
+  step: number; line: number | null; done: boolean;
+  /** `vcpu` or `dom`: whose state the event concerns, when it says (a flush names the domain whose TLBs it emptied). */
+  events: { kind: EventKind; fn: string; detail: string; vcpu?: string; dom?: string }[];
+}
 export const STEPPED_EVENT = 'xpl/stepped';
 
 /** The `xpl/stepped` body for the state after `engine.stepCount` steps; `o`: that step's outcome, when known. */
 export function steppedBody(engine: EngineApi, o: StepOutcome | null, line: number | null): SteppedEventBody {
   return {
     step: engine.stepCount, line, done: engine.done,
-    events: (o?.events ?? []).map((e) => ({ kind: e.kind, fn: e.fn, detail: e.detail })),
+    events: (o?.events ?? []).map((e) => ({
+      kind: e.kind, fn: e.fn, detail: e.detail, ...(e.vcpu !== undefined ? { vcpu: e.vcpu } : {}), ...(e.dom !== undefined ? { dom: e.dom } : {}),
+    })),
   };
 }

@@ -26,7 +26,7 @@ import type { FileAccessor } from './fileAccessor';
 import {
   ExprError, evalExpr, parseExpr, parseLogMessage, showValue, truthy, type Expr, type ExprEnv, type Value,
 } from './expr';
-import { STEPPED_EVENT, steppedBody, timelineMark, type CustomRequests, type TimelineMark } from './custom';
+import { CostSamples, STEPPED_EVENT, steppedBody, timelineMark, type CustomRequests, type TimelineMark } from './custom';
 
 /** Launch attributes of the `xpl` debug type (package.json `debuggers[].configurationAttributes`). */
 export interface XplLaunchArguments extends DebugProtocol.LaunchRequestArguments {
@@ -231,6 +231,8 @@ export class XplDebugSession extends DebugSession {
   private exFilters = new Map<string, Expr | undefined>();
 
   private marks = new Map<number, TimelineMark>();
+  /** Cost counters as steps ran, for the visualizer's chart (`xpl/costs`). */
+  private readonly costSamples = new CostSamples();
   private conditionErrors = new Set<string>();
   private clientProgress = false;
   /** The client handles `invalidated` events (it said so in `initialize`). */
@@ -667,6 +669,8 @@ export class XplDebugSession extends DebugSession {
     this.running = false;
     this.pauseRequested = false;
     this.marks.clear();
+    this.costSamples.clear();
+    this.costSamples.note(engine.stepCount, () => engine.costTotals());
     this.conditionErrors.clear();
     this.doneSeen = false;
     this.maxStep = 0;
@@ -1092,6 +1096,10 @@ export class XplDebugSession extends DebugSession {
     this.lastOutcome = o;
     if (o.step > this.maxStep) {
       this.maxStep = o.step;
+    }
+    const engine = this.engine;
+    if (engine && engine.stepCount === o.step) {
+      this.costSamples.note(o.step, () => engine.costTotals());
     }
     if (this.marks.size < MAX_MARKS || this.marks.has(o.step)) {
       const mark = timelineMark(o);
@@ -2681,6 +2689,7 @@ export class XplDebugSession extends DebugSession {
           const marks = [...this.marks.values()].filter((m) => m.step >= from && m.step < to).sort((x, y) => x.step - y.step);
           return reply('xpl/timeline', { total: Math.max(this.maxStep, engine.stepCount), complete: engine.done || this.reachedDone(), marks });
         }
+        case 'xpl/costs': return reply('xpl/costs', { series: this.costSamples.list() });
         case 'xpl/seek': {
           const step = int('step');
           const known = Math.max(this.maxStep, engine.stepCount);

@@ -321,7 +321,7 @@ export const STRING_KEYS = [
   'gpaMap', 'pageTables', 'bitmaps', 'tlbs', 'timeline', 'screens', 'costs', 'compare',
   'guest', 'shadow', 'ept', 'written', 'reported', 'missed', 'extra', 'writable', 'stale', 'ram', 'framebuffer',
   'ptFrame', 'shortcuts', 'export', 'close', 'vcpu', 'va', 'noWalk', 'guestPixels', 'dmScreen', 'staleRegion',
-  'heat', 'selectedPage', 'noData', 'following',
+  'selectedPage', 'noData', 'following',
 ] as const;
 export type StringKey = (typeof STRING_KEYS)[number];
 
@@ -334,7 +334,8 @@ export type SourceInfo = Infer<typeof sourceSchema>;
 
 export const steppedSchema = obj({
   type: lit('stepped'), step: int(), line: nullable(int()), done: bool,
-  events: arr(obj({ kind: eventKind, fn: str(256), detail: str(4096) }), 1 << 16),
+  /** `vcpu`/`dom`: whose state the event concerns, when it names it (a flush: the domain whose vCPUs' TLBs it emptied). */
+  events: arr(obj({ kind: eventKind, fn: str(256), detail: str(4096), vcpu: opt(name), dom: opt(name) }), 1 << 16),
 });
 
 /** Responses' results are checked against the asked method's schema by `parseResult`. */

@@ -8,7 +8,7 @@
  * value) passes, so callers on the extension host can yield between slices.
  */
 import type { Program, RunOptions } from './program';
-import type { Report, StepOutcome } from './report';
+import type { CostTotals, Report, StepOutcome } from './report';
 import type {
   BitmapView, EptView, ScreenView, StateSummary, TlbEntryView, TrackerView, WalkView,
 } from './inspect';
@@ -49,6 +49,8 @@ export interface EngineApi {
 
   report(): Report;
   summary(): StateSummary;
+  /** The cost counters now (`summary().costs` without the rest of the summary: cheap enough to sample while running). */
+  costTotals(): CostTotals;
   tlb(vcpu: string): TlbEntryView[];
   walk(vcpu: string, va: number): WalkView;
   p2m(dom: string, gfn: number, count: number): EptView[];

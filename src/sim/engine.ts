@@ -6,7 +6,7 @@ import type { EngineApi, RunResult } from './api';
 import { Machine, StepSink } from './machine';
 import { Executor } from './exec';
 import { SimError, TraceError, hasFocus, stmtFocus, type Program, type RunOptions, type Statement, type InvariantId } from './program';
-import type { AnswerRecord, IoreqRecord, LogdirtyRecord, Report, StepOutcome, ViolationRecord } from './report';
+import type { AnswerRecord, CostTotals, IoreqRecord, LogdirtyRecord, Report, StepOutcome, ViolationRecord } from './report';
 import type { BitmapView, EptView, ScreenView, StateSummary, TlbEntryView, TrackerView, WalkView, WalkLevelView } from './inspect';
 import {
   PAGE_WRITTEN, PAGE_REPORTED, PAGE_MISSED, PAGE_EXTRA, PAGE_WRITABLE, PAGE_STALE_SCREEN, PAGE_DIFFERS,
@@ -567,6 +567,10 @@ export class Engine implements EngineApi {
   }
 
   // ---- inspection ------------------------------------------------------------------------------
+
+  costTotals(): CostTotals {
+    return this.s.m.costs.totals();
+  }
 
   summary(): StateSummary {
     const m = this.s.m;

@@ -513,7 +513,7 @@ export class Machine {
       v.tlb.clear();
     }
     if (this.sink.record) {
-      this.ev('tlb-flush', fn, why);
+      this.ev('tlb-flush', fn, why, { dom: d.name });
     }
   }
   /** A VM exit of one vCPU (and re-entry). Under flush-on-exit its TLB is emptied. */

@@ -78,6 +78,8 @@ export interface SimEvent {
   depth: number;
   detail: string;
   vcpu?: string;
+  /** The domain it concerns, when that is all it names (a flush of every vCPU's TLB). */
+  dom?: string;
   va?: number;
   gfn?: number;
   mfn?: number;

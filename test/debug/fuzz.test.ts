@@ -14,7 +14,7 @@ const COMMANDS = [
   'launch', 'configurationDone', 'threads', 'setBreakpoints', 'setFunctionBreakpoints', 'setExceptionBreakpoints', 'dataBreakpointInfo',
   'setDataBreakpoints', 'continue', 'next', 'stepIn', 'stepOut', 'stepBack', 'reverseContinue', 'goto', 'gotoTargets', 'pause',
   'stackTrace', 'scopes', 'variables', 'evaluate', 'readMemory', 'exceptionInfo', 'breakpointLocations', 'restart', 'completions',
-  'xpl/summary', 'xpl/tlb', 'xpl/walk', 'xpl/p2m', 'xpl/bitmap', 'xpl/tracker', 'xpl/screen', 'xpl/timeline', 'xpl/seek', 'noSuchCommand',
+  'xpl/summary', 'xpl/tlb', 'xpl/walk', 'xpl/p2m', 'xpl/bitmap', 'xpl/tracker', 'xpl/screen', 'xpl/timeline', 'xpl/seek', 'xpl/costs', 'noSuchCommand',
 ];
 const TRACE = fixture('shadow-peek-after-one-store.xpt');
 const arg = fc.oneof(

@@ -125,7 +125,7 @@ describe('debug adapter: launch and robustness', () => {
     const commands = ['setBreakpoints', 'setFunctionBreakpoints', 'setExceptionBreakpoints', 'dataBreakpointInfo', 'setDataBreakpoints',
       'continue', 'next', 'stepIn', 'stepOut', 'stepBack', 'reverseContinue', 'goto', 'gotoTargets', 'pause', 'stackTrace', 'scopes',
       'variables', 'evaluate', 'readMemory', 'exceptionInfo', 'breakpointLocations', 'restart', 'xpl/summary', 'xpl/tlb', 'xpl/walk',
-      'xpl/p2m', 'xpl/bitmap', 'xpl/tracker', 'xpl/screen', 'xpl/timeline', 'xpl/seek'];
+      'xpl/p2m', 'xpl/bitmap', 'xpl/tracker', 'xpl/screen', 'xpl/timeline', 'xpl/seek', 'xpl/costs'];
     const garbage: unknown[] = [{}, { threadId: 'x', frameId: -1, variablesReference: 'a', expression: 7, memoryReference: 12, count: -5, source: 3,
       breakpoints: 'no', filters: [7], targetId: null, line: 'ten', fb: 4, vcpu: [], va: 'x', dom: {}, gfn: -1, step: 1e12, name: null, dataId: 5 }];
     for (const c of commands) {

@@ -198,6 +198,15 @@ describe('debug adapter: model state', () => {
     assert.ok(note?.kinds.includes('note'));
   });
 
+  it('answers the cost counters of every step it ran (xpl/costs), for the visualizer\'s chart across jumps', async () => {
+    await launch(s, { trace: ONE });
+    const { series } = await custom<{ series: { step: number; costs: Record<string, number> }[] }>(s, 'xpl/costs', {});
+    assert.deepEqual(series.map((p) => p.step), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    const summary = await custom<StateSummary>(s, 'xpl/summary', {});
+    assert.deepEqual(series[8].costs, summary.costs);
+    assert.ok(series.every((p, i) => i === 0 || p.costs.cycles >= series[i - 1].costs.cycles), 'cycles never go down');
+  });
+
   it('shows each vCPU\'s own TLB when its thread is selected', async () => {
     const stopped = await launch(s, { trace: fixture('eight-stores-then-peek.xpt'), breakpoints: [{ line: 11 }] });
     const threads = (await within(s.dc.threadsRequest(), 'threads')).body.threads;

@@ -11,6 +11,8 @@ import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { P2M_ENTRIES_MAX, type HostMessage, type ThemeKind, type StringKey } from '../../src/shared/protocol';
+import { CostSamples } from '../../src/debug/custom';
+import { costSeries } from '../../src/extension/visualizer/costHistory';
 import { requestKey, type Recording } from './fixture';
 
 export const ROOT = path.resolve(__dirname, '../../..');
@@ -121,7 +123,8 @@ export interface SentMessage { type: string; requestId?: number; method?: string
 
 /**
  * The stand-in for the extension host: answers from a recording, like the real host with an engine
- * source (seek moves the recording's position and posts `stepped`; costs accumulate from summaries).
+ * source (seek moves the recording's position and posts `stepped`; costs are the summaries' of the
+ * steps shown merged with the samples the source took as its first pass ran, as the panel answers).
  */
 export class FakeHost {
   /** What the timeline answer says of `total` (a debug session's: false until the end was reached; unset: not said). */
@@ -129,6 +132,8 @@ export class FakeHost {
   readonly sent: SentMessage[] = [];
   step = 0;
   private costs = new Map<number, Record<string, number>>();
+  /** What the engine source's CostSamples hold after its first pass (unset with `hostSamples: false`: an adapter without xpl/costs). */
+  readonly samples: CostSamples | null;
   /** Overrides of answers by request key (tests use them for big or hostile data). */
   readonly overrides = new Map<string, unknown>();
   title: string;
@@ -136,9 +141,16 @@ export class FakeHost {
   onExport: ((args: Record<string, unknown>) => void) | null = null;
   private page: Page | null = null;
 
-  constructor(readonly rec: Recording, opts: { title?: string; theme?: ThemeKind } = {}) {
+  constructor(readonly rec: Recording, opts: { title?: string; theme?: ThemeKind; hostSamples?: boolean } = {}) {
     this.title = opts.title ?? rec.source.title;
     this.theme = opts.theme ?? 'dark';
+    this.samples = opts.hostSamples === false ? null : new CostSamples();
+    rec.steps.forEach((s, step) => {
+      const summary = rec.blobs[s.responses['summary {}']] as { costs: Record<string, number> } | undefined;
+      if (summary) {
+        this.samples?.note(step, () => summary.costs);
+      }
+    });
   }
 
   attach(page: Page): void {
@@ -167,7 +179,7 @@ export class FakeHost {
       case 'timeline':
         return { total: this.rec.total, ...(this.complete === undefined ? {} : { complete: this.complete }), marks: this.rec.marks.filter((m) => m.step >= Number(args.from) && m.step < Number(args.to)) };
       case 'costs':
-        return { series: [...this.costs.entries()].sort((a, b) => a[0] - b[0]).map(([step, costs]) => ({ step, costs })) };
+        return { series: costSeries(this.costs, this.samples?.list() ?? [], this.step) };
       case 'compare':
         return { rows: this.rec.compare };
       case 'export':

@@ -103,6 +103,21 @@ describe('visualizer at scale', { timeout: 180_000 }, () => {
       const b = Math.floor(Math.floor(p / 512) / k) * geo.w + Math.floor((p % 512) / k);
       assert.deepEqual(data.slice(b * 4, b * 4 + 3), red, `page ${p}`);
     }
+    // Pointing at a red block pixel names the missed page in it (not the block's first, clean page); a click selects it.
+    const missed = 4099 * 3;
+    const [bx, by] = [Math.floor((missed % 512) / k), Math.floor(Math.floor(missed / 512) / k)];
+    const box = await page.$eval('canvas.bitmap[data-fb="lfb"]', (c) => {
+      c.scrollIntoView({ block: 'center' });
+      return c.getBoundingClientRect().toJSON() as DOMRect;
+    });
+    const scale = box.width / geo.w;
+    // (Pointer positions arrive in whole CSS pixels: the first whole one inside the block's pixel.)
+    await page.mouse.move(Math.ceil(box.x + bx * scale), Math.ceil(box.y + by * scale));
+    await page.waitForFunction((p) => (document.querySelector('.page-info[data-fb="lfb"]') as HTMLElement | null)?.dataset.page === String(p), missed);
+    assert.match(await page.textContent('.page-info[data-fb="lfb"]') ?? '', new RegExp(`^lfb page ${missed} of ${PAGES} · gfn 0x${(FB_GFN + missed).toString(16)} · .* · the most telling page of a ${k}×${k} block — missed`));
+    await page.mouse.down();
+    await page.mouse.up();
+    await page.waitForFunction((p) => JSON.parse(document.body.dataset.selection ?? '{}').page === p, missed);
     assert.deepEqual(errors, []);
     await page.close();
   });

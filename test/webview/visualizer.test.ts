@@ -7,6 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
+import type { Summary } from '../../src/shared/protocol';
 import {
   cellCentre, FakeHost, hexRgb, launch, loadRecording, openVisualizer, pixel, seekAndWait, startServer, THEMES, type Server,
 } from './harness';
@@ -44,10 +45,50 @@ describe('visualizer webview in Chromium', { timeout: 180_000 }, () => {
     const counts = await page.$$eval('.view-bitmaps .legend .key[data-count]', (ks) => ks.map((k) => k.textContent + '=' + (k as HTMLElement).dataset.count));
     assert.ok(counts.includes('missed 1=1'), counts.join(', '));
     assert.ok(counts.includes('reported 1=1'), counts.join(', '));
+    // The legend keys are the four states and nothing else (the heat history, which never showed, is gone).
+    assert.deepEqual(await page.$$eval('.view-bitmaps .legend .key', (ks) => ks.map((k) => k.textContent)), ['written 0', 'reported 1', 'missed 1', 'extra 0']);
     assert.match(await page.textContent('.view-bitmaps .tracker-fields') ?? '', /^sl1ma/);
     const requested = host.requests('bitmap').map((m) => m.args);
     assert.deepEqual(requested[requested.length - 1], { fb: 'vga', start: 0, count: 16 }, 'the webview asks for the framebuffer it shows');
     assert.deepEqual(await cspViolations(), []);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  it('gives a page\'s details for the page pointed at and for the keyboard\'s selection: page, gfn, mfn and states', async () => {
+    const rec = loadRecording(SHADOW);
+    const host = new FakeHost(rec);
+    // An answer that reported page 5 late (an earlier answer had missed it), as the tracker tells it.
+    const tracker = rec.blobs[rec.steps[AFTER_LOST_UPDATE].responses['tracker {"fb":"vga"}']] as { lastAnswer: { late: number[] } };
+    host.overrides.set('tracker {"fb":"vga"}', { ...tracker, lastAnswer: { ...tracker.lastAnswer, late: [5] } });
+    const { page, errors } = await openVisualizer(browser, server, host, { atStep: AFTER_LOST_UPDATE });
+    const info = '.page-info[data-fb="vga"]';
+    const text = async (): Promise<string> => (await page.textContent(info)) ?? '';
+    const mfnOf = (gfn: number): string => {
+      const run = rec.steps[AFTER_LOST_UPDATE].p2m.xp.find((r) => gfn >= r[0] && gfn < r[0] + r[1]);
+      assert.ok(run && run[3] !== null, `gfn ${gfn} is backed`);
+      return `0x${(run[3] + gfn - run[0]).toString(16)}`;
+    };
+    assert.match(await text(), /Point at a page/, 'a hint while no page is pointed at or selected');
+    // Pointing at page 0: the lost update.
+    const c0 = await cellCentre(page, 'vga', 0);
+    const box = await page.$eval(c0.sel, (e) => e.getBoundingClientRect().toJSON() as DOMRect);
+    await page.mouse.move(box.x + c0.x, box.y + c0.y);
+    await page.waitForFunction((s) => /mfn 0x/.test(document.querySelector(s)?.textContent ?? ''), info);
+    assert.equal(await text(), `vga page 0 of 16 · gfn 0x800 · mfn ${mfnOf(0x800)} — missed: changed but not reported, writable mapping, screen stale, differs from the device model's copy`);
+    const p2m = host.requests('p2m').map((m) => m.args);
+    assert.deepEqual(p2m[p2m.length - 1], { dom: 'xp', gfn: 0x800, count: 1 }, 'the mfn of that one page is asked of the host');
+    // Pointing elsewhere than the grid: the keyboard's selection is described instead.
+    await page.mouse.move(2, 2);
+    await page.waitForFunction((s) => /Point at a page/.test(document.querySelector(s)?.textContent ?? ''), info);
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press(']');
+    await page.waitForFunction((s) => (document.querySelector(s) as HTMLElement | null)?.dataset.page === '5' && /mfn 0x/.test(document.querySelector(s)?.textContent ?? ''), info);
+    assert.equal(await text(), `vga page 5 of 16 · gfn 0x805 · mfn ${mfnOf(0x805)} — reported by the last answer (line 14), late: missed before, reported by the last answer (line 14), writable mapping`);
+    // The next step's states replace these (the page stays selected).
+    await seekAndWait(page, host, 12);
+    await page.waitForFunction((s) => /mfn 0x/.test(document.querySelector(s)?.textContent ?? ''), info);
+    assert.match(await text(), /^vga page 5 of 16 · gfn 0x805/);
     assert.deepEqual(errors, []);
     await page.close();
   });
@@ -65,6 +106,44 @@ describe('visualizer webview in Chromium', { timeout: 180_000 }, () => {
     await seekAndWait(page, host, 12);
     const xp1 = await page.$$eval('table.tlb[data-vcpu="xp.1"] tbody tr', (trs) => trs.map((tr) => [(tr as HTMLElement).dataset.va, tr.classList.contains('stale'), tr.querySelectorAll('td')[2].textContent]));
     assert.deepEqual(xp1, [['0x10002000', false, '-']], 'xp.1 read the page: a fresh read-only entry');
+    await page.close();
+  });
+
+  it('says above a vCPU\'s TLB when the step flushed it, or owed a flush and skipped it', async () => {
+    const host = new FakeHost(loadRecording(SHADOW));
+    const { page, errors } = await openVisualizer(browser, server, host, { atStep: 5 });
+    const notes = (): Promise<string[]> => page.$$eval('#view-tlbs .tlb-note', (ps) => ps.map((p) => `${p.className.replace('tlb-note ', '')} ${p.textContent ?? ''}`));
+    assert.deepEqual(await notes(), [], 'step 5 flushed nothing');
+    // Step 6 blew the shadow tables away and flushed the domain's TLBs: both tables are empty, and say why.
+    await seekAndWait(page, host, 6);
+    assert.deepEqual(await notes(), [
+      'tlb-flushed xp.0: flushed at this step by guest_flush_tlb_mask: after shadow_blow_tables',
+      'tlb-flushed xp.1: flushed at this step by guest_flush_tlb_mask: after shadow_blow_tables',
+    ]);
+    assert.equal(await page.$$eval('table.tlb[data-vcpu="xp.0"] tbody tr', (t) => t.length), 0);
+    // Step 7 did not flush: the note goes.
+    await seekAndWait(page, host, 7);
+    assert.deepEqual(await notes(), []);
+    // Step 11 owed a flush that skip-flush left out: the stale entries outlived it.
+    await seekAndWait(page, host, AFTER_LOST_UPDATE);
+    const skipped = await notes();
+    assert.equal(skipped.length, 2, skipped.join(' | '));
+    assert.match(skipped[0], /^tlb-skipped xp\.0: flush owed but skipped at this step \(shadow_track_dirty_vram: flush owed but skipped \(inject skip-flush\)\)/);
+    assert.ok(await page.$eval('table.tlb[data-vcpu="xp.0"] tbody tr', (tr) => tr.classList.contains('stale')));
+    // A flush of another domain says nothing about this one's TLBs.
+    host.step = 6;
+    const st = host.rec.steps[6].stepped;
+    await host.post({ ...st, events: st.events.map((e) => (e.kind === 'tlb-flush' ? { ...e, dom: 'other' } : e)) });
+    await page.waitForFunction(() => document.body.dataset.renderedStep === '6');
+    assert.deepEqual(await notes(), []);
+    // In a domain whose TLB is flushed on every exit, a VM exit of xp.0 emptied xp.0's TLB (and only its).
+    const summary7 = host.rec.blobs[host.rec.steps[7].responses['summary {}']] as Summary;
+    host.overrides.set('summary {}', { ...summary7, domains: summary7.domains.map((d) => ({ ...d, tlb: 'flush-on-exit' })) });
+    host.step = 7;
+    await host.post({ ...host.rec.steps[7].stepped, events: [{ kind: 'vmexit', fn: 'vmx_vmexit_handler', detail: 'domain_pause', vcpu: 'xp.0' }] });
+    await page.waitForFunction(() => document.body.dataset.renderedStep === '7');
+    assert.deepEqual(await notes(), ['tlb-flushed xp.0: emptied at this step by a VM exit (domain_pause): this domain\'s TLB is flushed on every exit']);
+    assert.deepEqual(errors, []);
     await page.close();
   });
 
@@ -147,6 +226,29 @@ describe('visualizer webview in Chromium', { timeout: 180_000 }, () => {
     await page.close();
   });
 
+  it('says in the walk\'s header whether the walked page is in the vCPU\'s TLB, with the cached W and D', async () => {
+    const host = new FakeHost(loadRecording(SHADOW));
+    const { page, errors } = await openVisualizer(browser, server, host, { atStep: 9 });
+    const badge = (): Promise<string> => page.$eval('.view-pagetables .walk-summary .tlb-state', (b) => `${(b as HTMLElement).dataset.cached} ${b.textContent ?? ''}`);
+    // The TLB row picked: cached writable and dirty, and stale (the peek cleared D without a flush).
+    await page.click('table.tlb[data-vcpu="xp.0"] tr[data-va="0x10000000"]');
+    await page.waitForFunction(() => /^xp\.0 0x10000000/.test(document.querySelector('.view-pagetables .walk-summary')?.textContent ?? ''));
+    assert.equal(await badge(), 'yes in xp.0\'s TLB: mfn 0x1800 WD (stale: hypervisor)');
+    // A page the vCPU has not touched yet.
+    await page.fill('.va-input', '0x10005000');
+    await page.press('.va-input', 'Enter');
+    await page.waitForFunction(() => /0x10005000/.test(document.querySelector('.view-pagetables .walk-summary')?.textContent ?? ''));
+    assert.equal(await badge(), 'no not in xp.0\'s TLB');
+    // Following the statement: xp.1's load at step 12 cached a fresh read-only entry.
+    await page.fill('.va-input', '');
+    await page.press('.va-input', 'Enter');
+    await seekAndWait(page, host, 12);
+    await page.waitForFunction(() => /^xp\.1 0x10002000/.test(document.querySelector('.view-pagetables .walk-summary')?.textContent ?? ''));
+    assert.equal(await badge(), 'yes in xp.1\'s TLB: mfn 0x1802 --');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
   it('shows trace text containing markup as text everywhere', async () => {
     const host = new FakeHost(loadRecording(SHADOW), { title: '<img src=x onerror="document.body.dataset.pwned=1">.xpt' });
     const { page, cspViolations } = await openVisualizer(browser, server, host, { atStep: 4 });
@@ -217,6 +319,42 @@ describe('visualizer webview in Chromium', { timeout: 180_000 }, () => {
     assert.equal(await page.$eval('.help', (h) => (h as HTMLElement).hidden), true);
     await page.keyboard.press('3');
     assert.equal(await page.$eval('section.view.active', (s) => (s as HTMLElement).dataset.view), 'bitmaps');
+    await page.close();
+  });
+
+  it('keeps the keyboard inside the open help, closes it on Escape and gives the keyboard back to where it was', async () => {
+    const host = new FakeHost(loadRecording(SHADOW));
+    const { page, errors } = await openVisualizer(browser, server, host, { atStep: 9 });
+    const where = (): Promise<string> => page.evaluate(() => {
+      const a = document.activeElement as HTMLElement | null;
+      return a?.closest('.help') ? `help ${a.className}` : `${a?.tagName ?? 'none'} ${a?.getAttribute('aria-label') ?? a?.dataset.va ?? ''}`;
+    });
+    await page.focus('header.toolbar .controls button >> nth=3');
+    assert.equal(await where(), 'BUTTON Step forward (→)');
+    await page.keyboard.press('?');
+    await page.waitForSelector('.help[role="dialog"][aria-modal="true"]:not([hidden])');
+    assert.equal(await where(), 'help close');
+    for (const k of ['Tab', 'Tab', 'Shift+Tab', 'Shift+Tab', 'Shift+Tab', 'Tab']) {
+      await page.keyboard.press(k);
+      assert.equal(await where(), 'help close', `after ${k} the keyboard is still in the help`);
+    }
+    // A click outside does not take the keyboard out either, and the panel's keys wait.
+    await page.click('.step-label');
+    assert.equal(await where(), 'help close');
+    const seeks = host.requests('seek').length;
+    await page.keyboard.press('ArrowRight');
+    assert.equal(host.requests('seek').length, seeks, 'no step under the help');
+    await page.keyboard.press('Escape');
+    assert.equal(await page.$eval('.help', (h) => (h as HTMLElement).hidden), true);
+    assert.equal(await where(), 'BUTTON Step forward (→)', 'the keyboard is back on the button it was on');
+    // From a TLB row too, and with the help's own Close button.
+    await page.focus('table.tlb[data-vcpu="xp.0"] tr[data-va="0x10000000"]');
+    await page.keyboard.press('?');
+    await page.waitForSelector('.help:not([hidden])');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.$eval('.help', (h) => (h as HTMLElement).hidden), true);
+    assert.equal(await where(), 'TR 0x10000000');
+    assert.deepEqual(errors, []);
     await page.close();
   });
 
@@ -341,6 +479,28 @@ describe('visualizer webview in Chromium', { timeout: 180_000 }, () => {
     assert.equal(await page.$eval('#view-tlbs', (e) => e.classList.contains('failed')), false);
     assert.equal(await page.$$eval('#view-tlbs .view-error', (e) => e.length), 0);
     await page.close();
+  });
+
+  it('charts the costs of the steps a jump went over, from the samples the host took as steps ran', async () => {
+    const points = (page: import('playwright-core').Page): Promise<number[]> => page.$$eval('svg.costs-chart path.series[data-counter="shadowFaults"]', (ps) => ps.map((p) => (p.getAttribute('d') ?? '').split(/[ML]/).length - 1));
+    const host = new FakeHost(loadRecording(SHADOW));
+    const { page, errors } = await openVisualizer(browser, server, host, { atStep: 0 });
+    await page.keyboard.press('End');
+    await page.waitForFunction(() => document.body.dataset.renderedStep === '13');
+    // Steps 0 and 13 were shown; the host's samples give the twelve in between.
+    assert.deepEqual(await points(page), [14]);
+    const label = await page.$eval('svg.costs-chart text.series-label[data-counter="shadowFaults"]', (t) => t.textContent ?? '');
+    const summary13 = host.rec.blobs[host.rec.steps[13].responses['summary {}']] as { costs: Record<string, number> };
+    assert.equal(label, `shadowFaults ${summary13.costs.shadowFaults}`);
+    assert.deepEqual(errors, []);
+    await page.close();
+    // A host without samples (an adapter that has no xpl/costs): only the steps shown.
+    const bare = new FakeHost(loadRecording(SHADOW), { hostSamples: false });
+    const again = await openVisualizer(browser, server, bare, { atStep: 0 });
+    await again.page.keyboard.press('End');
+    await again.page.waitForFunction(() => document.body.dataset.renderedStep === '13');
+    assert.deepEqual(await points(again.page), [2]);
+    await again.page.close();
   });
 
   it('charts costs over steps and the tracker comparison', async () => {

@@ -1,14 +1,14 @@
 /**
  * Dirty bitmaps per framebuffer: one cell per page on a canvas — written since the last answer,
- * reported, missed, extra — with a fading heat history of recent writes. One pixel per page goes into
+ * reported, missed, extra. One pixel per page goes into
  * an ImageData (a Uint32Array view), put on an offscreen canvas and scaled up without smoothing, so a
  * 262,144-page framebuffer draws in a few milliseconds.
  */
 import type { Result } from '../../src/shared/protocol';
-import type { Ctx, ExportData, View } from '../context';
+import { findFb, type Ctx, type ExportData, type View } from '../context';
 import { clear, decodeBase64, el, hex } from '../dom';
 import { canvasSvg } from '../export';
-import { mix, opaque, packRgba, toRgba } from '../theme';
+import { opaque, packRgba, toRgba } from '../theme';
 
 // PAGE_* bits of src/sim/inspect.ts (the protocol carries them as bytes).
 export const PAGE_WRITTEN = 1;
@@ -18,9 +18,6 @@ export const PAGE_EXTRA = 8;
 export const PAGE_WRITABLE = 16;
 export const PAGE_STALE_SCREEN = 32;
 export const PAGE_DIFFERS = 64;
-
-const HEAT_LEVELS = 16;
-const HEAT_DECAY = 0.7;
 
 /** Columns of the page grid: a power of two near the square root, so rows of pages line up. */
 export function gridColumns(pages: number): number {
@@ -55,8 +52,14 @@ const RANK_OF = Int8Array.from({ length: 128 }, (_, s) => RANK[pageClass(s)]);
 
 interface FbGrid {
   fb: string; gfn: number; pages: number; cols: number; rows: number;
-  state: Uint8Array; heat: Float32Array; lastAnswerLine: number | null;
+  state: Uint8Array; lastAnswerLine: number | null;
   wrap: HTMLElement; canvas: HTMLCanvasElement; off: HTMLCanvasElement; image: ImageData | null; legend: HTMLElement;
+  /** The details of the hovered page, else of the selected one (a status line under the grid). */
+  info: HTMLElement;
+  /** The page under the pointer, if any. */
+  hover: number | null;
+  /** Pages the last answer reported although an earlier answer had missed them. */
+  late: Set<number>;
   /** Pixels per page side (below 1 when a pixel stands for a block of pages: see `draw`). */
   cell: number;
   /** The image of page blocks, when the grid is wider than the panel. */
@@ -69,7 +72,7 @@ export class BitmapView implements View {
   readonly id = 'bitmaps' as const;
   private readonly body: HTMLElement;
   private grids = new Map<string, FbGrid>();
-  private lut = new Uint32Array(128 * HEAT_LEVELS);
+  private lut = new Uint32Array(128);
   /** Last draw time of one grid, ms (read by the bench). */
   lastDrawMs = 0;
 
@@ -85,13 +88,8 @@ export class BitmapView implements View {
       clean: opaque(p.clean, bg), written: opaque(p.written, bg), reported: opaque(p.reported, bg),
       missed: opaque(p.missed, bg), extra: opaque(p.extra, bg),
     };
-    const heat = opaque(p.heat, bg);
     for (let s = 0; s < 128; s++) {
-      const cls = pageClass(s);
-      for (let h = 0; h < HEAT_LEVELS; h++) {
-        const c = cls === 'clean' && h > 0 ? mix(base.clean, heat, (h / HEAT_LEVELS) * 0.6) : base[cls];
-        this.lut[s * HEAT_LEVELS + h] = packRgba(c);
-      }
+      this.lut[s] = packRgba(base[pageClass(s)]);
     }
   }
 
@@ -102,7 +100,9 @@ export class BitmapView implements View {
       Promise.all(fbs.map((f) => this.ctx.rpc.request('tracker', { fb: f.name }).catch(() => null))),
     ]);
     const seen = new Set<string>();
-    const oneStep = this.ctx.previousStep !== null && this.ctx.previousStep + 1 === this.ctx.step;
+    // The p2m may have changed: machine frames are asked again for this step.
+    this.mfns.clear();
+    this.mfnStep = this.ctx.step;
     for (let i = 0; i < fbs.length; i++) {
       const f = fbs[i];
       const r = results[i];
@@ -115,17 +115,10 @@ export class BitmapView implements View {
         this.grids.set(f.name, g);
       }
       g.gfn = f.gfn;
-      // Heat: a step forward fades the history and heats what is written now; a jump starts over.
-      if (oneStep) {
-        for (let p = 0; p < g.pages; p++) {
-          g.heat[p] = (state[p] ?? 0) & PAGE_WRITTEN ? 1 : g.heat[p] * HEAT_DECAY;
-        }
-      } else {
-        g.heat.fill(0);
-      }
       g.state = state;
       g.lastAnswerLine = r.lastAnswerLine;
       g.tracker = trackers[i];
+      g.late = new Set(g.tracker?.lastAnswer?.fb === f.name ? g.tracker.lastAnswer.late : []);
       this.updateLegend(g);
     }
     for (const [name, g] of this.grids) {
@@ -151,23 +144,151 @@ export class BitmapView implements View {
     off.width = cols;
     off.height = rows;
     const legend = el('div', { class: 'legend' });
+    const info = el('div', { class: 'page-info mono', 'aria-live': 'polite', 'data-fb': fb });
     const title = el('div', { class: 'fb-title' }, el('span', { class: 'fb-name', text: fb }), el('span', { class: 'muted', text: ` ${pages} pages at gfn ${hex(gfn)}` }));
-    const wrap = el('div', { class: 'fb-grid' }, title, canvas, legend);
+    const wrap = el('div', { class: 'fb-grid' }, title, canvas, info, legend);
     this.body.append(wrap);
     canvas.addEventListener('click', (e) => {
       const g = this.grids.get(fb);
-      if (!g) {
-        return;
-      }
-      const r = canvas.getBoundingClientRect();
-      const x = Math.floor((e.clientX - r.left) * (canvas.width / r.width) / g.cell);
-      const y = Math.floor((e.clientY - r.top) * (canvas.height / r.height) / g.cell);
-      const page = y * g.cols + x;
-      if (x < g.cols && page >= 0 && page < g.pages) {
+      const page = g ? this.pageAt(g, e) : null;
+      if (g && page !== null) {
         this.ctx.select({ fb, page, gfn: g.gfn + page });
       }
     });
-    return { fb, gfn, pages, cols, rows, state: new Uint8Array(pages), heat: new Float32Array(pages), lastAnswerLine: null, wrap, canvas, off, image: null, legend, cell: 1, blocks: null, tracker: null };
+    canvas.addEventListener('mousemove', (e) => {
+      const g = this.grids.get(fb);
+      const page = g ? this.pageAt(g, e) : null;
+      if (g && page !== g.hover) {
+        g.hover = page;
+        this.updateInfo(g);
+      }
+    });
+    canvas.addEventListener('mouseleave', () => {
+      const g = this.grids.get(fb);
+      if (g && g.hover !== null) {
+        g.hover = null;
+        this.updateInfo(g);
+      }
+    });
+    return {
+      fb, gfn, pages, cols, rows, state: new Uint8Array(pages), lastAnswerLine: null, wrap, canvas, off, image: null, legend, info, hover: null, late: new Set(),
+      cell: 1, blocks: null, tracker: null,
+    };
+  }
+
+  /**
+   * The page under a pointer event; null outside the pages. In a block image (a pixel per k × k
+   * pages), the page that gives the pixel its colour: the block's most telling one (the first of
+   * them), so pointing at a red pixel names, and a click selects, the missed page.
+   */
+  private pageAt(g: FbGrid, e: MouseEvent): number | null {
+    const r = g.canvas.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) {
+      return null;
+    }
+    const px = Math.floor((e.clientX - r.left) * (g.canvas.width / r.width));
+    const py = Math.floor((e.clientY - r.top) * (g.canvas.height / r.height));
+    if (g.cell < 1) {
+      return this.blockPage(g, px, py, Math.round(1 / g.cell));
+    }
+    const x = Math.floor(px / g.cell);
+    const y = Math.floor(py / g.cell);
+    const page = y * g.cols + x;
+    return x >= 0 && x < g.cols && page >= 0 && page < g.pages ? page : null;
+  }
+
+  /** The most telling page of block (bx, by) of k × k pages (the first such in page order); null for a block past the pages. */
+  private blockPage(g: FbGrid, bx: number, by: number, k: number): number | null {
+    let best: number | null = null;
+    let bestRank = -1;
+    for (let row = by * k; row < Math.min(g.rows, by * k + k); row++) {
+      for (let c = bx * k; c < Math.min(g.cols, bx * k + k); c++) {
+        const p = row * g.cols + c;
+        if (bx < 0 || by < 0 || p >= g.pages) {
+          continue;
+        }
+        const rank = RANK_OF[g.state[p] & 127];
+        if (rank > bestRank) {
+          best = p;
+          bestRank = rank;
+        }
+      }
+    }
+    return best;
+  }
+
+  /** Machine frames of framebuffer pages at `mfnStep`, by gfn (null: not backed; undefined in the map: not asked yet). */
+  private readonly mfns = new Map<number, number | null | 'pending' | 'failed'>();
+  private mfnStep = -1;
+
+  /** The machine frame behind `gfn`, asked of the host once per step (a one-entry p2m request). */
+  private mfnOf(g: FbGrid, gfn: number): number | null | 'pending' | 'failed' {
+    const known = this.mfns.get(gfn);
+    if (known !== undefined) {
+      return known;
+    }
+    const dom = findFb(this.ctx.summary, g.fb)?.dom;
+    if (dom === undefined) {
+      return 'failed';
+    }
+    this.mfns.set(gfn, 'pending');
+    const step = this.mfnStep;
+    this.ctx.rpc.request('p2m', { dom, gfn, count: 1 }).then((r) => {
+      if (this.mfnStep === step) {
+        this.mfns.set(gfn, r.entries[0]?.gfn === gfn ? r.entries[0].mfn : 'failed');
+      }
+    }, () => {
+      if (this.mfnStep === step) {
+        this.mfns.set(gfn, 'failed');
+      }
+    }).finally(() => {
+      const now = this.grids.get(g.fb);
+      if (this.mfnStep === step && now) {
+        this.updateInfo(now);
+      }
+    });
+    return 'pending';
+  }
+
+  /** The details of one page: where it is, and every state the model gives it. */
+  pageDetails(g: FbGrid, page: number): { where: string; states: string[] } {
+    const s = g.state[page] ?? 0;
+    const gfn = g.gfn + page;
+    const mfn = this.mfnOf(g, gfn);
+    const mfnText = mfn === 'pending' ? 'mfn …' : mfn === 'failed' ? 'mfn ?' : mfn === null ? 'not backed' : `mfn ${hex(mfn)}`;
+    const k = g.cell < 1 ? Math.round(1 / g.cell) : 1;
+    const where = `${g.fb} page ${page} of ${g.pages} · gfn ${hex(gfn)} · ${mfnText}${k > 1 ? ` · the most telling page of a ${k}×${k} block` : ''}`;
+    const answer = g.lastAnswerLine !== null ? ` (line ${g.lastAnswerLine})` : '';
+    const states: string[] = [];
+    if (s & PAGE_WRITTEN) { states.push('written since the last answer'); }
+    if (s & PAGE_REPORTED) { states.push(`reported by the last answer${answer}`); }
+    if (s & PAGE_MISSED) { states.push('missed: changed but not reported'); }
+    if (g.late.has(page)) { states.push(`late: missed before, reported by the last answer${answer}`); }
+    if (s & PAGE_EXTRA) { states.push('extra: reported but not written'); }
+    if (s & PAGE_WRITABLE) { states.push('writable mapping'); }
+    if (s & PAGE_STALE_SCREEN) { states.push('screen stale'); }
+    if (s & PAGE_DIFFERS) { states.push('differs from the device model\'s copy'); }
+    if (!(s & (PAGE_WRITTEN | PAGE_REPORTED | PAGE_MISSED | PAGE_EXTRA)) && !g.late.has(page)) {
+      states.unshift('clean');
+    }
+    return { where, states };
+  }
+
+  /** The status line under a grid: the hovered page, else the selected one, else a hint. */
+  private updateInfo(g: FbGrid): void {
+    const sel = this.ctx.selection;
+    const page = g.hover ?? (sel.fb === g.fb && sel.page !== null && sel.page < g.pages ? sel.page : null);
+    const info = g.info;
+    clear(info);
+    info.classList.toggle('hovered', g.hover !== null);
+    if (page === null) {
+      delete info.dataset.page;
+      info.append(el('span', { class: 'muted', text: 'Point at a page, or select one with [ ] ↑ ↓, for its details.' }));
+      return;
+    }
+    const d = this.pageDetails(g, page);
+    info.dataset.page = String(page);
+    info.append(el('span', { class: 'page-where', text: d.where }), ' — ', el('span', { class: 'page-states', text: d.states.join(', ') }));
   }
 
   private updateLegend(g: FbGrid): void {
@@ -184,7 +305,6 @@ export class BitmapView implements View {
     for (const k of ['written', 'reported', 'missed', 'extra'] as const) {
       g.legend.append(el('span', { class: `key key-${k}`, 'data-count': counts[k] }, el('span', { class: `swatch swatch-${k}` }), `${s[k]} ${counts[k]}`));
     }
-    g.legend.append(el('span', { class: 'key' }, el('span', { class: 'swatch swatch-heat' }), s.heat));
     if (g.lastAnswerLine !== null) {
       g.legend.append(el('span', { class: 'muted', text: `last answer: line ${g.lastAnswerLine}` }));
     }
@@ -199,6 +319,7 @@ export class BitmapView implements View {
     const width = Math.max(64, this.body.clientWidth - 8);
     for (const g of this.grids.values()) {
       this.draw(g, width);
+      this.updateInfo(g);
     }
   }
 
@@ -240,11 +361,9 @@ export class BitmapView implements View {
     const px = new Uint32Array(g.image.data.buffer);
     const lut = this.lut;
     const state = g.state;
-    const heat = g.heat;
     const n = g.pages;
     for (let p = 0; p < n; p++) {
-      const h = heat[p];
-      px[p] = lut[((state[p] & 127) * HEAT_LEVELS) + (h > 0.02 ? Math.min(HEAT_LEVELS - 1, Math.ceil(h * (HEAT_LEVELS - 1))) : 0)];
+      px[p] = lut[state[p] & 127];
     }
     px.fill(packRgba(toRgba(this.ctx.palette.background)), n);
     octx.putImageData(g.image, 0, 0);
@@ -302,7 +421,7 @@ export class BitmapView implements View {
     }
     const bgPacked = packRgba(toRgba(this.ctx.palette.background));
     for (let b = 0; b < best.length; b++) {
-      out[b] = bestRank[b] < 0 ? bgPacked : this.lut[best[b] * HEAT_LEVELS];
+      out[b] = bestRank[b] < 0 ? bgPacked : this.lut[best[b]];
     }
     g.cell = 1 / k;
     if (g.canvas.width !== bw || g.canvas.height !== bh) {

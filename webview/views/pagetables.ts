@@ -3,7 +3,7 @@
  * EPT entry under HAP): levels, entries, P/RW/US/A/D, target frames. Write-protected guest
  * page-table frames are marked; entries that changed in the last step are highlighted.
  */
-import type { Walk, WalkLevel } from '../../src/shared/protocol';
+import type { TlbEntry, Walk, WalkLevel } from '../../src/shared/protocol';
 import type { Ctx, ExportData, View } from '../context';
 import { fbOfGfn } from '../context';
 import { clear, el, hex, parseVa, vaText } from '../dom';
@@ -17,6 +17,8 @@ export class PageTablesView implements View {
   private readonly vcpuSelect: HTMLSelectElement;
   private readonly vaInput: HTMLInputElement;
   private walk: Walk | null = null;
+  /** The walked VA's page in the walked vCPU's TLB: the entry, null when not cached, undefined when unknown (the TLB did not come). */
+  private cached: TlbEntry | null | undefined = undefined;
   private previous: { key: string; step: number; walk: Walk } | null = null;
   private last: { key: string; step: number; walk: Walk } | null = null;
   private error: string | null = null;
@@ -80,8 +82,13 @@ export class PageTablesView implements View {
       return;
     }
     const key = `${vcpu}@${va}`;
+    // The same vCPU's TLB, to say whether the walked page is cached there (the TLB view's entry for it).
+    const tlb = this.ctx.rpc.request('tlb', { vcpu }).then((r) => r.entries, () => null);
     try {
       const w = await this.ctx.rpc.request('walk', { vcpu, va });
+      const entries = await tlb;
+      const page = va - (va % 4096);
+      this.cached = entries === null ? undefined : entries.find((e) => e.va === page) ?? null;
       this.error = null;
       const last = this.last;
       if (last && last.key === key && last.step + 1 === this.ctx.step) {
@@ -94,6 +101,7 @@ export class PageTablesView implements View {
     } catch (e) {
       this.error = e instanceof Error ? e.message : String(e);
       this.walk = null;
+      this.cached = undefined;
     }
     this.render();
   }
@@ -155,6 +163,14 @@ export class PageTablesView implements View {
       // Whether a store gets through without a fault: only for a translation that reaches a frame.
       head.append(el('span', { class: w.writable ? 'badge rw' : 'badge ro', text: w.writable ? 'writable' : 'read-only' }));
     }
+    const c = this.cached;
+    if (c !== undefined) {
+      // What the vCPU would use without walking: its TLB's entry for this page, if any.
+      const text = c === null ? `not in ${w.vcpu}'s TLB`
+        : `in ${w.vcpu}'s TLB: mfn ${hex(c.mfn)} ${c.writable ? 'W' : '-'}${c.dirty ? 'D' : '-'}${c.global ? 'G' : ''}`
+          + `${c.stale ? ` (${s.stale}: ${c.stale})` : ''}${w.mfn !== undefined && c.mfn !== w.mfn ? `, not the walk's ${hex(w.mfn)}` : ''}`;
+      head.append(' ', el('span', { class: `badge tlb-state ${c === null ? 'uncached' : 'cached'}${c?.stale ? ' stale' : ''}`, 'data-cached': c === null ? 'no' : 'yes', text }));
+    }
     this.body.append(head);
     if (this.focusLine !== null) {
       this.body.append(el('p', { class: 'muted following', text: s.following.replace('{0}', String(this.focusLine)) }));
@@ -181,7 +197,7 @@ export class PageTablesView implements View {
   exportData(): ExportData {
     const w = this.walk;
     const rows = w ? (['guest', 'shadow'] as const).flatMap((side) => w[side].map((l) => [side, l.level, hex(l.table), l.index, l.raw, ...FLAGS.map((f) => l.flags[f]), hex(l.target), !!l.writeProtected])) : [];
-    return { name: 'page-walk', header: ['side', 'level', 'table', 'index', 'entry', ...FLAGS, 'target', 'writeProtected'], rows, json: { step: this.ctx.step, walk: w } };
+    return { name: 'page-walk', header: ['side', 'level', 'table', 'index', 'entry', ...FLAGS, 'target', 'writeProtected'], rows, json: { step: this.ctx.step, walk: w, tlbEntry: this.cached ?? null } };
   }
 
   exportSvg(): SVGSVGElement {

@@ -39,6 +39,10 @@ export class TlbView implements View {
     }
     const sel = this.ctx.selection;
     for (const { vcpu, entries } of this.data) {
+      // What this step did to the TLB first: it explains an empty table, or stale entries that outlived a flush.
+      for (const n of this.flushNotes(vcpu)) {
+        this.body.append(el('p', { class: `tlb-note tlb-${n.kind}`, 'data-vcpu': vcpu, role: 'note' }, el('span', { class: 'vcpu-name', text: `${vcpu}: ` }), n.text));
+      }
       const stale = entries.filter((e) => e.stale !== null).length;
       const table = el('table', { class: 'grid tlb', 'data-vcpu': vcpu });
       table.append(el('caption', {}, el('span', { class: 'vcpu-name', text: `${s.vcpu} ${vcpu}` }), el('span', { class: 'muted', text: ` ${entries.length} entries${stale ? `, ${stale} ${s.stale}` : ''}` })));
@@ -71,6 +75,30 @@ export class TlbView implements View {
         this.body.append(el('p', { class: 'muted', text: `… ${entries.length - MAX_ROWS} more` }));
       }
     }
+  }
+
+  /**
+   * What the current step did to `vcpu`'s TLB, from the step's events: a flush of its domain's TLBs
+   * (`tlb-flush`), a flush owed but left out (`flush-skipped`), or a VM exit of this vCPU in a domain
+   * whose TLB is flushed on every exit. Events that name no domain (an older adapter) count for all.
+   */
+  flushNotes(vcpu: string): { kind: 'flushed' | 'skipped'; text: string }[] {
+    if (this.ctx.eventsStep !== this.ctx.step) {
+      return [];
+    }
+    const dom = (this.ctx.summary?.domains ?? []).find((d) => d.vcpus.some((v) => v.id === vcpu));
+    const out = new Map<string, 'flushed' | 'skipped'>();
+    for (const e of this.ctx.events) {
+      const ours = e.dom === undefined || e.dom === dom?.name;
+      if (e.kind === 'tlb-flush' && ours) {
+        out.set(`flushed at this step by ${e.fn}: ${e.detail}`, 'flushed');
+      } else if (e.kind === 'flush-skipped' && ours) {
+        out.set(`flush owed but skipped at this step (${e.fn}: ${e.detail}); cached entries outlive it`, 'skipped');
+      } else if (e.kind === 'vmexit' && e.vcpu === vcpu && dom?.tlb === 'flush-on-exit') {
+        out.set(`emptied at this step by a VM exit (${e.detail}): this domain's TLB is flushed on every exit`, 'flushed');
+      }
+    }
+    return [...out].map(([text, kind]) => ({ kind, text }));
   }
 
   exportData(): ExportData {

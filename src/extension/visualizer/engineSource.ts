@@ -4,7 +4,7 @@
  * learn its length and timeline marks, then goes back to step 0.
  */
 import * as vscode from 'vscode';
-import { steppedBody, timelineMark, type CustomRequests, type SteppedEventBody, type TimelineMark } from '../../debug/custom';
+import { CostSamples, steppedBody, timelineMark, type CustomRequests, type SteppedEventBody, type TimelineMark } from '../../debug/custom';
 import type { EngineApi } from '../../sim/api';
 import { createEngine } from '../../sim/engine';
 import type { Program, RunOptions } from '../../sim/program';
@@ -25,6 +25,8 @@ export class EngineSource implements VisualizerSource {
   readonly info: SourceInfo;
   private readonly engine: EngineApi;
   private readonly marks = new Map<number, TimelineMark>();
+  /** Cost counters as the first pass (and later seeks) ran the steps: the costs chart across jumps. */
+  private readonly costSamples = new CostSamples();
   private maxStep = 0;
   /** The first pass reached the end (or a statement the model cannot run): `maxStep` is the whole length. */
   private complete = false;
@@ -38,6 +40,7 @@ export class EngineSource implements VisualizerSource {
     this.info = { mode: 'engine', title };
     this.engine = createEngine(prog, { checkpointInterval: 1000, ...options });
     this.engine.recordEvents = true;
+    this.costSamples.note(0, () => this.engine.costTotals());
     this.scanned = this.scan();
   }
 
@@ -63,8 +66,10 @@ export class EngineSource implements VisualizerSource {
     this.last = null;
   }
 
+  /** After step `o` ran (the engine is in the state after it). */
   private note(o: StepOutcome): void {
     this.last = o;
+    this.costSamples.note(o.step, () => this.engine.costTotals());
     this.maxStep = Math.max(this.maxStep, o.step);
     const m = timelineMark(o);
     if (m) {
@@ -121,6 +126,7 @@ export class EngineSource implements VisualizerSource {
         return r({ total: Math.max(this.maxStep, e.stepCount), complete: this.complete || e.done, marks });
       }
       case 'xpl/seek': return r({ step: await this.seek((args as CustomRequests['xpl/seek']['args']).step) });
+      case 'xpl/costs': return r({ series: this.costSamples.list() });
     }
     throw new Error(`unknown request ${String(name)}`);
   }

@@ -9,6 +9,7 @@ import {
   parseWebviewMessage, STRING_KEYS, type Args, type Costs, type HostMessage, type Method, type RequestMessage, type Result,
   type StringKey, type ThemeKind,
 } from '../../shared/protocol';
+import { costSeries, thinVisited } from './costHistory';
 import type { VisualizerSource } from './source';
 
 export const VIEW_TYPE = 'xpl.visualizer';
@@ -67,7 +68,7 @@ function localizedStrings(): Record<StringKey, string> {
     written: t('written'), reported: t('reported'), missed: t('missed'), extra: t('extra'), writable: t('writable'), stale: t('stale'), ram: t('RAM'),
     framebuffer: t('framebuffer'), ptFrame: t('page-table frame'), shortcuts: t('Keyboard shortcuts'), export: t('Export'), close: t('Close'),
     vcpu: t('vCPU'), va: t('VA'), noWalk: t('Select a VA (type it, or pick a TLB entry) to see its walk.'), guestPixels: t('guest memory'),
-    dmScreen: t('device model screen'), staleRegion: t('stale region'), heat: t('recently written'), selectedPage: t('selected page'), noData: t('nothing yet'),
+    dmScreen: t('device model screen'), staleRegion: t('stale region'), selectedPage: t('selected page'), noData: t('nothing yet'),
     following: t('following line {0}, the last statement run that names a VA; type a VA to keep one, or clear it to follow again'),
   };
   return Object.fromEntries(STRING_KEYS.map((k) => [k, s[k]])) as Record<StringKey, string>;
@@ -88,6 +89,8 @@ export class VisualizerPanel implements vscode.Disposable {
   private sourceSub: vscode.Disposable | null = null;
   private ready = false;
   private costHistory = new Map<number, Costs>();
+  /** The step of the last summary answered (the chart's current step). */
+  private lastStep: number | null = null;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly onDisposeEmitter = new vscode.EventEmitter<void>();
   readonly onDidDispose = this.onDisposeEmitter.event;
@@ -110,6 +113,7 @@ export class VisualizerPanel implements vscode.Disposable {
     this.sourceSub?.dispose();
     this.source = source;
     this.costHistory = new Map();
+    this.lastStep = null;
     this.sourceSub = source?.onDidStep((body) => this.post({ type: 'stepped', ...body })) ?? null;
     if (this.ready) {
       this.post({ type: 'source', source: source?.info ?? { mode: 'none', title: '' } });
@@ -157,13 +161,19 @@ export class VisualizerPanel implements vscode.Disposable {
       throw new Error(vscode.l10n.t('No trace is being visualized.'));
     }
     switch (m.method) {
-      case 'costs':
-        return { series: [...this.costHistory.entries()].sort((a, b) => a[0] - b[0]).map(([step, costs]) => ({ step, costs })) } satisfies Result<'costs'>;
+      case 'costs': {
+        // The source's samples fill in the steps between the ones shown (a seek, a jump); a source
+        // that has none (an adapter without xpl/costs) leaves the shown steps alone.
+        const sampled = await src.request('xpl/costs', {}).then((r) => r.series, () => []);
+        return { series: costSeries(this.costHistory, sampled, this.lastStep) } satisfies Result<'costs'>;
+      }
       case 'compare':
         return this.compare(src);
       case 'summary': {
         const s = await src.request('xpl/summary', {});
         this.costHistory.set(s.step, { ...s.costs });
+        this.lastStep = s.step;
+        thinVisited(this.costHistory, s.step);
         return s;
       }
       default:

@@ -34,6 +34,7 @@ export type ProtocolMatchesAdapter = [
   Assert<Same<CustomRequests['xpl/screen']['result'], Result<'screen'>>>,
   Assert<Same<CustomRequests['xpl/timeline']['result'], Result<'timeline'>>>,
   Assert<Same<CustomRequests['xpl/seek']['result'], Result<'seek'>>>,
+  Assert<Same<CustomRequests['xpl/costs']['result'], Result<'costs'>>>,
   Assert<Same<Args<'walk'>, CustomRequests['xpl/walk']['args']>>,
   Assert<Same<Args<'bitmap'>, CustomRequests['xpl/bitmap']['args']>>,
 ];

@@ -35,7 +35,7 @@ export function linear2007Peek(m: Machine, d: Domain, fb: Framebuffer): TrackerA
       return;
     }
     if (m.bugs.has('skip-flush')) {
-      m.ev('flush-skipped', 'linear-2007', 'flush owed after clearing D but skipped (inject skip-flush)');
+      m.ev('flush-skipped', 'linear-2007', 'flush owed after clearing D but skipped (inject skip-flush)', { dom: d.name });
     } else {
       m.flushDomainTlbs(d, 'flush_tlb_mask', 'after clearing D (linear-2007)');
     }

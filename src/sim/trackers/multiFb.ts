@@ -118,7 +118,7 @@ function hapPeek(m: Machine, d: Domain, fb: Framebuffer, r: MultiRange): Tracker
     d.p2m.changeTypeRange(r.begin, r.end, T.ram_rw, T.ram_logdirty);
     m.costs.add(Counter.p2mTypeChanges);
     if (m.bugs.has('skip-flush')) {
-      m.ev('flush-skipped', 'hap_clean_vram_tracking_range', 'INVEPT owed but skipped (inject skip-flush)');
+      m.ev('flush-skipped', 'hap_clean_vram_tracking_range', 'INVEPT owed but skipped (inject skip-flush)', { dom: d.name });
     } else {
       m.flushDomainTlbs(d, 'ept_sync_domain', 'INVEPT after re-arming the range');
     }
@@ -161,7 +161,7 @@ function shadowPeek(m: Machine, d: Domain, fb: Framebuffer, r: MultiRange): Trac
   }
   if (flush) {
     if (m.bugs.has('skip-flush')) {
-      m.ev('flush-skipped', 'dirty_vram_range_update', 'flush owed after clearing D but skipped (inject skip-flush)');
+      m.ev('flush-skipped', 'dirty_vram_range_update', 'flush owed after clearing D but skipped (inject skip-flush)', { dom: d.name });
     } else {
       m.flushDomainTlbs(d, 'flush_tlb_mask', 'after clearing D (multi-fb)');
     }

@@ -117,7 +117,7 @@ function rangeDone(m: Machine, d: Domain, dirty: number[], scanned: number, flus
   if (dirty.length > 0 || flushAlways) {
     if (m.bugs.has('skip-flush')) {
       if (m.sink.record) {
-        m.ev('flush-skipped', flushFn, 'INVEPT owed after re-arming but skipped (inject skip-flush)');
+        m.ev('flush-skipped', flushFn, 'INVEPT owed after re-arming but skipped (inject skip-flush)', { dom: d.name });
       }
     } else {
       m.flushDomainTlbs(d, `ept_flush (${flushFn})`, `INVEPT after re-arming ${dirty.length} page(s)`);

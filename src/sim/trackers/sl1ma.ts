@@ -227,7 +227,7 @@ export function shadowTrackDirtyVram(m: Machine, d: Domain, fb: Framebuffer): Tr
   if (flush) {
     if (m.bugs.has('skip-flush')) {
       if (m.sink.record) {
-        m.ev('flush-skipped', 'shadow_track_dirty_vram', 'flush owed but skipped (inject skip-flush)');
+        m.ev('flush-skipped', 'shadow_track_dirty_vram', 'flush owed but skipped (inject skip-flush)', { dom: d.name });
       }
     } else {
       m.flushDomainTlbs(d, 'guest_flush_tlb_mask', 'after clearing D / removing write access');
