@@ -908,9 +908,9 @@ export class Checker {
       }
       case 'process': {
         const name = this.declare('process', word0);
-        // Each domain's own 'kernel' process counts too.
-        if (this.processes.size + this.domains.size >= LIMITS.processes) {
-          fail(raw.col, `too many processes: at most ${LIMITS.processes}, each domain's kernel included`);
+        // The limit counts the processes a trace declares: each domain's implicit 'kernel' is not one.
+        if (this.processes.size >= LIMITS.processes) {
+          fail(raw.col, `too many processes: at most ${LIMITS.processes} 'process' statements (each domain's kernel is not counted)`);
         }
         this.processes.set(name, { dom: need('dom').value, line: raw.line });
         const info = this.dom(need('dom'));

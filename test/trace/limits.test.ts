@@ -32,10 +32,13 @@ describe('limits', () => {
     ok(fbs(64));
     assertError(fbs(65), '66:1', /too many framebuffers: at most 64/);
   });
-  it('allows 4096 processes, not 4097, counting each domain\'s kernel', () => {
-    const procs = (n: number): string => 'domain g paging=hap mem=1M vcpus=1\n' + Array.from({ length: n }, (_, i) => `process p${i} dom=g`).join('\n');
-    ok(procs(4095));
-    assertError(procs(4096), '4097:1', /too many processes: at most 4096, each domain's kernel included/);
+  it('allows 4096 process statements, not 4097; each domain\'s kernel is not counted', () => {
+    const procs = (n: number, doms = 1): string => Array.from({ length: doms }, (_, i) => `domain g${i} paging=hap mem=1M vcpus=1\n`).join('')
+      + Array.from({ length: n }, (_, i) => `process p${i} dom=g${i % doms}`).join('\n');
+    ok(procs(4096));
+    ok(procs(4096, 64));
+    assertError(procs(4097), '4098:1', /too many processes: at most 4096 'process' statements \(each domain's kernel is not counted\)/);
+    assertError(procs(4097, 64), '4161:1', /too many processes: at most 4096/);
   });
   it('allows 1 TiB per domain, not a page more', () => {
     ok('domain g paging=hap mem=1T vcpus=1');
