@@ -1121,7 +1121,8 @@ export class Checker {
         const name = this.declare('ioreq-server', word0);
         this.servers.set(name, { dom: need('dom').value, line: raw.line });
         const info = this.dom(need('dom'));
-        const limit = n('limit', 1, 1 << 20) ?? 256;
+        // limit=0 is allowed, as Xen's rangeset_limit allows it: every map then fails with ENOMEM.
+        const limit = n('limit', 0, 1 << 20) ?? 256;
         return { op: 'ioreq-server', name, dom: info.name, limit };
       }
       case 'ioreq map':
@@ -1154,7 +1155,8 @@ export class Checker {
       case 'rangeset':
         return { op: 'rangeset', impl: need('impl').value as 'list' | 'tree' };
       case 'repeat': {
-        const count = num(word0.text, word0.col, 'repeat count', 1, LIMITS.steps);
+        // `repeat 0` is allowed: the body is checked but runs zero times.
+        const count = num(word0.text, word0.col, 'repeat count', 0, LIMITS.steps);
         return { op: 'repeat', count, end: -1 };
       }
       case 'end':

@@ -687,3 +687,23 @@ test('draw picks a mapping writable at every level (an L2 entry without R/W does
   e.run({});
   assert.equal(e.report().violations.length, 0);
 });
+
+test('repeat 0: the body runs no time, stepping goes past it, steps and time travel count no step for it', () => {
+  const text = HAP + 'repeat 0\n  note "never"\n  write vcpu=g.0 va=0xffff800000000000\nend\nrepeat 2\n  repeat 0\n    tick 1s\n  end\n  note "twice"\nend\nrepeat 0\nend\n';
+  const e = engine(text);
+  const lines: number[] = [];
+  while (!e.done) {
+    lines.push(e.step().line);
+  }
+  assert.deepEqual(lines, [1, 2, 3, 12, 12]);
+  const r = e.report();
+  assert.equal(r.steps, 5);
+  assert.deepEqual(r.notes?.map((n) => n.text), ['twice', 'twice']);
+  assert.equal(e.summary().time, 0);
+  e.seek(3);
+  assert.equal(e.nextIndex !== null && e.program.statements.lineAt(e.nextIndex), 12);
+  // A trace of nothing but a repeat 0 is done before its first step.
+  const empty = engine('repeat 0\n  note "x"\nend\n');
+  assert.equal(empty.done, true);
+  assert.equal(empty.report().steps, 0);
+});

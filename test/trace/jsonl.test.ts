@@ -65,6 +65,7 @@ describe('JSON Lines round trip', () => {
     ['no final newline', 'tick 1ns\ntick 2ns'],
     ['CRLF line endings', 'tick 1ns\r\n# c\r\n\r\ntick 2ns\r\n'],
     ['unicode and escapes in notes', 'note "café \\"☕\\" C:\\\\ 😀"  # ünïcode\n'],
+    ['repeat 0 and limit=0', 'domain g paging=hap mem=1M vcpus=1\nrepeat 0\n  tick 1ns\nend\nrepeat 0x0\nend\nioreq server s dom=g limit=0\n'],
     ['number spellings', 'domain g paging=hap mem=0x100_000 vcpus=01\nvram lfb dom=g gfn=1_0 pages=1\nexpect fb=lfb dirty=0..1\n'],
   ];
   for (const [name, text] of layouts) {
