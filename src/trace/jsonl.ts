@@ -21,14 +21,20 @@ export type JValue =
 
 export interface JMember { key: string; keyCol: number; value: JValue }
 
-/** Reads one JSON object from a line; only arrays of scalars may nest inside it. Throws LexError. */
+/**
+ * Reads one JSON object from a line; only arrays of scalars may nest inside it. Throws LexError:
+ * an error inside a member's value is at the column of that value; any other (bad JSON between
+ * members, a missing `}`, text after the object) concerns no member and is at column 1.
+ */
 class JsonLine {
   private i = 0;
   private col = 1;
+  /** Column of the member value being read (0: none is). */
+  private valueCol = 0;
 
   constructor(private readonly s: string, private readonly line: number) {}
 
-  private err(message: string, col = this.col): never {
+  private err(message: string, col = this.valueCol || 1): never {
     throw new LexError(this.line, col, message);
   }
 
@@ -81,9 +87,11 @@ class JsonLine {
         this.ws();
         this.expect(':');
         this.ws();
+        this.valueCol = this.col;
         const value = this.value(0);
+        this.valueCol = 0;
         if (members.some((m) => m.key === key)) {
-          this.err(`duplicate member "${key}"`, keyCol);
+          this.err(`duplicate member "${key}"`, value.col);
         }
         members.push({ key, keyCol, value });
         this.ws();

@@ -145,12 +145,23 @@ describe('JSON Lines reading', () => {
     assert.throws(() => parseTrace(head + '{"op":"expect","cost":"cycles"}', 'h.jsonl'),
       (e: unknown) => e instanceof TraceError && e.col === 1 && /needs min= and\/or max=/.test(e.detail));
   });
-  it('refuses malformed JSON with a position, and non-integer numbers', () => {
-    assert.throws(() => parseTrace(head + '{"op":"tick","args":["5ms"]', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.line === 2 && e.col === 28 && /expected '}'/.test(e.detail));
-    assert.throws(() => parseTrace(head + '{"op":"flush","dom":"g"} x', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.col === 26);
+  it('refuses malformed JSON at column 1 (no member holds the fault), and non-integer numbers at the value', () => {
+    assert.throws(() => parseTrace(head + '{"op":"tick","args":["5ms"]', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.line === 2 && e.col === 1 && /expected '}'/.test(e.detail));
+    assert.throws(() => parseTrace(head + '{"op":"flush","dom":"g"} x', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.col === 1 && /unexpected text after/.test(e.detail));
+    assert.throws(() => parseTrace('{"op":"peek",}', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.line === 1 && e.col === 1 && /expected a member name/.test(e.detail));
+    assert.throws(() => parseTrace(head + '{"op" "tick"}', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.col === 1 && /expected ':'/.test(e.detail));
+    // A fault inside a member's value is at that value.
+    assert.throws(() => parseTrace(head + '{"op":"note","args":["a\\q"]}', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.col === 21 && /bad escape/.test(e.detail));
+    assert.throws(() => parseTrace(head + '{"op":"flush","dom":"g', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.col === 21 && /unterminated JSON string/.test(e.detail));
+    assert.throws(() => parseTrace(head + '{"op":"flush","dom":{"a":1}}', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.col === 21 && /nested objects/.test(e.detail));
     assert.throws(() => parseTrace(head + '{"op":"dma","dom":"g","gfn":1.5}', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.col === 29 && /integers/.test(e.detail));
     assert.throws(() => parseTrace(head + '["tick"]', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.col === 1 && /must be an object/.test(e.detail));
     assert.throws(() => parseTrace(head + '{"args":["5ms"]}', 'h.jsonl'), (e: unknown) => e instanceof TraceError && /missing "op"/.test(e.detail));
+  });
+  it('puts a duplicate member at the duplicate\'s value', () => {
+    const line = '{"op":"peek","fb":"lfb","fb":"x"}';
+    assert.throws(() => parseTrace(head + line, 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.line === 2 && e.col === 30 && e.col === line.indexOf('"x"') + 1 && /duplicate member "fb"/.test(e.detail));
+    assert.throws(() => parseTrace('{"op":"tick","op":"flush"}', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.col === 19 && /duplicate member "op"/.test(e.detail));
   });
   it('keeps errors on one line even when JSON strings hold newlines', () => {
     assert.throws(() => parseTrace('{"op":"domain","args":["a\\nb"],"paging":"hap","mem":"1M","vcpus":1}', 'h.jsonl'),
