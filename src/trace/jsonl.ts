@@ -265,6 +265,7 @@ export function jsonToRaw(members: JMember[], line: number): RawStmt | null {
       continue;
     }
     let value: string | undefined;
+    let emptyList = false;
     if (v.t === 'array') {
       const parts: string[] = [];
       for (const it of v.items) {
@@ -274,10 +275,9 @@ export function jsonToRaw(members: JMember[], line: number): RawStmt | null {
         }
         parts.push(s);
       }
-      if (parts.length === 0) {
-        throw new LexError(line, v.col, `empty list for "${m.key}"`);
-      }
-      value = parts.join(',');
+      // An empty array is the empty list: `none` where the text allows it (the parser checks).
+      emptyList = parts.length === 0;
+      value = emptyList ? 'none' : parts.join(',');
     } else {
       value = scalarText(v);
       if (value === undefined) {
@@ -287,7 +287,9 @@ export function jsonToRaw(members: JMember[], line: number): RawStmt | null {
         throw new LexError(line, v.col, `missing value for "${m.key}"`);
       }
     }
-    const p: RawPair = { key: m.key, value, keyCol: v.col, valueCol: v.col, json: true };
+    const p: RawPair = emptyList
+      ? { key: m.key, value, keyCol: v.col, valueCol: v.col, json: true, emptyList }
+      : { key: m.key, value, keyCol: v.col, valueCol: v.col, json: true };
     raw.pairs.push(p);
   }
   checkLayout(members, line, raw.words.length + raw.pairs.length, raw);
@@ -440,7 +442,8 @@ export function quoteString(s: string): string {
 /** The text spelling of one JSON member value. */
 function valueText(v: JValue): string {
   if (v.t === 'array') {
-    return v.items.map(valueText).join(',');
+    // The empty list is `none` (the trace was checked: only keys that take `none` get here).
+    return v.items.length === 0 ? 'none' : v.items.map(valueText).join(',');
   }
   if (v.t === 'string') {
     return v.v;

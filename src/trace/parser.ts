@@ -16,8 +16,11 @@ import {
 
 /** A bare word with its column. `quoted`: it was a quoted string (text) or a JSON string. */
 export interface RawWord { text: string; col: number; quoted: boolean; json: boolean }
-/** A `key=value` (or a JSON member) with the columns of key and value. */
-export interface RawPair { key: string; value: string; keyCol: number; valueCol: number; json: boolean }
+/**
+ * A `key=value` (or a JSON member) with the columns of key and value. `emptyList`: a JSON empty
+ * array, read as `none` (allowed only for a list that takes `none`).
+ */
+export interface RawPair { key: string; value: string; keyCol: number; valueCol: number; json: boolean; emptyList?: boolean }
 /**
  * `col` is the keyword's column; `missingCol` is where an error about something missing points
  * (the keyword in text; 1 in JSON Lines, where no member holds what is missing).
@@ -410,7 +413,8 @@ export class Checker {
   }
 
   private addInner(raw: RawStmt): void {
-    if (PLAIN_WRITE !== null && parserShortcuts.enabled && raw.keyword === 'write' && raw.words.length === 0 && raw.pairs.length === 2 && raw.pairs[0]?.key === 'vcpu' && raw.pairs[1]?.key === 'va') {
+    if (PLAIN_WRITE !== null && parserShortcuts.enabled && raw.keyword === 'write' && raw.words.length === 0 && raw.pairs.length === 2 && raw.pairs[0]?.key === 'vcpu' && raw.pairs[1]?.key === 'va'
+      && raw.pairs[0].emptyList !== true && raw.pairs[1].emptyList !== true) {
       this.addPlainWrite(PLAIN_WRITE, raw, raw.pairs[0], raw.pairs[1]);
       return;
     }
@@ -476,6 +480,9 @@ export class Checker {
       }
       if (pairs.has(p.key)) {
         fail(p.keyCol, `duplicate key '${p.key}'`);
+      }
+      if (p.emptyList && !(ks.kind === 'list' && ks.special?.includes('none'))) {
+        fail(p.valueCol, `empty list for "${p.key}" (an empty array means 'none' only for a list that may be none)`);
       }
       pairs.set(p.key, p);
       args[p.key] = p.keyCol;

@@ -163,6 +163,27 @@ describe('JSON Lines reading', () => {
     assert.throws(() => parseTrace(head + line, 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.line === 2 && e.col === 30 && e.col === line.indexOf('"x"') + 1 && /duplicate member "fb"/.test(e.detail));
     assert.throws(() => parseTrace('{"op":"tick","op":"flush"}', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.col === 19 && /duplicate member "op"/.test(e.detail));
   });
+  it('reads an empty array as none where the text form takes none for the list', () => {
+    const fb = '{"op":"vram","args":["lfb"],"dom":"g","gfn":"0x3000","pages":16}\n';
+    const cases: [string, string][] = [
+      ['{"op":"expect","fb":"lfb","dirty":[]}', 'expect fb=lfb dirty=none'],
+      ['{"op":"expect","args":["screen"],"fb":"lfb","stale":[]}', 'expect screen fb=lfb stale=none'],
+      ['{"op":"expect","args":["logdirty"],"dom":"g","dirty":[]}', 'expect logdirty dom=g dirty=none'],
+      ['{"op":"expect","violation":[]}', 'expect violation=none'],
+    ];
+    for (const [json, text] of cases) {
+      const fromJson = [...parseTrace(head + fb + json, 'h.jsonl').statements];
+      const fromText = [...parseTrace('domain g paging=hap mem=64M vcpus=2\nvram lfb dom=g gfn=0x3000 pages=16\n' + text, 'h.xpt').statements];
+      assert.deepEqual(shapes(fromJson), shapes(fromText), json);
+      // Converted to text it is `none`, and back the same statements.
+      assert.equal(jsonlToText(head + fb + json + '\n', 'h.xpt.jsonl').split('\n')[2], text);
+    }
+    // Where the text form has no `none`, an empty array is still an error, at its value.
+    const bad: [string, number][] = [['{"op":"pte","vcpu":"g.0","va":"0x1000","set":[]}', 46], ['{"op":"write","vcpu":[],"va":"0x1000"}', 22], ['{"op":"expect","args":["ioreq"],"server":[]}', 42]];
+    for (const [json, col] of bad) {
+      assert.throws(() => parseTrace(head + json, 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.line === 2 && e.col === col && /empty list for/.test(e.detail), json);
+    }
+  });
   it('keeps errors on one line even when JSON strings hold newlines', () => {
     assert.throws(() => parseTrace('{"op":"domain","args":["a\\nb"],"paging":"hap","mem":"1M","vcpus":1}', 'h.jsonl'),
       (e: unknown) => e instanceof TraceError && !e.message.includes('\n') && /bad domain name 'a\\nb'/.test(e.detail));
