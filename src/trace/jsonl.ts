@@ -7,7 +7,7 @@
  * text → JSON Lines → text byte-for-byte (layout members `#indent`, `#ws`, `#order`, `#comment`,
  * `#cr`, `#noeol`; see docs/trace-format.md).
  */
-import { LexError, LINE_TOO_LONG, lexLine, lineSpans, type LexedLine, type Token } from './lexer';
+import { LexError, LINE_TOO_LONG, bomLength, lexLine, lineSpans, type LexedLine, type Token } from './lexer';
 import type { RawPair, RawStmt, RawWord } from './parser';
 
 /** A JSON value as read, keeping the spelling of numbers. */
@@ -353,8 +353,16 @@ function checkLayout(members: JMember[], line: number, tokens: number, raw?: Raw
           bad(m, 'true or false');
         }
         break;
+      case '#bom':
+        if (v.t !== 'bool') {
+          bad(m, 'true or false');
+        }
+        if (line !== 1) {
+          bad(m, 'only on the first line (the text file started with a byte-order mark)');
+        }
+        break;
       default:
-        bad(m, 'unknown (layout members are #indent, #ws, #order, #comment, #cr, #noeol)');
+        bad(m, 'unknown (layout members are #indent, #ws, #order, #comment, #cr, #noeol, #bom)');
     }
   }
 }
@@ -387,8 +395,14 @@ function jsonScalar(s: string): string | number {
   return PLAIN_INT.test(s) && Number.isSafeInteger(Number(s)) ? Number(s) : s;
 }
 
-/** One text line (already lexed) as a JSON Lines object, keeping its layout. */
-export function lineToJson(text: string, l: LexedLine, noEol: boolean): string {
+/** The JSON Lines of a text trace that is only a byte-order mark (no line at all). */
+export const BOM_ONLY_JSONL = '{"op":"#","text":"","#noeol":true,"#bom":true}\n';
+
+/**
+ * One text line (already lexed) as a JSON Lines object, keeping its layout; `bom`: the text file
+ * starts with a byte-order mark before this line (the first).
+ */
+export function lineToJson(text: string, l: LexedLine, noEol: boolean, bom = false): string {
   const obj: Record<string, unknown> = {};
   const tokens = l.tokens;
   const first = tokens[0];
@@ -431,6 +445,9 @@ export function lineToJson(text: string, l: LexedLine, noEol: boolean): string {
   if (noEol) {
     obj['#noeol'] = true;
   }
+  if (bom) {
+    obj['#bom'] = true;
+  }
   return JSON.stringify(obj);
 }
 
@@ -457,12 +474,16 @@ function valueText(v: JValue): string {
   return 'null';
 }
 
-/** One JSON Lines object back to its text line (without terminator) and whether a `\n` follows. */
-export function jsonToLine(members: JMember[], line: number, stringWords: ReadonlySet<string>): { text: string; cr: boolean; noEol: boolean } {
+/**
+ * One JSON Lines object back to its text line (without terminator), whether a `\n` follows, and
+ * whether a byte-order mark precedes it (`#bom`, first line only).
+ */
+export function jsonToLine(members: JMember[], line: number, stringWords: ReadonlySet<string>): { text: string; cr: boolean; noEol: boolean; bom: boolean } {
   const get = (k: string): JValue | undefined => members.find((m) => m.key === k)?.value;
   const op = get('op');
   const cr = get('#cr')?.t === 'bool' && (get('#cr') as { v: boolean }).v;
   const noEol = get('#noeol')?.t === 'bool' && (get('#noeol') as { v: boolean }).v;
+  const bom = get('#bom')?.t === 'bool' && (get('#bom') as { v: boolean }).v;
   if (!op || op.t !== 'string') {
     throw new LexError(line, op?.col ?? 1, `missing "op" string member`);
   }
@@ -470,7 +491,7 @@ export function jsonToLine(members: JMember[], line: number, stringWords: Readon
     const t = get('text');
     const text = t && t.t === 'string' ? t.v : '';
     // A comment given without its `#` gets one.
-    return { text: COMMENT_LINE.test(text) ? text : '#' + text, cr, noEol };
+    return { text: COMMENT_LINE.test(text) ? text : '#' + text, cr, noEol, bom };
   }
   const argsV = get('args');
   const args: string[] = [];
@@ -510,18 +531,22 @@ export function jsonToLine(members: JMember[], line: number, stringWords: Readon
   } else if (wsV) {
     text += ws[tokens.length] ?? '';
   }
-  return { text, cr, noEol };
+  return { text, cr, noEol, bom };
 }
 
 /** Lex every line of a text trace and turn it into JSON Lines. Throws LexError. */
 export function textLinesToJsonl(text: string): string {
+  const bom = bomLength(text) > 0;
+  if (bom && text.length === 1) {
+    return BOM_ONLY_JSONL;
+  }
   let out = '';
   for (const span of lineSpans(text)) {
     if (span.tooLong) {
       throw new LexError(span.line, 1, LINE_TOO_LONG);
     }
     const l = lexLine(text, span.start, span.end, span.line, span.cr);
-    out += lineToJson(text.slice(span.start, span.end), l, span.noEol) + '\n';
+    out += lineToJson(text.slice(span.start, span.end), l, span.noEol, bom && span.line === 1) + '\n';
   }
   return out;
 }
@@ -539,7 +564,7 @@ export function jsonlLinesToText(text: string, stringWords: ReadonlySet<string>)
       continue;
     }
     const r = jsonToLine(readJsonLine(lineText, span.line), span.line, stringWords);
-    out += r.text + (r.cr ? '\r' : '') + (r.noEol ? '' : '\n');
+    out += (r.bom ? '\ufeff' : '') + r.text + (r.cr ? '\r' : '') + (r.noEol ? '' : '\n');
   }
   return out;
 }

@@ -146,6 +146,20 @@ describe('xpl check', () => {
 });
 
 describe('xpl convert', () => {
+  it('runs a trace that starts with a byte-order mark, and converts it both ways byte for byte', () => {
+    const src = path.join(tmp, 'bom.xpt');
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), fs.readFileSync(path.join(REPO, FIX, 'hap-write-then-peek.xpt'))]);
+    fs.writeFileSync(src, bytes);
+    const r = xpl(['run', src, '--json']);
+    assert.equal(r.code, 0, r.err);
+    const j = path.join(tmp, 'bom.xpt.jsonl');
+    const t = path.join(tmp, 'bom-back.xpt');
+    assert.equal(xpl(['convert', src, j]).code, 0);
+    assert.match(fs.readFileSync(j, 'utf8'), /^\{"op":"#","text":"# Under HAP[^\n]*"#bom":true\}\n/);
+    assert.equal(xpl(['convert', j, t]).code, 0);
+    assert.deepEqual(fs.readFileSync(t), bytes);
+    assert.equal(xpl(['run', j, '--json']).code, 0);
+  });
   it('converts text to JSON Lines and back byte for byte', () => {
     const src = `${FIX}/hap-write-then-peek.xpt`;
     const j = path.join(tmp, 'hap.xpt.jsonl');

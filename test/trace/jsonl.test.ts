@@ -65,6 +65,10 @@ describe('JSON Lines round trip', () => {
     ['no final newline', 'tick 1ns\ntick 2ns'],
     ['CRLF line endings', 'tick 1ns\r\n# c\r\n\r\ntick 2ns\r\n'],
     ['unicode and escapes in notes', 'note "café \\"☕\\" C:\\\\ 😀"  # ünïcode\n'],
+    ['a byte-order mark', '\ufeffdomain g paging=hap mem=1M vcpus=1\ntick 1ns\n'],
+    ['a byte-order mark before a comment, CRLF, no final newline', '\ufeff# c\r\ntick 1ns'],
+    ['a byte-order mark before a blank line', '\ufeff\ntick 1ns\n'],
+    ['a byte-order mark alone', '\ufeff'],
     ['repeat 0 and limit=0', 'domain g paging=hap mem=1M vcpus=1\nrepeat 0\n  tick 1ns\nend\nrepeat 0x0\nend\nioreq server s dom=g limit=0\n'],
     ['number spellings', 'domain g paging=hap mem=0x100_000 vcpus=01\nvram lfb dom=g gfn=1_0 pages=1\nexpect fb=lfb dirty=0..1\n'],
   ];
@@ -74,6 +78,13 @@ describe('JSON Lines round trip', () => {
       assert.equal(jsonlToText(jsonl, 'layout.xpt.jsonl'), text);
     });
   }
+  it('keeps a byte-order mark as "#bom" on the first line only', () => {
+    assert.equal(textToJsonl('\ufefftick 1ns\n', 'b.xpt'), '{"op":"tick","args":["1ns"],"#bom":true}\n');
+    assert.throws(() => parseTrace('{"op":"tick","args":["1ns"]}\n{"op":"tick","args":["1ns"],"#bom":true}\n', 'b.jsonl'),
+      (e: unknown) => e instanceof TraceError && e.line === 2 && /bad layout member "#bom": only on the first line/.test(e.detail));
+    // A JSON Lines file's own mark is skipped, not carried to the text.
+    assert.equal(jsonlToText('\ufeff{"op":"tick","args":["1ns"]}\n', 'b.jsonl'), 'tick 1ns\n');
+  });
   it('writes one JSON object per text line, comments and blank lines included', () => {
     const text = '# lesson\n\ndomain g paging=hap mem=64M vcpus=1  # guest\nrepeat 3\nend\n';
     const lines = textToJsonl(text, 'x.xpt').split('\n');

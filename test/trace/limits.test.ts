@@ -157,6 +157,27 @@ describe('line and file size', () => {
     fs.writeFileSync(p, text);
     assert.deepEqual(readTraceFile(p).statements, parseTrace(text, p).statements);
   });
+  it('accepts a UTF-8 byte-order mark at the very start of a file or string, and ignores it (columns too)', () => {
+    const text = 'domain g paging=hap mem=64M vcpus=1\ntick 1ns\n';
+    const p = path.join(dir, 'bom.xpt');
+    fs.writeFileSync(p, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]));
+    assert.deepEqual(readTraceFile(p).statements, parseTrace(text, p).statements);
+    assert.deepEqual(parseTrace('\ufeff' + text, p).statements, parseTrace(text, p).statements);
+    // Columns on line 1 do not count it, from a file and from a string.
+    fs.writeFileSync(p, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('domain g paging=hop mem=64M vcpus=1\n')]));
+    assert.deepEqual([errorOfFile(p).line, errorOfFile(p).col], [1, 17]);
+    assertError('\ufeffdomain g paging=hop mem=64M vcpus=1\n', '1:17', /bad value 'hop'/);
+    // JSON Lines too (by name, and by content after the mark).
+    const j = '{"op":"domain","args":["g"],"paging":"hap","mem":"64M","vcpus":1}\n';
+    assert.deepEqual(parseTrace('\ufeff' + j, 'b.xpt.jsonl').statements, parseTrace(j, 'b.xpt.jsonl').statements);
+    assert.equal(parseTrace('\ufeff' + j, 'b.txt').statements.length, 1);
+    fs.writeFileSync(p, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(j)]));
+    assert.equal(readTraceFile(p).statements.length, 1);
+    // Anywhere else it is still an error, at its column.
+    assertError('tick 1ns\n\ufefftick 1ns\n', '2:1', /byte-order mark \(U\+FEFF\) in the middle of the trace/);
+    assertError('\ufeff\ufefftick 1ns\n', '1:1', /byte-order mark/);
+    assertError('note "a\ufeff"\n', '1:8', /byte-order mark/);
+  });
   it('names a missing file in one line', () => {
     const e = errorOfFile(path.join(dir, 'missing.xpt'));
     assert.match(e.message, /missing\.xpt:1:1: error: cannot read the trace: no such file$/);
