@@ -707,3 +707,28 @@ test('repeat 0: the body runs no time, stepping goes past it, steps and time tra
   assert.equal(empty.done, true);
   assert.equal(empty.report().steps, 0);
 });
+
+test('report notes: the first 10,000 executed notes and 1 MiB of their text are kept, the rest counted; time travel agrees', () => {
+  const many = engine('repeat 10005\n  note "n"\nend\nnote "last"\n');
+  many.run({});
+  let r = many.report();
+  assert.equal(r.notes?.length, 10000);
+  assert.ok(r.notes?.every((n) => n.text === 'n' && n.line === 2));
+  assert.equal(r.notesOmitted, 6, 'the notes after the first one that does not fit are counted, not kept');
+  // Bytes, not characters: 300,000 'é' are 600,000 bytes, so a second one does not fit in 1 MiB.
+  const big = engine(`repeat 3\n  note "${'é'.repeat(300_000)}"\nend\nnote "x"\n`);
+  big.run({});
+  r = big.report();
+  assert.equal(r.notes?.length, 1);
+  assert.equal(r.notesOmitted, 3);
+  // 1 MiB exactly fits.
+  const exact = engine(`repeat 2\n  note "${'a'.repeat(512 * 1024)}"\nend\n`);
+  exact.run({});
+  assert.deepEqual([exact.report().notes?.length, exact.report().notesOmitted], [2, 0]);
+  // Back in time and forward again: the same report.
+  const before = JSON.stringify(many.report());
+  many.seek(9000);
+  assert.deepEqual([many.report().notes?.length, many.report().notesOmitted], [9000, 0]);
+  many.seek(10006);
+  assert.equal(JSON.stringify(many.report()), before);
+});
