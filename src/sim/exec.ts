@@ -504,9 +504,10 @@ export class Executor {
         const p = m.processes.get(v.process)!;
         const sl = m.shadowL1For(d, p, s.va);
         if (!sl) {
-          if (m.sink.record) {
-            m.ev('destroy-shadow', '_shadow_prealloc', `no L1 shadow maps ${vaToString(s.va)}`);
-          }
+          // Nothing to destroy; the statement still ends with the flush (destroy, then flush).
+          m.nest('destroy-shadow', '_shadow_prealloc', `no L1 shadow maps ${vaToString(s.va)}: nothing to reclaim`, () => {
+            m.flushDomainTlbs(d, 'guest_flush_tlb_mask', 'after reclaiming shadows');
+          });
           return NONE;
         }
         m.nest('destroy-shadow', '_shadow_prealloc', `reclaim the L1 shadow mapping ${vaToString(s.va)}`, () => {

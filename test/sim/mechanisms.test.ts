@@ -165,6 +165,36 @@ test('reclaim destroys the L1 shadow through the put path and flushes TLBs', () 
   assert.equal(e.walk('g.0', 0x8000_0000_2000).shadow.length < 4, true, 'the L1 shadow is gone');
 });
 
+test('reclaim dom=D va=VA flushes the guest\'s TLBs even when no L1 shadow maps VA', () => {
+  // 0x40000000 is mapped by nothing: no L1 shadow (nor guest L1) exists for it.
+  const e = engine(SHADOW + `write vcpu=g.0 va=${KVA}
+read vcpu=g.1 va=${KVA}
+reclaim dom=g va=0x40000000
+`);
+  const lines: number[] = [];
+  let flushes = 0;
+  e.recordEvents = true;
+  while (!e.done) {
+    const o = e.step();
+    lines.push(o.line);
+    if (o.line === 6) {
+      flushes = o.events.filter((x) => x.kind === 'tlb-flush').length;
+    }
+  }
+  assert.ok(flushes >= 1, 'the reclaim step flushes');
+  assert.equal(e.tlb('g.0').length, 0);
+  assert.equal(e.tlb('g.1').length, 0);
+  const withTables = engine(SHADOW + `write vcpu=g.0 va=${KVA}
+reclaim dom=g va=${KVA}
+`);
+  withTables.run({});
+  const without = engine(SHADOW + `write vcpu=g.0 va=${KVA}
+reclaim dom=g va=0x40000000
+`);
+  without.run({});
+  assert.equal(without.report().costs.tlbFlushes, withTables.report().costs.tlbFlushes, 'one flush either way');
+});
+
 test('p2m: arming is lazy (recalc pending), the first access resolves it through a misconfig exit', () => {
   const e = engine(HAP + 'peek fb=lfb\n');
   e.run({});
