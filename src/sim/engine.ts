@@ -36,6 +36,9 @@ interface RunState {
   nViolations: number;
   nFailed: number;
   nNotes: number;
+  /** UTF-8 bytes of the notes kept, and how many executed notes were not kept (see NOTES_MAX). */
+  notesBytes: number;
+  notesOmitted: number;
   nLogdirty: number;
   nIoreq: number;
   nFinishes: number;
@@ -46,6 +49,27 @@ interface Checkpoint { step: number; state: RunState; logPos: number; bytes: num
 
 
 const DEFAULT_CHECKPOINT_BUDGET = 512 * 1024 * 1024;
+
+/**
+ * The report keeps the first executed notes, at most NOTES_MAX of them and NOTES_TEXT_MAX bytes of
+ * their text (UTF-8) together; the notes after the first that does not fit are only counted
+ * (`notesOmitted`), so that a loop of notes cannot grow the report without bound.
+ */
+export const NOTES_MAX = 10_000;
+export const NOTES_TEXT_MAX = 1024 * 1024;
+
+/** UTF-8 length of a string. */
+function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) {
+      // 2 bytes below U+0800, 3 above; a surrogate pair (2 units) is 4.
+      n += c < 0x800 ? 1 : c >= 0xd800 && c < 0xdc00 ? 1 : c >= 0xdc00 && c < 0xe000 ? 1 : 2;
+    }
+  }
+  return n;
+}
 
 /** Rough size of a checkpoint's structured state (memory bytes live in the shared write log). */
 function checkpointBytes(m: Machine): number {
@@ -98,7 +122,7 @@ export class Engine implements EngineApi {
       }
     }
     this.s = {
-      m, pc: 0, focusIndex: -1, loops: [], steps: 0, expectMark: 0, passed: 0, nAnswers: 0, nViolations: 0, nFailed: 0, nNotes: 0, nLogdirty: 0, nIoreq: 0, nFinishes: 0, lastScreen: new Map(),
+      m, pc: 0, focusIndex: -1, loops: [], steps: 0, expectMark: 0, passed: 0, nAnswers: 0, nViolations: 0, nFailed: 0, nNotes: 0, notesBytes: 0, notesOmitted: 0, nLogdirty: 0, nIoreq: 0, nFinishes: 0, lastScreen: new Map(),
     };
     this.exec = new Executor(m, options.tracker, options.adaptPaging);
     this.interval = options.checkpointInterval ?? 0;
@@ -232,7 +256,13 @@ export class Engine implements EngineApi {
       this.s.nLogdirty = put(this.logdirty, this.s.nLogdirty, res.logdirty);
     }
     if (res.note !== undefined) {
-      this.s.nNotes = put(this.notes, this.s.nNotes, { line, text: res.note });
+      const bytes = this.s.notesOmitted === 0 && this.s.nNotes < NOTES_MAX ? utf8Length(res.note) : 0;
+      if (this.s.notesOmitted === 0 && this.s.nNotes < NOTES_MAX && this.s.notesBytes + bytes <= NOTES_TEXT_MAX) {
+        this.s.nNotes = put(this.notes, this.s.nNotes, { line, text: res.note });
+        this.s.notesBytes += bytes;
+      } else {
+        this.s.notesOmitted++;
+      }
       if (out) {
         out.note = res.note;
       }
@@ -563,6 +593,7 @@ export class Engine implements EngineApi {
       expects: { passed: this.s.passed, failed: this.failed.slice(0, this.s.nFailed) },
       costs: this.s.m.costs.totals(),
       notes: this.notes.slice(0, this.s.nNotes),
+      notesOmitted: this.s.notesOmitted,
     };
   }
 

@@ -6,6 +6,7 @@ import { Domain, Framebuffer, Process, Vcpu, Backing, displayProcess } from './s
 import { T, WHY_HV, typeCode } from './p2m';
 import { P, RW, US, G, flagBit, readPte, vaIndex } from './pte';
 import { PAGE_SIZE } from './pages';
+import { TLB_D, TLB_W } from './tlb';
 import { newOracle, recordAnswer } from './oracle';
 import { drawScanlines, modifiedMemory, resetDrawnSpan, staleAfterRefresh, staleNow } from './qemu/vga';
 import { DIRTY_MEMORY_VGA } from './qemu/dirty';
@@ -504,9 +505,10 @@ export class Executor {
         const p = m.processes.get(v.process)!;
         const sl = m.shadowL1For(d, p, s.va);
         if (!sl) {
-          if (m.sink.record) {
-            m.ev('destroy-shadow', '_shadow_prealloc', `no L1 shadow maps ${vaToString(s.va)}`);
-          }
+          // Nothing to destroy; the statement still ends with the flush (destroy, then flush).
+          m.nest('destroy-shadow', '_shadow_prealloc', `no L1 shadow maps ${vaToString(s.va)}: nothing to reclaim`, () => {
+            m.flushDomainTlbs(d, 'guest_flush_tlb_mask', 'after reclaiming shadows');
+          });
           return NONE;
         }
         m.nest('destroy-shadow', '_shadow_prealloc', `reclaim the L1 shadow mapping ${vaToString(s.va)}`, () => {
@@ -811,9 +813,14 @@ export class Executor {
     return best;
   }
 
+  /**
+   * `draw`: one 4-byte store per pixel, scanline by scanline, each through the TLB on its own (so
+   * faults, A/D bits, TLB fills and `stale-tlb` records are per pixel store; see `pixelRun`).
+   */
   private draw(s: Extract<Statement, { op: 'draw' }>): void {
     const m = this.m;
     const v = this.vcpu(s.vcpu);
+    const d = m.dom(v.dom);
     const fb = m.fb(s.fb);
     const [x, y, w, h] = s.rect;
     if (x + w > fb.width || y + h > fb.height || w <= 0 || h <= 0) {
@@ -821,24 +828,28 @@ export class Executor {
     }
     const base = this.fbVa(v, fb);
     const c = s.color;
-    const px = [c & 0xff, (c >>> 8) & 0xff, (c >>> 16) & 0xff, 0];
+    // A page's worth of the pixel (0x00RRGGBB little-endian), for the stores of one run.
+    const pattern = new Uint8Array(PAGE_SIZE);
+    for (let k = 0; k < PAGE_SIZE; k += 4) {
+      pattern[k] = c & 0xff;
+      pattern[k + 1] = (c >>> 8) & 0xff;
+      pattern[k + 2] = (c >>> 16) & 0xff;
+    }
     m.nest('store', 'guest', `draw ${w}x${h} at ${x},${y} in '${fb.name}'`, () => {
       for (let row = y; row < y + h; row++) {
-        const va = base + (row * fb.width + x) * 4;
-        m.store(v, va, w * 4, (n, done) => {
-          const out = new Uint8Array(n);
-          for (let k = 0; k < n; k++) {
-            out[k] = px[(done + k) & 3];
-          }
-          return out;
-        });
+        this.pixelRows(v, d, base + (row * fb.width + x) * 4, w, true, (off, n) => pattern.subarray(0, n * 4), null);
       }
     });
   }
 
+  /**
+   * `blit`: memmove semantics — every pixel loaded (4-byte loads, scanline by scanline), then every
+   * pixel stored (4-byte stores, scanline by scanline), each access through the TLB on its own.
+   */
   private blit(s: Extract<Statement, { op: 'blit' }>): void {
     const m = this.m;
     const v = this.vcpu(s.vcpu);
+    const d = m.dom(v.dom);
     const fb = m.fb(s.fb);
     const [x, y, w, h] = s.from;
     const [tx, ty] = s.to;
@@ -848,14 +859,83 @@ export class Executor {
     const base = this.fbVa(v, fb);
     const rows: Uint8Array[] = [];
     for (let row = 0; row < h; row++) {
-      rows.push(m.load(v, base + ((y + row) * fb.width + x) * 4, w * 4));
+      const out = new Uint8Array(w * 4);
+      this.pixelRows(v, d, base + ((y + row) * fb.width + x) * 4, w, false, null, out);
+      rows.push(out);
     }
     for (let row = 0; row < h; row++) {
       const src = rows[row];
-      m.store(v, base + ((ty + row) * fb.width + tx) * 4, w * 4, (n, done) => src.subarray(done, done + n));
+      this.pixelRows(v, d, base + ((ty + row) * fb.width + tx) * 4, w, true, (off, n) => src.subarray(off, off + n * 4), null);
     }
     if (m.sink.record) {
       m.ev('store', 'guest', `blit ${w}x${h} from ${x},${y} to ${tx},${ty} in '${fb.name}'`);
+    }
+  }
+
+  /**
+   * `count` pixels from `va` (4-byte aligned), in order: stores (`write`, the bytes of the pixels
+   * from byte `off` of the row, `n` of them, from `bytes`) or loads (into `out`). The row is cut
+   * where it crosses a page; each piece is a `pixelRun`.
+   */
+  private pixelRows(v: Vcpu, d: Domain, va: number, count: number, write: boolean,
+    bytes: ((off: number, n: number) => Uint8Array) | null, out: Uint8Array | null): void {
+    let done = 0;
+    while (done < count) {
+      const a = va + done * 4;
+      const n = Math.min(count - done, (PAGE_SIZE - (a & (PAGE_SIZE - 1))) / 4);
+      this.pixelRun(v, d, a, n, write, bytes === null ? null : bytes(done * 4, n), out, done * 4);
+      done += n;
+    }
+  }
+
+  /**
+   * `n` pixel accesses at va, va + 4, ... inside one page, each a 4-byte access of its own: the
+   * CPU's translation (`Machine.translate`: TLB, walk, faults, A/D bits, invariants), then the bytes.
+   *
+   * Once an access has hit the TLB entry (writable and dirty, for a store) without recording a
+   * violation, and its frame is not a page table, every later access of the run would do exactly
+   * the same: hit the same entry (a hit changes nothing; its checks read state that a store to a
+   * data frame cannot change, and found nothing), with no cost, into the same frame, whose oracle
+   * books a store adds the same page to. Those accesses are then done together: the bytes in one
+   * write (or read), and, when events are recorded, one `tlb-hit` event for the run instead of one
+   * per pixel. Bytes, oracle sets, violations, costs and the order of the other events are those of
+   * pixel-by-pixel accesses.
+   */
+  private pixelRun(v: Vcpu, d: Domain, va: number, n: number, write: boolean, bytes: Uint8Array | null, out: Uint8Array | null, outOff: number): void {
+    const m = this.m;
+    const tlb = v.tlb;
+    const sink = m.sink;
+    const vpn = Math.floor(va / PAGE_SIZE);
+    for (let k = 0; k < n; k++) {
+      const a = va + k * 4;
+      const off = a & (PAGE_SIZE - 1);
+      const slot = tlb.find(vpn);
+      const hit = slot >= 0 && (!write || (tlb.flags(slot) & (TLB_W | TLB_D)) === (TLB_W | TLB_D));
+      const violations = sink.violations.length;
+      const mfn = m.translate(v, a, write, d);
+      const gfn = m.lastGfn;
+      if (write) {
+        const px = (bytes as Uint8Array).subarray(k * 4, k * 4 + 4);
+        if (mfn >= 0) {
+          m.vcpuWrite(d, mfn, gfn, off, 4, px);
+        } else if (m.ptStore >= 0) {
+          m.emulatePtStore(d, off, 4, px);
+        }
+      } else if (mfn >= 0) {
+        (out as Uint8Array).set(m.pages.read(mfn).subarray(off, off + 4), outOff + k * 4);
+      }
+      const rest = n - k - 1;
+      if (rest > 0 && hit && mfn >= 0 && sink.violations.length === violations && !(write && m.isPageTableGfn(d, gfn))) {
+        if (write) {
+          m.vcpuWrite(d, mfn, gfn, off + 4, rest * 4, (bytes as Uint8Array).subarray((k + 1) * 4, n * 4));
+        } else {
+          (out as Uint8Array).set(m.pages.read(mfn).subarray(off + 4, off + 4 + rest * 4), outOff + (k + 1) * 4);
+        }
+        if (sink.record) {
+          m.ev('tlb-hit', 'tlb', `${vaToString(a + 4)}..${vaToString(a + 4 * rest)}: ${rest} more pixel ${write ? 'stores' : 'loads'}, each a hit → mfn ${hex(mfn)}`, { vcpu: v.id, va: a + 4, mfn });
+        }
+        return;
+      }
     }
   }
 

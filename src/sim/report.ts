@@ -46,7 +46,12 @@ export interface Report {
   ioreq: IoreqRecord[];
   expects: { passed: number; failed: { line: number; message: string }[] };
   costs: CostTotals;
+  /**
+   * The first executed notes (not a fixed field of the spec): at most 10,000 of them and 1 MiB of
+   * their text; `notesOmitted` counts the executed notes after those (engine.ts, NOTES_MAX).
+   */
   notes?: { line: number; text: string }[];
+  notesOmitted?: number;
 }
 
 /**

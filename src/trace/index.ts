@@ -4,8 +4,8 @@
  */
 import * as fs from 'fs';
 import { TraceError, type Program } from '../sim/program';
-import { LexError, LINE_TOO_LONG, oneLine, MAX_FILE_BYTES, MAX_LINE_BYTES, lexLine, lineSpans } from './lexer';
-import { jsonToLine, jsonToRaw, jsonlLinesToText, lexedToRaw, lineToJson, readJsonLine, textLinesToJsonl } from './jsonl';
+import { LexError, LINE_TOO_LONG, oneLine, MAX_FILE_BYTES, MAX_LINE_BYTES, bomLength, lexLine, lineSpans } from './lexer';
+import { BOM_ONLY_JSONL, jsonToLine, jsonToRaw, jsonlLinesToText, lexedToRaw, lineToJson, readJsonLine, textLinesToJsonl } from './jsonl';
 import { Checker, parserShortcuts, type ParserBounds, type RawStmt } from './parser';
 import { STATEMENTS } from './keywords';
 
@@ -21,7 +21,7 @@ export function isJsonlTrace(text: string, file: string): boolean {
   if (file.endsWith('.jsonl')) {
     return true;
   }
-  for (let i = 0; i < text.length; i++) {
+  for (let i = bomLength(text); i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 32 || c === 9 || c === 10 || c === 13) {
       continue;
@@ -31,11 +31,16 @@ export function isJsonlTrace(text: string, file: string): boolean {
   return false;
 }
 
+/** Length (0 or 3) of a UTF-8 byte-order mark at the start of `b` (accepted and ignored there). */
+function bomBytes(b: Buffer): number {
+  return b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
+}
+
 function isJsonlBytes(b: Buffer, file: string): boolean {
   if (file.endsWith('.jsonl')) {
     return true;
   }
-  for (let i = 0; i < b.length; i++) {
+  for (let i = bomBytes(b); i < b.length; i++) {
     const c = b[i];
     if (c === 32 || c === 9 || c === 10 || c === 13) {
       continue;
@@ -59,11 +64,12 @@ function* textLines(text: string): Generator<SrcLine> {
 
 /**
  * The lines of a UTF-8 buffer, decoded one at a time (a file may be larger than the longest string
- * the runtime can hold). Over-long lines and invalid UTF-8 are found on the bytes.
+ * the runtime can hold). Over-long lines and invalid UTF-8 are found on the bytes. A byte-order mark
+ * at the start is skipped (columns on line 1 do not count it).
  */
 function* byteLines(b: Buffer): Generator<SrcLine> {
   let line = 1;
-  let start = 0;
+  let start = bomBytes(b);
   while (start < b.length) {
     let nl = b.indexOf(10, start);
     const noEol = nl < 0;
@@ -364,16 +370,22 @@ export function* convertTraceBytes(buf: Uint8Array, file: string, toJsonl: boole
     throw new TraceError(file, 1, 1, toJsonl ? 'this trace is already JSON Lines' : 'this trace is not JSON Lines');
   }
   checkLines(byteLines(b), jsonl, file);
+  // A text trace's byte-order mark is kept as `"#bom":true` on the first line's object (and written
+  // back from it); one at the start of a JSON Lines file is only skipped.
+  const bom = toJsonl && bomBytes(b) > 0;
   let chunk = '';
   try {
+    if (bom && b.length === 3) {
+      chunk += BOM_ONLY_JSONL;
+    }
     for (const l of byteLines(b)) {
       if (toJsonl) {
-        chunk += lineToJson(l.text, lexLine(l.text, 0, l.text.length, l.line, l.cr), l.noEol) + '\n';
+        chunk += lineToJson(l.text, lexLine(l.text, 0, l.text.length, l.line, l.cr), l.noEol, bom && l.line === 1) + '\n';
       } else if (l.text.trim() === '') {
         chunk += '\n';
       } else {
         const r = jsonToLine(readJsonLine(l.text, l.line), l.line, STRING_WORDS);
-        chunk += r.text + (r.cr ? '\r' : '') + (r.noEol ? '' : '\n');
+        chunk += (r.bom ? '\ufeff' : '') + r.text + (r.cr ? '\r' : '') + (r.noEol ? '' : '\n');
       }
       if (chunk.length > 1 << 20) {
         yield chunk;

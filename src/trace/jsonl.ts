@@ -7,7 +7,7 @@
  * text → JSON Lines → text byte-for-byte (layout members `#indent`, `#ws`, `#order`, `#comment`,
  * `#cr`, `#noeol`; see docs/trace-format.md).
  */
-import { LexError, LINE_TOO_LONG, lexLine, lineSpans, type LexedLine, type Token } from './lexer';
+import { LexError, LINE_TOO_LONG, bomLength, lexLine, lineSpans, type LexedLine, type Token } from './lexer';
 import type { RawPair, RawStmt, RawWord } from './parser';
 
 /** A JSON value as read, keeping the spelling of numbers. */
@@ -21,14 +21,20 @@ export type JValue =
 
 export interface JMember { key: string; keyCol: number; value: JValue }
 
-/** Reads one JSON object from a line; only arrays of scalars may nest inside it. Throws LexError. */
+/**
+ * Reads one JSON object from a line; only arrays of scalars may nest inside it. Throws LexError:
+ * an error inside a member's value is at the column of that value; any other (bad JSON between
+ * members, a missing `}`, text after the object) concerns no member and is at column 1.
+ */
 class JsonLine {
   private i = 0;
   private col = 1;
+  /** Column of the member value being read (0: none is). */
+  private valueCol = 0;
 
   constructor(private readonly s: string, private readonly line: number) {}
 
-  private err(message: string, col = this.col): never {
+  private err(message: string, col = this.valueCol || 1): never {
     throw new LexError(this.line, col, message);
   }
 
@@ -81,9 +87,11 @@ class JsonLine {
         this.ws();
         this.expect(':');
         this.ws();
+        this.valueCol = this.col;
         const value = this.value(0);
+        this.valueCol = 0;
         if (members.some((m) => m.key === key)) {
-          this.err(`duplicate member "${key}"`, keyCol);
+          this.err(`duplicate member "${key}"`, value.col);
         }
         members.push({ key, keyCol, value });
         this.ws();
@@ -257,6 +265,7 @@ export function jsonToRaw(members: JMember[], line: number): RawStmt | null {
       continue;
     }
     let value: string | undefined;
+    let emptyList = false;
     if (v.t === 'array') {
       const parts: string[] = [];
       for (const it of v.items) {
@@ -266,10 +275,9 @@ export function jsonToRaw(members: JMember[], line: number): RawStmt | null {
         }
         parts.push(s);
       }
-      if (parts.length === 0) {
-        throw new LexError(line, v.col, `empty list for "${m.key}"`);
-      }
-      value = parts.join(',');
+      // An empty array is the empty list: `none` where the text allows it (the parser checks).
+      emptyList = parts.length === 0;
+      value = emptyList ? 'none' : parts.join(',');
     } else {
       value = scalarText(v);
       if (value === undefined) {
@@ -279,7 +287,9 @@ export function jsonToRaw(members: JMember[], line: number): RawStmt | null {
         throw new LexError(line, v.col, `missing value for "${m.key}"`);
       }
     }
-    const p: RawPair = { key: m.key, value, keyCol: v.col, valueCol: v.col, json: true };
+    const p: RawPair = emptyList
+      ? { key: m.key, value, keyCol: v.col, valueCol: v.col, json: true, emptyList }
+      : { key: m.key, value, keyCol: v.col, valueCol: v.col, json: true };
     raw.pairs.push(p);
   }
   checkLayout(members, line, raw.words.length + raw.pairs.length, raw);
@@ -343,8 +353,16 @@ function checkLayout(members: JMember[], line: number, tokens: number, raw?: Raw
           bad(m, 'true or false');
         }
         break;
+      case '#bom':
+        if (v.t !== 'bool') {
+          bad(m, 'true or false');
+        }
+        if (line !== 1) {
+          bad(m, 'only on the first line (the text file started with a byte-order mark)');
+        }
+        break;
       default:
-        bad(m, 'unknown (layout members are #indent, #ws, #order, #comment, #cr, #noeol)');
+        bad(m, 'unknown (layout members are #indent, #ws, #order, #comment, #cr, #noeol, #bom)');
     }
   }
 }
@@ -377,8 +395,14 @@ function jsonScalar(s: string): string | number {
   return PLAIN_INT.test(s) && Number.isSafeInteger(Number(s)) ? Number(s) : s;
 }
 
-/** One text line (already lexed) as a JSON Lines object, keeping its layout. */
-export function lineToJson(text: string, l: LexedLine, noEol: boolean): string {
+/** The JSON Lines of a text trace that is only a byte-order mark (no line at all). */
+export const BOM_ONLY_JSONL = '{"op":"#","text":"","#noeol":true,"#bom":true}\n';
+
+/**
+ * One text line (already lexed) as a JSON Lines object, keeping its layout; `bom`: the text file
+ * starts with a byte-order mark before this line (the first).
+ */
+export function lineToJson(text: string, l: LexedLine, noEol: boolean, bom = false): string {
   const obj: Record<string, unknown> = {};
   const tokens = l.tokens;
   const first = tokens[0];
@@ -421,6 +445,9 @@ export function lineToJson(text: string, l: LexedLine, noEol: boolean): string {
   if (noEol) {
     obj['#noeol'] = true;
   }
+  if (bom) {
+    obj['#bom'] = true;
+  }
   return JSON.stringify(obj);
 }
 
@@ -432,7 +459,8 @@ export function quoteString(s: string): string {
 /** The text spelling of one JSON member value. */
 function valueText(v: JValue): string {
   if (v.t === 'array') {
-    return v.items.map(valueText).join(',');
+    // The empty list is `none` (the trace was checked: only keys that take `none` get here).
+    return v.items.length === 0 ? 'none' : v.items.map(valueText).join(',');
   }
   if (v.t === 'string') {
     return v.v;
@@ -446,12 +474,16 @@ function valueText(v: JValue): string {
   return 'null';
 }
 
-/** One JSON Lines object back to its text line (without terminator) and whether a `\n` follows. */
-export function jsonToLine(members: JMember[], line: number, stringWords: ReadonlySet<string>): { text: string; cr: boolean; noEol: boolean } {
+/**
+ * One JSON Lines object back to its text line (without terminator), whether a `\n` follows, and
+ * whether a byte-order mark precedes it (`#bom`, first line only).
+ */
+export function jsonToLine(members: JMember[], line: number, stringWords: ReadonlySet<string>): { text: string; cr: boolean; noEol: boolean; bom: boolean } {
   const get = (k: string): JValue | undefined => members.find((m) => m.key === k)?.value;
   const op = get('op');
   const cr = get('#cr')?.t === 'bool' && (get('#cr') as { v: boolean }).v;
   const noEol = get('#noeol')?.t === 'bool' && (get('#noeol') as { v: boolean }).v;
+  const bom = get('#bom')?.t === 'bool' && (get('#bom') as { v: boolean }).v;
   if (!op || op.t !== 'string') {
     throw new LexError(line, op?.col ?? 1, `missing "op" string member`);
   }
@@ -459,7 +491,7 @@ export function jsonToLine(members: JMember[], line: number, stringWords: Readon
     const t = get('text');
     const text = t && t.t === 'string' ? t.v : '';
     // A comment given without its `#` gets one.
-    return { text: COMMENT_LINE.test(text) ? text : '#' + text, cr, noEol };
+    return { text: COMMENT_LINE.test(text) ? text : '#' + text, cr, noEol, bom };
   }
   const argsV = get('args');
   const args: string[] = [];
@@ -499,18 +531,22 @@ export function jsonToLine(members: JMember[], line: number, stringWords: Readon
   } else if (wsV) {
     text += ws[tokens.length] ?? '';
   }
-  return { text, cr, noEol };
+  return { text, cr, noEol, bom };
 }
 
 /** Lex every line of a text trace and turn it into JSON Lines. Throws LexError. */
 export function textLinesToJsonl(text: string): string {
+  const bom = bomLength(text) > 0;
+  if (bom && text.length === 1) {
+    return BOM_ONLY_JSONL;
+  }
   let out = '';
   for (const span of lineSpans(text)) {
     if (span.tooLong) {
       throw new LexError(span.line, 1, LINE_TOO_LONG);
     }
     const l = lexLine(text, span.start, span.end, span.line, span.cr);
-    out += lineToJson(text.slice(span.start, span.end), l, span.noEol) + '\n';
+    out += lineToJson(text.slice(span.start, span.end), l, span.noEol, bom && span.line === 1) + '\n';
   }
   return out;
 }
@@ -528,7 +564,7 @@ export function jsonlLinesToText(text: string, stringWords: ReadonlySet<string>)
       continue;
     }
     const r = jsonToLine(readJsonLine(lineText, span.line), span.line, stringWords);
-    out += r.text + (r.cr ? '\r' : '') + (r.noEol ? '' : '\n');
+    out += (r.bom ? '\ufeff' : '') + r.text + (r.cr ? '\r' : '') + (r.noEol ? '' : '\n');
   }
   return out;
 }

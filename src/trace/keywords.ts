@@ -388,7 +388,7 @@ export const STATEMENTS: readonly StatementSpec[] = [
     id: 'ioreq server', keyword: 'ioreq', selector: { word: 'server' }, category: 'hypervisor', step: true, declaration: true,
     syntax: 'ioreq server NAME dom=D [limit=N]',
     positional: [{ name: 'name', kind: 'name', of: 'ioreq-server', declares: true, required: true, doc: 'The new server\'s name.' }],
-    keys: [domKey, { name: 'limit', kind: 'number', required: false, default: '256', doc: 'Ranges allowed per rangeset (`MAX_NR_IO_RANGES`).' }],
+    keys: [domKey, { name: 'limit', kind: 'number', required: false, default: '256', doc: 'Ranges allowed per rangeset (`MAX_NR_IO_RANGES`), 0..2^20; with 0 every map fails with ENOMEM.' }],
     doc: 'Create an enabled ioreq server with port, mmio and pci rangesets (creating and enabling it pause the domain). Under HAP it also claims the `ioreq_server` p2m type for the `p2m` statement.',
     xen: '`ioreq_server_create`, `ioreq_server_set_state`, `ioreq_server_alloc_rangesets`, `rangeset_limit`, `XEN_DMOP_map_mem_type_to_ioreq_server`',
   },
@@ -439,7 +439,7 @@ export const STATEMENTS: readonly StatementSpec[] = [
   {
     id: 'repeat', keyword: 'repeat', category: 'structure', step: false,
     syntax: 'repeat N',
-    positional: [{ name: 'count', kind: 'number', required: true, doc: 'How many times (1..10^8).' }],
+    positional: [{ name: 'count', kind: 'number', required: true, doc: 'How many times (0..10^8; 0 runs the body no time).' }],
     keys: [],
     doc: 'Run the lines up to the matching `end` N times (nesting allowed). The debugger steps through the body each time.',
     xen: 'None',

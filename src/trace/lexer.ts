@@ -50,15 +50,24 @@ export interface LexedLine {
   cr: boolean;
 }
 
+/**
+ * Length (in UTF-16 units, 0 or 1) of a UTF-8 byte-order mark at the very start of `text`: accepted
+ * and ignored there (columns on line 1 do not count it); anywhere else U+FEFF is an error.
+ */
+export function bomLength(text: string): number {
+  return text.charCodeAt(0) === 0xfeff ? 1 : 0;
+}
+
 /** A line of a text: its 0-based start offset (UTF-16) and end (exclusive, before `\r?\n`). */
 export interface LineSpan { start: number; end: number; cr: boolean }
 
 /**
  * Iterate over the lines of `text`, refusing any line longer than 1 MiB (UTF-8) before the caller
- * looks at its content. `noEol` is true for a last line not followed by `\n`.
+ * looks at its content. `noEol` is true for a last line not followed by `\n`. A byte-order mark at
+ * the start is skipped (see `bomLength`).
  */
 export function* lineSpans(text: string): Generator<LineSpan & { line: number; noEol: boolean; tooLong: boolean }> {
-  let start = 0;
+  let start = bomLength(text);
   let line = 1;
   const n = text.length;
   while (start < n) {
@@ -123,7 +132,7 @@ function controlMessage(c: number): string | undefined {
     return `control character U+${c.toString(16).padStart(4, '0').toUpperCase()} in trace (binary file?)`;
   }
   if (c === 0xfeff) {
-    return 'byte-order mark (U+FEFF) in trace: save the file as UTF-8 without BOM';
+    return 'byte-order mark (U+FEFF) in the middle of the trace (one is allowed only at the very start of the file)';
   }
   return undefined;
 }

@@ -16,8 +16,11 @@ import {
 
 /** A bare word with its column. `quoted`: it was a quoted string (text) or a JSON string. */
 export interface RawWord { text: string; col: number; quoted: boolean; json: boolean }
-/** A `key=value` (or a JSON member) with the columns of key and value. */
-export interface RawPair { key: string; value: string; keyCol: number; valueCol: number; json: boolean }
+/**
+ * A `key=value` (or a JSON member) with the columns of key and value. `emptyList`: a JSON empty
+ * array, read as `none` (allowed only for a list that takes `none`).
+ */
+export interface RawPair { key: string; value: string; keyCol: number; valueCol: number; json: boolean; emptyList?: boolean }
 /**
  * `col` is the keyword's column; `missingCol` is where an error about something missing points
  * (the keyword in text; 1 in JSON Lines, where no member holds what is missing).
@@ -410,7 +413,8 @@ export class Checker {
   }
 
   private addInner(raw: RawStmt): void {
-    if (PLAIN_WRITE !== null && parserShortcuts.enabled && raw.keyword === 'write' && raw.words.length === 0 && raw.pairs.length === 2 && raw.pairs[0]?.key === 'vcpu' && raw.pairs[1]?.key === 'va') {
+    if (PLAIN_WRITE !== null && parserShortcuts.enabled && raw.keyword === 'write' && raw.words.length === 0 && raw.pairs.length === 2 && raw.pairs[0]?.key === 'vcpu' && raw.pairs[1]?.key === 'va'
+      && raw.pairs[0].emptyList !== true && raw.pairs[1].emptyList !== true) {
       this.addPlainWrite(PLAIN_WRITE, raw, raw.pairs[0], raw.pairs[1]);
       return;
     }
@@ -476,6 +480,9 @@ export class Checker {
       }
       if (pairs.has(p.key)) {
         fail(p.keyCol, `duplicate key '${p.key}'`);
+      }
+      if (p.emptyList && !(ks.kind === 'list' && ks.special?.includes('none'))) {
+        fail(p.valueCol, `empty list for "${p.key}" (an empty array means 'none' only for a list that may be none)`);
       }
       pairs.set(p.key, p);
       args[p.key] = p.keyCol;
@@ -908,9 +915,9 @@ export class Checker {
       }
       case 'process': {
         const name = this.declare('process', word0);
-        // Each domain's own 'kernel' process counts too.
-        if (this.processes.size + this.domains.size >= LIMITS.processes) {
-          fail(raw.col, `too many processes: at most ${LIMITS.processes}, each domain's kernel included`);
+        // The limit counts the processes a trace declares: each domain's implicit 'kernel' is not one.
+        if (this.processes.size >= LIMITS.processes) {
+          fail(raw.col, `too many processes: at most ${LIMITS.processes} 'process' statements (each domain's kernel is not counted)`);
         }
         this.processes.set(name, { dom: need('dom').value, line: raw.line });
         const info = this.dom(need('dom'));
@@ -1121,7 +1128,8 @@ export class Checker {
         const name = this.declare('ioreq-server', word0);
         this.servers.set(name, { dom: need('dom').value, line: raw.line });
         const info = this.dom(need('dom'));
-        const limit = n('limit', 1, 1 << 20) ?? 256;
+        // limit=0 is allowed, as Xen's rangeset_limit allows it: every map then fails with ENOMEM.
+        const limit = n('limit', 0, 1 << 20) ?? 256;
         return { op: 'ioreq-server', name, dom: info.name, limit };
       }
       case 'ioreq map':
@@ -1154,7 +1162,8 @@ export class Checker {
       case 'rangeset':
         return { op: 'rangeset', impl: need('impl').value as 'list' | 'tree' };
       case 'repeat': {
-        const count = num(word0.text, word0.col, 'repeat count', 1, LIMITS.steps);
+        // `repeat 0` is allowed: the body is checked but runs zero times.
+        const count = num(word0.text, word0.col, 'repeat count', 0, LIMITS.steps);
         return { op: 'repeat', count, end: -1 };
       }
       case 'end':

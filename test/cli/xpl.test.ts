@@ -103,6 +103,17 @@ describe('xpl run', () => {
     assert.deepEqual(Object.keys(v[0]).slice(0, 5), ['line', 'id', 'fb', 'pages', 'message']);
     assert.deepEqual([v[0].id, v[0].fb, v[0].pages, v[0].vcpu], ['guest-no-flush', null, [], 'g.0']);
   });
+  it('keeps the first notes within a bound and counts the rest, so a loop of big notes runs (exit 0)', () => {
+    const p = path.join(tmp, 'bignote.xpt');
+    fs.writeFileSync(p, `repeat 600\nnote "${'a'.repeat(1_000_000)}"\nend\n`);
+    const r = xpl(['run', p, '--json']);
+    assert.equal(r.code, 0, r.err);
+    const rep = JSON.parse(r.out) as { steps: number; notes: { line: number; text: string }[]; notesOmitted: number };
+    assert.equal(rep.steps, 600);
+    assert.equal(rep.notes.length, 1);
+    assert.equal(rep.notes[0]?.text.length, 1_000_000);
+    assert.equal(rep.notesOmitted, 599);
+  });
   it('names a directory given as TRACE in one line', () => {
     assertOneLineError(xpl(['run', 'test']), 'test:1:1: error: ', /cannot read the trace: it is a directory/);
   });
@@ -146,6 +157,20 @@ describe('xpl check', () => {
 });
 
 describe('xpl convert', () => {
+  it('runs a trace that starts with a byte-order mark, and converts it both ways byte for byte', () => {
+    const src = path.join(tmp, 'bom.xpt');
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), fs.readFileSync(path.join(REPO, FIX, 'hap-write-then-peek.xpt'))]);
+    fs.writeFileSync(src, bytes);
+    const r = xpl(['run', src, '--json']);
+    assert.equal(r.code, 0, r.err);
+    const j = path.join(tmp, 'bom.xpt.jsonl');
+    const t = path.join(tmp, 'bom-back.xpt');
+    assert.equal(xpl(['convert', src, j]).code, 0);
+    assert.match(fs.readFileSync(j, 'utf8'), /^\{"op":"#","text":"# Under HAP[^\n]*"#bom":true\}\n/);
+    assert.equal(xpl(['convert', j, t]).code, 0);
+    assert.deepEqual(fs.readFileSync(t), bytes);
+    assert.equal(xpl(['run', j, '--json']).code, 0);
+  });
   it('converts text to JSON Lines and back byte for byte', () => {
     const src = `${FIX}/hap-write-then-peek.xpt`;
     const j = path.join(tmp, 'hap.xpt.jsonl');

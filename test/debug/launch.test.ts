@@ -222,6 +222,19 @@ describe('debug adapter: launch and robustness', () => {
     }
   });
 
+  it('debugs a trace saved with a UTF-8 byte-order mark: columns on line 1 do not count it', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xpl-debug-'));
+    const trace = path.join(dir, 'bom.xpt');
+    fs.writeFileSync(trace, '\ufeffdomain g paging=shadow mem=16M vcpus=1\nflush dom=g\n');
+    try {
+      const stopped = await launch(s, { trace, stopOnEntry: true });
+      const top = (await stack(s, stopped))[0];
+      assert.deepEqual([top.line, top.column, top.name.startsWith('domain g paging=shadow')], [1, 1, true]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('runs without debugging to the end and terminates, printing notes', async () => {
     const terminated = s.dc.waitForEvent('terminated');
     await within(s.dc.initializeRequest({ adapterID: 'xpl', pathFormat: 'path' }), 'initialize');

@@ -56,6 +56,22 @@ describe('debug adapter: stepping and time travel', () => {
     assert.equal((await stack(s, stopped))[0].name, 'peek fb=lfb  [next: step 4]');
   });
 
+  it('steps over a repeat 0 (its body never runs; a breakpoint in it is never hit)', async () => {
+    let stopped = await launch(s, { trace: fixture('repeat-zero.xpt'), stopOnEntry: true });
+    assert.equal(await topLine(s, stopped), 2);
+    stopped = await resume(s, 'next', stopped.body.threadId);
+    assert.equal(await topLine(s, stopped), 7);
+    stopped = await resume(s, 'next', stopped.body.threadId);
+    assert.equal((await evaluate(s, 'step')).result, '2');
+    stopped = await resume(s, 'stepBack', stopped.body.threadId);
+    assert.equal(await topLine(s, stopped), 7);
+    await close(s);
+    s = await open();
+    const end = await launch(s, { trace: fixture('repeat-zero.xpt'), breakpoints: [{ line: 4 }, { line: 5 }] });
+    assert.equal(end.body.reason, 'end');
+    assert.ok(!s.outputs.some((o) => o.body.output.includes('never')));
+  });
+
   it('debugs the JSON Lines form of a trace: its lines, breakpoints and statements', async () => {
     const trace = fixture('shadow-peek-after-one-store.xpt.jsonl');
     const stopped = await launch(s, { trace, breakpoints: [{ line: 1 }, { line: 6 }] });

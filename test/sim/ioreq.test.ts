@@ -12,6 +12,7 @@ import { RANGESET_IMPLS, type RangesetImpl } from '../../src/sim/rangeset/index'
 import type { IoreqKind } from '../../src/sim/program';
 import { parseTrace } from '../../src/trace/index';
 import { deepClone } from '../../src/sim/util';
+import { createEngine } from '../../src/sim/engine';
 
 function state(impl: RangesetImpl): IoreqState {
   const st = new IoreqState();
@@ -294,4 +295,15 @@ test('property: list- and tree-backed ioreq servers give identical results and s
       assert.equal(both[1].checkInvariant(), null);
     }
   }), { numRuns: 200 });
+});
+
+test('ioreq server limit=0 (Xen accepts it): every map and unmap-split fails with ENOMEM, selects nothing, no violation', () => {
+  for (const impl of RANGESET_IMPLS) {
+    const e = createEngine(parseTrace(`domain g paging=hap mem=64M vcpus=1\nrangeset impl=${impl}\nioreq server s dom=g limit=0\nioreq map s kind=port range=0x10..0x20\nioreq map s kind=mmio range=0x1000..0x2000\nioreq access dom=g kind=port addr=0x10\nexpect ioreq server=none\n`, 'limit0.xpt'), {});
+    e.run({});
+    const r = e.report();
+    assert.deepEqual(r.ioreq.map((x) => [x.op, x.server, x.result ?? null]), [['map', 's', 'ENOMEM'], ['map', 's', 'ENOMEM'], ['access', null, null]]);
+    assert.deepEqual(r.violations, []);
+    assert.equal(r.expects.passed, 1);
+  }
 });

@@ -165,6 +165,36 @@ test('reclaim destroys the L1 shadow through the put path and flushes TLBs', () 
   assert.equal(e.walk('g.0', 0x8000_0000_2000).shadow.length < 4, true, 'the L1 shadow is gone');
 });
 
+test('reclaim dom=D va=VA flushes the guest\'s TLBs even when no L1 shadow maps VA', () => {
+  // 0x40000000 is mapped by nothing: no L1 shadow (nor guest L1) exists for it.
+  const e = engine(SHADOW + `write vcpu=g.0 va=${KVA}
+read vcpu=g.1 va=${KVA}
+reclaim dom=g va=0x40000000
+`);
+  const lines: number[] = [];
+  let flushes = 0;
+  e.recordEvents = true;
+  while (!e.done) {
+    const o = e.step();
+    lines.push(o.line);
+    if (o.line === 6) {
+      flushes = o.events.filter((x) => x.kind === 'tlb-flush').length;
+    }
+  }
+  assert.ok(flushes >= 1, 'the reclaim step flushes');
+  assert.equal(e.tlb('g.0').length, 0);
+  assert.equal(e.tlb('g.1').length, 0);
+  const withTables = engine(SHADOW + `write vcpu=g.0 va=${KVA}
+reclaim dom=g va=${KVA}
+`);
+  withTables.run({});
+  const without = engine(SHADOW + `write vcpu=g.0 va=${KVA}
+reclaim dom=g va=0x40000000
+`);
+  without.run({});
+  assert.equal(without.report().costs.tlbFlushes, withTables.report().costs.tlbFlushes, 'one flush either way');
+});
+
 test('p2m: arming is lazy (recalc pending), the first access resolves it through a misconfig exit', () => {
   const e = engine(HAP + 'peek fb=lfb\n');
   e.run({});
@@ -686,4 +716,49 @@ test('draw picks a mapping writable at every level (an L2 entry without R/W does
     'write vcpu=g.0 va=0xffff800040000000\ndraw vcpu=g.0 fb=lfb rect=0,0,8,1\n');
   e.run({});
   assert.equal(e.report().violations.length, 0);
+});
+
+test('repeat 0: the body runs no time, stepping goes past it, steps and time travel count no step for it', () => {
+  const text = HAP + 'repeat 0\n  note "never"\n  write vcpu=g.0 va=0xffff800000000000\nend\nrepeat 2\n  repeat 0\n    tick 1s\n  end\n  note "twice"\nend\nrepeat 0\nend\n';
+  const e = engine(text);
+  const lines: number[] = [];
+  while (!e.done) {
+    lines.push(e.step().line);
+  }
+  assert.deepEqual(lines, [1, 2, 3, 12, 12]);
+  const r = e.report();
+  assert.equal(r.steps, 5);
+  assert.deepEqual(r.notes?.map((n) => n.text), ['twice', 'twice']);
+  assert.equal(e.summary().time, 0);
+  e.seek(3);
+  assert.equal(e.nextIndex !== null && e.program.statements.lineAt(e.nextIndex), 12);
+  // A trace of nothing but a repeat 0 is done before its first step.
+  const empty = engine('repeat 0\n  note "x"\nend\n');
+  assert.equal(empty.done, true);
+  assert.equal(empty.report().steps, 0);
+});
+
+test('report notes: the first 10,000 executed notes and 1 MiB of their text are kept, the rest counted; time travel agrees', () => {
+  const many = engine('repeat 10005\n  note "n"\nend\nnote "last"\n');
+  many.run({});
+  let r = many.report();
+  assert.equal(r.notes?.length, 10000);
+  assert.ok(r.notes?.every((n) => n.text === 'n' && n.line === 2));
+  assert.equal(r.notesOmitted, 6, 'the notes after the first one that does not fit are counted, not kept');
+  // Bytes, not characters: 300,000 'é' are 600,000 bytes, so a second one does not fit in 1 MiB.
+  const big = engine(`repeat 3\n  note "${'é'.repeat(300_000)}"\nend\nnote "x"\n`);
+  big.run({});
+  r = big.report();
+  assert.equal(r.notes?.length, 1);
+  assert.equal(r.notesOmitted, 3);
+  // 1 MiB exactly fits.
+  const exact = engine(`repeat 2\n  note "${'a'.repeat(512 * 1024)}"\nend\n`);
+  exact.run({});
+  assert.deepEqual([exact.report().notes?.length, exact.report().notesOmitted], [2, 0]);
+  // Back in time and forward again: the same report.
+  const before = JSON.stringify(many.report());
+  many.seek(9000);
+  assert.deepEqual([many.report().notes?.length, many.report().notesOmitted], [9000, 0]);
+  many.seek(10006);
+  assert.equal(JSON.stringify(many.report()), before);
 });

@@ -290,8 +290,19 @@ describe('repeat structure', () => {
     assertError(H + 'repeat 2\n  vram v dom=g gfn=0 pages=1\nend', '3:3', /cannot be inside a 'repeat' body/);
     assertError(H + 'repeat 2\n  ioreq server s dom=g\nend', '3:3', /cannot be inside a 'repeat' body/);
   });
-  it('refuses a repeat count of 0', () => {
-    assertError('repeat 0\nend', '1:8', /repeat count 0 is too small/);
+  it('accepts a repeat count of 0 (the body is checked, its steps cost nothing)', () => {
+    const st = ok(H + 'repeat 0\n  flush dom=g\nend');
+    assert.equal(st[1]?.op === 'repeat' && st[1].count, 0);
+    assert.equal(st[3]?.op === 'end' && st[3].start, 1);
+    assertError(H + 'repeat 0\n  flush dom=x\nend', '3:13', /undeclared domain 'x'/);
+    // A repeat 0 around a body that would cross the step limit costs nothing.
+    ok('repeat 100000000\n  tick 1ns\nend\nrepeat 0\n  repeat 100000000\n    tick 1ns\n  end\nend');
+    assertError('repeat -1\nend', '1:8', /must not be negative/);
+  });
+  it('accepts ioreq server limit=0 (Xen does: every map is then ENOMEM)', () => {
+    const st = ok(H + 'ioreq server s dom=g limit=0');
+    assert.equal(st[1]?.op === 'ioreq-server' && st[1].limit, 0);
+    assertError(H + 'ioreq server s dom=g limit=1048577', '2:28', /limit 1048577 is too large/);
   });
 });
 

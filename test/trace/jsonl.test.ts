@@ -65,6 +65,11 @@ describe('JSON Lines round trip', () => {
     ['no final newline', 'tick 1ns\ntick 2ns'],
     ['CRLF line endings', 'tick 1ns\r\n# c\r\n\r\ntick 2ns\r\n'],
     ['unicode and escapes in notes', 'note "café \\"☕\\" C:\\\\ 😀"  # ünïcode\n'],
+    ['a byte-order mark', '\ufeffdomain g paging=hap mem=1M vcpus=1\ntick 1ns\n'],
+    ['a byte-order mark before a comment, CRLF, no final newline', '\ufeff# c\r\ntick 1ns'],
+    ['a byte-order mark before a blank line', '\ufeff\ntick 1ns\n'],
+    ['a byte-order mark alone', '\ufeff'],
+    ['repeat 0 and limit=0', 'domain g paging=hap mem=1M vcpus=1\nrepeat 0\n  tick 1ns\nend\nrepeat 0x0\nend\nioreq server s dom=g limit=0\n'],
     ['number spellings', 'domain g paging=hap mem=0x100_000 vcpus=01\nvram lfb dom=g gfn=1_0 pages=1\nexpect fb=lfb dirty=0..1\n'],
   ];
   for (const [name, text] of layouts) {
@@ -73,6 +78,13 @@ describe('JSON Lines round trip', () => {
       assert.equal(jsonlToText(jsonl, 'layout.xpt.jsonl'), text);
     });
   }
+  it('keeps a byte-order mark as "#bom" on the first line only', () => {
+    assert.equal(textToJsonl('\ufefftick 1ns\n', 'b.xpt'), '{"op":"tick","args":["1ns"],"#bom":true}\n');
+    assert.throws(() => parseTrace('{"op":"tick","args":["1ns"]}\n{"op":"tick","args":["1ns"],"#bom":true}\n', 'b.jsonl'),
+      (e: unknown) => e instanceof TraceError && e.line === 2 && /bad layout member "#bom": only on the first line/.test(e.detail));
+    // A JSON Lines file's own mark is skipped, not carried to the text.
+    assert.equal(jsonlToText('\ufeff{"op":"tick","args":["1ns"]}\n', 'b.jsonl'), 'tick 1ns\n');
+  });
   it('writes one JSON object per text line, comments and blank lines included', () => {
     const text = '# lesson\n\ndomain g paging=hap mem=64M vcpus=1  # guest\nrepeat 3\nend\n';
     const lines = textToJsonl(text, 'x.xpt').split('\n');
@@ -144,12 +156,44 @@ describe('JSON Lines reading', () => {
     assert.throws(() => parseTrace(head + '{"op":"expect","cost":"cycles"}', 'h.jsonl'),
       (e: unknown) => e instanceof TraceError && e.col === 1 && /needs min= and\/or max=/.test(e.detail));
   });
-  it('refuses malformed JSON with a position, and non-integer numbers', () => {
-    assert.throws(() => parseTrace(head + '{"op":"tick","args":["5ms"]', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.line === 2 && e.col === 28 && /expected '}'/.test(e.detail));
-    assert.throws(() => parseTrace(head + '{"op":"flush","dom":"g"} x', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.col === 26);
+  it('refuses malformed JSON at column 1 (no member holds the fault), and non-integer numbers at the value', () => {
+    assert.throws(() => parseTrace(head + '{"op":"tick","args":["5ms"]', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.line === 2 && e.col === 1 && /expected '}'/.test(e.detail));
+    assert.throws(() => parseTrace(head + '{"op":"flush","dom":"g"} x', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.col === 1 && /unexpected text after/.test(e.detail));
+    assert.throws(() => parseTrace('{"op":"peek",}', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.line === 1 && e.col === 1 && /expected a member name/.test(e.detail));
+    assert.throws(() => parseTrace(head + '{"op" "tick"}', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.col === 1 && /expected ':'/.test(e.detail));
+    // A fault inside a member's value is at that value.
+    assert.throws(() => parseTrace(head + '{"op":"note","args":["a\\q"]}', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.col === 21 && /bad escape/.test(e.detail));
+    assert.throws(() => parseTrace(head + '{"op":"flush","dom":"g', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.col === 21 && /unterminated JSON string/.test(e.detail));
+    assert.throws(() => parseTrace(head + '{"op":"flush","dom":{"a":1}}', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.col === 21 && /nested objects/.test(e.detail));
     assert.throws(() => parseTrace(head + '{"op":"dma","dom":"g","gfn":1.5}', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.col === 29 && /integers/.test(e.detail));
     assert.throws(() => parseTrace(head + '["tick"]', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.col === 1 && /must be an object/.test(e.detail));
     assert.throws(() => parseTrace(head + '{"args":["5ms"]}', 'h.jsonl'), (e: unknown) => e instanceof TraceError && /missing "op"/.test(e.detail));
+  });
+  it('puts a duplicate member at the duplicate\'s value', () => {
+    const line = '{"op":"peek","fb":"lfb","fb":"x"}';
+    assert.throws(() => parseTrace(head + line, 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.line === 2 && e.col === 30 && e.col === line.indexOf('"x"') + 1 && /duplicate member "fb"/.test(e.detail));
+    assert.throws(() => parseTrace('{"op":"tick","op":"flush"}', 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.col === 19 && /duplicate member "op"/.test(e.detail));
+  });
+  it('reads an empty array as none where the text form takes none for the list', () => {
+    const fb = '{"op":"vram","args":["lfb"],"dom":"g","gfn":"0x3000","pages":16}\n';
+    const cases: [string, string][] = [
+      ['{"op":"expect","fb":"lfb","dirty":[]}', 'expect fb=lfb dirty=none'],
+      ['{"op":"expect","args":["screen"],"fb":"lfb","stale":[]}', 'expect screen fb=lfb stale=none'],
+      ['{"op":"expect","args":["logdirty"],"dom":"g","dirty":[]}', 'expect logdirty dom=g dirty=none'],
+      ['{"op":"expect","violation":[]}', 'expect violation=none'],
+    ];
+    for (const [json, text] of cases) {
+      const fromJson = [...parseTrace(head + fb + json, 'h.jsonl').statements];
+      const fromText = [...parseTrace('domain g paging=hap mem=64M vcpus=2\nvram lfb dom=g gfn=0x3000 pages=16\n' + text, 'h.xpt').statements];
+      assert.deepEqual(shapes(fromJson), shapes(fromText), json);
+      // Converted to text it is `none`, and back the same statements.
+      assert.equal(jsonlToText(head + fb + json + '\n', 'h.xpt.jsonl').split('\n')[2], text);
+    }
+    // Where the text form has no `none`, an empty array is still an error, at its value.
+    const bad: [string, number][] = [['{"op":"pte","vcpu":"g.0","va":"0x1000","set":[]}', 46], ['{"op":"write","vcpu":[],"va":"0x1000"}', 22], ['{"op":"expect","args":["ioreq"],"server":[]}', 42]];
+    for (const [json, col] of bad) {
+      assert.throws(() => parseTrace(head + json, 'h.jsonl'), (e: unknown) => e instanceof TraceError && e.line === 2 && e.col === col && /empty list for/.test(e.detail), json);
+    }
   });
   it('keeps errors on one line even when JSON strings hold newlines', () => {
     assert.throws(() => parseTrace('{"op":"domain","args":["a\\nb"],"paging":"hap","mem":"1M","vcpus":1}', 'h.jsonl'),

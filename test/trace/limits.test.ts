@@ -32,10 +32,13 @@ describe('limits', () => {
     ok(fbs(64));
     assertError(fbs(65), '66:1', /too many framebuffers: at most 64/);
   });
-  it('allows 4096 processes, not 4097, counting each domain\'s kernel', () => {
-    const procs = (n: number): string => 'domain g paging=hap mem=1M vcpus=1\n' + Array.from({ length: n }, (_, i) => `process p${i} dom=g`).join('\n');
-    ok(procs(4095));
-    assertError(procs(4096), '4097:1', /too many processes: at most 4096, each domain's kernel included/);
+  it('allows 4096 process statements, not 4097; each domain\'s kernel is not counted', () => {
+    const procs = (n: number, doms = 1): string => Array.from({ length: doms }, (_, i) => `domain g${i} paging=hap mem=1M vcpus=1\n`).join('')
+      + Array.from({ length: n }, (_, i) => `process p${i} dom=g${i % doms}`).join('\n');
+    ok(procs(4096));
+    ok(procs(4096, 64));
+    assertError(procs(4097), '4098:1', /too many processes: at most 4096 'process' statements \(each domain's kernel is not counted\)/);
+    assertError(procs(4097, 64), '4161:1', /too many processes: at most 4096/);
   });
   it('allows 1 TiB per domain, not a page more', () => {
     ok('domain g paging=hap mem=1T vcpus=1');
@@ -153,6 +156,27 @@ describe('line and file size', () => {
     const text = 'note "café ☕ 😀"\n';
     fs.writeFileSync(p, text);
     assert.deepEqual(readTraceFile(p).statements, parseTrace(text, p).statements);
+  });
+  it('accepts a UTF-8 byte-order mark at the very start of a file or string, and ignores it (columns too)', () => {
+    const text = 'domain g paging=hap mem=64M vcpus=1\ntick 1ns\n';
+    const p = path.join(dir, 'bom.xpt');
+    fs.writeFileSync(p, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]));
+    assert.deepEqual(readTraceFile(p).statements, parseTrace(text, p).statements);
+    assert.deepEqual(parseTrace('\ufeff' + text, p).statements, parseTrace(text, p).statements);
+    // Columns on line 1 do not count it, from a file and from a string.
+    fs.writeFileSync(p, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('domain g paging=hop mem=64M vcpus=1\n')]));
+    assert.deepEqual([errorOfFile(p).line, errorOfFile(p).col], [1, 17]);
+    assertError('\ufeffdomain g paging=hop mem=64M vcpus=1\n', '1:17', /bad value 'hop'/);
+    // JSON Lines too (by name, and by content after the mark).
+    const j = '{"op":"domain","args":["g"],"paging":"hap","mem":"64M","vcpus":1}\n';
+    assert.deepEqual(parseTrace('\ufeff' + j, 'b.xpt.jsonl').statements, parseTrace(j, 'b.xpt.jsonl').statements);
+    assert.equal(parseTrace('\ufeff' + j, 'b.txt').statements.length, 1);
+    fs.writeFileSync(p, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(j)]));
+    assert.equal(readTraceFile(p).statements.length, 1);
+    // Anywhere else it is still an error, at its column.
+    assertError('tick 1ns\n\ufefftick 1ns\n', '2:1', /byte-order mark \(U\+FEFF\) in the middle of the trace/);
+    assertError('\ufeff\ufefftick 1ns\n', '1:1', /byte-order mark/);
+    assertError('note "a\ufeff"\n', '1:8', /byte-order mark/);
   });
   it('names a missing file in one line', () => {
     const e = errorOfFile(path.join(dir, 'missing.xpt'));
