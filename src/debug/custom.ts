@@ -93,7 +93,13 @@ export function timelineMark(o: StepOutcome): TimelineMark | null {
   }
   const mark: TimelineMark = { step: o.step, line: o.line, kinds };
   if (o.violations.length) {
-    mark.violation = o.violations.map((v) => v.id).join(',');
+    // Each id once, with its count when it repeats (a draw through a stale entry is one stale-tlb
+    // record per pixel store).
+    const counts = new Map<string, number>();
+    for (const v of o.violations) {
+      counts.set(v.id, (counts.get(v.id) ?? 0) + 1);
+    }
+    mark.violation = [...counts].map(([id, n]) => (n > 1 ? `${id}×${n}` : id)).join(',');
   }
   return mark;
 }
