@@ -259,7 +259,12 @@ export class Executor {
           } else if (ot !== nt) {
             const mfn = m.backingMfn(d, g);
             if (m.isShadowed(d, g)) {
-              // sh_remove_all_shadows_and_parents (which flushes when it removed one).
+              if (m.loadedTopShadows(d).has(d.shHash.get(g * 8 + 4) ?? -1)) {
+                // sh_remove_all_shadows_and_parents must remove them all ("can't find all
+                // shadows"): Xen crashes the domain.
+                throw new SimError(`gfn ${hex(g)} holds a page table a vCPU of domain '${d.name}' has loaded as its top level: Xen cannot remove its shadow for the p2m change and crashes the domain (domain_crash)`, 'gfn');
+              }
+              // sh_remove_all_shadows_and_parents (sh_remove_shadows, which flushes).
               m.removeShadowsOf(d, g);
             }
             if (mfn >= 0 && m.removeAllMappings(d, mfn)) {
@@ -722,7 +727,9 @@ export class Executor {
         m.ev('setup', 'guest', `empty PML4 moved out of the framebuffer: gfn ${hex(g)} → ${hex(to)}`);
       }
       for (const v of d.vcpus) {
-        m.shUpdateCr3(v, d);
+        if (m.processes.get(v.process)!.cr3 === to) {
+          m.shUpdateCr3(v, d);
+        }
       }
       // The old frame's shadow (empty, like the frame): no vCPU has it loaded now; unpinned, it goes.
       const old = sh !== undefined ? d.shTables.get(sh) : undefined;

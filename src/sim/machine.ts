@@ -479,6 +479,10 @@ export class Machine {
       const idx = vaIndex(va, l);
       const [f, frame] = readPte(this.guestTable(d, table), idx);
       if (f & P) {
+        if (this.backingOf(d, frame) === null) {
+          // (A PTE the guest itself wrote with garbage: its walks fault.)
+          throw new SimError(`guest page fault: the L${l} entry for ${vaToString(va)} points to gfn ${hex(frame)}, outside the guest's memory (process '${displayProcess(p.name)}'); the model does not run the guest's fault handler`, 'va');
+        }
         table = frame;
         continue;
       }
@@ -548,7 +552,8 @@ export class Machine {
       if (mfn >= 0) {
         this.vcpuWrite(d, mfn, this.lastGfn, off, n, typeof bytes === 'number' ? bytes : bytes(n, done));
       } else if (this.ptStore >= 0) {
-        this.emulatePtStore(d, off, n, typeof bytes === 'number' ? bytes : bytes(n, done));
+        // (Xen emulates the whole instruction: a store that crosses a page is not a page-table write.)
+        this.emulatePtStore(d, off, n, typeof bytes === 'number' ? bytes : bytes(n, done), n < len);
       }
       done += n;
     }
@@ -573,16 +578,17 @@ export class Machine {
   /**
    * The emulated store to a shadowed page-table frame (`ptStore`): x86_emulate → hvm_emulate_write
    * writes the bytes, then validate_guest_pt_write → sh_validate_guest_entry brings the shadows of
-   * every entry written up to date and marks the frame dirty.
+   * every entry written up to date and marks the frame dirty. `crossing`: this is one page's part
+   * of a store that crosses a page boundary.
    */
-  emulatePtStore(d: Domain, off: number, n: number, bytes: Uint8Array | number): void {
+  emulatePtStore(d: Domain, off: number, n: number, bytes: Uint8Array | number, crossing = false): void {
     const gfn = this.ptStore;
     this.ptStore = -1;
     this.onGuest(() => {
-      if ((off & (n - 1)) !== 0) {
-        // sh_emulate_map_dest: "unaligned writes mean probably this isn't a pagetable" — the
-        // frame's shadows go first (sh_remove_shadows, then a flush), so the store validates
-        // nothing and later stores to the frame are plain ones.
+      if ((off & (n - 1)) !== 0 || crossing) {
+        // sh_emulate_map_dest: "unaligned writes mean probably this isn't a pagetable", nor do
+        // "cross-page writes" — the frame's shadows go first (sh_remove_shadows, then a flush), so
+        // the store validates nothing and later stores to the frame are plain ones.
         this.removeShadowsOf(d, gfn);
       }
       this.vcpuWrite(d, this.backingMfn(d, gfn), gfn, off, n, bytes);
@@ -1416,9 +1422,18 @@ export class Machine {
       this.shPutRef(d, o);
     }
   }
-  /** sh_new_mode → sh_update_paging_modes: every vCPU's CR3 is loaded again (its top level pinned again). */
+  /**
+   * sh_new_mode → sh_update_paging_modes, for every vCPU: sh_detach_old_tables puts its loaded top
+   * level first (destroying it and what only it held, if a blow had unpinned it and no other vCPU
+   * has it), then update_cr3 loads its CR3 again, made anew if it went, and pins it.
+   */
   reloadCr3s(d: Domain): void {
     for (const v of d.vcpus) {
+      const old = v.shTop >= 0 ? d.shTables.get(v.shTop) : undefined;
+      v.shTop = -1;
+      if (old !== undefined) {
+        this.shPutRef(d, old);
+      }
       this.shUpdateCr3(v, d);
     }
   }
@@ -1826,23 +1841,22 @@ export class Machine {
     });
   }
   /**
-   * sh_remove_shadows(d, gmfn, 0, 0): every shadow of the guest frame goes, unhooked from its
-   * parents, then the domain's TLBs are flushed. A top-level shadow a vCPU has loaded stays (Xen
-   * can only unpin it while it is in use: "can fail").
+   * sh_remove_shadows(d, gmfn, 0, 0) on a shadowed guest frame: each of its shadows is unpinned (a
+   * top level) or unhooked from every parent entry, and goes with its last reference; then the
+   * domain's TLBs are flushed, whatever went. A top level a vCPU has loaded keeps that vCPU's
+   * reference: it stays, unpinned, until the vCPU loads another CR3.
    */
   removeShadowsOf(d: Domain, gfn: number): void {
-    const loaded = this.loadedTopShadows(d);
-    let removed = false;
+    if (!this.isShadowed(d, gfn)) {
+      return;
+    }
     for (let l = 4; l >= 1; l--) {
       const smfn = d.shHash.get(gfn * 8 + l);
-      if (smfn !== undefined && !loaded.has(smfn)) {
+      if (smfn !== undefined) {
         this.removeShadow(d, d.shTables.get(smfn)!);
-        removed = true;
       }
     }
-    if (removed) {
-      this.flushDomainTlbs(d, 'guest_flush_tlb_mask (sh_remove_shadows)', `shadows of gfn ${hex(gfn)} removed`);
-    }
+    this.flushDomainTlbs(d, 'guest_flush_tlb_mask (sh_remove_shadows)', `shadows of gfn ${hex(gfn)} removed`);
   }
   /** The smfns of the top-level shadows the domain's vCPUs have loaded (shadow_table[0]). */
   loadedTopShadows(d: Domain): Set<number> {

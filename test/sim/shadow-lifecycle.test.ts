@@ -157,3 +157,75 @@ peek fb=lfb
   e.seek(n);
   assert.equal(e.stateHash(), end);
 });
+
+test('a misaligned store into a loaded top-level table unpins it (sh_remove_shadows): leaving it then destroys its tree', () => {
+  const e = run(`domain g paging=shadow mem=64M vcpus=1 tracker=sl1ma
+vram lfb dom=g gfn=0x3000 pages=16
+process x dom=g
+cr3 vcpu=g.0 process=x
+map vcpu=g.0 va=0x7f0000000000 fb=lfb user
+map vcpu=g.0 va=0x7f1000000000 fb=lfb user
+map vcpu=g.0 va=0xffff800040000000 gfn=0x3ffe pages=1
+peek fb=lfb
+cr3 vcpu=g.0 process=x
+write vcpu=g.0 va=0x7f0000003000
+write vcpu=g.0 va=0x7f1000003000
+write vcpu=g.0 va=0xffff800040000ffa len=4 byte=0
+cr3 vcpu=g.0 process=kernel
+peek fb=lfb
+peek fb=lfb
+`);
+  // gfn 0x3ffe is x's PML4 (the kernel's is 0x3fff). The reload re-pinned it; the misaligned store
+  // unpins it though the vCPU has it loaded, so the switch to the kernel drops it with both mappings.
+  assert.deepEqual(answers(e), ['enodata', '{3}', '{}']);
+});
+
+test('log-dirty off reloads each CR3 after detaching the old top level: an unpinned one goes with its tree', () => {
+  const e = run(`${XSERVER}logdirty dom=g enable
+peek fb=lfb
+write vcpu=g.0 va=0x7f0000003000
+write vcpu=g.0 va=0xffff800000003000
+logdirty dom=g disable
+peek fb=lfb
+peek fb=lfb
+`);
+  // The first sl1ma call blew the tables (x's top level unpinned); sh_new_mode's
+  // sh_detach_old_tables puts it before update_cr3 makes it anew: both mappings of page 3 went.
+  assert.deepEqual(answers(e), ['enodata', '{3}', '{}']);
+});
+
+test('moving an empty PML4 out of a new framebuffer reloads only the CR3 that moved', () => {
+  const base = `domain g paging=shadow mem=64M vcpus=1 tracker=sl1ma
+vram lfb dom=g gfn=0x3000 pages=16
+process x dom=g
+cr3 vcpu=g.0 process=x
+map vcpu=g.0 va=0x7f0000000000 fb=lfb user
+map vcpu=g.0 va=0x7f1000000000 fb=lfb user
+peek fb=lfb
+write vcpu=g.0 va=0x7f0000003000
+write vcpu=g.0 va=0x7f1000003000
+`;
+  const tail = 'cr3 vcpu=g.0 process=kernel\npeek fb=lfb\npeek fb=lfb\n';
+  // The kernel's PML4 (gfn 0x3fff, empty) moves; x's top level, unpinned by the blow, stays unpinned.
+  assert.deepEqual(answers(run(base + 'vram fb2 dom=g gfn=0x3fff pages=1\n' + tail)), answers(run(base + tail)));
+  assert.deepEqual(answers(run(base + tail)), ['enodata', '{3}', '{}']);
+});
+
+test('a store crossing from one page-table frame into the next is not a page-table write: both lose their shadows', () => {
+  const e = run(`${PD_MAPPED}map vcpu=g.0 va=0xffff800000201000 gfn=0x3ffe pages=1
+peek fb=lfb
+write vcpu=g.0 va=0xffff800000200ffc len=8 byte=0
+`);
+  const d = e.machine.domains.get('g')!;
+  assert.equal(e.machine.isShadowed(d, 0x3ffd), false);
+});
+
+test('a p2m change that would take the shadow of a loaded top-level table is an error (Xen crashes the domain)', () => {
+  assert.throws(() => run(`${PD_MAPPED}p2m dom=g gfn=0x3fff pages=1 type=mmio_dm\n`), /loaded as its top level.*domain_crash/);
+});
+
+test('a page-table entry the guest filled with garbage makes the next walk through it a guest page fault, not a model error', () => {
+  assert.throws(() => run(`${PD_MAPPED}write vcpu=g.0 va=0xffff80000020000${'0'} len=8 byte=0x27
+pte vcpu=g.0 va=0xffff800000005000 clear=A
+`), /guest page fault: the L2 entry .* outside the guest's memory/);
+});
