@@ -888,7 +888,7 @@ export class Engine implements EngineApi {
       d.p2m.hashInto(h);
       hashValue(h, {
         vcpus: d.vcpus.map((v) => ({ p: v.process, tlb: v.tlb.entries(), pml: v.pml, top: v.shTop })),
-        sh: [...d.shTables.values()].sort((a, b) => a.smfn - b.smfn).map((t) => [t.smfn, t.gfn, t.level, t.e, t.f, t.refs, t.pinned]),
+        sh: [...d.shTables.values()].sort((a, b) => a.smfn - b.smfn).map((t) => [t.smfn, t.gfn, t.level, t.e, t.f, t.refs, t.pinned, t.up]),
         wc: d.wcount.entries(),
         vram: d.shVram, hap: d.hapVram, pt: d.ptFrames.entries(), pml: d.pmlEnabled,
         // The other designs' state, and who holds log-dirty mode.

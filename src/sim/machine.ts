@@ -1375,12 +1375,12 @@ export class Machine {
         }
         // shadow_set_l<n>e: a reference on the new child first, then the old child's put.
         if (old !== cs.smfn) {
-          cs.refs++;
+          this.shGetRef(cs, st.smfn * 512 + idx);
         }
         st.e[idx] = cs.smfn;
         st.f[idx] = sf;
         if (old >= 0 && old !== cs.smfn) {
-          this.shPutRef(d, d.shTables.get(old)!);
+          this.shPutRef(d, d.shTables.get(old)!, st.smfn * 512 + idx);
         }
       }
       st = cs;
@@ -1437,10 +1437,27 @@ export class Machine {
       this.shUpdateCr3(v, d);
     }
   }
-  /** sh_put_ref: a shadow whose count drops to 0 is destroyed (sh_destroy_shadow). */
-  shPutRef(d: Domain, t: ShadowTable): void {
+  /**
+   * sh_get_ref from a parent entry (`entry`: its smfn * 512 + index): a shadow below the top level
+   * remembers the first entry that points to it, its up-pointer.
+   */
+  private shGetRef(t: ShadowTable, entry: number): void {
+    t.refs++;
+    if (t.up < 0) {
+      t.up = entry;
+    }
+  }
+  /**
+   * sh_put_ref: a shadow whose count drops to 0 is destroyed (sh_destroy_shadow). `entry`: the
+   * parent entry that let go of it (its up-pointer is forgotten when it was that one), -1 for a
+   * vCPU's or a pin's reference.
+   */
+  shPutRef(d: Domain, t: ShadowTable, entry = -1): void {
     if (t.refs <= 0) {
       throw new Error(`shadow smfn ${hex(t.smfn)} put with no reference left (model bug)`);
+    }
+    if (entry >= 0 && t.up === entry) {
+      t.up = -1;
     }
     t.refs--;
     if (t.refs === 0) {
@@ -1484,6 +1501,12 @@ export class Machine {
       }
     }
     for (const t of d.shTables.values()) {
+      if (t.up >= 0) {
+        const parent = d.shTables.get(Math.floor(t.up / 512));
+        if (parent === undefined || !(parent.f[t.up % 512] & P) || parent.e[t.up % 512] !== t.smfn) {
+          return `smfn ${hex(t.smfn)}'s up-pointer names an entry that does not point to it`;
+        }
+      }
       const n = want.get(t.smfn) ?? 0;
       if (n !== t.refs || n === 0) {
         return `smfn ${hex(t.smfn)} (L${t.level} of gfn ${hex(t.gfn)}) has ${t.refs} reference(s), ${n} counted`;
@@ -1702,7 +1725,7 @@ export class Machine {
           }
           // shadow_set_l<n>e puts the old child: a shadow nothing else points to is destroyed.
           if (child) {
-            this.shPutRef(d, child);
+            this.shPutRef(d, child, smfn * 512 + idx);
           }
         } else if (upperShadowFlags(gflags) !== old) {
           // Same table, other rights (_sh_propagate passes R/W, U/S and XD through).
@@ -1830,7 +1853,7 @@ export class Machine {
           t.f[slot] = 0;
           t.e[slot] = 0;
           if (child !== undefined) {
-            this.shPutRef(d, child);
+            this.shPutRef(d, child, t.smfn * 512 + slot);
           }
         }
       }
@@ -1844,16 +1867,29 @@ export class Machine {
    * sh_remove_shadows(d, gmfn, 0, 0) on a shadowed guest frame: each of its shadows is unpinned (a
    * top level) or unhooked from every parent entry, and goes with its last reference; then the
    * domain's TLBs are flushed, whatever went. A top level a vCPU has loaded keeps that vCPU's
-   * reference: it stays, unpinned, until the vCPU loads another CR3.
+   * reference: it stays, unpinned, until the vCPU loads another CR3. `fast` (QEMU's
+   * modified_memory): a shadow below the top level is unhooked only from the parent entry its
+   * up-pointer records (sh_remove_shadow_via_pointer), so one another parent still points to stays.
    */
-  removeShadowsOf(d: Domain, gfn: number): void {
+  removeShadowsOf(d: Domain, gfn: number, fast = false): void {
     if (!this.isShadowed(d, gfn)) {
       return;
     }
     for (let l = 4; l >= 1; l--) {
       const smfn = d.shHash.get(gfn * 8 + l);
-      if (smfn !== undefined) {
-        this.removeShadow(d, d.shTables.get(smfn)!);
+      const t = smfn !== undefined ? d.shTables.get(smfn) : undefined;
+      if (t === undefined) {
+        continue;
+      }
+      if (!fast || l === 4) {
+        this.removeShadow(d, t);
+      } else if (t.up >= 0) {
+        const parent = d.shTables.get(Math.floor(t.up / 512))!;
+        const i = t.up % 512;
+        parent.f[i] = 0;
+        parent.e[i] = 0;
+        this.shadowEntryChanged(d, parent, i, WHY_HV);
+        this.shPutRef(d, t, parent.smfn * 512 + i);
       }
     }
     this.flushDomainTlbs(d, 'guest_flush_tlb_mask (sh_remove_shadows)', `shadows of gfn ${hex(gfn)} removed`);
@@ -1883,7 +1919,7 @@ export class Machine {
           parent.f[i] = 0;
           parent.e[i] = 0;
           this.shadowEntryChanged(d, parent, i, WHY_HV);
-          this.shPutRef(d, t);
+          this.shPutRef(d, t, parent.smfn * 512 + i);
         }
       }
     }
@@ -1916,7 +1952,7 @@ export class Machine {
             t.e[i] = 0;
             this.shadowEntryChanged(d, t, i, WHY_HV);
             if (child !== undefined) {
-              this.shPutRef(d, child);
+              this.shPutRef(d, child, t.smfn * 512 + i);
             }
           }
         }

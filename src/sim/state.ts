@@ -88,6 +88,8 @@ export class ShadowTable {
    */
   refs = 0;
   pinned = false;
+  /** The up-pointer (below the top level): the first parent entry that points to it, as smfn * 512 + index; -1: none. */
+  up = -1;
   /** The four arrays share one buffer: a checkpoint copies a table with one allocation. */
   private buf: ArrayBuffer;
   constructor(readonly smfn: number, readonly gfn: number, readonly level: number, from?: ArrayBuffer) {
@@ -101,6 +103,7 @@ export class ShadowTable {
     const t = new ShadowTable(this.smfn, this.gfn, this.level, this.buf);
     t.refs = this.refs;
     t.pinned = this.pinned;
+    t.up = this.up;
     return t;
   }
 }

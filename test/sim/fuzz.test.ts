@@ -30,6 +30,7 @@ const stmt = fc.oneof(
   // The guest's own page-table frames (the top of RAM) mapped and stored to, aligned or not: upper
   // entries cleared or rewritten, shadows unshadowed, and what only they kept alive destroyed.
   { weight: 1, arbitrary: fc.constant(`map vcpu=g.0 va=${va(40)} gfn=0x3ffc pages=4`) },
+  { weight: 1, arbitrary: fc.constantFrom('dma dom=g gfn=0x3ffc len=8 byte=0', 'dma dom=g gfn=0x3ffe len=8') },
   { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 0, max: 3 }), fc.constantFrom(0, 8, 0x800, 0xffa, 4)).map(([k, o]) => `write vcpu=g.0 va=${va(40 + k, o)} len=${o === 0xffa ? 4 : 8} byte=${o === 4 ? 0x27 : 0}`) },
   { weight: 1, arbitrary: page.map((p) => `dma dom=g gfn=${0x3000 + p} len=100`) },
   { weight: 1, arbitrary: fc.constantFrom('logdirty dom=g enable', 'logdirty dom=g peek', 'logdirty dom=g clean', 'logdirty dom=g disable') },

@@ -229,3 +229,28 @@ test('a page-table entry the guest filled with garbage makes the next walk throu
 pte vcpu=g.0 va=0xffff800000005000 clear=A
 `), /guest page fault: the L2 entry .* outside the guest's memory/);
 });
+
+test('QEMU\'s modified_memory unhooks a shadow only through its up-pointer: a kernel table another address space still points to keeps its shadow', () => {
+  // While migrating, QEMU's DMA into gfn 0x3ffe (the kernel half's L3, shared by x's PML4) is
+  // reported with XEN_DMOP_modified_memory: sh_remove_shadows in its fast form clears only the
+  // entry the L3 shadow's up-pointer records (the kernel's PML4 shadow, which linked it first).
+  // x's entry still holds it, so page 3 keeps both writable mappings.
+  const e = run(`domain g paging=shadow mem=64M vcpus=1 tracker=sl1ma
+vram lfb dom=g gfn=0x3000 pages=16
+map vcpu=g.0 va=0xffff800040000000 fb=lfb
+process x dom=g
+peek fb=lfb
+logdirty dom=g enable
+write vcpu=g.0 va=0xffff800040003000
+cr3 vcpu=g.0 process=x
+map vcpu=g.0 va=0x7f0000000000 fb=lfb user
+write vcpu=g.0 va=0x7f0000003000
+write vcpu=g.0 va=0xffff800040003000
+dma dom=g gfn=0x3ffe len=8 byte=0
+peek fb=lfb
+peek fb=lfb
+`);
+  assert.deepEqual(answers(e), ['enodata', '{3}', '{3}']);
+  const d = e.machine.domains.get('g')!;
+  assert.notEqual(d.shHash.get(0x3ffe * 8 + 3), undefined, 'the shared L3 keeps its shadow');
+});

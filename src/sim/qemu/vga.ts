@@ -57,8 +57,8 @@ export function modifiedMemory(m: Machine, d: Domain, gfn: number, n: number): v
     m.markPfnDirty(d, g);
     if (d.paging === 'shadow' && m.isShadowed(d, g)) {
       // dm.c's modified_memory: "these are most probably not page tables any more" —
-      // sh_remove_shadows(d, mfn, fast, 0), which flushes when it removed one.
-      m.removeShadowsOf(d, g);
+      // sh_remove_shadows(d, mfn, 1 /* fast */, 0), which ends with a flush.
+      m.removeShadowsOf(d, g, true);
     }
   }
   if (m.sink.record) {
