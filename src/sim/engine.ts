@@ -58,19 +58,6 @@ const DEFAULT_CHECKPOINT_BUDGET = 512 * 1024 * 1024;
 export const NOTES_MAX = 10_000;
 export const NOTES_TEXT_MAX = 1024 * 1024;
 
-/** UTF-8 length of a string. */
-function utf8Length(s: string): number {
-  let n = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x80) {
-      // 2 bytes below U+0800, 3 above; a surrogate pair (2 units) is 4.
-      n += c < 0x800 ? 1 : c >= 0xd800 && c < 0xdc00 ? 1 : c >= 0xdc00 && c < 0xe000 ? 1 : 2;
-    }
-  }
-  return n;
-}
-
 /** Rough size of a checkpoint's structured state (memory bytes live in the shared write log). */
 function checkpointBytes(m: Machine): number {
   let b = 16 * 1024;
@@ -256,7 +243,7 @@ export class Engine implements EngineApi {
       this.s.nLogdirty = put(this.logdirty, this.s.nLogdirty, res.logdirty);
     }
     if (res.note !== undefined) {
-      const bytes = this.s.notesOmitted === 0 && this.s.nNotes < NOTES_MAX ? utf8Length(res.note) : 0;
+      const bytes = this.s.notesOmitted === 0 && this.s.nNotes < NOTES_MAX ? Buffer.byteLength(res.note, 'utf8') : 0;
       if (this.s.notesOmitted === 0 && this.s.nNotes < NOTES_MAX && this.s.notesBytes + bytes <= NOTES_TEXT_MAX) {
         this.s.nNotes = put(this.notes, this.s.nNotes, { line, text: res.note });
         this.s.notesBytes += bytes;

@@ -1884,12 +1884,7 @@ export class Machine {
       if (!fast || l === 4) {
         this.removeShadow(d, t);
       } else if (t.up >= 0) {
-        const parent = d.shTables.get(Math.floor(t.up / 512))!;
-        const i = t.up % 512;
-        parent.f[i] = 0;
-        parent.e[i] = 0;
-        this.shadowEntryChanged(d, parent, i, WHY_HV);
-        this.shPutRef(d, t, parent.smfn * 512 + i);
+        this.unhookEntry(d, d.shTables.get(Math.floor(t.up / 512))!, t.up % 512);
       }
     }
     this.flushDomainTlbs(d, 'guest_flush_tlb_mask (sh_remove_shadows)', `shadows of gfn ${hex(gfn)} removed`);
@@ -1916,14 +1911,21 @@ export class Machine {
       }
       for (let i = 0; i < 512; i++) {
         if ((parent.f[i] & P) && parent.e[i] === t.smfn) {
-          parent.f[i] = 0;
-          parent.e[i] = 0;
-          this.shadowEntryChanged(d, parent, i, WHY_HV);
-          this.shPutRef(d, t, parent.smfn * 512 + i);
+          this.unhookEntry(d, parent, i);
         }
       }
     }
     this.shUnpin(d, t);
+  }
+  /** Xen empties a present entry of an upper shadow (shadow_set_l<n>e): the child it held is put. */
+  private unhookEntry(d: Domain, parent: ShadowTable, i: number): void {
+    const child = d.shTables.get(parent.e[i]);
+    parent.f[i] = 0;
+    parent.e[i] = 0;
+    this.shadowEntryChanged(d, parent, i, WHY_HV);
+    if (child !== undefined) {
+      this.shPutRef(d, child, parent.smfn * 512 + i);
+    }
   }
   /**
    * shadow_blow_tables: every pinned top-level shadow is unpinned (sh_unpin), which destroys those
@@ -1947,13 +1949,7 @@ export class Machine {
         }
         for (let i = 0; i < 512; i++) {
           if (t.f[i] & P) {
-            const child = d.shTables.get(t.e[i]);
-            t.f[i] = 0;
-            t.e[i] = 0;
-            this.shadowEntryChanged(d, t, i, WHY_HV);
-            if (child !== undefined) {
-              this.shPutRef(d, child, t.smfn * 512 + i);
-            }
+            this.unhookEntry(d, t, i);
           }
         }
       }
