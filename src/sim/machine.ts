@@ -1710,34 +1710,35 @@ export class Machine {
         // shadow_set_l1e never asks for a flush: the entry maps what the guest's entry maps, and
         // invalidating it is the guest's business (guest-no-flush).
         this.propagateL1(this.anyVcpu(d), d, st, idx, gflags, frame, false);
-      } else if (st.f[idx] & P) {
-        const child = d.shTables.get(st.e[idx]);
+      } else {
+        // validate_gl<n>e: the new shadow entry points to the shadow the new target already has
+        // (none: not present until a fault makes one), and is present only for a present,
+        // accessed guest entry (_sh_propagate); shadow_set_l<n>e takes the new child's reference,
+        // then puts the old child's.
+        const next = gflags & P && gflags & A ? d.shHash.get(frame * 8 + l - 1) : undefined;
         const old = st.f[idx];
-        if (!(gflags & P) || !(gflags & A) || !child || child.gfn !== frame) {
-          // The guest repointed or removed a higher-level entry (or cleared its A, which
-          // _sh_propagate shadows as not present): drop the shadow link.
-          st.f[idx] = 0;
-          st.e[idx] = 0;
+        const oldChild = old & P ? st.e[idx] : -1;
+        const sf = next !== undefined ? upperShadowFlags(gflags) : 0;
+        if (oldChild === (next ?? -1) && sf === old) {
+          continue;
+        }
+        if (next !== undefined && next !== oldChild) {
+          this.shGetRef(d.shTables.get(next)!, smfn * 512 + idx);
+        }
+        st.f[idx] = sf;
+        st.e[idx] = next ?? 0;
+        if (old & P) {
           this.shadowEntryChanged(d, st, idx, WHY_GUEST);
-          flush = true;
-          if (this.sink.record) {
-            this.ev('set-l1e', 'shadow_set_l' + l + 'e', `smfn ${hex(smfn)}[${idx}] cleared (guest changed its L${l} entry)`);
-          }
-          // shadow_set_l<n>e puts the old child: a shadow nothing else points to is destroyed.
-          if (child) {
-            this.shPutRef(d, child, smfn * 512 + idx);
-          }
-        } else if (upperShadowFlags(gflags) !== old) {
-          // Same table, other rights (_sh_propagate passes R/W, U/S and XD through).
-          const sf = upperShadowFlags(gflags);
-          st.f[idx] = sf;
-          this.shadowEntryChanged(d, st, idx, WHY_GUEST);
-          // shadow_set_l<n>e: a flush unless the rights only grew (perms_strictly_increased: R/W or
-          // U/S taken away, or XD set).
-          flush ||= (old & ~sf & (RW | US)) !== 0 || (sf & ~old & NX) !== 0;
-          if (this.sink.record) {
-            this.ev('set-l1e', 'shadow_set_l' + l + 'e', `smfn ${hex(smfn)}[${idx}] ${flagsShort(sf)} (guest changed its L${l} entry's rights)`);
-          }
+          // SHADOW_SET_FLUSH: the old entry was repointed or removed, or lost rights
+          // (perms_strictly_increased: R/W or U/S taken away, or XD set).
+          flush ||= oldChild !== (next ?? -1) || (old & ~sf & (RW | US)) !== 0 || (sf & ~old & NX) !== 0;
+        }
+        if (this.sink.record) {
+          this.ev('set-l1e', 'shadow_set_l' + l + 'e', `smfn ${hex(smfn)}[${idx}] ${next !== undefined ? `→ smfn ${hex(next)} ${flagsShort(sf)}` : 'not present'} (guest changed its L${l} entry)`);
+        }
+        if (oldChild >= 0 && oldChild !== next) {
+          // A shadow nothing else points to is destroyed.
+          this.shPutRef(d, d.shTables.get(oldChild)!, smfn * 512 + idx);
         }
       }
     }

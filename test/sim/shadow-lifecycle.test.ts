@@ -254,3 +254,26 @@ peek fb=lfb
   const d = e.machine.domains.get('g')!;
   assert.notEqual(d.shHash.get(0x3ffe * 8 + 3), undefined, 'the shared L3 keeps its shadow');
 });
+
+test('a guest store of an upper entry links the shadow its new target already has (validate_gl4e), with no fault later', () => {
+  // The kernel copies its PML4 entry 256 into entry 257 (an alias of the same PDPT): the emulated
+  // store's validation points the new shadow entry at the PDPT's existing shadow at once.
+  const e = run(`domain g paging=shadow mem=64M vcpus=1 tracker=sl1ma
+vram lfb dom=g gfn=0x3000 pages=16
+map vcpu=g.0 va=0xffff800000000000 fb=lfb
+map vcpu=g.0 va=0xffff800040000000 gfn=0x3fff pages=1
+write vcpu=g.0 va=0xffff800000005000
+read vcpu=g.0 va=0xffff800040000000
+`);
+  const m = e.machine;
+  const d = m.domains.get('g')!;
+  const v = d.vcpus[0];
+  const pml4 = m.guestTable(d, 0x3fff);
+  const entry = pml4.slice(256 * 8, 257 * 8);
+  // (The model's VAs are 48-bit: the kernel half starts at 2^47.)
+  m.store(v, 0x800040000000 + 257 * 8, 8, () => entry, d);
+  assert.equal(m.checkShadowRefs(d), null);
+  const before = e.report().costs.shadowFaults;
+  m.store(v, 0x808000005000, 4, 7, d);
+  assert.equal(e.report().costs.shadowFaults, before, 'the alias walks through shadows already linked: no fault');
+});
