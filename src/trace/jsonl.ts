@@ -287,9 +287,10 @@ export function jsonToRaw(members: JMember[], line: number): RawStmt | null {
         throw new LexError(line, v.col, `missing value for "${m.key}"`);
       }
     }
-    const p: RawPair = emptyList
-      ? { key: m.key, value, keyCol: v.col, valueCol: v.col, json: true, emptyList }
-      : { key: m.key, value, keyCol: v.col, valueCol: v.col, json: true };
+    const p: RawPair = { key: m.key, value, keyCol: v.col, valueCol: v.col, json: true };
+    if (emptyList) {
+      p.emptyList = true;
+    }
     raw.pairs.push(p);
   }
   checkLayout(members, line, raw.words.length + raw.pairs.length, raw);
